@@ -1,0 +1,58 @@
+// Configuration: the embedded default, overlaid by the user's YAML file and
+// command-line options, validated whole before anything starts. Every error
+// names the file, line, key, the value and what is allowed.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "dataplane/engine/port.h"
+#include "dataplane/flow_table.h"
+#include "dataplane/prefix.h"
+#include "detectors/detector.h"
+#include "detectors/inventory.h"
+
+namespace harrier {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Config {
+  std::vector<std::string> sources;  // what was loaded, in order
+
+  // dataplane
+  std::vector<std::string> eal_args;
+  std::vector<PortConfig> ports;
+  uint32_t workers = 2;
+  uint32_t batch_size = 256;
+  uint32_t mbufs = 16383;
+  uint32_t flow_capacity = 1u << 18;
+  FlowTimeouts timeouts;
+
+  PrefixSet home;
+  Inventory inventory;
+  std::vector<DetectorConfig> detectors;  // one per registry entry, registry order
+
+  // outputs
+  std::string eve;   // path, "-" for stdout, "" for none
+  std::string fast;  // same
+  bool summary = true;
+};
+
+// The built-in configuration `harrier read` uses without --config.
+const char* default_config_yaml();
+
+// Loads the embedded default, then `path` over it when not empty.
+Config load_config(const std::string& path);
+// Parses YAML text (named `name` in messages) over `cfg`.
+void apply_config_yaml(Config& cfg, const std::string& text, const std::string& name);
+// Replaces the inventory with the one in `path` (the `inventory:` schema).
+void load_inventory_file(Config& cfg, const std::string& path);
+// "--home-net a,b": replaces the home networks.
+void set_home_networks(Config& cfg, const std::string& csv, const std::string& origin);
+
+}  // namespace harrier

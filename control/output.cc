@@ -1,0 +1,145 @@
+#include "control/output.h"
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <stdexcept>
+
+#include "dataplane/prefix.h"
+#include "detectors/registry.h"
+
+namespace harrier {
+
+namespace {
+FILE* open_out(const std::string& path, bool* owned) {
+  *owned = false;
+  if (path.empty()) return nullptr;
+  if (path == "-") return stdout;
+  FILE* f = std::fopen(path.c_str(), "a");
+  if (!f) throw std::runtime_error(path + ": cannot open for writing: " + std::strerror(errno));
+  *owned = true;
+  return f;
+}
+
+std::string upper_proto(uint8_t p) {
+  std::string s = proto_name(p);
+  for (char& c : s) c = char(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+const char* severity_word(int s) { return s == 1 ? "high" : s == 2 ? "medium" : "low"; }
+}  // namespace
+
+AlertOutput::AlertOutput(const OutputConfig& cfg, AlertQueue* queue) : cfg_(cfg), queue_(queue) {
+  eve_ = open_out(cfg.eve, &own_eve_);
+  fast_ = open_out(cfg.fast, &own_fast_);
+  if (cfg.summary) summary_ = (cfg.eve == "-" || cfg.fast == "-") ? stderr : stdout;
+}
+
+AlertOutput::~AlertOutput() {
+  if (thread_.joinable()) finish();
+  if (own_eve_) std::fclose(eve_);
+  if (own_fast_) std::fclose(fast_);
+}
+
+void AlertOutput::start() { thread_ = std::thread([this] { loop(); }); }
+
+void AlertOutput::finish() {
+  done_.store(true, std::memory_order_release);
+  if (thread_.joinable()) thread_.join();
+  while (drain()) {
+  }
+  if (eve_) std::fflush(eve_);
+  if (fast_) std::fflush(fast_);
+  if (summary_) std::fflush(summary_);
+}
+
+void AlertOutput::loop() {
+  while (!done_.load(std::memory_order_acquire)) {
+    if (drain() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
+uint32_t AlertOutput::drain() {
+  Alert* batch[64];
+  const uint32_t n = queue_->pop(batch, 64);
+  for (uint32_t i = 0; i < n; ++i) write(*batch[i]);
+  queue_->release(batch, n);
+  if (n) {
+    // Line-at-a-time visibility for tail -f and pipes, without a flush per alert.
+    if (eve_) std::fflush(eve_);
+    if (fast_) std::fflush(fast_);
+  }
+  return n;
+}
+
+void AlertOutput::write(const Alert& a) {
+  const DetectorDescriptor& d = *detector_registry()[a.detector];
+  AlertText t;
+  d.render(a, t);
+  if (eve_) std::fputs((eve_line(a, t) + "\n").c_str(), eve_);
+  if (fast_) std::fputs((fast_line(a, t) + "\n").c_str(), fast_);
+  if (summary_) std::fputs((summary_line(a, t) + "\n").c_str(), summary_);
+  ++written_;
+  ++per_detector_[std::string(d.id)];
+}
+
+std::string AlertOutput::eve_line(const Alert& a, const AlertText& t) {
+  const DetectorDescriptor& d = *detector_registry()[a.detector];
+  nlohmann::ordered_json j;
+  j["timestamp"] = eve_timestamp(a.ts);
+  j["event_type"] = "alert";
+  j["src_ip"] = ip_to_string(a.src);
+  if (a.proto == 6 || a.proto == 17) j["src_port"] = a.sport;
+  j["dest_ip"] = ip_to_string(a.dst);
+  if (a.proto == 6 || a.proto == 17) j["dest_port"] = a.dport;
+  j["proto"] = upper_proto(a.proto);
+  j["detector"] = d.id;
+  j["alert"] = {{"action", "allowed"},  {"gid", 1},
+                {"signature_id", d.sid}, {"rev", 1},
+                {"signature", t.signature}, {"category", d.category},
+                {"severity", a.score.alert_severity()}};
+  j["harrier"] = {{"score",
+                   {{"criticality", a.score.criticality},
+                    {"lethality", a.score.lethality},
+                    {"network_cm", a.score.network_cm},
+                    {"system_cm", a.score.system_cm},
+                    {"value", a.score.value()}}},
+                  {"update", a.update},
+                  {"evidence", t.evidence}};
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+std::string AlertOutput::fast_line(const Alert& a, const AlertText& t) {
+  const DetectorDescriptor& d = *detector_registry()[a.detector];
+  const time_t secs = time_t(a.ts / 1'000'000'000ull);
+  tm tmv{};
+  gmtime_r(&secs, &tmv);
+  char ts[64];
+  std::snprintf(ts, sizeof(ts), "%02d/%02d-%02d:%02d:%02d.%06u", tmv.tm_mon + 1, tmv.tm_mday,
+                tmv.tm_hour, tmv.tm_min, tmv.tm_sec, unsigned((a.ts % 1'000'000'000ull) / 1000));
+  const bool ports = a.proto == 6 || a.proto == 17;
+  return std::string(ts) + "  [**] [1:" + std::to_string(d.sid) + ":1] " + t.signature +
+         " [**] [Classification: " + std::string(d.category) + "] [Priority: " +
+         std::to_string(a.score.alert_severity()) + "] {" + upper_proto(a.proto) + "} " +
+         ip_to_string(a.src) + (ports ? ":" + std::to_string(a.sport) : "") + " -> " +
+         ip_to_string(a.dst) + (ports ? ":" + std::to_string(a.dport) : "");
+}
+
+std::string AlertOutput::summary_line(const Alert& a, const AlertText& t) {
+  const DetectorDescriptor& d = *detector_registry()[a.detector];
+  std::string ts = eve_timestamp(a.ts);
+  ts[10] = ' ';
+  ts.resize(ts.size() - 5);  // drop "+0000": the summary says UTC once
+  const bool ports = a.proto == 6 || a.proto == 17;
+  const Score& s = a.score;
+  return ts + "  " + severity_word(s.alert_severity()) + "  " + std::string(d.id) + "  " +
+         ip_to_string(a.src) + (ports ? ":" + std::to_string(a.sport) : "") + " -> " +
+         ip_to_string(a.dst) + (ports ? ":" + std::to_string(a.dport) : "") + "\n    " +
+         t.signature + "\n    severity (" + std::to_string(s.criticality) + " + " +
+         std::to_string(s.lethality) + ") - (" + std::to_string(s.network_cm) + " + " +
+         std::to_string(s.system_cm) + ") = " + std::to_string(s.value());
+}
+
+}  // namespace harrier

@@ -1,0 +1,62 @@
+// The output thread: takes alerts off the AlertQueue, renders them with their
+// detector's renderer and writes EVE JSON, Snort fast lines and the readable
+// summary. Only this thread formats or does I/O for alerts.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dataplane/engine/alert_queue.h"
+#include "detectors/detector.h"
+
+namespace harrier {
+
+struct OutputConfig {
+  std::string eve;     // path, "-" = stdout, "" = none
+  std::string fast;    // same
+  bool summary = true; // readable lines (stdout, or stderr when EVE/fast use stdout)
+};
+
+class AlertOutput {
+ public:
+  // Opens the files; throws std::runtime_error naming the path on failure.
+  AlertOutput(const OutputConfig& cfg, AlertQueue* queue);
+  ~AlertOutput();
+
+  void start();
+  // Drains whatever is still queued, flushes and closes. Call after the
+  // pipeline stopped producing.
+  void finish();
+
+  uint64_t written() const { return written_; }
+  const std::map<std::string, uint64_t>& per_detector() const { return per_detector_; }
+  FILE* summary_stream() const { return summary_; }
+
+  // Pure formatting, also used by tests.
+  static std::string eve_line(const Alert& a, const AlertText& t);
+  static std::string fast_line(const Alert& a, const AlertText& t);
+  static std::string summary_line(const Alert& a, const AlertText& t);
+
+ private:
+  void loop();
+  uint32_t drain();
+  void write(const Alert& a);
+
+  OutputConfig cfg_;
+  AlertQueue* queue_;
+  FILE* eve_ = nullptr;
+  FILE* fast_ = nullptr;
+  FILE* summary_ = nullptr;
+  bool own_eve_ = false, own_fast_ = false;
+  std::thread thread_;
+  std::atomic<bool> done_{false};
+  uint64_t written_ = 0;
+  std::map<std::string, uint64_t> per_detector_;
+};
+
+}  // namespace harrier

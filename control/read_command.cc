@@ -1,0 +1,194 @@
+#include "control/read_command.h"
+
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <memory>
+
+#include <rte_ethdev.h>
+#include <spdlog/spdlog.h>
+
+#include "control/output.h"
+#include "dataplane/engine/alert_queue.h"
+#include "dataplane/engine/eal.h"
+#include "dataplane/engine/pcap_file.h"
+#include "dataplane/engine/pipeline.h"
+#include "dataplane/engine/port.h"
+#include "detectors/registry.h"
+
+namespace harrier {
+
+namespace {
+Pipeline* g_pipeline = nullptr;
+void on_signal(int) {
+  if (g_pipeline) g_pipeline->stop();
+}
+
+void print_stats(const Pipeline& p, const PacketSource& src, const AlertOutput& out, FILE* f) {
+  const PipelineCounters c = p.counters();
+  uint64_t flows = 0, evicted = 0, expired = 0, decode_err = 0, non_ip = 0, events = 0,
+           events_dropped = 0, no_flow = 0;
+  for (const auto& s : p.flow_shards()) {
+    flows += s->flows().counters().inserts;
+    evicted += s->flows().counters().evicted;
+    expired += s->flows().counters().expired;
+    for (uint64_t e : s->counters().decode_errors) decode_err += e;
+    non_ip += s->counters().non_ip;
+    events += s->counters().events;
+    events_dropped += s->counters().events_dropped;
+    no_flow += s->counters().no_flow;
+  }
+  std::fprintf(f,
+               "harrier: %llu packets in %llu batches, %llu flows (%llu expired, %llu evicted), "
+               "%llu non-IP, %llu undecodable, %llu host events, %llu alerts\n",
+               (unsigned long long)c.packets, (unsigned long long)c.batches, (unsigned long long)flows,
+               (unsigned long long)expired, (unsigned long long)evicted, (unsigned long long)non_ip,
+               (unsigned long long)decode_err, (unsigned long long)events,
+               (unsigned long long)out.written());
+  if (c.alerts_dropped || events_dropped || no_flow || src.counters().stalled_inputs)
+    std::fprintf(f, "harrier: WARNING: %llu alerts dropped, %llu host events dropped, %llu packets without flow, %llu inputs stalled\n",
+                 (unsigned long long)c.alerts_dropped, (unsigned long long)events_dropped,
+                 (unsigned long long)no_flow, (unsigned long long)src.counters().stalled_inputs);
+  for (size_t i = 0; i < src.inputs().size(); ++i)
+    if (uint64_t lost = src.input_losses(i))
+      std::fprintf(f, "harrier: WARNING: %s: %llu packets lost in the PMD (mbufs or read errors)\n",
+                   src.inputs()[i].name.c_str(), (unsigned long long)lost);
+}
+}  // namespace
+
+int run_engine(Config& cfg, const RunOptions& opts) {
+  // 1. Inputs first: a bad file is the user's mistake and must be named
+  //    before DPDK says anything.
+  std::vector<PcapFileInfo> infos;
+  for (const auto& f : opts.files) {
+    PcapFileInfo info;
+    std::string err;
+    if (!scan_pcap_file(f, &info, &err)) {
+      std::fprintf(stderr, "harrier: %s\n", err.c_str());
+      return 1;
+    }
+    if (f.find(',') != std::string::npos) {
+      std::fprintf(stderr, "harrier: %s: file names with ',' cannot be passed to DPDK's pcap PMD; rename or link it\n", f.c_str());
+      return 1;
+    }
+    if (info.truncated)
+      std::fprintf(stderr, "harrier: warning: %s is truncated (%s); reading the %llu complete packets before it\n",
+                   f.c_str(), info.truncation.c_str(), (unsigned long long)info.packets);
+    infos.push_back(info);
+  }
+
+  // 2. EAL. Offline reading needs no hugepages, PCI or shared config, and
+  //    several readers may run at once.
+  std::vector<std::string> eal = cfg.eal_args;
+  if (!opts.live) {
+    eal.insert(eal.begin(), {"--no-huge", "--no-shconf", "--no-pci", "-l", "0", "-m", "2048",
+                             "--file-prefix", "harrier-read-" + std::to_string(getpid()),
+                             "--no-telemetry", "--log-level", "lib.eal:warning", "--log-level", "pmd.net.pcap:warning"});
+  }
+  std::string err;
+  if (!eal_start(eal, &err)) {
+    std::fprintf(stderr, "harrier: %s\n", err.c_str());
+    return 1;
+  }
+
+  // 3. Ports: one pcap vdev per file, or the configured ports.
+  std::vector<PortInput> inputs;
+  int socket = 0;
+  const uint32_t mbufs = std::max<uint32_t>(cfg.mbufs, (2 * cfg.workers + 4) * cfg.batch_size + 2048);
+  if (!opts.live) {
+    for (size_t i = 0; i < opts.files.size(); ++i) {
+      PortConfig pc;
+      pc.device = "net_pcap" + std::to_string(i) + ",rx_pcap=" + opts.files[i];
+      OpenPort op;
+      if (!open_port(pc, mbufs, &op, &err)) {
+        std::fprintf(stderr, "harrier: %s: %s\n", opts.files[i].c_str(), err.c_str());
+        return 1;
+      }
+      inputs.push_back({op.port_id, 1, infos[i].packets, opts.files[i], infos[i].first_ts_ns});
+      socket = op.socket;
+    }
+  } else {
+    if (cfg.ports.empty()) {
+      std::fprintf(stderr, "harrier: no ports configured (dataplane.ports in --config)\n");
+      return 2;
+    }
+    for (const auto& pc : cfg.ports) {
+      OpenPort op;
+      if (!open_port(pc, mbufs, &op, &err)) {
+        std::fprintf(stderr, "harrier: %s\n", err.c_str());
+        return 1;
+      }
+      inputs.push_back({op.port_id, pc.rx_queues, 0, pc.device, 0});
+      socket = op.socket;
+    }
+  }
+  PacketSource source(inputs, !opts.live);
+
+  // 4. Detectors from the validated config.
+  std::vector<std::unique_ptr<Detector>> owned;
+  std::vector<const Detector*> detectors;
+  const auto reg = detector_registry();
+  for (size_t i = 0; i < reg.size(); ++i) {
+    if (!cfg.detectors[i].enabled) continue;
+    owned.push_back(reg[i]->make(*reg[i], cfg.detectors[i]));
+    detectors.push_back(owned.back().get());
+  }
+
+  auto queue = AlertQueue::create(8192, socket, &err);
+  if (!queue) {
+    std::fprintf(stderr, "harrier: %s\n", err.c_str());
+    return 1;
+  }
+  std::unique_ptr<AlertOutput> output;
+  try {
+    output = std::make_unique<AlertOutput>(OutputConfig{cfg.eve, cfg.fast, cfg.summary && !opts.quiet},
+                                           queue.get());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "harrier: %s\n", e.what());
+    return 1;
+  }
+
+  PipelineConfig pc;
+  pc.workers = cfg.workers;
+  pc.batch_size = cfg.batch_size;
+  pc.flow_capacity = cfg.flow_capacity;
+  pc.timeouts = cfg.timeouts;
+  pc.lossless = !opts.live;
+  pc.socket = socket;
+  RuntimeView rt{&cfg.home, &cfg.inventory};
+  auto pipeline = Pipeline::create(pc, rt, detectors, &source, queue.get(), &err);
+  if (!pipeline) {
+    std::fprintf(stderr, "harrier: %s\n", err.c_str());
+    return 1;
+  }
+
+  output->start();
+  g_pipeline = pipeline.get();
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  pipeline->run();
+  g_pipeline = nullptr;
+  output->finish();
+
+  if (opts.stats && !opts.quiet) {
+    FILE* f = stderr;
+    print_stats(*pipeline, source, *output, f);
+    if (output->summary_stream() && output->written() == 0)
+      std::fprintf(output->summary_stream(), "No alerts.\n");
+    else if (output->summary_stream()) {
+      std::string per;
+      for (const auto& [id, n] : output->per_detector()) per += (per.empty() ? "" : ", ") + id + " " + std::to_string(n);
+      std::fprintf(output->summary_stream(), "%llu alerts: %s\n", (unsigned long long)output->written(), per.c_str());
+    }
+  }
+  pipeline.reset();
+  queue.reset();
+  for (const auto& in : inputs) close_port(in.port_id);
+  eal_stop();
+  return 0;
+}
+
+}  // namespace harrier

@@ -1,0 +1,22 @@
+// `harrier read` and `harrier run`: build the engine from a validated Config,
+// run it to the end of input (or a signal), and report.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "control/config.h"
+
+namespace harrier {
+
+struct RunOptions {
+  std::vector<std::string> files;  // read: capture files, in order
+  bool live = false;               // run: ports from config
+  bool quiet = false;
+  bool stats = true;               // read: print counters to stderr at the end
+};
+
+// Returns the process exit status (0 ok, 1 runtime failure).
+int run_engine(Config& cfg, const RunOptions& opts);
+
+}  // namespace harrier

@@ -1,0 +1,137 @@
+// A fixed-budget keyed table for per-shard detector state: rte_hash for the
+// index, an entry array on the shard's socket, and an LRU list so that when
+// the budget is spent the least recently touched entry makes room (counted).
+// Entry must have members `key` (of type Key), `last_ts`, `lru_prev`, `lru_next`.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <rte_errno.h>
+#include <rte_hash.h>
+#include <rte_hash_crc.h>
+#include <rte_malloc.h>
+
+namespace harrier {
+
+template <typename Key, typename Entry>
+class BoundedTable {
+ public:
+  static constexpr uint32_t kNil = UINT32_MAX;
+
+  static std::unique_ptr<BoundedTable> create(const std::string& name, uint32_t capacity, int socket,
+                                              std::string* error) {
+    std::unique_ptr<BoundedTable> t(new BoundedTable());
+    rte_hash_parameters p{};
+    p.name = name.c_str();
+    p.entries = capacity;
+    p.key_len = sizeof(Key);
+    p.hash_func = rte_hash_crc;
+    p.socket_id = socket;
+    p.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
+    t->hash_ = rte_hash_create(&p);
+    t->entries_ = static_cast<Entry*>(
+        rte_zmalloc_socket(name.c_str(), sizeof(Entry) * capacity, RTE_CACHE_LINE_SIZE, socket));
+    if (!t->hash_ || !t->entries_) {
+      *error = "cannot allocate table '" + name + "' of " + std::to_string(capacity) +
+               " entries on socket " + std::to_string(socket) + ": " + rte_strerror(rte_errno);
+      return nullptr;
+    }
+    t->capacity_ = capacity;
+    return t;
+  }
+  ~BoundedTable() {
+    if (hash_) rte_hash_free(hash_);
+    if (entries_) rte_free(entries_);
+  }
+
+  Entry* find(const Key& k) noexcept {
+    const int32_t pos = rte_hash_lookup(hash_, &k);
+    return pos >= 0 ? &entries_[pos] : nullptr;
+  }
+
+  // Finds or creates (zero-initialised, key set) the entry of `k`.
+  Entry* find_or_insert(const Key& k, uint64_t now, bool* created) noexcept {
+    *created = false;
+    if (Entry* e = find(k)) {
+      touch(e, now);
+      return e;
+    }
+    if (size_ >= capacity_ && head_ != kNil) {
+      ++evictions_;
+      remove(&entries_[head_]);
+    }
+    const int32_t pos = rte_hash_add_key(hash_, &k);
+    if (pos < 0 || uint32_t(pos) >= capacity_) {
+      if (pos >= 0) rte_hash_del_key(hash_, &k);
+      ++insert_failures_;
+      return nullptr;
+    }
+    Entry* e = &entries_[pos];
+    *e = Entry{};
+    e->key = k;
+    e->last_ts = now;
+    e->lru_prev = e->lru_next = kNil;
+    push_tail(uint32_t(pos));
+    ++size_;
+    *created = true;
+    return e;
+  }
+
+  void touch(Entry* e, uint64_t now) noexcept {
+    if (now > e->last_ts) e->last_ts = now;
+    const uint32_t i = uint32_t(e - entries_);
+    if (tail_ == i) return;
+    unlink(i);
+    push_tail(i);
+  }
+
+  void remove(Entry* e) noexcept {
+    unlink(uint32_t(e - entries_));
+    rte_hash_del_key(hash_, &e->key);
+    --size_;
+  }
+
+  // Drops entries idle for more than `idle_ns`, oldest first, at most `budget`.
+  uint32_t expire(uint64_t now, uint64_t idle_ns, uint32_t budget) noexcept {
+    uint32_t n = 0;
+    while (n < budget && head_ != kNil && now > entries_[head_].last_ts &&
+           now - entries_[head_].last_ts > idle_ns) {
+      remove(&entries_[head_]);
+      ++n;
+    }
+    return n;
+  }
+
+  Entry* at(uint32_t i) noexcept { return &entries_[i]; }
+  uint32_t index_of(const Entry* e) const noexcept { return uint32_t(e - entries_); }
+  uint32_t size() const { return size_; }
+  uint32_t capacity() const { return capacity_; }
+  uint64_t evictions() const { return evictions_; }
+  uint64_t insert_failures() const { return insert_failures_; }
+
+ private:
+  BoundedTable() = default;
+  void unlink(uint32_t i) noexcept {
+    Entry& e = entries_[i];
+    if (e.lru_prev != kNil) entries_[e.lru_prev].lru_next = e.lru_next; else head_ = e.lru_next;
+    if (e.lru_next != kNil) entries_[e.lru_next].lru_prev = e.lru_prev; else tail_ = e.lru_prev;
+    e.lru_prev = e.lru_next = kNil;
+  }
+  void push_tail(uint32_t i) noexcept {
+    Entry& e = entries_[i];
+    e.lru_prev = tail_;
+    e.lru_next = kNil;
+    if (tail_ != kNil) entries_[tail_].lru_next = i; else head_ = i;
+    tail_ = i;
+  }
+
+  rte_hash* hash_ = nullptr;
+  Entry* entries_ = nullptr;
+  uint32_t capacity_ = 0, size_ = 0;
+  uint32_t head_ = kNil, tail_ = kNil;
+  uint64_t evictions_ = 0, insert_failures_ = 0;
+};
+
+}  // namespace harrier

@@ -1,0 +1,45 @@
+// The message that moves through the graph: a burst of mbufs with everything
+// the stages attach to it. A fixed set of batches is allocated once, on the
+// pipeline's socket, and recycled; the limiter node bounds how many are in
+// flight, so memory never grows with load.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "dataplane/packet.h"
+#include "detectors/alert.h"
+#include "detectors/host_event.h"
+
+struct rte_mbuf;
+
+namespace harrier {
+
+struct Batch {
+  uint64_t seq = 0;          // position in the input; sequencers order on it
+  uint64_t first_order = 0;  // global packet number of mbufs[0]
+  uint64_t max_ts = 0;       // latest packet time in the batch (or heartbeat time)
+  uint32_t n = 0;
+  bool end_of_input = false;  // last batch: no packets, flush every deadline
+  std::atomic<uint32_t> pending{0};  // shards still working on the current stage
+
+  // Per packet, filled by the rx and decode stages.
+  rte_mbuf** mbufs = nullptr;
+  uint64_t* ts = nullptr;
+  PacketView* views = nullptr;
+  uint8_t* decode_err = nullptr;
+  uint16_t* flow_shard = nullptr;
+
+  // Flow stage -> host stage: events[s] holds flow shard s's events in
+  // packet order, each naming the host shard that owns it.
+  HostEvent** events = nullptr;
+  uint32_t* n_events = nullptr;
+  uint32_t event_cap = 0;
+
+  // Alerts raised by each flow shard, then each host shard.
+  Alert** alerts = nullptr;  // [2 * shards][alert_cap]
+  uint32_t* n_alerts = nullptr;
+  uint32_t alert_cap = 0;
+};
+
+}  // namespace harrier

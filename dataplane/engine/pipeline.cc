@@ -1,0 +1,313 @@
+#include "dataplane/engine/pipeline.h"
+
+#include <algorithm>
+#include <tuple>
+
+#include <oneapi/tbb/flow_graph.h>
+#include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/task_arena.h>
+#include <oneapi/tbb/task_scheduler_observer.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "dataplane/decode.h"
+#include "dataplane/softrss.h"
+
+namespace harrier {
+
+namespace flow = oneapi::tbb::flow;
+
+namespace {
+
+// TBB's threads touch mempools (mbuf frees, alert records). Registered with
+// EAL they get an lcore id and so a per-lcore mempool cache instead of the
+// shared ring on every free.
+class EalThreadObserver : public oneapi::tbb::task_scheduler_observer {
+ public:
+  explicit EalThreadObserver(oneapi::tbb::task_arena& a) : task_scheduler_observer(a) { observe(true); }
+  ~EalThreadObserver() override { observe(false); }
+  void on_scheduler_entry(bool) override {
+    if (rte_lcore_id() == LCORE_ID_ANY) rte_thread_register();
+  }
+};
+
+template <typename T>
+T* alloc_array(std::vector<void*>& owned, size_t n, int socket) {
+  void* p = rte_zmalloc_socket("harrier_batch", sizeof(T) * (n ? n : 1), RTE_CACHE_LINE_SIZE, socket);
+  if (p) owned.push_back(p);
+  return static_cast<T*>(p);
+}
+
+}  // namespace
+
+using Gather = flow::multifunction_node<Batch*, std::tuple<Batch*>>;
+
+struct Pipeline::Graph {
+  flow::graph g;
+  flow::input_node<Batch*> rx;
+  flow::limiter_node<Batch*> limit;
+  flow::function_node<Batch*, Batch*> decode;
+  flow::sequencer_node<Batch*> seq_decoded;
+  flow::broadcast_node<Batch*> to_flow;
+  std::vector<std::unique_ptr<flow::function_node<Batch*, Batch*>>> flow_nodes;
+  Gather flow_done;
+  flow::sequencer_node<Batch*> seq_flowed;
+  flow::broadcast_node<Batch*> to_host;
+  std::vector<std::unique_ptr<flow::function_node<Batch*, Batch*>>> host_nodes;
+  Gather host_done;
+  flow::sequencer_node<Batch*> seq_done;
+  flow::function_node<Batch*, flow::continue_msg> emit;
+
+  static size_t by_seq(Batch* const& b) { return size_t(b->seq); }
+
+  explicit Graph(Pipeline& p)
+      : rx(g, [&p](oneapi::tbb::flow_control& fc) -> Batch* {
+          Batch* b = p.take_free();
+          if (b == nullptr || !p.fill(b)) {
+            if (b) p.give_back(b);
+            fc.stop();
+            return nullptr;
+          }
+          return b;
+        }),
+        limit(g, p.cfg_.in_flight),
+        decode(g, flow::unlimited, [&p](Batch* b) { p.decode(b); return b; }),
+        seq_decoded(g, &Graph::by_seq),
+        to_flow(g),
+        flow_done(g, flow::unlimited,
+                  [&p](Batch* b, Gather::output_ports_type& out) {
+                    if (b->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+                      b->pending.store(uint32_t(p.host_.size()), std::memory_order_relaxed);
+                      std::get<0>(out).try_put(b);
+                    }
+                  }),
+        seq_flowed(g, &Graph::by_seq),
+        to_host(g),
+        host_done(g, flow::unlimited,
+                  [&p](Batch* b, Gather::output_ports_type& out) {
+                    if (b->pending.fetch_sub(1, std::memory_order_acq_rel) == 1)
+                      std::get<0>(out).try_put(b);
+                  }),
+        seq_done(g, &Graph::by_seq),
+        emit(g, flow::serial, [&p](Batch* b) {
+          p.emit(b);
+          return flow::continue_msg();
+        }) {
+    for (auto& shard : p.flow_) {
+      FlowShard* s = shard.get();
+      flow_nodes.push_back(std::make_unique<flow::function_node<Batch*, Batch*>>(
+          g, flow::serial, [s](Batch* b) { s->process(*b); return b; }));
+    }
+    for (auto& shard : p.host_) {
+      HostShard* s = shard.get();
+      host_nodes.push_back(std::make_unique<flow::function_node<Batch*, Batch*>>(
+          g, flow::serial, [s](Batch* b) { s->process(*b); return b; }));
+    }
+    // The topology, in one place.
+    flow::make_edge(rx, limit);
+    flow::make_edge(limit, decode);
+    flow::make_edge(decode, seq_decoded);
+    flow::make_edge(seq_decoded, to_flow);
+    for (auto& n : flow_nodes) {
+      flow::make_edge(to_flow, *n);
+      flow::make_edge(*n, flow_done);
+    }
+    flow::make_edge(flow::output_port<0>(flow_done), seq_flowed);
+    flow::make_edge(seq_flowed, to_host);
+    for (auto& n : host_nodes) {
+      flow::make_edge(to_host, *n);
+      flow::make_edge(*n, host_done);
+    }
+    flow::make_edge(flow::output_port<0>(host_done), seq_done);
+    flow::make_edge(seq_done, emit);
+    flow::make_edge(emit, limit.decrementer());
+  }
+};
+
+std::unique_ptr<Pipeline> Pipeline::create(const PipelineConfig& cfg_in, RuntimeView rt,
+                                           const std::vector<const Detector*>& detectors,
+                                           PacketSource* source, AlertQueue* alerts,
+                                           std::string* error) {
+  std::unique_ptr<Pipeline> p(new Pipeline());
+  PipelineConfig cfg = cfg_in;
+  if (cfg.workers == 0 || cfg.workers > 64) {
+    *error = "workers must be 1..64, got " + std::to_string(cfg.workers);
+    return nullptr;
+  }
+  if (cfg.in_flight == 0) cfg.in_flight = 2 * cfg.workers + 2;
+  p->cfg_ = cfg;
+  p->source_ = source;
+  p->alerts_ = alerts;
+  const uint32_t n = cfg.workers;
+  const uint32_t per_shard_flows = std::max<uint32_t>(1024, cfg.flow_capacity / n);
+  const uint32_t event_cap = cfg.batch_size * 2;
+  for (uint32_t i = 0; i < n; ++i) {
+    p->flow_.push_back(std::make_unique<FlowShard>(i, n, cfg.socket, rt, cfg.batch_size));
+    if (!p->flow_.back()->init(per_shard_flows, cfg.timeouts, detectors, error)) return nullptr;
+  }
+  for (uint32_t i = 0; i < n; ++i) {
+    p->host_.push_back(std::make_unique<HostShard>(i, n, cfg.socket, rt, event_cap * n));
+    if (!p->host_.back()->init(detectors, error)) return nullptr;
+  }
+
+  // The fixed set of batches: one more than the limiter admits, because the
+  // input node holds one it could not yet pass on.
+  const uint32_t n_batches = cfg.in_flight + 1;
+  static std::atomic<int> instance{0};
+  p->free_ = rte_ring_create(("batches" + std::to_string(instance++)).c_str(),
+                             rte_align32pow2(n_batches + 1), cfg.socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+  if (!p->free_) {
+    *error = std::string("cannot create the batch ring: ") + rte_strerror(rte_errno);
+    return nullptr;
+  }
+  auto& own = p->allocations_;
+  const uint32_t B = cfg.batch_size, slots = 2 * n;
+  for (uint32_t i = 0; i < n_batches; ++i) {
+    Batch* b = alloc_array<Batch>(own, 1, cfg.socket);
+    if (!b) break;
+    new (b) Batch();
+    b->mbufs = alloc_array<rte_mbuf*>(own, B, cfg.socket);
+    b->ts = alloc_array<uint64_t>(own, B, cfg.socket);
+    b->views = alloc_array<PacketView>(own, B, cfg.socket);
+    b->decode_err = alloc_array<uint8_t>(own, B, cfg.socket);
+    b->flow_shard = alloc_array<uint16_t>(own, B, cfg.socket);
+    b->events = alloc_array<HostEvent*>(own, n, cfg.socket);
+    b->n_events = alloc_array<uint32_t>(own, n, cfg.socket);
+    b->event_cap = event_cap;
+    b->alerts = alloc_array<Alert*>(own, slots, cfg.socket);
+    b->n_alerts = alloc_array<uint32_t>(own, slots, cfg.socket);
+    b->alert_cap = cfg.alerts_per_batch;
+    bool ok = b->mbufs && b->ts && b->views && b->decode_err && b->flow_shard && b->events &&
+              b->n_events && b->alerts && b->n_alerts;
+    for (uint32_t s = 0; ok && s < n; ++s) ok = (b->events[s] = alloc_array<HostEvent>(own, event_cap, cfg.socket));
+    for (uint32_t s = 0; ok && s < slots; ++s)
+      ok = (b->alerts[s] = alloc_array<Alert>(own, cfg.alerts_per_batch, cfg.socket));
+    if (!ok) {
+      *error = "cannot allocate batch buffers on socket " + std::to_string(cfg.socket) +
+               " (batch size " + std::to_string(B) + ", " + std::to_string(n) + " workers)";
+      return nullptr;
+    }
+    p->batches_.push_back(b);
+    rte_ring_sp_enqueue(p->free_, b);
+  }
+  p->sort_scratch_.reserve(size_t(slots) * cfg.alerts_per_batch);
+  return p;
+}
+
+Pipeline::~Pipeline() {
+  for (Batch* b : batches_) b->~Batch();
+  for (void* a : allocations_) rte_free(a);
+  if (free_) rte_ring_free(free_);
+}
+
+Batch* Pipeline::take_free() noexcept {
+  void* b = nullptr;
+  return rte_ring_sc_dequeue(free_, &b) == 0 ? static_cast<Batch*>(b) : nullptr;
+}
+
+void Pipeline::give_back(Batch* b) noexcept { rte_ring_sp_enqueue(free_, b); }
+
+// rx stage: fill one batch from the source. Returns false when there is
+// nothing more to send (the end-of-input batch has gone out).
+bool Pipeline::fill(Batch* b) noexcept {
+  if (end_sent_) return false;
+  b->n = 0;
+  b->end_of_input = false;
+  const uint32_t cap = cfg_.batch_size;
+  while (!stop_.load(std::memory_order_relaxed)) {
+    const uint32_t want = std::min<uint32_t>(32, cap - b->n);
+    const uint32_t got = source_->poll(b->mbufs + b->n, b->ts + b->n, want);
+    b->n += got;
+    if (b->n == cap || (b->n > 0 && got < want)) break;
+    if (b->n == 0 && source_->finished()) break;
+    if (got == 0) rte_pause();
+  }
+  if (b->n == 0) {
+    // Offline end or stop request: one empty batch flushes every deadline.
+    b->end_of_input = true;
+    end_sent_ = true;
+    b->max_ts = last_ts_;
+  } else {
+    uint64_t mx = 0;
+    for (uint32_t i = 0; i < b->n; ++i) mx = std::max(mx, b->ts[i]);
+    b->max_ts = mx;
+    last_ts_ = std::max(last_ts_, mx);
+  }
+  b->seq = next_seq_++;
+  b->first_order = next_order_;
+  next_order_ += b->n;
+  b->pending.store(uint32_t(flow_.size()), std::memory_order_relaxed);
+  return true;
+}
+
+// decode stage: parse every packet and pick its flow shard by the symmetric
+// hash (NIC RSS hash when the NIC computed one with our key).
+void Pipeline::decode(Batch* b) const noexcept {
+  const uint32_t n_shards = uint32_t(flow_.size());
+  for (uint32_t i = 0; i < b->n; ++i) {
+    if (i + 4 < b->n) rte_prefetch0(rte_pktmbuf_mtod(b->mbufs[i + 4], void*));
+    const rte_mbuf* m = b->mbufs[i];
+    PacketView& v = b->views[i];
+    const DecodeError err =
+        harrier::decode(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len, m->pkt_len, v);
+    b->decode_err[i] = uint8_t(err);
+    uint32_t h;
+    if ((m->ol_flags & RTE_MBUF_F_RX_RSS_HASH) && !v.quoted.present) h = m->hash.rss;
+    else if (v.ip_version) h = packet_flow_hash(v);
+    else h = 0;
+    b->flow_shard[i] = uint16_t(hash_to_shard(h, n_shards));
+  }
+  for (uint32_t s = 0; s < n_shards; ++s) b->n_events[s] = 0;
+}
+
+// emit stage (serial, in input order): alerts out in a stable order, mbufs
+// back to their pool, the batch back to the free list.
+void Pipeline::emit(Batch* b) noexcept {
+  sort_scratch_.clear();
+  const uint32_t slots = uint32_t(flow_.size() + host_.size());
+  for (uint32_t s = 0; s < slots; ++s)
+    for (uint32_t k = 0; k < b->n_alerts[s]; ++k) sort_scratch_.push_back(&b->alerts[s][k]);
+  std::sort(sort_scratch_.begin(), sort_scratch_.end(), [](const Alert* x, const Alert* y) {
+    return std::tie(x->ts, x->order, x->detector, x->update) <
+           std::tie(y->ts, y->order, y->detector, y->update);
+  });
+  for (const Alert* a : sort_scratch_) {
+    if (alerts_->push(*a, cfg_.lossless)) ++counters_.alerts;
+    else ++counters_.alerts_dropped;
+  }
+  if (b->n) rte_pktmbuf_free_bulk(b->mbufs, b->n);
+  ++counters_.batches;
+  counters_.packets += b->n;
+  give_back(b);
+}
+
+void Pipeline::run() {
+  // More shards than cores is allowed (tests run 4 workers on 2 cores); TBB
+  // would otherwise cap its thread pool at the core count.
+  oneapi::tbb::global_control allow(oneapi::tbb::global_control::max_allowed_parallelism,
+                                    size_t(cfg_.workers) + 1);
+  oneapi::tbb::task_arena::constraints c;
+  if (cfg_.numa_node >= 0) c.set_numa_id(cfg_.numa_node);
+  // One thread per shard pair plus rx; more would only contend for the same shards.
+  c.set_max_concurrency(int(cfg_.workers) + 1);
+  oneapi::tbb::task_arena arena(c);
+  arena.initialize();
+  EalThreadObserver observer(arena);
+  arena.execute([&] {
+    Graph graph(*this);
+    graph.rx.activate();
+    graph.g.wait_for_all();
+  });
+}
+
+PipelineCounters Pipeline::counters() const {
+  PipelineCounters c = counters_;
+  for (const auto& s : flow_) c.alerts_dropped += s->counters().alerts_dropped;
+  for (const auto& s : host_) c.alerts_dropped += s->counters().alerts_dropped;
+  return c;
+}
+
+}  // namespace harrier

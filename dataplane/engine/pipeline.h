@@ -1,0 +1,90 @@
+// The TBB flow graph that carries bursts from the ports to the alert queue:
+//
+//   rx -> limiter -> decode* -> seq -> { flow shard 0..N-1 } -> gather -> seq
+//      -> { host shard 0..N-1 } -> gather -> seq -> emit -> (limiter.decrement)
+//
+// rx and every shard node are serial (one thread owns each shard); decode runs
+// on as many batches at once as there are threads. Sequencers restore input
+// order after each parallel stage, so host shards see events in packet order
+// and the alert set never depends on the worker count. The limiter bounds the
+// batches in flight: memory is fixed and a slow stage back-pressures rx.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dataplane/engine/alert_queue.h"
+#include "dataplane/engine/shard.h"
+#include "dataplane/engine/source.h"
+#include "dataplane/flow_table.h"
+
+namespace harrier {
+
+struct PipelineConfig {
+  uint32_t workers = 1;          // flow shards = host shards
+  uint32_t batch_size = 256;     // packets per message
+  uint32_t in_flight = 0;        // batches in the graph at once; 0 = 2 * workers + 2
+  uint32_t flow_capacity = 1u << 18;  // flows in all, split evenly among workers
+  FlowTimeouts timeouts;
+  uint32_t alerts_per_batch = 32;  // per shard; more in one batch are counted as dropped
+  bool lossless = false;           // offline: wait for the output side instead of dropping
+  int socket = 0;                  // NUMA socket the shards allocate on
+  int numa_node = -1;              // TBB arena's NUMA node (-1: not pinned)
+};
+
+struct PipelineCounters {
+  uint64_t batches = 0;
+  uint64_t packets = 0;
+  uint64_t alerts = 0;
+  uint64_t alerts_dropped = 0;  // per-batch alert budget or alert queue
+  uint64_t out_of_order = 0;    // a shard saw batches out of order (must stay 0)
+};
+
+class Pipeline {
+ public:
+  static std::unique_ptr<Pipeline> create(const PipelineConfig& cfg, RuntimeView rt,
+                                          const std::vector<const Detector*>& detectors,
+                                          PacketSource* source, AlertQueue* alerts,
+                                          std::string* error);
+  ~Pipeline();
+
+  // Runs until the source is finished (offline) or stop() is called, then
+  // drains every batch in flight and flushes detector deadlines.
+  void run();
+  // Any thread: finish at the next burst.
+  void stop() { stop_.store(true, std::memory_order_relaxed); }
+
+  PipelineCounters counters() const;
+  const std::vector<std::unique_ptr<FlowShard>>& flow_shards() const { return flow_; }
+  const std::vector<std::unique_ptr<HostShard>>& host_shards() const { return host_; }
+
+ private:
+  struct Graph;
+  Pipeline() = default;
+  Batch* take_free() noexcept;
+  void give_back(Batch* b) noexcept;
+  bool fill(Batch* b) noexcept;
+  void decode(Batch* b) const noexcept;
+  void emit(Batch* b) noexcept;
+
+  PipelineConfig cfg_;
+  PacketSource* source_ = nullptr;
+  AlertQueue* alerts_ = nullptr;
+  std::vector<std::unique_ptr<FlowShard>> flow_;
+  std::vector<std::unique_ptr<HostShard>> host_;
+  std::vector<Batch*> batches_;
+  std::vector<void*> allocations_;
+  struct rte_ring* free_ = nullptr;
+  std::vector<const Alert*> sort_scratch_;
+  std::atomic<bool> stop_{false};
+  bool end_sent_ = false;
+  uint64_t next_seq_ = 0;
+  uint64_t next_order_ = 0;
+  uint64_t last_ts_ = 0;
+  PipelineCounters counters_;
+};
+
+}  // namespace harrier

@@ -1,0 +1,121 @@
+#include "dataplane/engine/port.h"
+
+#include <map>
+
+#include <rte_bus.h>
+#include <rte_dev.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include "dataplane/softrss.h"
+
+namespace harrier {
+
+rte_mempool* mbuf_pool(int socket, uint32_t mbufs, std::string* error) {
+  static std::map<int, rte_mempool*> pools;
+  if (socket < 0) socket = 0;
+  auto it = pools.find(socket);
+  if (it != pools.end()) return it->second;
+  rte_mempool* mp = rte_pktmbuf_pool_create(("mbufs_s" + std::to_string(socket)).c_str(), mbufs,
+                                            256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+  if (!mp) {
+    *error = "cannot create a pool of " + std::to_string(mbufs) + " mbufs on socket " +
+             std::to_string(socket) + ": " + rte_strerror(rte_errno) +
+             " (hugepages configured? read mode runs with --no-huge)";
+    return nullptr;
+  }
+  pools[socket] = mp;
+  return mp;
+}
+
+namespace {
+bool looks_like_pci(const std::string& d) {
+  // dddd:bb:dd.f or bb:dd.f
+  const size_t colon = d.find(':'), dot = d.find('.');
+  return colon != std::string::npos && dot != std::string::npos && d.find(',') == std::string::npos &&
+         d.find('=') == std::string::npos;
+}
+}  // namespace
+
+bool open_port(const PortConfig& cfg, uint32_t mbufs, OpenPort* out, std::string* error) {
+  uint16_t port_id = 0;
+  const std::string& dev = cfg.device;
+  if (looks_like_pci(dev)) {
+    if (rte_eth_dev_get_port_by_name(dev.c_str(), &port_id) != 0) {
+      *error = "no DPDK port for PCI device " + dev +
+               " (is it bound to vfio-pci or uio? see scripts/bind-nic)";
+      return false;
+    }
+  } else {
+    const int rc = rte_dev_probe(dev.c_str());
+    if (rc < 0) {
+      *error = "cannot create device '" + dev + "': " + rte_strerror(-rc);
+      return false;
+    }
+    const std::string name = dev.substr(0, dev.find(','));
+    if (rte_eth_dev_get_port_by_name(name.c_str(), &port_id) != 0) {
+      *error = "device '" + name + "' was probed but is not an ethdev port";
+      return false;
+    }
+  }
+  rte_eth_dev_info info{};
+  if (int rc = rte_eth_dev_info_get(port_id, &info); rc != 0) {
+    *error = "cannot query port " + dev + ": " + rte_strerror(-rc);
+    return false;
+  }
+  if (cfg.rx_queues > info.max_rx_queues) {
+    *error = "port " + dev + " has at most " + std::to_string(info.max_rx_queues) +
+             " RX queues, config asks for " + std::to_string(cfg.rx_queues);
+    return false;
+  }
+  int socket = rte_eth_dev_socket_id(port_id);
+  if (socket < 0) socket = 0;
+
+  rte_eth_conf conf{};
+  static uint8_t key[kRssKeyLen];
+  std::copy(kSymmetricRssKey, kSymmetricRssKey + kRssKeyLen, key);
+  const uint64_t want_hf = RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP;
+  out->rss = cfg.rx_queues > 1 && (info.flow_type_rss_offloads & want_hf) != 0;
+  if (out->rss) {
+    conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+    conf.rx_adv_conf.rss_conf.rss_key = key;
+    conf.rx_adv_conf.rss_conf.rss_key_len = kRssKeyLen;
+    conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads & want_hf;
+  }
+  out->timestamps = info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP;
+  if (out->timestamps) conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TIMESTAMP;
+  if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER) conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
+
+  if (int rc = rte_eth_dev_configure(port_id, cfg.rx_queues, 0, &conf); rc != 0) {
+    *error = "cannot configure port " + dev + ": " + rte_strerror(-rc);
+    return false;
+  }
+  rte_mempool* pool = mbuf_pool(socket, mbufs, error);
+  if (!pool) return false;
+  uint16_t nb_rxd = cfg.rx_descriptors, nb_txd = 0;
+  rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &nb_rxd, &nb_txd);
+  for (uint16_t q = 0; q < cfg.rx_queues; ++q) {
+    if (int rc = rte_eth_rx_queue_setup(port_id, q, nb_rxd, unsigned(socket), nullptr, pool); rc != 0) {
+      *error = "cannot set up RX queue " + std::to_string(q) + " of port " + dev + ": " +
+               rte_strerror(-rc);
+      return false;
+    }
+  }
+  if (int rc = rte_eth_dev_start(port_id); rc != 0) {
+    *error = "cannot start port " + dev + ": " + rte_strerror(-rc);
+    return false;
+  }
+  rte_eth_promiscuous_enable(port_id);  // not every PMD has it; harmless where absent
+  out->port_id = port_id;
+  out->socket = socket;
+  out->driver = info.driver_name ? info.driver_name : "";
+  return true;
+}
+
+void close_port(uint16_t port_id) {
+  rte_eth_dev_stop(port_id);
+  rte_eth_dev_close(port_id);
+}
+
+}  // namespace harrier

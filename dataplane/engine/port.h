@@ -1,0 +1,34 @@
+// Opening ethdev ports from PCI addresses or vdev strings, with symmetric RSS
+// across RX queues where the device supports it, RX timestamps where it can
+// stamp them, and the mbuf pool of the port's NUMA socket.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+struct rte_mempool;
+
+namespace harrier {
+
+struct PortConfig {
+  std::string device;  // "0000:3b:00.0" or "net_pcap0,rx_pcap=file.pcap" etc.
+  uint16_t rx_queues = 1;
+  uint16_t rx_descriptors = 1024;
+};
+
+struct OpenPort {
+  uint16_t port_id = 0;
+  int socket = 0;
+  bool rss = false;         // NIC spreads queues with our symmetric key
+  bool timestamps = false;  // PMD stamps packets (pcap: file time)
+  std::string driver;
+};
+
+// The mbuf pool for `socket`, created on first use. nullptr + *error on failure.
+rte_mempool* mbuf_pool(int socket, uint32_t mbufs, std::string* error);
+
+// Probes (vdev) or finds (PCI) the device, configures and starts it.
+bool open_port(const PortConfig& cfg, uint32_t mbufs, OpenPort* out, std::string* error);
+void close_port(uint16_t port_id);
+
+}  // namespace harrier

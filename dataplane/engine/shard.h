@@ -1,0 +1,109 @@
+// The two kinds of shard. Each is owned by one serial graph node: whatever it
+// holds (flow table, detector state, counters) is touched by one thread at a
+// time and allocated on the pipeline's socket.
+//
+//  FlowShard  - the flows whose symmetric hash maps to it: flow table, flow
+//               state machine, stateless and flow-local detectors; turns
+//               connection attempts into HostEvents for the host shards.
+//  HostShard  - the sources whose address hash maps to it: host-behaviour
+//               detectors fed by the events of every flow shard, merged back
+//               into packet order so counting never depends on worker count.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dataplane/engine/batch.h"
+#include "dataplane/flow_table.h"
+#include "detectors/detector.h"
+
+namespace harrier {
+
+struct alignas(64) FlowShardCounters {
+  uint64_t packets = 0;
+  uint64_t bytes = 0;
+  uint64_t decode_errors[size_t(DecodeError::kCount)]{};
+  uint64_t non_ip = 0;
+  uint64_t icmp_errors = 0;
+  uint64_t icmp_errors_unmatched = 0;  // quote names no flow we saw
+  uint64_t events = 0;
+  uint64_t events_dropped = 0;  // event budget of a batch exceeded
+  uint64_t alerts = 0;
+  uint64_t alerts_dropped = 0;
+  uint64_t no_flow = 0;  // flow table could not insert
+};
+
+struct alignas(64) HostShardCounters {
+  uint64_t events = 0;
+  uint64_t alerts = 0;
+  uint64_t alerts_dropped = 0;
+};
+
+// One detector attached to one shard.
+struct AttachedDetector {
+  const Detector* detector = nullptr;
+  std::unique_ptr<DetectorState> state;
+};
+
+class FlowShard {
+ public:
+  FlowShard(uint32_t id, uint32_t n_host_shards, int socket, RuntimeView rt, uint32_t batch_cap)
+      : id_(id), n_host_shards_(n_host_shards), socket_(socket), rt_(rt),
+        pkts_(batch_cap), keys_(batch_cap), key_ptrs_(batch_cap), key_pkt_(batch_cap),
+        key_src_lo_(batch_cap) {}
+
+  // Main thread: allocates the flow table and attaches detectors.
+  bool init(uint32_t flow_capacity, const FlowTimeouts& timeouts,
+            const std::vector<const Detector*>& detectors, std::string* error);
+
+  // Packet thread: this shard's packets of one batch.
+  void process(Batch& b) noexcept;
+
+  const FlowShardCounters& counters() const { return counters_; }
+  const FlowTable& flows() const { return *flows_; }
+
+ private:
+  void update_flow(PacketCtx& c, FlowEntry& f, bool src_is_lo) noexcept;
+  void emit(Batch& b, const HostEvent& e) noexcept;
+  void on_icmp_error(Batch& b, PacketCtx& c) noexcept;
+
+  uint32_t id_;
+  uint32_t n_host_shards_;
+  int socket_;
+  RuntimeView rt_;
+  std::unique_ptr<FlowTable> flows_;
+  std::vector<AttachedDetector> detectors_;
+  // Scratch for one batch, sized once.
+  std::vector<PacketCtx> pkts_;
+  std::vector<FlowKey> keys_;
+  std::vector<const FlowKey*> key_ptrs_;
+  std::vector<uint32_t> key_pkt_;
+  std::vector<uint8_t> key_src_lo_;  // packet's source is the key's "lo" endpoint
+  FlowShardCounters counters_;
+};
+
+class HostShard {
+ public:
+  HostShard(uint32_t id, uint32_t n_flow_shards, int socket, RuntimeView rt, uint32_t event_cap)
+      : id_(id), n_flow_shards_(n_flow_shards), socket_(socket), rt_(rt), merged_(event_cap) {}
+
+  bool init(const std::vector<const Detector*>& detectors, std::string* error);
+  void process(Batch& b) noexcept;
+  const HostShardCounters& counters() const { return counters_; }
+
+ private:
+  uint32_t id_;
+  uint32_t n_flow_shards_;
+  int socket_;
+  RuntimeView rt_;
+  std::vector<AttachedDetector> detectors_;
+  std::vector<HostEvent> merged_;
+  HostShardCounters counters_;
+};
+
+// Which host shard owns events keyed by `src`.
+uint16_t host_shard_of(const IpAddr& src, uint32_t n_host_shards) noexcept;
+
+}  // namespace harrier

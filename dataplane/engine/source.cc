@@ -1,0 +1,91 @@
+#include "dataplane/engine/source.h"
+
+#include <ctime>
+
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+
+namespace harrier {
+
+uint64_t wall_ns() noexcept {
+  timespec t;
+  clock_gettime(CLOCK_REALTIME, &t);
+  return uint64_t(t.tv_sec) * 1'000'000'000ull + uint64_t(t.tv_nsec);
+}
+
+PacketSource::PacketSource(std::vector<PortInput> inputs, bool sequential)
+    : inputs_(std::move(inputs)), got_(inputs_.size()), idle_polls_(inputs_.size()),
+      ts_scale_(inputs_.size(), 0), sequential_(sequential) {
+  ts_offset_ = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, nullptr);
+  const int bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, nullptr);
+  ts_flag_ = bit >= 0 ? (1ull << bit) : 0;
+  finished_ = inputs_.empty();
+}
+
+uint64_t PacketSource::input_losses(size_t i) const {
+  rte_eth_stats st{};
+  if (rte_eth_stats_get(inputs_[i].port_id, &st) != 0) return 0;
+  return st.ierrors + st.rx_nombuf;
+}
+
+// An offline input is done when everything it holds was delivered or lost
+// inside the PMD. A PMD that stops short (a file truncated mid-packet) is
+// recognised by a long run of empty polls.
+bool PacketSource::input_done(size_t i) noexcept {
+  const PortInput& in = inputs_[i];
+  if (in.expected == 0) return false;
+  if (got_[i] >= in.expected) return true;
+  if (idle_polls_[i] < 1024) return false;
+  if (got_[i] + input_losses(i) >= in.expected) return true;
+  if (idle_polls_[i] > 2'000'000) {
+    ++counters_.stalled_inputs;
+    return true;
+  }
+  return false;
+}
+
+uint32_t PacketSource::poll(rte_mbuf** out, uint64_t* ts, uint32_t max) noexcept {
+  if (finished_) return 0;
+  uint32_t n = 0;
+  size_t i = current_;
+  if (!sequential_) {
+    i = current_;
+    current_ = (current_ + 1) % inputs_.size();
+  }
+  const PortInput& in = inputs_[i];
+  const uint16_t q = next_queue_++ % in.rx_queues;
+  n = rte_eth_rx_burst(in.port_id, q, out, uint16_t(max));
+  got_[i] += n;
+  idle_polls_[i] = n ? 0 : idle_polls_[i] + 1;
+  counters_.received += n;
+  const uint64_t wall = n ? wall_ns() : 0;  // vDSO, once per burst
+  for (uint32_t k = 0; k < n; ++k) {
+    rte_mbuf* m = out[k];
+    if (ts_offset_ < 0 || !(m->ol_flags & ts_flag_)) {
+      ts[k] = wall;
+      continue;
+    }
+    const uint64_t raw = *RTE_MBUF_DYNFIELD(m, ts_offset_, rte_mbuf_timestamp_t*);
+    if (ts_scale_[i] == 0) {
+      // The timestamp unit is the PMD's choice (DPDK 22.11's pcap PMD uses
+      // microseconds). Offline we know the first packet's time: learn the
+      // unit from it instead of assuming one.
+      const uint64_t want = in.first_ts_ns;
+      ts_scale_[i] = 1;
+      for (uint64_t s : {1ull, 1000ull, 1000000ull, 1000000000ull})
+        if (want && raw * s <= want + 1000000 && raw * s + s >= want - (want > 1000000 ? 1000000 : want)) {
+          ts_scale_[i] = s;
+          break;
+        }
+    }
+    ts[k] = raw * ts_scale_[i];
+  }
+  if (sequential_ && n == 0 && input_done(i)) {
+    ++current_;
+    if (current_ >= inputs_.size()) finished_ = true;
+  }
+  return n;
+}
+
+}  // namespace harrier

@@ -1,0 +1,64 @@
+// Where packets come from: DPDK ethdev ports (hardware or vdev) polled queue
+// by queue. Offline inputs (net_pcap over a file) know how many packets the
+// file holds, which is how the end of a file is recognised: the pcap PMD
+// itself just returns nothing forever.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+struct rte_mbuf;
+
+namespace harrier {
+
+struct PortInput {
+  uint16_t port_id = 0;
+  uint16_t rx_queues = 1;
+  uint64_t expected = 0;  // packets the input holds; 0 = live, never ends
+  std::string name;       // for messages: the file or device
+  uint64_t first_ts_ns = 0;  // offline: the first packet's time, to learn the PMD's timestamp unit
+};
+
+struct SourceCounters {
+  uint64_t received = 0;
+  uint64_t stalled_inputs = 0;  // an offline input stopped short of its packet count
+};
+
+class PacketSource {
+ public:
+  // `sequential`: drain inputs one after another (files, in the order given);
+  // otherwise poll all of them round-robin (live ports).
+  PacketSource(std::vector<PortInput> inputs, bool sequential);
+
+  // Up to `max` packets, each stamped with packet time (ns). Never blocks.
+  uint32_t poll(rte_mbuf** out, uint64_t* ts, uint32_t max) noexcept;
+  // Every offline input delivered what it holds (or stalled). Live: never.
+  bool finished() const noexcept { return finished_; }
+
+  const SourceCounters& counters() const { return counters_; }
+  // What an input lost inside the PMD (mbuf exhaustion, read errors).
+  uint64_t input_losses(size_t i) const;
+  const std::vector<PortInput>& inputs() const { return inputs_; }
+
+ private:
+  bool input_done(size_t i) noexcept;
+
+  std::vector<PortInput> inputs_;
+  std::vector<uint64_t> got_;
+  std::vector<uint32_t> idle_polls_;
+  std::vector<uint64_t> ts_scale_;  // PMD timestamp units -> ns, per input (0 = not learnt yet)
+  bool sequential_;
+  size_t current_ = 0;
+  uint16_t next_queue_ = 0;
+  bool finished_ = false;
+  int ts_offset_ = -1;
+  uint64_t ts_flag_ = 0;
+  SourceCounters counters_;
+};
+
+// Wall-clock time in ns, for packets that carry no timestamp (live ports
+// without RX timestamping) and for heartbeats.
+uint64_t wall_ns() noexcept;
+
+}  // namespace harrier

@@ -1,0 +1,186 @@
+// The detector contract.
+//
+// A detector is a small self-describing unit: a static DetectorDescriptor
+// (catalog id, help, parameter table, factory, renderer) listed in the
+// explicit registry (registry.cc); an immutable Detector built from validated
+// config; per-shard DetectorState it allocates when attached to a shard; and
+// noexcept burst functions.
+//
+// Threads:
+//  - main thread: make(), make_state(), render() (render runs on the output thread);
+//  - packet threads: on_packets() on the flow shard owning the packets,
+//    on_events()/on_tick() on the host shard owning the events' keys.
+// A packet thread never shares a DetectorState with another thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "dataplane/flow_table.h"
+#include "dataplane/packet.h"
+#include "dataplane/prefix.h"
+#include "detectors/alert.h"
+#include "detectors/host_event.h"
+#include "detectors/inventory.h"
+
+namespace harrier {
+
+enum class DetectorKind : uint8_t {
+  kStateless,      // looks at one packet (and its flow) at a time, keeps nothing
+  kFlowLocal,      // keeps per-flow evidence beside the flow table that owns the packet
+  kHostBehaviour,  // counts per source/victim across flows, on the host shard owning the key
+};
+const char* detector_kind_name(DetectorKind k);
+
+enum class ParamType : uint8_t { kCount, kSeconds, kScore };
+
+struct ParamSpec {
+  std::string_view name;
+  ParamType type;
+  double min, max, def;
+  std::string_view help;
+};
+
+// Validated parameter values for one detector, in its ParamSpec order.
+struct DetectorConfig {
+  uint16_t index = 0;  // registry index
+  bool enabled = true;
+  int lethality = 3;
+  std::vector<double> values;
+  std::span<const ParamSpec> specs;
+  double get(std::string_view name) const;  // main thread only; aborts on a name not in specs
+};
+
+// One decoded packet as the flow stage hands it to detectors.
+struct PacketCtx {
+  const PacketView* v = nullptr;
+  FlowEntry* flow = nullptr;  // null for ICMP errors, non-IP and undecodable packets
+  uint64_t ts = 0;            // packet time, ns
+  uint64_t order = 0;         // global packet number
+  bool decoded = false;       // decode reached the transport layer without error
+  bool from_initiator = false;
+  bool flow_created = false;  // this packet opened the flow
+  bool src_home = false, dst_home = false;
+  uint16_t syn_index = 0;  // for an initiator's SYN: its number within this attempt (1 = first)
+};
+
+// Shared, read-only view of the configuration a shard runs with.
+struct RuntimeView {
+  const PrefixSet* home = nullptr;
+  const Inventory* inventory = nullptr;
+};
+
+// Collects a shard's alerts for the current burst. Fixed capacity: what does
+// not fit is counted, never allocated.
+class AlertSink {
+ public:
+  AlertSink(Alert* slots, uint32_t cap) : slots_(slots), cap_(cap) {}
+  // A zeroed alert to fill, or nullptr when this burst's budget is spent.
+  Alert* next() noexcept {
+    if (n_ == cap_) {
+      ++dropped_;
+      return nullptr;
+    }
+    Alert* a = &slots_[n_++];
+    *a = Alert{};
+    return a;
+  }
+  uint32_t size() const { return n_; }
+  const Alert* data() const { return slots_; }
+  uint64_t dropped() const { return dropped_; }
+  void reset(Alert* slots, uint32_t cap) { slots_ = slots, cap_ = cap, n_ = 0; }
+
+ private:
+  Alert* slots_;
+  uint32_t cap_;
+  uint32_t n_ = 0;
+  uint64_t dropped_ = 0;
+};
+
+struct ShardCtx {
+  uint32_t shard = 0;
+  int socket = 0;
+  RuntimeView rt;
+  AlertSink* alerts = nullptr;
+
+  Score score(const IpAddr& target, uint8_t proto, uint16_t port, int lethality) const noexcept {
+    const ScoreTerms t = rt.inventory->terms(target, proto, port);
+    return Score{int8_t(t.criticality), int8_t(lethality), int8_t(t.network_cm),
+                 int8_t(t.system_cm)};
+  }
+};
+
+class DetectorState {
+ public:
+  virtual ~DetectorState() = default;
+};
+
+struct DetectorDescriptor;
+
+class Detector {
+ public:
+  Detector(const DetectorDescriptor& d, const DetectorConfig& c) : desc_(d), cfg_(c) {}
+  virtual ~Detector() = default;
+  const DetectorDescriptor& descriptor() const { return desc_; }
+  const DetectorConfig& config() const { return cfg_; }
+
+  // Main thread: per-shard state on `socket`, or nullptr when the detector
+  // keeps none. `shard_capacity_share` divides table budgets among shards.
+  virtual std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard,
+                                                    uint32_t n_shards, std::string* error) const {
+    (void)socket, (void)shard, (void)n_shards, (void)error;
+    return nullptr;
+  }
+  // Packet threads, once per burst.
+  virtual void on_packets(ShardCtx& ctx, std::span<const PacketCtx> pkts,
+                          DetectorState* state) const noexcept {
+    (void)ctx, (void)pkts, (void)state;
+  }
+  virtual void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
+                         DetectorState* state) const noexcept {
+    (void)ctx, (void)events, (void)state;
+  }
+  // Packet time moved to `now` (end of a burst, heartbeat, or end of input
+  // with now = UINT64_MAX): deadlines that passed are decided.
+  virtual void on_tick(ShardCtx& ctx, uint64_t now, DetectorState* state) const noexcept {
+    (void)ctx, (void)now, (void)state;
+  }
+
+ protected:
+  const DetectorDescriptor& desc_;
+  const DetectorConfig cfg_;
+};
+
+// What render() produces, on the output thread.
+struct AlertText {
+  std::string signature;  // the analyst's sentence
+  nlohmann::ordered_json evidence = nlohmann::ordered_json::object();
+};
+
+struct DetectorDescriptor {
+  std::string_view id;  // catalog id: the `detector` field of every alert
+  uint32_t sid;         // Snort-style signature id
+  DetectorKind kind;
+  std::string_view category;  // Snort classification text
+  std::string_view help;
+  int default_lethality;
+  std::span<const ParamSpec> params;
+  std::unique_ptr<Detector> (*make)(const DetectorDescriptor&, const DetectorConfig&);
+  void (*render)(const Alert&, AlertText&);
+};
+
+// Formatting helpers shared by renderers.
+std::string format_count(uint64_t n);           // 1,141
+std::string format_seconds(double s);           // 0.08 s, 5.0 s, 429 s
+std::string proto_name(uint8_t proto);          // tcp, udp, icmp, or the number
+std::string format_tcp_flags(uint16_t flags);   // SYN, SYN|FIN|PSH|URG, NULL
+nlohmann::ordered_json ts_json(uint64_t ns);    // ISO-8601 string in EVE's layout
+std::string eve_timestamp(uint64_t ns);
+
+}  // namespace harrier

@@ -1,0 +1,135 @@
+// syn-retry-anomaly (seed detect 4): an unanswered connection whose SYN is
+// resent with the same ISN more often, or over a longer span, than real
+// stacks do. Linux gives up after 7 SYNs in about 127 s (1,2,4,8,16,32 s gaps),
+// Windows after 3 in about 21 s; the seed's finger probe sent 9 over 429 s,
+// doubling from 3 s and then holding at 120 s.
+//
+// Flow-local: the flow table keeps each flow's SYN count, ISN and gaps; this
+// detector reads them beside it. A SYN with a new ISN is a new attempt and
+// starts the count again; any answer from the responder ends the question.
+#include <cmath>
+
+#include "detectors/detector.h"
+
+namespace harrier {
+namespace {
+
+constexpr ParamSpec kParams[] = {
+    {"min_syns", ParamType::kCount, 2, 1000, 8, "SYNs with one ISN, unanswered, that no stack sends"},
+    {"max_span", ParamType::kSeconds, 1, 86400, 180, "seconds of SYN retries beyond any stack's give-up time"},
+};
+
+class SynRetryAnomaly final : public Detector {
+ public:
+  SynRetryAnomaly(const DetectorDescriptor& d, const DetectorConfig& c)
+      : Detector(d, c),
+        min_syns_(uint32_t(c.get("min_syns"))),
+        max_span_ns_(uint64_t(c.get("max_span") * 1e9)) {}
+
+  void on_packets(ShardCtx& ctx, std::span<const PacketCtx> pkts, DetectorState*) const noexcept override {
+    const uint32_t bit = 1u << cfg_.index;
+    for (const PacketCtx& p : pkts) {
+      if (p.syn_index < 2 || p.flow == nullptr) continue;
+      FlowEntry& f = *p.flow;
+      if ((f.alerted & bit) || f.responder_replied) continue;
+      const uint64_t span = p.ts - f.first_syn_ts;
+      if (p.syn_index < min_syns_ && span <= max_span_ns_) continue;
+      f.alerted |= bit;
+      Alert* a = ctx.alerts->next();
+      if (!a) continue;
+      const PacketView& v = *p.v;
+      a->ts = a->last_ts = p.ts;
+      a->first_ts = f.first_syn_ts;
+      a->order = p.order;
+      a->detector = cfg_.index;
+      a->proto = 6;
+      a->src = v.src, a->dst = v.dst, a->sport = v.sport, a->dport = v.dport;
+      a->score = ctx.score(v.dst, 6, v.dport, cfg_.lethality);
+      a->count[0] = p.syn_index;
+      a->count[1] = uint32_t(span / 1'000'000ull);
+      a->isn = f.syn_isn;
+      a->tcp_flags = v.tcp_flags;
+      a->ttl = v.ttl;
+      a->ip_id = v.ip_id;
+      // The gaps up to this SYN: later SYNs of the same burst are not evidence yet.
+      const uint32_t gaps = std::min<uint32_t>({uint32_t(f.syn_gap_count), uint32_t(p.syn_index - 1),
+                                                uint32_t(Alert::kMaxSeries)});
+      a->n_series = gaps;
+      for (uint32_t i = 0; i < gaps; ++i) a->series[i] = f.syn_gaps_ms[i];
+      a->extra = f.syn_isn_changes;
+      a->n_targets = 1;
+      a->targets[0] = v.dst;
+    }
+  }
+
+ private:
+  uint32_t min_syns_;
+  uint64_t max_span_ns_;
+};
+
+// Names the shape of the retry intervals: doubling (exponential backoff),
+// then perhaps held at a cap, or constant, or irregular.
+std::string retry_shape(const uint32_t* gaps, uint32_t n, uint32_t* cap_ms) {
+  *cap_ms = 0;
+  if (n < 2) return "single retry";
+  auto near = [](double a, double b) { return std::fabs(a - b) <= 0.15 * b + 50; };
+  uint32_t doubling = 0;
+  while (doubling + 1 < n && near(gaps[doubling + 1], 2.0 * gaps[doubling])) ++doubling;
+  const uint32_t held_from = doubling + 1;
+  if (doubling == 0) {
+    uint32_t k = 1;
+    while (k < n && near(gaps[k], gaps[0])) ++k;
+    return k == n ? "constant" : "irregular";
+  }
+  if (held_from >= n) return "doubling";
+  // After the doubling run, do the remaining gaps sit at one value?
+  const uint32_t cap = gaps[held_from];
+  uint32_t k = held_from;
+  while (k < n && near(gaps[k], cap)) ++k;
+  if (k == n) {
+    *cap_ms = cap;
+    return "doubling, then capped";
+  }
+  return "irregular";
+}
+
+void render(const Alert& a, AlertText& t) {
+  uint32_t cap_ms = 0;
+  const std::string shape = retry_shape(a.series, a.n_series, &cap_ms);
+  std::string series;
+  nlohmann::ordered_json gaps = nlohmann::ordered_json::array();
+  for (uint32_t i = 0; i < a.n_series; ++i) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%g", a.series[i] / 1000.0);
+    series += (i ? "," : "") + std::string(buf);
+    gaps.push_back(a.series[i] / 1000.0);
+  }
+  t.signature = "SYN retried beyond any TCP stack: " + std::to_string(a.count[0]) +
+                " SYNs with one ISN to port " + std::to_string(a.dport) + " over " +
+                format_seconds(a.count[1] / 1000.0) + ", unanswered; intervals " + series + " s (" +
+                shape + (cap_ms ? " at " + format_seconds(cap_ms / 1000.0) : std::string()) + ")";
+  auto& e = t.evidence;
+  e["syns"] = a.count[0];
+  e["span_s"] = a.count[1] / 1000.0;
+  e["isn"] = a.isn;
+  e["intervals_s"] = gaps;
+  e["shape"] = shape;
+  if (cap_ms) e["cap_s"] = cap_ms / 1000.0;
+  e["answered"] = false;
+  e["earlier_attempts_with_other_isn"] = a.extra;
+  e["ttl"] = a.ttl;
+  e["ip_id"] = a.ip_id;
+}
+
+std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig& c) {
+  return std::make_unique<SynRetryAnomaly>(d, c);
+}
+
+}  // namespace
+
+extern const DetectorDescriptor kSynRetryAnomaly = {
+    "syn-retry-anomaly", 1000004, DetectorKind::kFlowLocal, "Potentially Bad Traffic",
+    "Unanswered SYN resent with the same ISN more often or longer than real stacks do",
+    1, kParams, make, render};
+
+}  // namespace harrier
