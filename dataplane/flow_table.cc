@@ -146,6 +146,8 @@ void FlowTable::lookup_or_insert(const FlowKey* const* keys, uint32_t n, uint64_
         remove(uint32_t(positions[i]));
         e = insert(*keys[i], now);
         created[i] = e != nullptr;
+      } else {
+        touch(e, now);
       }
       out[i] = e;
       continue;
@@ -154,6 +156,7 @@ void FlowTable::lookup_or_insert(const FlowKey* const* keys, uint32_t n, uint64_
     const int32_t again = i == 0 ? -ENOENT : rte_hash_lookup(hash_, keys[i]);
     if (again >= 0) {
       out[i] = &entries_[again];
+      touch(out[i], now);
       continue;
     }
     out[i] = insert(*keys[i], now);

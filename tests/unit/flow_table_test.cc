@@ -1,0 +1,85 @@
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "dataplane/flow_table.h"
+
+using namespace harrier;
+
+namespace {
+constexpr uint64_t kSec = 1'000'000'000ull;
+FlowKey key(uint32_t i, uint8_t proto = 17) {
+  FlowKey k;
+  make_flow_key(IpAddr::v4(0x0a000000 + i), IpAddr::v4(0xc0000201), uint16_t(1000 + i), 53, proto, k);
+  return k;
+}
+FlowEntry* get(FlowTable& t, const FlowKey& k, uint64_t now, bool* created) {
+  const FlowKey* kp = &k;
+  FlowEntry* e = nullptr;
+  t.lookup_or_insert(&kp, 1, now, &e, created);
+  return e;
+}
+std::unique_ptr<FlowTable> table(uint32_t cap, const char* name) {
+  std::string err;
+  auto t = FlowTable::create(name, cap, 0, FlowTimeouts{}, &err);
+  EXPECT_TRUE(t) << err;
+  return t;
+}
+}  // namespace
+
+TEST(FlowTable, FindsTheSameFlowAgain) {
+  auto t = table(1024, "ft_same");
+  bool created;
+  FlowEntry* a = get(*t, key(1), kSec, &created);
+  ASSERT_TRUE(a && created);
+  FlowEntry* b = get(*t, key(1), 2 * kSec, &created);
+  EXPECT_EQ(a, b);
+  EXPECT_FALSE(created);
+  EXPECT_EQ(t->size(), 1u);
+}
+
+TEST(FlowTable, BulkLookupHandlesRepeatsWithinABurst) {
+  auto t = table(1024, "ft_bulk");
+  std::vector<FlowKey> keys = {key(1), key(2), key(1), key(3), key(2)};
+  std::vector<const FlowKey*> ptrs;
+  for (auto& k : keys) ptrs.push_back(&k);
+  FlowEntry* out[5];
+  bool created[5];
+  t->lookup_or_insert(ptrs.data(), 5, kSec, out, created);
+  EXPECT_EQ(out[0], out[2]);
+  EXPECT_EQ(out[1], out[4]);
+  EXPECT_TRUE(created[0] && created[1] && created[3]);
+  EXPECT_FALSE(created[2] || created[4]);
+  EXPECT_EQ(t->size(), 3u);
+}
+
+TEST(FlowTable, IdleFlowsExpireOnPacketTime) {
+  auto t = table(1024, "ft_expire");
+  bool created;
+  for (uint32_t i = 0; i < 10; ++i) get(*t, key(i), kSec, &created);  // UDP: 180 s timeout
+  get(*t, key(99), 100 * kSec, &created);
+  EXPECT_EQ(t->expire(150 * kSec, 1000), 0u);
+  EXPECT_EQ(t->expire(182 * kSec, 1000), 10u);
+  EXPECT_EQ(t->size(), 1u);
+  EXPECT_EQ(t->counters().expired, 10u);
+  // A flow looked up after its timeout but before any sweep starts over.
+  FlowEntry* e = get(*t, key(99), 1000 * kSec, &created);
+  EXPECT_TRUE(created);
+  EXPECT_EQ(e->first_ts, 1000 * kSec);
+}
+
+TEST(FlowTable, FullTableEvictsLeastRecentlyUsed) {
+  const uint32_t cap = 1024;
+  auto t = table(cap, "ft_evict");
+  bool created;
+  for (uint32_t i = 0; i < cap; ++i) ASSERT_TRUE(get(*t, key(i), kSec + i, &created));
+  get(*t, key(0), 5 * kSec, &created);  // flow 0 is now the most recent
+  ASSERT_TRUE(get(*t, key(5000), 6 * kSec, &created));
+  EXPECT_EQ(t->size(), cap);
+  EXPECT_EQ(t->counters().evicted, 1u);
+  EXPECT_NE(t->find(key(0), 6 * kSec), nullptr);  // kept
+  EXPECT_EQ(t->find(key(1), 6 * kSec), nullptr);  // the LRU one went
+  for (uint32_t i = 0; i < 10 * cap; ++i) ASSERT_TRUE(get(*t, key(10000 + i), 7 * kSec, &created));
+  EXPECT_EQ(t->size(), cap);  // never grows past its budget
+  EXPECT_EQ(t->counters().insert_failures, 0u);
+}
