@@ -33,22 +33,26 @@ namespace {
 
 struct Ctx {
   std::string file;
-  [[noreturn]] void fail(const YAML::Node& n, const std::string& key, const std::string& msg) const {
+  [[noreturn]] void fail(const YAML::Node& n, const std::string& key,
+                         const std::string& msg) const {
     std::ostringstream o;
     o << file;
     if (n.IsDefined() && n.Mark().line >= 0) o << ":" << n.Mark().line + 1;
     o << ": " << key << ": " << msg;
     throw ConfigError(o.str());
   }
-  void only_keys(const YAML::Node& map, const std::string& where, std::initializer_list<const char*> allowed) const {
+  void only_keys(const YAML::Node& map, const std::string& where,
+                 std::initializer_list<const char*> allowed) const {
     if (!map.IsMap()) fail(map, where, "must be a mapping");
     for (const auto& kv : map) {
       const std::string k = kv.first.as<std::string>();
       bool ok = false;
-      for (const char* a : allowed) ok = ok || k == a;
+      for (const char* a : allowed)
+        ok = ok || k == a;
       if (!ok) {
         std::string list;
-        for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+        for (const char* a : allowed)
+          list += (list.empty() ? "" : ", ") + std::string(a);
         fail(kv.first, where.empty() ? k : where + "." + k, "unknown key (allowed: " + list + ")");
       }
     }
@@ -58,7 +62,8 @@ struct Ctx {
     try {
       v = n.as<double>();
     } catch (const YAML::Exception&) {
-      fail(n, key, "'" + (n.IsScalar() ? n.Scalar() : std::string("<non-scalar>")) + "' is not a number");
+      fail(n, key,
+           "'" + (n.IsScalar() ? n.Scalar() : std::string("<non-scalar>")) + "' is not a number");
     }
     if (!(v >= lo && v <= hi)) {
       std::ostringstream r;
@@ -90,12 +95,17 @@ Service parse_service(const Ctx& c, const YAML::Node& n, const std::string& key)
   const std::string s = c.string(n, key);
   const size_t slash = s.find('/');
   Service sv;
-  if (slash == std::string::npos) c.fail(n, key, "'" + s + "' is not PROTO/PORT (e.g. tcp/25, udp/161, tcp/6000-6063)");
+  if (slash == std::string::npos)
+    c.fail(n, key, "'" + s + "' is not PROTO/PORT (e.g. tcp/25, udp/161, tcp/6000-6063)");
   const std::string p = s.substr(0, slash), ports = s.substr(slash + 1);
-  if (p == "tcp") sv.proto = 6;
-  else if (p == "udp") sv.proto = 17;
-  else if (p == "any") sv.proto = 0;
-  else c.fail(n, key, "protocol '" + p + "' in '" + s + "' must be tcp, udp or any");
+  if (p == "tcp")
+    sv.proto = 6;
+  else if (p == "udp")
+    sv.proto = 17;
+  else if (p == "any")
+    sv.proto = 0;
+  else
+    c.fail(n, key, "protocol '" + p + "' in '" + s + "' must be tcp, udp or any");
   const size_t dash = ports.find('-');
   try {
     size_t used = 0;
@@ -126,26 +136,35 @@ void parse_inventory(const Ctx& c, const YAML::Node& inv, Inventory& out) {
   c.only_keys(inv, "inventory", {"defaults", "hosts"});
   if (const auto d = inv["defaults"]) {
     c.only_keys(d, "inventory.defaults", {"criticality", "system_cm", "network_cm"});
-    if (d["criticality"]) out.defaults.criticality = int(c.integer(d["criticality"], "inventory.defaults.criticality", 1, 5));
-    if (d["system_cm"]) out.defaults.system_cm = int(c.integer(d["system_cm"], "inventory.defaults.system_cm", 1, 5));
-    if (d["network_cm"]) out.defaults.network_cm = int(c.integer(d["network_cm"], "inventory.defaults.network_cm", 1, 5));
+    if (d["criticality"])
+      out.defaults.criticality =
+          int(c.integer(d["criticality"], "inventory.defaults.criticality", 1, 5));
+    if (d["system_cm"])
+      out.defaults.system_cm = int(c.integer(d["system_cm"], "inventory.defaults.system_cm", 1, 5));
+    if (d["network_cm"])
+      out.defaults.network_cm =
+          int(c.integer(d["network_cm"], "inventory.defaults.network_cm", 1, 5));
   }
   if (const auto hosts = inv["hosts"]) {
     if (!hosts.IsSequence()) c.fail(hosts, "inventory.hosts", "must be a list of hosts or subnets");
     for (size_t i = 0; i < hosts.size(); ++i) {
       const auto h = hosts[i];
       const std::string where = "inventory.hosts[" + std::to_string(i) + "]";
-      c.only_keys(h, where, {"address", "name", "criticality", "system_cm", "services", "network_cm"});
+      c.only_keys(h, where,
+                  {"address", "name", "criticality", "system_cm", "services", "network_cm"});
       if (!h["address"]) c.fail(h, where + ".address", "missing (an address or CIDR subnet)");
       InventoryEntry e;
       e.net = parse_cidr(c, h["address"], where + ".address");
       if (h["name"]) e.name = c.string(h["name"], where + ".name");
-      if (h["criticality"]) e.criticality = int(c.integer(h["criticality"], where + ".criticality", 1, 5));
+      if (h["criticality"])
+        e.criticality = int(c.integer(h["criticality"], where + ".criticality", 1, 5));
       if (h["system_cm"]) e.system_cm = int(c.integer(h["system_cm"], where + ".system_cm", 1, 5));
       if (const auto sv = h["services"]) {
-        if (!sv.IsSequence()) c.fail(sv, where + ".services", "must be a list like [tcp/25, udp/53]");
+        if (!sv.IsSequence())
+          c.fail(sv, where + ".services", "must be a list like [tcp/25, udp/53]");
         for (size_t k = 0; k < sv.size(); ++k)
-          e.services.push_back(parse_service(c, sv[k], where + ".services[" + std::to_string(k) + "]"));
+          e.services.push_back(
+              parse_service(c, sv[k], where + ".services[" + std::to_string(k) + "]"));
       }
       if (const auto ncm = h["network_cm"]) {
         if (ncm.IsScalar()) {
@@ -155,8 +174,10 @@ void parse_inventory(const Ctx& c, const YAML::Node& inv, Inventory& out) {
             const std::string k = kv.first.as<std::string>();
             const std::string key = where + ".network_cm." + k;
             const int v = int(c.integer(kv.second, key, 1, 5));
-            if (k == "default") e.network_cm_default = v;
-            else e.network_cm.push_back({parse_service(c, kv.first, key), uint8_t(v)});
+            if (k == "default")
+              e.network_cm_default = v;
+            else
+              e.network_cm.push_back({parse_service(c, kv.first, key), uint8_t(v)});
           }
         } else {
           c.fail(ncm, where + ".network_cm", "must be 1..5 or a map like {default: 5, tcp/25: 1}");
@@ -174,13 +195,15 @@ void parse_detectors(const Ctx& c, const YAML::Node& dets, Config& cfg) {
     const int idx = find_detector(id);
     if (idx < 0) {
       std::string list;
-      for (const auto* d : detector_registry()) list += (list.empty() ? "" : ", ") + std::string(d->id);
+      for (const auto* d : detector_registry())
+        list += (list.empty() ? "" : ", ") + std::string(d->id);
       c.fail(kv.first, "detectors." + id, "unknown detector (this build has: " + list + ")");
     }
     DetectorConfig& dc = cfg.detectors[size_t(idx)];
     const auto& node = kv.second;
     if (node.IsNull()) continue;
-    if (!node.IsMap()) c.fail(node, "detectors." + id, "must be a mapping (enabled, lethality, parameters)");
+    if (!node.IsMap())
+      c.fail(node, "detectors." + id, "must be a mapping (enabled, lethality, parameters)");
     for (const auto& p : node) {
       const std::string name = p.first.as<std::string>();
       const std::string key = "detectors." + id + "." + name;
@@ -202,7 +225,8 @@ void parse_detectors(const Ctx& c, const YAML::Node& dets, Config& cfg) {
       }
       if (!found) {
         std::string list = "enabled, lethality";
-        for (const auto& s : dc.specs) list += ", " + std::string(s.name);
+        for (const auto& s : dc.specs)
+          list += ", " + std::string(s.name);
         c.fail(p.first, key, "unknown parameter (allowed: " + list + ")");
       }
     }
@@ -213,14 +237,17 @@ void parse_root(const Ctx& c, const YAML::Node& root, Config& cfg) {
   if (root.IsNull()) return;
   c.only_keys(root, "", {"dataplane", "home_networks", "inventory", "detectors", "outputs"});
   if (const auto dp = root["dataplane"]) {
-    c.only_keys(dp, "dataplane", {"eal_args", "ports", "workers", "batch_size", "mbufs", "flow_table"});
+    c.only_keys(dp, "dataplane",
+                {"eal_args", "ports", "workers", "batch_size", "mbufs", "flow_table"});
     if (dp["workers"]) cfg.workers = c.integer(dp["workers"], "dataplane.workers", 1, 64);
-    if (dp["batch_size"]) cfg.batch_size = c.integer(dp["batch_size"], "dataplane.batch_size", 32, 1024);
+    if (dp["batch_size"])
+      cfg.batch_size = c.integer(dp["batch_size"], "dataplane.batch_size", 32, 1024);
     if (dp["mbufs"]) cfg.mbufs = c.integer(dp["mbufs"], "dataplane.mbufs", 1023, 16777215);
     if (const auto ea = dp["eal_args"]) {
       if (!ea.IsSequence()) c.fail(ea, "dataplane.eal_args", "must be a list of strings");
       cfg.eal_args.clear();
-      for (size_t i = 0; i < ea.size(); ++i) cfg.eal_args.push_back(c.string(ea[i], "dataplane.eal_args"));
+      for (size_t i = 0; i < ea.size(); ++i)
+        cfg.eal_args.push_back(c.string(ea[i], "dataplane.eal_args"));
     }
     if (const auto ports = dp["ports"]) {
       if (!ports.IsSequence()) c.fail(ports, "dataplane.ports", "must be a list of ports");
@@ -229,21 +256,28 @@ void parse_root(const Ctx& c, const YAML::Node& root, Config& cfg) {
         const std::string where = "dataplane.ports[" + std::to_string(i) + "]";
         c.only_keys(ports[i], where, {"device", "rx_queues", "rx_descriptors"});
         PortConfig pc;
-        if (!ports[i]["device"]) c.fail(ports[i], where + ".device", "missing (PCI address or vdev string)");
+        if (!ports[i]["device"])
+          c.fail(ports[i], where + ".device", "missing (PCI address or vdev string)");
         pc.device = c.string(ports[i]["device"], where + ".device");
-        if (ports[i]["rx_queues"]) pc.rx_queues = uint16_t(c.integer(ports[i]["rx_queues"], where + ".rx_queues", 1, 128));
+        if (ports[i]["rx_queues"])
+          pc.rx_queues = uint16_t(c.integer(ports[i]["rx_queues"], where + ".rx_queues", 1, 128));
         if (ports[i]["rx_descriptors"])
-          pc.rx_descriptors = uint16_t(c.integer(ports[i]["rx_descriptors"], where + ".rx_descriptors", 64, 32768));
+          pc.rx_descriptors =
+              uint16_t(c.integer(ports[i]["rx_descriptors"], where + ".rx_descriptors", 64, 32768));
         cfg.ports.push_back(pc);
       }
     }
     if (const auto ft = dp["flow_table"]) {
       c.only_keys(ft, "dataplane.flow_table", {"capacity", "timeouts"});
-      if (ft["capacity"]) cfg.flow_capacity = c.integer(ft["capacity"], "dataplane.flow_table.capacity", 1024, 1u << 28);
+      if (ft["capacity"])
+        cfg.flow_capacity =
+            c.integer(ft["capacity"], "dataplane.flow_table.capacity", 1024, 1u << 28);
       if (const auto to = ft["timeouts"]) {
-        c.only_keys(to, "dataplane.flow_table.timeouts", {"syn_sent", "established", "closed", "udp", "other"});
+        c.only_keys(to, "dataplane.flow_table.timeouts",
+                    {"syn_sent", "established", "closed", "udp", "other"});
         auto set = [&](const char* k, uint32_t& v) {
-          if (to[k]) v = c.integer(to[k], std::string("dataplane.flow_table.timeouts.") + k, 1, 86400 * 7);
+          if (to[k])
+            v = c.integer(to[k], std::string("dataplane.flow_table.timeouts.") + k, 1, 86400 * 7);
         };
         set("syn_sent", cfg.timeouts.syn_sent_s);
         set("established", cfg.timeouts.established_s);
@@ -256,7 +290,8 @@ void parse_root(const Ctx& c, const YAML::Node& root, Config& cfg) {
   if (const auto hn = root["home_networks"]) {
     if (!hn.IsSequence()) c.fail(hn, "home_networks", "must be a list of CIDR prefixes");
     cfg.home = PrefixSet();
-    for (size_t i = 0; i < hn.size(); ++i) cfg.home.add(parse_cidr(c, hn[i], "home_networks[" + std::to_string(i) + "]"));
+    for (size_t i = 0; i < hn.size(); ++i)
+      cfg.home.add(parse_cidr(c, hn[i], "home_networks[" + std::to_string(i) + "]"));
   }
   if (const auto inv = root["inventory"]) parse_inventory(c, inv, cfg.inventory);
   if (const auto dets = root["detectors"]) parse_detectors(c, dets, cfg);
@@ -272,7 +307,8 @@ YAML::Node parse_text(const std::string& text, const std::string& name) {
   try {
     return YAML::Load(text);
   } catch (const YAML::ParserException& e) {
-    throw ConfigError(name + ":" + std::to_string(e.mark.line + 1) + ": YAML syntax error: " + e.msg);
+    throw ConfigError(name + ":" + std::to_string(e.mark.line + 1) +
+                      ": YAML syntax error: " + e.msg);
   }
 }
 
@@ -305,7 +341,8 @@ Config load_config(const std::string& path) {
     dc.index = uint16_t(i);
     dc.lethality = reg[i]->default_lethality;
     dc.specs = reg[i]->params;
-    for (const auto& s : reg[i]->params) dc.values.push_back(s.def);
+    for (const auto& s : reg[i]->params)
+      dc.values.push_back(s.def);
     cfg.detectors.push_back(dc);
   }
   apply_config_yaml(cfg, default_config_yaml(), "<built-in defaults>");

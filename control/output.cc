@@ -24,11 +24,14 @@ FILE* open_out(const std::string& path, bool* owned) {
 
 std::string upper_proto(uint8_t p) {
   std::string s = proto_name(p);
-  for (char& c : s) c = char(std::toupper(static_cast<unsigned char>(c)));
+  for (char& c : s)
+    c = char(std::toupper(static_cast<unsigned char>(c)));
   return s;
 }
 
-const char* severity_word(int s) { return s == 1 ? "high" : s == 2 ? "medium" : "low"; }
+const char* severity_word(int s) {
+  return s == 1 ? "high" : s == 2 ? "medium" : "low";
+}
 }  // namespace
 
 AlertOutput::AlertOutput(const OutputConfig& cfg, AlertQueue* queue) : cfg_(cfg), queue_(queue) {
@@ -43,7 +46,9 @@ AlertOutput::~AlertOutput() {
   if (own_fast_) std::fclose(fast_);
 }
 
-void AlertOutput::start() { thread_ = std::thread([this] { loop(); }); }
+void AlertOutput::start() {
+  thread_ = std::thread([this] { loop(); });
+}
 
 void AlertOutput::finish() {
   done_.store(true, std::memory_order_release);
@@ -64,7 +69,8 @@ void AlertOutput::loop() {
 uint32_t AlertOutput::drain() {
   Alert* batch[64];
   const uint32_t n = queue_->pop(batch, 64);
-  for (uint32_t i = 0; i < n; ++i) write(*batch[i]);
+  for (uint32_t i = 0; i < n; ++i)
+    write(*batch[i]);
   queue_->release(batch, n);
   if (n) {
     // Line-at-a-time visibility for tail -f and pipes, without a flush per alert.
@@ -96,9 +102,12 @@ std::string AlertOutput::eve_line(const Alert& a, const AlertText& t) {
   if (a.proto == 6 || a.proto == 17) j["dest_port"] = a.dport;
   j["proto"] = upper_proto(a.proto);
   j["detector"] = d.id;
-  j["alert"] = {{"action", "allowed"},  {"gid", 1},
-                {"signature_id", d.sid}, {"rev", 1},
-                {"signature", t.signature}, {"category", d.category},
+  j["alert"] = {{"action", "allowed"},
+                {"gid", 1},
+                {"signature_id", d.sid},
+                {"rev", 1},
+                {"signature", t.signature},
+                {"category", d.category},
                 {"severity", a.score.alert_severity()}};
   j["harrier"] = {{"score",
                    {{"criticality", a.score.criticality},
@@ -121,9 +130,9 @@ std::string AlertOutput::fast_line(const Alert& a, const AlertText& t) {
                 tmv.tm_hour, tmv.tm_min, tmv.tm_sec, unsigned((a.ts % 1'000'000'000ull) / 1000));
   const bool ports = a.proto == 6 || a.proto == 17;
   return std::string(ts) + "  [**] [1:" + std::to_string(d.sid) + ":1] " + t.signature +
-         " [**] [Classification: " + std::string(d.category) + "] [Priority: " +
-         std::to_string(a.score.alert_severity()) + "] {" + upper_proto(a.proto) + "} " +
-         ip_to_string(a.src) + (ports ? ":" + std::to_string(a.sport) : "") + " -> " +
+         " [**] [Classification: " + std::string(d.category) +
+         "] [Priority: " + std::to_string(a.score.alert_severity()) + "] {" + upper_proto(a.proto) +
+         "} " + ip_to_string(a.src) + (ports ? ":" + std::to_string(a.sport) : "") + " -> " +
          ip_to_string(a.dst) + (ports ? ":" + std::to_string(a.dport) : "");
 }
 

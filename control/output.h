@@ -17,9 +17,9 @@
 namespace harrier {
 
 struct OutputConfig {
-  std::string eve;     // path, "-" = stdout, "" = none
-  std::string fast;    // same
-  bool summary = true; // readable lines (stdout, or stderr when EVE/fast use stdout)
+  std::string eve;      // path, "-" = stdout, "" = none
+  std::string fast;     // same
+  bool summary = true;  // readable lines (stdout, or stderr when EVE/fast use stdout)
 };
 
 class AlertOutput {

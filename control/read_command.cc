@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -33,7 +34,8 @@ void print_stats(const Pipeline& p, const PacketSource& src, const AlertOutput& 
     flows += s->flows().counters().inserts;
     evicted += s->flows().counters().evicted;
     expired += s->flows().counters().expired;
-    for (uint64_t e : s->counters().decode_errors) decode_err += e;
+    for (uint64_t e : s->counters().decode_errors)
+      decode_err += e;
     non_ip += s->counters().non_ip;
     events += s->counters().events;
     events_dropped += s->counters().events_dropped;
@@ -42,12 +44,14 @@ void print_stats(const Pipeline& p, const PacketSource& src, const AlertOutput& 
   std::fprintf(f,
                "harrier: %llu packets in %llu batches, %llu flows (%llu expired, %llu evicted), "
                "%llu non-IP, %llu undecodable, %llu host events, %llu alerts\n",
-               (unsigned long long)c.packets, (unsigned long long)c.batches, (unsigned long long)flows,
-               (unsigned long long)expired, (unsigned long long)evicted, (unsigned long long)non_ip,
-               (unsigned long long)decode_err, (unsigned long long)events,
-               (unsigned long long)out.written());
+               (unsigned long long)c.packets, (unsigned long long)c.batches,
+               (unsigned long long)flows, (unsigned long long)expired, (unsigned long long)evicted,
+               (unsigned long long)non_ip, (unsigned long long)decode_err,
+               (unsigned long long)events, (unsigned long long)out.written());
   if (c.alerts_dropped || events_dropped || no_flow || src.counters().stalled_inputs)
-    std::fprintf(f, "harrier: WARNING: %llu alerts dropped, %llu host events dropped, %llu packets without flow, %llu inputs stalled\n",
+    std::fprintf(f,
+                 "harrier: WARNING: %llu alerts dropped, %llu host events dropped, %llu packets "
+                 "without flow, %llu inputs stalled\n",
                  (unsigned long long)c.alerts_dropped, (unsigned long long)events_dropped,
                  (unsigned long long)no_flow, (unsigned long long)src.counters().stalled_inputs);
   for (size_t i = 0; i < src.inputs().size(); ++i)
@@ -69,12 +73,17 @@ int run_engine(Config& cfg, const RunOptions& opts) {
       return 1;
     }
     if (f.find(',') != std::string::npos) {
-      std::fprintf(stderr, "harrier: %s: file names with ',' cannot be passed to DPDK's pcap PMD; rename or link it\n", f.c_str());
+      std::fprintf(stderr,
+                   "harrier: %s: file names with ',' cannot be passed to DPDK's pcap PMD; rename "
+                   "or link it\n",
+                   f.c_str());
       return 1;
     }
     if (info.truncated)
-      std::fprintf(stderr, "harrier: warning: %s is truncated (%s); reading the %llu complete packets before it\n",
-                   f.c_str(), info.truncation.c_str(), (unsigned long long)info.packets);
+      std::fprintf(
+          stderr,
+          "harrier: warning: %s is truncated (%s); reading the %llu complete packets before it\n",
+          f.c_str(), info.truncation.c_str(), (unsigned long long)info.packets);
     infos.push_back(info);
   }
 
@@ -82,9 +91,10 @@ int run_engine(Config& cfg, const RunOptions& opts) {
   //    several readers may run at once.
   std::vector<std::string> eal = cfg.eal_args;
   if (!opts.live) {
-    eal.insert(eal.begin(), {"--no-huge", "--no-shconf", "--no-pci", "-l", "0", "-m", "2048",
-                             "--file-prefix", "harrier-read-" + std::to_string(getpid()),
-                             "--no-telemetry", "--log-level", "lib.eal:warning", "--log-level", "pmd.net.pcap:warning"});
+    eal.insert(eal.begin(),
+               {"--no-huge", "--no-shconf", "--no-pci", "-l", "0", "-m", "2048", "--file-prefix",
+                "harrier-read-" + std::to_string(getpid()), "--no-telemetry", "--log-level",
+                "lib.eal:warning", "--log-level", "pmd.net.pcap:warning"});
   }
   std::string err;
   if (!eal_start(eal, &err)) {
@@ -95,7 +105,8 @@ int run_engine(Config& cfg, const RunOptions& opts) {
   // 3. Ports: one pcap vdev per file, or the configured ports.
   std::vector<PortInput> inputs;
   int socket = 0;
-  const uint32_t mbufs = std::max<uint32_t>(cfg.mbufs, (2 * cfg.workers + 4) * cfg.batch_size + 2048);
+  const uint32_t mbufs =
+      std::max<uint32_t>(cfg.mbufs, (2 * cfg.workers + 4) * cfg.batch_size + 2048);
   if (!opts.live) {
     for (size_t i = 0; i < opts.files.size(); ++i) {
       PortConfig pc;
@@ -142,8 +153,8 @@ int run_engine(Config& cfg, const RunOptions& opts) {
   }
   std::unique_ptr<AlertOutput> output;
   try {
-    output = std::make_unique<AlertOutput>(OutputConfig{cfg.eve, cfg.fast, cfg.summary && !opts.quiet},
-                                           queue.get());
+    output = std::make_unique<AlertOutput>(
+        OutputConfig{cfg.eve, cfg.fast, cfg.summary && !opts.quiet}, queue.get());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "harrier: %s\n", e.what());
     return 1;
@@ -169,24 +180,33 @@ int run_engine(Config& cfg, const RunOptions& opts) {
   sa.sa_handler = on_signal;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  const auto t0 = std::chrono::steady_clock::now();
   pipeline->run();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   g_pipeline = nullptr;
   output->finish();
 
   if (opts.stats && !opts.quiet) {
     FILE* f = stderr;
     print_stats(*pipeline, source, *output, f);
+    const double pkts = double(pipeline->counters().packets);
+    std::fprintf(
+        f, "harrier: analysed in %.3f s: %.0f packets/s, %.0f packets/s per worker (%u workers)\n",
+        secs, pkts / secs, pkts / secs / cfg.workers, cfg.workers);
     if (output->summary_stream() && output->written() == 0)
       std::fprintf(output->summary_stream(), "No alerts.\n");
     else if (output->summary_stream()) {
       std::string per;
-      for (const auto& [id, n] : output->per_detector()) per += (per.empty() ? "" : ", ") + id + " " + std::to_string(n);
-      std::fprintf(output->summary_stream(), "%llu alerts: %s\n", (unsigned long long)output->written(), per.c_str());
+      for (const auto& [id, n] : output->per_detector())
+        per += (per.empty() ? "" : ", ") + id + " " + std::to_string(n);
+      std::fprintf(output->summary_stream(), "%llu alerts: %s\n",
+                   (unsigned long long)output->written(), per.c_str());
     }
   }
   pipeline.reset();
   queue.reset();
-  for (const auto& in : inputs) close_port(in.port_id);
+  for (const auto& in : inputs)
+    close_port(in.port_id);
   eal_stop();
   return 0;
 }

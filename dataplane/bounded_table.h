@@ -20,8 +20,8 @@ class BoundedTable {
  public:
   static constexpr uint32_t kNil = UINT32_MAX;
 
-  static std::unique_ptr<BoundedTable> create(const std::string& name, uint32_t capacity, int socket,
-                                              std::string* error) {
+  static std::unique_ptr<BoundedTable> create(const std::string& name, uint32_t capacity,
+                                              int socket, std::string* error) {
     std::unique_ptr<BoundedTable> t(new BoundedTable());
     rte_hash_parameters p{};
     p.name = name.c_str();
@@ -115,15 +115,24 @@ class BoundedTable {
   BoundedTable() = default;
   void unlink(uint32_t i) noexcept {
     Entry& e = entries_[i];
-    if (e.lru_prev != kNil) entries_[e.lru_prev].lru_next = e.lru_next; else head_ = e.lru_next;
-    if (e.lru_next != kNil) entries_[e.lru_next].lru_prev = e.lru_prev; else tail_ = e.lru_prev;
+    if (e.lru_prev != kNil)
+      entries_[e.lru_prev].lru_next = e.lru_next;
+    else
+      head_ = e.lru_next;
+    if (e.lru_next != kNil)
+      entries_[e.lru_next].lru_prev = e.lru_prev;
+    else
+      tail_ = e.lru_prev;
     e.lru_prev = e.lru_next = kNil;
   }
   void push_tail(uint32_t i) noexcept {
     Entry& e = entries_[i];
     e.lru_prev = tail_;
     e.lru_next = kNil;
-    if (tail_ != kNil) entries_[tail_].lru_next = i; else head_ = i;
+    if (tail_ != kNil)
+      entries_[tail_].lru_next = i;
+    else
+      head_ = i;
     tail_ = i;
   }
 

@@ -11,7 +11,9 @@ constexpr uint16_t kEtherVlan = 0x8100;
 constexpr uint16_t kEtherQinQ = 0x88A8;
 constexpr uint16_t kEtherQinQOld = 0x9100;
 
-inline uint16_t rd16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
+inline uint16_t rd16(const uint8_t* p) {
+  return uint16_t(p[0] << 8 | p[1]);
+}
 inline uint32_t rd32(const uint8_t* p) {
   return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3];
 }
@@ -88,10 +90,8 @@ void parse_quote(const uint8_t* p, uint32_t len, QuotedPacket& q) noexcept {
     return;
   }
   q.present = true;
-  q.proto = static_cast<L4Proto>(q.ip_proto == 6 || q.ip_proto == 17 || q.ip_proto == 1 ||
-                                         q.ip_proto == 58
-                                     ? q.ip_proto
-                                     : 0);
+  q.proto = static_cast<L4Proto>(
+      q.ip_proto == 6 || q.ip_proto == 17 || q.ip_proto == 1 || q.ip_proto == 58 ? q.ip_proto : 0);
   if (l4 && (q.ip_proto == 6 || q.ip_proto == 17) && l4_len >= 4) {
     q.sport = rd16(l4);
     q.dport = rd16(l4 + 2);
@@ -181,9 +181,8 @@ DecodeError decode_ipv4(const uint8_t* p, uint32_t len, PacketView& v) noexcept 
   uint32_t l3_len = len;
   if (v.ip_total_len < l3_len) l3_len = v.ip_total_len;
   if (v.is_later_fragment) {
-    v.proto = static_cast<L4Proto>(v.ip_proto == 6 || v.ip_proto == 17 || v.ip_proto == 1
-                                       ? v.ip_proto
-                                       : 0);
+    v.proto = static_cast<L4Proto>(
+        v.ip_proto == 6 || v.ip_proto == 17 || v.ip_proto == 1 ? v.ip_proto : 0);
     v.payload = p + ihl;
     v.payload_len = uint16_t(l3_len - ihl);
     return DecodeError::kNone;
@@ -274,19 +273,32 @@ DecodeError decode(const uint8_t* data, uint32_t len, uint32_t wire_len, PacketV
 
 const char* decode_error_name(DecodeError e) {
   switch (e) {
-    case DecodeError::kNone: return "ok";
-    case DecodeError::kTruncatedEthernet: return "truncated_ethernet";
-    case DecodeError::kTruncatedVlan: return "truncated_vlan";
-    case DecodeError::kNotIp: return "not_ip";
-    case DecodeError::kTruncatedIpv4: return "truncated_ipv4";
-    case DecodeError::kBadIpv4Header: return "bad_ipv4_header";
-    case DecodeError::kTruncatedIpv6: return "truncated_ipv6";
-    case DecodeError::kBadIpv6ExtHeader: return "bad_ipv6_ext_header";
-    case DecodeError::kTruncatedTcp: return "truncated_tcp";
-    case DecodeError::kBadTcpHeader: return "bad_tcp_header";
-    case DecodeError::kTruncatedUdp: return "truncated_udp";
-    case DecodeError::kTruncatedIcmp: return "truncated_icmp";
-    case DecodeError::kCount: break;
+    case DecodeError::kNone:
+      return "ok";
+    case DecodeError::kTruncatedEthernet:
+      return "truncated_ethernet";
+    case DecodeError::kTruncatedVlan:
+      return "truncated_vlan";
+    case DecodeError::kNotIp:
+      return "not_ip";
+    case DecodeError::kTruncatedIpv4:
+      return "truncated_ipv4";
+    case DecodeError::kBadIpv4Header:
+      return "bad_ipv4_header";
+    case DecodeError::kTruncatedIpv6:
+      return "truncated_ipv6";
+    case DecodeError::kBadIpv6ExtHeader:
+      return "bad_ipv6_ext_header";
+    case DecodeError::kTruncatedTcp:
+      return "truncated_tcp";
+    case DecodeError::kBadTcpHeader:
+      return "bad_tcp_header";
+    case DecodeError::kTruncatedUdp:
+      return "truncated_udp";
+    case DecodeError::kTruncatedIcmp:
+      return "truncated_icmp";
+    case DecodeError::kCount:
+      break;
   }
   return "unknown";
 }

@@ -9,20 +9,26 @@ namespace harrier {
 
 const char* tcp_state_name(TcpState s) {
   switch (s) {
-    case TcpState::kNone: return "none";
-    case TcpState::kSynSent: return "syn_sent";
-    case TcpState::kSynReceived: return "syn_received";
-    case TcpState::kEstablished: return "established";
-    case TcpState::kClosing: return "closing";
-    case TcpState::kReset: return "reset";
-    case TcpState::kMidstream: return "midstream";
+    case TcpState::kNone:
+      return "none";
+    case TcpState::kSynSent:
+      return "syn_sent";
+    case TcpState::kSynReceived:
+      return "syn_received";
+    case TcpState::kEstablished:
+      return "established";
+    case TcpState::kClosing:
+      return "closing";
+    case TcpState::kReset:
+      return "reset";
+    case TcpState::kMidstream:
+      return "midstream";
   }
   return "unknown";
 }
 
-std::unique_ptr<FlowTable> FlowTable::create(const std::string& name, uint32_t capacity,
-                                             int socket, const FlowTimeouts& timeouts,
-                                             std::string* error) {
+std::unique_ptr<FlowTable> FlowTable::create(const std::string& name, uint32_t capacity, int socket,
+                                             const FlowTimeouts& timeouts, std::string* error) {
   std::unique_ptr<FlowTable> t(new FlowTable());
   t->capacity_ = capacity;
   t->timeouts_ = timeouts;
@@ -42,8 +48,8 @@ std::unique_ptr<FlowTable> FlowTable::create(const std::string& name, uint32_t c
              " entries on socket " + std::to_string(socket) + "): " + rte_strerror(rte_errno);
     return nullptr;
   }
-  t->entries_ = static_cast<FlowEntry*>(
-      rte_zmalloc_socket("flow_entries", sizeof(FlowEntry) * capacity, RTE_CACHE_LINE_SIZE, socket));
+  t->entries_ = static_cast<FlowEntry*>(rte_zmalloc_socket(
+      "flow_entries", sizeof(FlowEntry) * capacity, RTE_CACHE_LINE_SIZE, socket));
   if (t->entries_ == nullptr) {
     *error = "cannot allocate " + std::to_string(capacity) + " flow entries on socket " +
              std::to_string(socket);
@@ -61,21 +67,35 @@ bool FlowTable::is_expired(const FlowEntry& e, uint64_t now) const noexcept {
   uint64_t timeout_s;
   switch (e.tcp_state) {
     case TcpState::kSynSent:
-    case TcpState::kSynReceived: timeout_s = timeouts_.syn_sent_s; break;
+    case TcpState::kSynReceived:
+      timeout_s = timeouts_.syn_sent_s;
+      break;
     case TcpState::kEstablished:
-    case TcpState::kMidstream: timeout_s = timeouts_.established_s; break;
+    case TcpState::kMidstream:
+      timeout_s = timeouts_.established_s;
+      break;
     case TcpState::kClosing:
-    case TcpState::kReset: timeout_s = timeouts_.closed_s; break;
+    case TcpState::kReset:
+      timeout_s = timeouts_.closed_s;
+      break;
     case TcpState::kNone:
-    default: timeout_s = e.key.proto == 17 ? timeouts_.udp_s : timeouts_.other_s; break;
+    default:
+      timeout_s = e.key.proto == 17 ? timeouts_.udp_s : timeouts_.other_s;
+      break;
   }
   return now > e.last_ts && now - e.last_ts > timeout_s * 1'000'000'000ull;
 }
 
 void FlowTable::lru_unlink(uint32_t i) noexcept {
   FlowEntry& e = entries_[i];
-  if (e.lru_prev != kNil) entries_[e.lru_prev].lru_next = e.lru_next; else lru_head_ = e.lru_next;
-  if (e.lru_next != kNil) entries_[e.lru_next].lru_prev = e.lru_prev; else lru_tail_ = e.lru_prev;
+  if (e.lru_prev != kNil)
+    entries_[e.lru_prev].lru_next = e.lru_next;
+  else
+    lru_head_ = e.lru_next;
+  if (e.lru_next != kNil)
+    entries_[e.lru_next].lru_prev = e.lru_prev;
+  else
+    lru_tail_ = e.lru_prev;
   e.lru_prev = e.lru_next = kNil;
 }
 
@@ -83,7 +103,10 @@ void FlowTable::lru_push_tail(uint32_t i) noexcept {
   FlowEntry& e = entries_[i];
   e.lru_prev = lru_tail_;
   e.lru_next = kNil;
-  if (lru_tail_ != kNil) entries_[lru_tail_].lru_next = i; else lru_head_ = i;
+  if (lru_tail_ != kNil)
+    entries_[lru_tail_].lru_next = i;
+  else
+    lru_head_ = i;
   lru_tail_ = i;
 }
 
@@ -104,7 +127,10 @@ void FlowTable::remove(uint32_t i) noexcept {
 FlowEntry* FlowTable::insert(const FlowKey& key, uint64_t now) noexcept {
   if (size_ >= capacity_ && lru_head_ != kNil) {
     const uint32_t victim = lru_head_;
-    if (is_expired(entries_[victim], now)) ++counters_.expired; else ++counters_.evicted;
+    if (is_expired(entries_[victim], now))
+      ++counters_.expired;
+    else
+      ++counters_.evicted;
     remove(victim);
   }
   const int32_t pos = rte_hash_add_key(hash_, &key);

@@ -40,7 +40,7 @@ struct FlowEntry {
   uint8_t alerted = 0;            // bit per flow-local detector slot: already alerted
   // Handshake evidence: the initiator's SYNs and their spacing.
   uint32_t syn_isn = 0;
-  uint16_t syn_count = 0;      // SYNs carrying syn_isn
+  uint16_t syn_count = 0;        // SYNs carrying syn_isn
   uint16_t syn_isn_changes = 0;  // SYNs whose ISN differed (a new attempt on a reused tuple)
   uint64_t first_syn_ts = 0;
   uint64_t last_syn_ts = 0;
@@ -61,8 +61,8 @@ struct FlowTimeouts {
 struct FlowTableCounters {
   uint64_t lookups = 0;
   uint64_t inserts = 0;
-  uint64_t expired = 0;         // removed because idle past their timeout
-  uint64_t evicted = 0;         // removed early because the table was full
+  uint64_t expired = 0;          // removed because idle past their timeout
+  uint64_t evicted = 0;          // removed early because the table was full
   uint64_t insert_failures = 0;  // rte_hash refused even after eviction
 };
 

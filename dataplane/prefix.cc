@@ -19,9 +19,12 @@ bool Cidr::contains(const IpAddr& a) const noexcept {
 
 std::string ip_to_string(const IpAddr& a) {
   char buf[INET6_ADDRSTRLEN] = {};
-  if (a.family == 4) inet_ntop(AF_INET, a.bytes, buf, sizeof(buf));
-  else if (a.family == 6) inet_ntop(AF_INET6, a.bytes, buf, sizeof(buf));
-  else return "-";
+  if (a.family == 4)
+    inet_ntop(AF_INET, a.bytes, buf, sizeof(buf));
+  else if (a.family == 6)
+    inet_ntop(AF_INET6, a.bytes, buf, sizeof(buf));
+  else
+    return "-";
   return buf;
 }
 
@@ -37,7 +40,9 @@ std::optional<IpAddr> parse_ip(std::string_view text) {
   return std::nullopt;
 }
 
-std::string Cidr::str() const { return ip_to_string(addr) + "/" + std::to_string(len); }
+std::string Cidr::str() const {
+  return ip_to_string(addr) + "/" + std::to_string(len);
+}
 
 std::optional<Cidr> Cidr::parse(std::string_view text, std::string* error) {
   const size_t slash = text.find('/');
@@ -63,8 +68,10 @@ std::optional<Cidr> Cidr::parse(std::string_view text, std::string* error) {
   // Normalise host bits away so contains() can compare masked bytes.
   for (int i = 0; i < 16; ++i) {
     const int bit = i * 8;
-    if (bit >= len) c.addr.bytes[i] = 0;
-    else if (bit + 8 > len) c.addr.bytes[i] &= uint8_t(0xFF << (8 - (len - bit)));
+    if (bit >= len)
+      c.addr.bytes[i] = 0;
+    else if (bit + 8 > len)
+      c.addr.bytes[i] &= uint8_t(0xFF << (8 - (len - bit)));
   }
   return c;
 }

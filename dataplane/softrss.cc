@@ -13,8 +13,10 @@ namespace {
 // rte_softrss_be wants the key byte-swapped per 32-bit word, once.
 struct BeKey {
   uint8_t k[kRssKeyLen];
-  BeKey() { rte_convert_rss_key(reinterpret_cast<const uint32_t*>(kSymmetricRssKey),
-                                reinterpret_cast<uint32_t*>(k), kRssKeyLen); }
+  BeKey() {
+    rte_convert_rss_key(reinterpret_cast<const uint32_t*>(kSymmetricRssKey),
+                        reinterpret_cast<uint32_t*>(k), kRssKeyLen);
+  }
 };
 const BeKey kBeKey;
 
@@ -28,8 +30,10 @@ uint32_t symmetric_hash(const IpAddr& src, const IpAddr& dst, uint16_t sport,
   uint32_t tuple[9];
   uint32_t n;
   if (src.family == 6) {
-    for (int i = 0; i < 4; ++i) tuple[i] = be_word(src.bytes + 4 * i);
-    for (int i = 0; i < 4; ++i) tuple[4 + i] = be_word(dst.bytes + 4 * i);
+    for (int i = 0; i < 4; ++i)
+      tuple[i] = be_word(src.bytes + 4 * i);
+    for (int i = 0; i < 4; ++i)
+      tuple[4 + i] = be_word(dst.bytes + 4 * i);
     tuple[8] = uint32_t(sport) << 16 | dport;
     n = 9;
   } else {

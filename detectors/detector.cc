@@ -8,19 +8,26 @@ namespace harrier {
 
 const char* detector_kind_name(DetectorKind k) {
   switch (k) {
-    case DetectorKind::kStateless: return "stateless";
-    case DetectorKind::kFlowLocal: return "flow-local";
-    case DetectorKind::kHostBehaviour: return "host-behaviour";
+    case DetectorKind::kStateless:
+      return "stateless";
+    case DetectorKind::kFlowLocal:
+      return "flow-local";
+    case DetectorKind::kHostBehaviour:
+      return "host-behaviour";
   }
   return "unknown";
 }
 
 const char* target_order_name(TargetOrder o) {
   switch (o) {
-    case TargetOrder::kSingle: return "single";
-    case TargetOrder::kAscending: return "ascending";
-    case TargetOrder::kDescending: return "descending";
-    case TargetOrder::kRandom: return "random";
+    case TargetOrder::kSingle:
+      return "single";
+    case TargetOrder::kAscending:
+      return "ascending";
+    case TargetOrder::kDescending:
+      return "descending";
+    case TargetOrder::kRandom:
+      return "random";
   }
   return "unknown";
 }
@@ -35,34 +42,45 @@ double DetectorConfig::get(std::string_view name) const {
 
 std::string format_count(uint64_t n) {
   std::string s = std::to_string(n);
-  for (int i = int(s.size()) - 3; i > 0; i -= 3) s.insert(size_t(i), ",");
+  for (int i = int(s.size()) - 3; i > 0; i -= 3)
+    s.insert(size_t(i), ",");
   return s;
 }
 
 std::string format_seconds(double s) {
   char buf[32];
-  if (s < 10) std::snprintf(buf, sizeof(buf), "%.2f s", s);
-  else if (s < 100) std::snprintf(buf, sizeof(buf), "%.1f s", s);
-  else std::snprintf(buf, sizeof(buf), "%.0f s", s);
+  if (s < 10)
+    std::snprintf(buf, sizeof(buf), "%.2f s", s);
+  else if (s < 100)
+    std::snprintf(buf, sizeof(buf), "%.1f s", s);
+  else
+    std::snprintf(buf, sizeof(buf), "%.0f s", s);
   return buf;
 }
 
 std::string proto_name(uint8_t proto) {
   switch (proto) {
-    case 6: return "tcp";
-    case 17: return "udp";
-    case 1: return "icmp";
-    case 58: return "icmp6";
-    default: return std::to_string(proto);
+    case 6:
+      return "tcp";
+    case 17:
+      return "udp";
+    case 1:
+      return "icmp";
+    case 58:
+      return "icmp6";
+    default:
+      return std::to_string(proto);
   }
 }
 
 std::string format_tcp_flags(uint16_t f) {
-  static constexpr struct { uint16_t bit; const char* name; } kNames[] = {
-      {tcp_flag::kSyn, "SYN"}, {tcp_flag::kFin, "FIN"}, {tcp_flag::kRst, "RST"},
-      {tcp_flag::kPsh, "PSH"}, {tcp_flag::kAck, "ACK"}, {tcp_flag::kUrg, "URG"},
-      {tcp_flag::kEce, "ECE"}, {tcp_flag::kCwr, "CWR"}, {tcp_flag::kNs, "NS"},
-      {tcp_flag::kReserved, "RES"}};
+  static constexpr struct {
+    uint16_t bit;
+    const char* name;
+  } kNames[] = {{tcp_flag::kSyn, "SYN"},     {tcp_flag::kFin, "FIN"}, {tcp_flag::kRst, "RST"},
+                {tcp_flag::kPsh, "PSH"},     {tcp_flag::kAck, "ACK"}, {tcp_flag::kUrg, "URG"},
+                {tcp_flag::kEce, "ECE"},     {tcp_flag::kCwr, "CWR"}, {tcp_flag::kNs, "NS"},
+                {tcp_flag::kReserved, "RES"}};
   std::string s;
   for (const auto& n : kNames)
     if (f & n.bit) s += s.empty() ? n.name : std::string("|") + n.name;
@@ -80,6 +98,8 @@ std::string eve_timestamp(uint64_t ns) {
   return buf;
 }
 
-nlohmann::ordered_json ts_json(uint64_t ns) { return eve_timestamp(ns); }
+nlohmann::ordered_json ts_json(uint64_t ns) {
+  return eve_timestamp(ns);
+}
 
 }  // namespace harrier

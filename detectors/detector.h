@@ -132,8 +132,8 @@ class Detector {
 
   // Main thread: per-shard state on `socket`, or nullptr when the detector
   // keeps none. `shard_capacity_share` divides table budgets among shards.
-  virtual std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard,
-                                                    uint32_t n_shards, std::string* error) const {
+  virtual std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
+                                                    std::string* error) const {
     (void)socket, (void)shard, (void)n_shards, (void)error;
     return nullptr;
   }
@@ -176,11 +176,11 @@ struct DetectorDescriptor {
 };
 
 // Formatting helpers shared by renderers.
-std::string format_count(uint64_t n);           // 1,141
-std::string format_seconds(double s);           // 0.08 s, 5.0 s, 429 s
-std::string proto_name(uint8_t proto);          // tcp, udp, icmp, or the number
-std::string format_tcp_flags(uint16_t flags);   // SYN, SYN|FIN|PSH|URG, NULL
-nlohmann::ordered_json ts_json(uint64_t ns);    // ISO-8601 string in EVE's layout
+std::string format_count(uint64_t n);          // 1,141
+std::string format_seconds(double s);          // 0.08 s, 5.0 s, 429 s
+std::string proto_name(uint8_t proto);         // tcp, udp, icmp, or the number
+std::string format_tcp_flags(uint16_t flags);  // SYN, SYN|FIN|PSH|URG, NULL
+nlohmann::ordered_json ts_json(uint64_t ns);   // ISO-8601 string in EVE's layout
 std::string eve_timestamp(uint64_t ns);
 
 }  // namespace harrier

@@ -28,7 +28,8 @@ constexpr ParamSpec kParams[] = {
     {"slow_window", ParamType::kSeconds, 1, 604800, 86400, "seconds for the slow threshold"},
     {"answer_grace", ParamType::kSeconds, 0.001, 60, 3,
      "seconds a target has to answer before an unexpected attempt counts"},
-    {"max_updates", ParamType::kCount, 0, 64, 4, "update alerts per incident (at 2x, 4x, ... hosts)"},
+    {"max_updates", ParamType::kCount, 0, 64, 4,
+     "update alerts per incident (at 2x, 4x, ... hosts)"},
     {"hold_down", ParamType::kSeconds, 1, 604800, 3600,
      "seconds of silence after which the same source and port start a new incident"},
     {"table_size", ParamType::kCount, 1024, 1 << 24, 65536,
@@ -94,16 +95,18 @@ class HorizontalScan final : public Detector {
                                             std::string* error) const override {
     auto s = std::make_unique<State>();
     const uint32_t cap = std::max<uint32_t>(256, table_size_ / std::max<uint32_t>(1, n_shards));
-    s->table = ScanTable::create("hscan" + std::to_string(shard) + "_" +
-                                     std::to_string(reinterpret_cast<uintptr_t>(s.get()) & 0xFFFFFF),
-                                 cap, socket, error);
+    s->table =
+        ScanTable::create("hscan" + std::to_string(shard) + "_" +
+                              std::to_string(reinterpret_cast<uintptr_t>(s.get()) & 0xFFFFFF),
+                          cap, socket, error);
     if (!s->table) return nullptr;
     s->pending.reserve(kPendingCap);
     s->pending_next.reserve(kPendingCap);
     return s;
   }
 
-  void on_events(ShardCtx& ctx, std::span<const HostEvent> events, DetectorState* st) const noexcept override {
+  void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
+                 DetectorState* st) const noexcept override {
     State& s = *static_cast<State*>(st);
     for (const HostEvent& ev : events) {
       ScanKey k{};
@@ -114,7 +117,8 @@ class HorizontalScan final : public Detector {
       if (ev.kind == HostEventKind::kProbe) {
         bool created;
         ScanEntry* e = s.table->find(k);
-        if (e && ev.ts > e->last_ts && ev.ts - e->last_ts > (e->alerts_sent ? hold_down_ : slow_window_)) {
+        if (e && ev.ts > e->last_ts &&
+            ev.ts - e->last_ts > (e->alerts_sent ? hold_down_ : slow_window_)) {
           s.table->remove(e);  // the earlier incident is over
           e = nullptr;
         }
@@ -179,7 +183,8 @@ class HorizontalScan final : public Detector {
       if (t.state != TargetState::kPending && (!slot || t.ts < slot->ts)) slot = &t;
     }
     if (!slot) return;  // every slot awaits an answer: a burst this large is counted already
-    *slot = ScanTarget{ev.dst, TargetState::kServed, false, ev.tcp_flags, ev.sport, ev.ts, ev.order};
+    *slot =
+        ScanTarget{ev.dst, TargetState::kServed, false, ev.tcp_flags, ev.sport, ev.ts, ev.order};
     if (!(ev.flags & host_event_flag::kUnexpected)) return;  // served: counts only if refused
     slot->state = TargetState::kPending;
     ++e.n_pending;
@@ -217,8 +222,10 @@ class HorizontalScan final : public Detector {
     if (failed) ++e.failed;
     if (e.alerts_sent == 0) {
       uint8_t why = 0;
-      if (fast_count(e) >= fast_hosts_) why = 1;
-      else if (e.counted >= slow_hosts_) why = 2;
+      if (fast_count(e) >= fast_hosts_)
+        why = 1;
+      else if (e.counted >= slow_hosts_)
+        why = 2;
       if (!why) return;
       emit(ctx, e, t, why);
       e.next_update_at = e.counted * 2;
@@ -237,7 +244,8 @@ class HorizontalScan final : public Detector {
     std::sort(ts, ts + n);
     uint32_t best = 0;
     for (uint32_t lo = 0, hi = 0; hi < n; ++hi) {
-      while (ts[hi] - ts[lo] > fast_window_) ++lo;
+      while (ts[hi] - ts[lo] > fast_window_)
+        ++lo;
       best = std::max(best, hi - lo + 1);
     }
     return best;
@@ -251,7 +259,8 @@ class HorizontalScan final : public Detector {
     uint32_t n = 0;
     for (const ScanTarget& t : e.t)
       if (t.state == TargetState::kCounted) list[n++] = &t;
-    std::sort(list, list + n, [](const ScanTarget* x, const ScanTarget* y) { return x->order < y->order; });
+    std::sort(list, list + n,
+              [](const ScanTarget* x, const ScanTarget* y) { return x->order < y->order; });
     a->ts = completing.ts;
     a->order = completing.order;
     a->detector = cfg_.index;
@@ -281,8 +290,8 @@ class HorizontalScan final : public Detector {
         down = down && list[i]->addr < list[i - 1]->addr;
       }
     }
-    a->target_order = n < 2 ? TargetOrder::kSingle
-                      : up  ? TargetOrder::kAscending
+    a->target_order = n < 2  ? TargetOrder::kSingle
+                      : up   ? TargetOrder::kAscending
                       : down ? TargetOrder::kDescending
                              : TargetOrder::kRandom;
   }
@@ -304,12 +313,14 @@ std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig
 void render(const Alert& a, AlertText& t) {
   const uint32_t hosts = a.count[0], refused = a.count[1];
   const double span = (a.last_ts - a.first_ts) / 1e9;
-  const std::string probe = a.proto == 6 ? format_tcp_flags(a.tcp_flags) + " probes" : proto_name(a.proto) + " probes";
+  const std::string probe =
+      a.proto == 6 ? format_tcp_flags(a.tcp_flags) + " probes" : proto_name(a.proto) + " probes";
   const std::string answer = refused == 0 ? "none answered"
-                             : refused == hosts ? "all refused"
-                                                : format_count(refused) + " refused, the rest unanswered";
-  t.signature = "Horizontal scan: " + format_count(hosts) + " hosts on " + proto_name(a.proto) + "/" +
-                std::to_string(a.dport) + " in " + format_seconds(span) + ", " +
+                             : refused == hosts
+                                 ? "all refused"
+                                 : format_count(refused) + " refused, the rest unanswered";
+  t.signature = "Horizontal scan: " + format_count(hosts) + " hosts on " + proto_name(a.proto) +
+                "/" + std::to_string(a.dport) + " in " + format_seconds(span) + ", " +
                 target_order_name(a.target_order) + ", " + probe + ", " + answer +
                 (a.update ? " (update " + std::to_string(a.update) + ")" : "");
   auto& e = t.evidence;
@@ -335,7 +346,14 @@ void render(const Alert& a, AlertText& t) {
 }  // namespace
 
 extern const DetectorDescriptor kHorizontalScan = {
-    "horizontal-scan", 1000007, DetectorKind::kHostBehaviour, "Detection of a Network Scan",
-    "One source probing the same port on many home hosts", 5, kParams, make, render};
+    "horizontal-scan",
+    1000007,
+    DetectorKind::kHostBehaviour,
+    "Detection of a Network Scan",
+    "One source probing the same port on many home hosts",
+    5,
+    kParams,
+    make,
+    render};
 
 }  // namespace harrier

@@ -6,8 +6,9 @@ namespace harrier {
 
 void Inventory::add(InventoryEntry e) {
   entries_.push_back(std::move(e));
-  std::stable_sort(entries_.begin(), entries_.end(),
-                   [](const InventoryEntry& a, const InventoryEntry& b) { return a.net.len > b.net.len; });
+  std::stable_sort(
+      entries_.begin(), entries_.end(),
+      [](const InventoryEntry& a, const InventoryEntry& b) { return a.net.len > b.net.len; });
 }
 
 bool Inventory::serves(const IpAddr& host, uint8_t proto, uint16_t port) const noexcept {

@@ -29,7 +29,8 @@ uint32_t rpc_portmap_proc(const PacketView& v) {
   }
   if (len < 24) return 0;
   auto rd = [p](int off) {
-    return uint32_t(p[off]) << 24 | uint32_t(p[off + 1]) << 16 | uint32_t(p[off + 2]) << 8 | p[off + 3];
+    return uint32_t(p[off]) << 24 | uint32_t(p[off + 1]) << 16 | uint32_t(p[off + 2]) << 8 |
+           p[off + 3];
   };
   if (rd(4) != 0 || rd(8) != 2 || rd(12) != kPortmapProgram) return 0;
   return rd(20) + 1;
@@ -45,7 +46,8 @@ class PortmapProbe final : public Detector {
   PortmapProbe(const DetectorDescriptor& d, const DetectorConfig& c)
       : Detector(d, c), port_(uint16_t(c.get("port"))) {}
 
-  void on_packets(ShardCtx& ctx, std::span<const PacketCtx> pkts, DetectorState*) const noexcept override {
+  void on_packets(ShardCtx& ctx, std::span<const PacketCtx> pkts,
+                  DetectorState*) const noexcept override {
     const uint32_t bit = 1u << cfg_.index;
     for (const PacketCtx& p : pkts) {
       if (!p.decoded || p.flow == nullptr || !p.from_initiator || !p.dst_home) continue;
@@ -99,8 +101,14 @@ void render(const Alert& a, AlertText& t) {
 }  // namespace
 
 extern const DetectorDescriptor kPortmapProbe = {
-    "portmap-probe", 1000002, DetectorKind::kStateless, "Attempted Information Leak",
+    "portmap-probe",
+    1000002,
+    DetectorKind::kStateless,
+    "Attempted Information Leak",
     "Inbound packets to the SunRPC portmapper (111/tcp, 111/udp) of a home host from outside",
-    4, kParams, make, render};
+    4,
+    kParams,
+    make,
+    render};
 
 }  // namespace harrier

@@ -14,7 +14,9 @@ const DetectorDescriptor* const kRegistry[] = {
 };
 }  // namespace
 
-std::span<const DetectorDescriptor* const> detector_registry() { return kRegistry; }
+std::span<const DetectorDescriptor* const> detector_registry() {
+  return kRegistry;
+}
 
 int find_detector(std::string_view id) {
   for (size_t i = 0; i < std::size(kRegistry); ++i)

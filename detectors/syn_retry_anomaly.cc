@@ -15,8 +15,10 @@ namespace harrier {
 namespace {
 
 constexpr ParamSpec kParams[] = {
-    {"min_syns", ParamType::kCount, 2, 1000, 8, "SYNs with one ISN, unanswered, that no stack sends"},
-    {"max_span", ParamType::kSeconds, 1, 86400, 180, "seconds of SYN retries beyond any stack's give-up time"},
+    {"min_syns", ParamType::kCount, 2, 1000, 8,
+     "SYNs with one ISN, unanswered, that no stack sends"},
+    {"max_span", ParamType::kSeconds, 1, 86400, 180,
+     "seconds of SYN retries beyond any stack's give-up time"},
 };
 
 class SynRetryAnomaly final : public Detector {
@@ -26,7 +28,8 @@ class SynRetryAnomaly final : public Detector {
         min_syns_(uint32_t(c.get("min_syns"))),
         max_span_ns_(uint64_t(c.get("max_span") * 1e9)) {}
 
-  void on_packets(ShardCtx& ctx, std::span<const PacketCtx> pkts, DetectorState*) const noexcept override {
+  void on_packets(ShardCtx& ctx, std::span<const PacketCtx> pkts,
+                  DetectorState*) const noexcept override {
     const uint32_t bit = 1u << cfg_.index;
     for (const PacketCtx& p : pkts) {
       if (p.syn_index < 2 || p.flow == nullptr) continue;
@@ -52,10 +55,11 @@ class SynRetryAnomaly final : public Detector {
       a->ttl = v.ttl;
       a->ip_id = v.ip_id;
       // The gaps up to this SYN: later SYNs of the same burst are not evidence yet.
-      const uint32_t gaps = std::min<uint32_t>({uint32_t(f.syn_gap_count), uint32_t(p.syn_index - 1),
-                                                uint32_t(Alert::kMaxSeries)});
+      const uint32_t gaps = std::min<uint32_t>(
+          {uint32_t(f.syn_gap_count), uint32_t(p.syn_index - 1), uint32_t(Alert::kMaxSeries)});
       a->n_series = gaps;
-      for (uint32_t i = 0; i < gaps; ++i) a->series[i] = f.syn_gaps_ms[i];
+      for (uint32_t i = 0; i < gaps; ++i)
+        a->series[i] = f.syn_gaps_ms[i];
       a->extra = f.syn_isn_changes;
       a->n_targets = 1;
       a->targets[0] = v.dst;
@@ -74,18 +78,21 @@ std::string retry_shape(const uint32_t* gaps, uint32_t n, uint32_t* cap_ms) {
   if (n < 2) return "single retry";
   auto near = [](double a, double b) { return std::fabs(a - b) <= 0.15 * b + 50; };
   uint32_t doubling = 0;
-  while (doubling + 1 < n && near(gaps[doubling + 1], 2.0 * gaps[doubling])) ++doubling;
+  while (doubling + 1 < n && near(gaps[doubling + 1], 2.0 * gaps[doubling]))
+    ++doubling;
   const uint32_t held_from = doubling + 1;
   if (doubling == 0) {
     uint32_t k = 1;
-    while (k < n && near(gaps[k], gaps[0])) ++k;
+    while (k < n && near(gaps[k], gaps[0]))
+      ++k;
     return k == n ? "constant" : "irregular";
   }
   if (held_from >= n) return "doubling";
   // After the doubling run, do the remaining gaps sit at one value?
   const uint32_t cap = gaps[held_from];
   uint32_t k = held_from;
-  while (k < n && near(gaps[k], cap)) ++k;
+  while (k < n && near(gaps[k], cap))
+    ++k;
   if (k == n) {
     *cap_ms = cap;
     return "doubling, then capped";
@@ -128,8 +135,14 @@ std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig
 }  // namespace
 
 extern const DetectorDescriptor kSynRetryAnomaly = {
-    "syn-retry-anomaly", 1000004, DetectorKind::kFlowLocal, "Potentially Bad Traffic",
+    "syn-retry-anomaly",
+    1000004,
+    DetectorKind::kFlowLocal,
+    "Potentially Bad Traffic",
     "Unanswered SYN resent with the same ISN more often or longer than real stacks do",
-    1, kParams, make, render};
+    1,
+    kParams,
+    make,
+    render};
 
 }  // namespace harrier

@@ -43,7 +43,8 @@ bool AlertQueue::push(const Alert& a, bool wait) noexcept {
     sched_yield();
   }
   *static_cast<Alert*>(obj) = a;
-  while (rte_ring_sp_enqueue(ring_, obj) != 0) sched_yield();  // ring holds the whole pool
+  while (rte_ring_sp_enqueue(ring_, obj) != 0)
+    sched_yield();  // ring holds the whole pool
   return true;
 }
 

@@ -13,7 +13,8 @@ bool eal_start(const std::vector<std::string>& args, std::string* error) {
   owned.push_back("harrier");
   owned.insert(owned.end(), args.begin(), args.end());
   std::vector<char*> argv;
-  for (auto& a : owned) argv.push_back(a.data());
+  for (auto& a : owned)
+    argv.push_back(a.data());
   argv.push_back(nullptr);
   // EAL pins the calling thread to the main lcore's core. The TBB arena's
   // threads inherit and size themselves from this thread's mask, so give it
@@ -24,7 +25,8 @@ bool eal_start(const std::vector<std::string>& args, std::string* error) {
   if (rc >= 0 && saved) pthread_setaffinity_np(pthread_self(), sizeof(before), &before);
   if (rc < 0) {
     std::string joined;
-    for (const auto& a : args) joined += " " + a;
+    for (const auto& a : args)
+      joined += " " + a;
     *error = std::string("DPDK EAL initialisation failed: ") + rte_strerror(rte_errno) +
              " (EAL arguments:" + joined + ")";
     return false;
@@ -32,6 +34,8 @@ bool eal_start(const std::vector<std::string>& args, std::string* error) {
   return true;
 }
 
-void eal_stop() { rte_eal_cleanup(); }
+void eal_stop() {
+  rte_eal_cleanup();
+}
 
 }  // namespace harrier

@@ -24,7 +24,8 @@ bool scan_pcap_file(const std::string& path, PcapFileInfo* info, std::string* er
     return false;
   }
   char errbuf[PCAP_ERRBUF_SIZE] = {};
-  pcap_t* p = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf);
+  pcap_t* p =
+      pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf);
   if (!p) {
     *error = path + ": not a pcap or pcapng capture (" + errbuf + ")";
     return false;

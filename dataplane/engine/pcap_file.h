@@ -12,8 +12,8 @@ struct PcapFileInfo {
   uint64_t packets = 0;
   uint64_t bytes = 0;
   uint64_t first_ts_ns = 0, last_ts_ns = 0;
-  bool truncated = false;    // ends mid-record: packets before that are read
-  std::string truncation;    // libpcap's words about it
+  bool truncated = false;  // ends mid-record: packets before that are read
+  std::string truncation;  // libpcap's words about it
   int linktype = 0;
 };
 

@@ -27,7 +27,9 @@ namespace {
 // shared ring on every free.
 class EalThreadObserver : public oneapi::tbb::task_scheduler_observer {
  public:
-  explicit EalThreadObserver(oneapi::tbb::task_arena& a) : task_scheduler_observer(a) { observe(true); }
+  explicit EalThreadObserver(oneapi::tbb::task_arena& a) : task_scheduler_observer(a) {
+    observe(true);
+  }
   ~EalThreadObserver() override { observe(false); }
   void on_scheduler_entry(bool) override {
     if (rte_lcore_id() == LCORE_ID_ANY) rte_thread_register();
@@ -36,7 +38,8 @@ class EalThreadObserver : public oneapi::tbb::task_scheduler_observer {
 
 template <typename T>
 T* alloc_array(std::vector<void*>& owned, size_t n, int socket) {
-  void* p = rte_zmalloc_socket("harrier_batch", sizeof(T) * (n ? n : 1), RTE_CACHE_LINE_SIZE, socket);
+  void* p =
+      rte_zmalloc_socket("harrier_batch", sizeof(T) * (n ? n : 1), RTE_CACHE_LINE_SIZE, socket);
   if (p) owned.push_back(p);
   return static_cast<T*>(p);
 }
@@ -64,17 +67,22 @@ struct Pipeline::Graph {
   static size_t by_seq(Batch* const& b) { return size_t(b->seq); }
 
   explicit Graph(Pipeline& p)
-      : rx(g, [&p](oneapi::tbb::flow_control& fc) -> Batch* {
-          Batch* b = p.take_free();
-          if (b == nullptr || !p.fill(b)) {
-            if (b) p.give_back(b);
-            fc.stop();
-            return nullptr;
-          }
-          return b;
-        }),
+      : rx(g,
+           [&p](oneapi::tbb::flow_control& fc) -> Batch* {
+             Batch* b = p.take_free();
+             if (b == nullptr || !p.fill(b)) {
+               if (b) p.give_back(b);
+               fc.stop();
+               return nullptr;
+             }
+             return b;
+           }),
         limit(g, p.cfg_.in_flight),
-        decode(g, flow::unlimited, [&p](Batch* b) { p.decode(b); return b; }),
+        decode(g, flow::unlimited,
+               [&p](Batch* b) {
+                 p.decode(b);
+                 return b;
+               }),
         seq_decoded(g, &Graph::by_seq),
         to_flow(g),
         flow_done(g, flow::unlimited,
@@ -98,13 +106,19 @@ struct Pipeline::Graph {
         }) {
     for (auto& shard : p.flow_) {
       FlowShard* s = shard.get();
-      flow_nodes.push_back(std::make_unique<flow::function_node<Batch*, Batch*>>(
-          g, flow::serial, [s](Batch* b) { s->process(*b); return b; }));
+      flow_nodes.push_back(
+          std::make_unique<flow::function_node<Batch*, Batch*>>(g, flow::serial, [s](Batch* b) {
+            s->process(*b);
+            return b;
+          }));
     }
     for (auto& shard : p.host_) {
       HostShard* s = shard.get();
-      host_nodes.push_back(std::make_unique<flow::function_node<Batch*, Batch*>>(
-          g, flow::serial, [s](Batch* b) { s->process(*b); return b; }));
+      host_nodes.push_back(
+          std::make_unique<flow::function_node<Batch*, Batch*>>(g, flow::serial, [s](Batch* b) {
+            s->process(*b);
+            return b;
+          }));
     }
     // The topology, in one place.
     flow::make_edge(rx, limit);
@@ -157,8 +171,9 @@ std::unique_ptr<Pipeline> Pipeline::create(const PipelineConfig& cfg_in, Runtime
   // input node holds one it could not yet pass on.
   const uint32_t n_batches = cfg.in_flight + 1;
   static std::atomic<int> instance{0};
-  p->free_ = rte_ring_create(("batches" + std::to_string(instance++)).c_str(),
-                             rte_align32pow2(n_batches + 1), cfg.socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+  p->free_ =
+      rte_ring_create(("batches" + std::to_string(instance++)).c_str(),
+                      rte_align32pow2(n_batches + 1), cfg.socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
   if (!p->free_) {
     *error = std::string("cannot create the batch ring: ") + rte_strerror(rte_errno);
     return nullptr;
@@ -182,7 +197,8 @@ std::unique_ptr<Pipeline> Pipeline::create(const PipelineConfig& cfg_in, Runtime
     b->alert_cap = cfg.alerts_per_batch;
     bool ok = b->mbufs && b->ts && b->views && b->decode_err && b->flow_shard && b->events &&
               b->n_events && b->alerts && b->n_alerts;
-    for (uint32_t s = 0; ok && s < n; ++s) ok = (b->events[s] = alloc_array<HostEvent>(own, event_cap, cfg.socket));
+    for (uint32_t s = 0; ok && s < n; ++s)
+      ok = (b->events[s] = alloc_array<HostEvent>(own, event_cap, cfg.socket));
     for (uint32_t s = 0; ok && s < slots; ++s)
       ok = (b->alerts[s] = alloc_array<Alert>(own, cfg.alerts_per_batch, cfg.socket));
     if (!ok) {
@@ -198,8 +214,10 @@ std::unique_ptr<Pipeline> Pipeline::create(const PipelineConfig& cfg_in, Runtime
 }
 
 Pipeline::~Pipeline() {
-  for (Batch* b : batches_) b->~Batch();
-  for (void* a : allocations_) rte_free(a);
+  for (Batch* b : batches_)
+    b->~Batch();
+  for (void* a : allocations_)
+    rte_free(a);
   if (free_) rte_ring_free(free_);
 }
 
@@ -208,7 +226,9 @@ Batch* Pipeline::take_free() noexcept {
   return rte_ring_sc_dequeue(free_, &b) == 0 ? static_cast<Batch*>(b) : nullptr;
 }
 
-void Pipeline::give_back(Batch* b) noexcept { rte_ring_sp_enqueue(free_, b); }
+void Pipeline::give_back(Batch* b) noexcept {
+  rte_ring_sp_enqueue(free_, b);
+}
 
 // rx stage: fill one batch from the source. Returns false when there is
 // nothing more to send (the end-of-input batch has gone out).
@@ -232,7 +252,8 @@ bool Pipeline::fill(Batch* b) noexcept {
     b->max_ts = last_ts_;
   } else {
     uint64_t mx = 0;
-    for (uint32_t i = 0; i < b->n; ++i) mx = std::max(mx, b->ts[i]);
+    for (uint32_t i = 0; i < b->n; ++i)
+      mx = std::max(mx, b->ts[i]);
     b->max_ts = mx;
     last_ts_ = std::max(last_ts_, mx);
   }
@@ -255,12 +276,16 @@ void Pipeline::decode(Batch* b) const noexcept {
         harrier::decode(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len, m->pkt_len, v);
     b->decode_err[i] = uint8_t(err);
     uint32_t h;
-    if ((m->ol_flags & RTE_MBUF_F_RX_RSS_HASH) && !v.quoted.present) h = m->hash.rss;
-    else if (v.ip_version) h = packet_flow_hash(v);
-    else h = 0;
+    if ((m->ol_flags & RTE_MBUF_F_RX_RSS_HASH) && !v.quoted.present)
+      h = m->hash.rss;
+    else if (v.ip_version)
+      h = packet_flow_hash(v);
+    else
+      h = 0;
     b->flow_shard[i] = uint16_t(hash_to_shard(h, n_shards));
   }
-  for (uint32_t s = 0; s < n_shards; ++s) b->n_events[s] = 0;
+  for (uint32_t s = 0; s < n_shards; ++s)
+    b->n_events[s] = 0;
 }
 
 // emit stage (serial, in input order): alerts out in a stable order, mbufs
@@ -269,14 +294,17 @@ void Pipeline::emit(Batch* b) noexcept {
   sort_scratch_.clear();
   const uint32_t slots = uint32_t(flow_.size() + host_.size());
   for (uint32_t s = 0; s < slots; ++s)
-    for (uint32_t k = 0; k < b->n_alerts[s]; ++k) sort_scratch_.push_back(&b->alerts[s][k]);
+    for (uint32_t k = 0; k < b->n_alerts[s]; ++k)
+      sort_scratch_.push_back(&b->alerts[s][k]);
   std::sort(sort_scratch_.begin(), sort_scratch_.end(), [](const Alert* x, const Alert* y) {
     return std::tie(x->ts, x->order, x->detector, x->update) <
            std::tie(y->ts, y->order, y->detector, y->update);
   });
   for (const Alert* a : sort_scratch_) {
-    if (alerts_->push(*a, cfg_.lossless)) ++counters_.alerts;
-    else ++counters_.alerts_dropped;
+    if (alerts_->push(*a, cfg_.lossless))
+      ++counters_.alerts;
+    else
+      ++counters_.alerts_dropped;
   }
   if (b->n) rte_pktmbuf_free_bulk(b->mbufs, b->n);
   ++counters_.batches;
@@ -305,8 +333,10 @@ void Pipeline::run() {
 
 PipelineCounters Pipeline::counters() const {
   PipelineCounters c = counters_;
-  for (const auto& s : flow_) c.alerts_dropped += s->counters().alerts_dropped;
-  for (const auto& s : host_) c.alerts_dropped += s->counters().alerts_dropped;
+  for (const auto& s : flow_)
+    c.alerts_dropped += s->counters().alerts_dropped;
+  for (const auto& s : host_)
+    c.alerts_dropped += s->counters().alerts_dropped;
   return c;
 }
 

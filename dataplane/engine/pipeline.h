@@ -24,9 +24,9 @@
 namespace harrier {
 
 struct PipelineConfig {
-  uint32_t workers = 1;          // flow shards = host shards
-  uint32_t batch_size = 256;     // packets per message
-  uint32_t in_flight = 0;        // batches in the graph at once; 0 = 2 * workers + 2
+  uint32_t workers = 1;               // flow shards = host shards
+  uint32_t batch_size = 256;          // packets per message
+  uint32_t in_flight = 0;             // batches in the graph at once; 0 = 2 * workers + 2
   uint32_t flow_capacity = 1u << 18;  // flows in all, split evenly among workers
   FlowTimeouts timeouts;
   uint32_t alerts_per_batch = 32;  // per shard; more in one batch are counted as dropped

@@ -33,8 +33,8 @@ namespace {
 bool looks_like_pci(const std::string& d) {
   // dddd:bb:dd.f or bb:dd.f
   const size_t colon = d.find(':'), dot = d.find('.');
-  return colon != std::string::npos && dot != std::string::npos && d.find(',') == std::string::npos &&
-         d.find('=') == std::string::npos;
+  return colon != std::string::npos && dot != std::string::npos &&
+         d.find(',') == std::string::npos && d.find('=') == std::string::npos;
 }
 }  // namespace
 
@@ -85,7 +85,8 @@ bool open_port(const PortConfig& cfg, uint32_t mbufs, OpenPort* out, std::string
   }
   out->timestamps = info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP;
   if (out->timestamps) conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TIMESTAMP;
-  if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER) conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
+  if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER)
+    conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
 
   if (int rc = rte_eth_dev_configure(port_id, cfg.rx_queues, 0, &conf); rc != 0) {
     *error = "cannot configure port " + dev + ": " + rte_strerror(-rc);
@@ -96,7 +97,8 @@ bool open_port(const PortConfig& cfg, uint32_t mbufs, OpenPort* out, std::string
   uint16_t nb_rxd = cfg.rx_descriptors, nb_txd = 0;
   rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &nb_rxd, &nb_txd);
   for (uint16_t q = 0; q < cfg.rx_queues; ++q) {
-    if (int rc = rte_eth_rx_queue_setup(port_id, q, nb_rxd, unsigned(socket), nullptr, pool); rc != 0) {
+    if (int rc = rte_eth_rx_queue_setup(port_id, q, nb_rxd, unsigned(socket), nullptr, pool);
+        rc != 0) {
       *error = "cannot set up RX queue " + std::to_string(q) + " of port " + dev + ": " +
                rte_strerror(-rc);
       return false;

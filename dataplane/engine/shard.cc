@@ -33,8 +33,8 @@ bool FlowShard::init(uint32_t flow_capacity, const FlowTimeouts& timeouts,
                      const std::vector<const Detector*>& detectors, std::string* error) {
   // rte_hash names are global within the process; the pointer keeps them
   // unique when several pipelines (tests) live side by side.
-  const std::string name =
-      "flows" + std::to_string(id_) + "_" + std::to_string(reinterpret_cast<uintptr_t>(this) & 0xFFFFFF);
+  const std::string name = "flows" + std::to_string(id_) + "_" +
+                           std::to_string(reinterpret_cast<uintptr_t>(this) & 0xFFFFFF);
   flows_ = FlowTable::create(name, flow_capacity, socket_, timeouts, error);
   if (!flows_) return false;
   return attach(detectors, false, socket_, id_, 0, detectors_, error);
@@ -65,7 +65,7 @@ void FlowShard::update_flow(PacketCtx& c, FlowEntry& f, bool src_is_lo) noexcept
     // A SYN-ACK as first packet means we missed the SYN: the receiver opened.
     f.initiator_is_lo = (is_tcp && syn && ack) ? !src_is_lo : src_is_lo;
     if (is_tcp) {
-      f.tcp_state = syn && !ack ? TcpState::kSynSent
+      f.tcp_state = syn && !ack  ? TcpState::kSynSent
                     : syn && ack ? TcpState::kSynReceived
                     : rst        ? TcpState::kReset
                                  : TcpState::kMidstream;
@@ -157,8 +157,10 @@ void FlowShard::process(Batch& b) noexcept {
     const auto err = DecodeError(b.decode_err[i]);
     ++counters_.packets;
     counters_.bytes += c.v->wire_len;
-    if (err == DecodeError::kNotIp) ++counters_.non_ip;
-    else if (err != DecodeError::kNone) ++counters_.decode_errors[size_t(err)];
+    if (err == DecodeError::kNotIp)
+      ++counters_.non_ip;
+    else if (err != DecodeError::kNone)
+      ++counters_.decode_errors[size_t(err)];
     c.decoded = err == DecodeError::kNone;
     if (c.v->ip_version != 0) {
       c.src_home = rt_.home->contains(c.v->src);
@@ -223,7 +225,8 @@ void FlowShard::process(Batch& b) noexcept {
 
   // 3. Detectors, one call per burst each.
   const std::span<const PacketCtx> span(pkts_.data(), m);
-  for (AttachedDetector& d : detectors_) d.detector->on_packets(ctx, span, d.state.get());
+  for (AttachedDetector& d : detectors_)
+    d.detector->on_packets(ctx, span, d.state.get());
 
   // 4. Idle flows leave a little at a time, so no burst pays for a mass expiry.
   if (b.max_ts) flows_->expire(b.max_ts, 64);
@@ -242,7 +245,8 @@ void HostShard::process(Batch& b) noexcept {
     int best = -1;
     uint64_t best_order = UINT64_MAX;
     for (uint32_t s = 0; s < n_flow_shards_; ++s) {
-      while (head[s] < b.n_events[s] && b.events[s][head[s]].host_shard != id_) ++head[s];
+      while (head[s] < b.n_events[s] && b.events[s][head[s]].host_shard != id_)
+        ++head[s];
       if (head[s] < b.n_events[s] && b.events[s][head[s]].order < best_order) {
         best = int(s);
         best_order = b.events[s][head[s]].order;

@@ -50,8 +50,14 @@ struct AttachedDetector {
 class FlowShard {
  public:
   FlowShard(uint32_t id, uint32_t n_host_shards, int socket, RuntimeView rt, uint32_t batch_cap)
-      : id_(id), n_host_shards_(n_host_shards), socket_(socket), rt_(rt),
-        pkts_(batch_cap), keys_(batch_cap), key_ptrs_(batch_cap), key_pkt_(batch_cap),
+      : id_(id),
+        n_host_shards_(n_host_shards),
+        socket_(socket),
+        rt_(rt),
+        pkts_(batch_cap),
+        keys_(batch_cap),
+        key_ptrs_(batch_cap),
+        key_pkt_(batch_cap),
         key_src_lo_(batch_cap) {}
 
   // Main thread: allocates the flow table and attaches detectors.

@@ -15,8 +15,11 @@ uint64_t wall_ns() noexcept {
 }
 
 PacketSource::PacketSource(std::vector<PortInput> inputs, bool sequential)
-    : inputs_(std::move(inputs)), got_(inputs_.size()), idle_polls_(inputs_.size()),
-      ts_scale_(inputs_.size(), 0), sequential_(sequential) {
+    : inputs_(std::move(inputs)),
+      got_(inputs_.size()),
+      idle_polls_(inputs_.size()),
+      ts_scale_(inputs_.size(), 0),
+      sequential_(sequential) {
   ts_offset_ = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, nullptr);
   const int bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, nullptr);
   ts_flag_ = bit >= 0 ? (1ull << bit) : 0;
@@ -74,7 +77,8 @@ uint32_t PacketSource::poll(rte_mbuf** out, uint64_t* ts, uint32_t max) noexcept
       const uint64_t want = in.first_ts_ns;
       ts_scale_[i] = 1;
       for (uint64_t s : {1ull, 1000ull, 1000000ull, 1000000000ull})
-        if (want && raw * s <= want + 1000000 && raw * s + s >= want - (want > 1000000 ? 1000000 : want)) {
+        if (want && raw * s <= want + 1000000 &&
+            raw * s + s >= want - (want > 1000000 ? 1000000 : want)) {
           ts_scale_[i] = s;
           break;
         }

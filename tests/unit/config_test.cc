@@ -26,14 +26,19 @@ TEST(Config, EmbeddedDefaultLoadsAndCoversEveryDetector) {
 }
 
 TEST(Config, ErrorsNameFileLineKeyValueAndRange) {
-  EXPECT_EQ(error_of("dataplane:\n  workers: 99\n"), "test.yaml:2: dataplane.workers: value 99 out of range 1..64");
+  EXPECT_EQ(error_of("dataplane:\n  workers: 99\n"),
+            "test.yaml:2: dataplane.workers: value 99 out of range 1..64");
   EXPECT_EQ(error_of("detectors:\n  syn-retry-anomaly:\n    min_syns: 1\n"),
             "test.yaml:3: detectors.syn-retry-anomaly.min_syns: value 1 out of range 2..1000");
-  EXPECT_NE(error_of("detectors:\n  syn-retry-anomaly:\n    min_synz: 9\n").find("unknown parameter (allowed: enabled, lethality, min_syns, max_span)"),
+  EXPECT_NE(error_of("detectors:\n  syn-retry-anomaly:\n    min_synz: 9\n")
+                .find("unknown parameter (allowed: enabled, lethality, min_syns, max_span)"),
             std::string::npos);
   EXPECT_NE(error_of("outputz: {}\n").find("test.yaml:1: outputz: unknown key"), std::string::npos);
-  EXPECT_NE(error_of("detectors:\n  horizontal-scan: {lethality: 6}\n").find("lethality: value 6 out of range 1..5"), std::string::npos);
-  EXPECT_NE(error_of("dataplane: {workers: two}\n").find("'two' is not a number"), std::string::npos);
+  EXPECT_NE(error_of("detectors:\n  horizontal-scan: {lethality: 6}\n")
+                .find("lethality: value 6 out of range 1..5"),
+            std::string::npos);
+  EXPECT_NE(error_of("dataplane: {workers: two}\n").find("'two' is not a number"),
+            std::string::npos);
 }
 
 TEST(Config, InventoryDrivesServicesAndScoreTerms) {
@@ -48,8 +53,10 @@ inventory:
       system_cm: 2
       services: [tcp/25, udp/53, tcp/6000-6010]
       network_cm: {default: 5, tcp/25: 1}
-)", "inv.yaml");
-  const IpAddr h = *parse_ip("172.16.14.1"), other = *parse_ip("172.16.14.9"), out = *parse_ip("10.1.1.1");
+)",
+                    "inv.yaml");
+  const IpAddr h = *parse_ip("172.16.14.1"), other = *parse_ip("172.16.14.9"),
+               out = *parse_ip("10.1.1.1");
   EXPECT_TRUE(c.inventory.serves(h, 6, 25));
   EXPECT_TRUE(c.inventory.serves(h, 6, 6005));
   EXPECT_FALSE(c.inventory.serves(h, 17, 25));

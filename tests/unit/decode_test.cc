@@ -11,19 +11,41 @@ namespace {
 std::vector<uint8_t> eth(uint16_t type) {
   return {0, 0, 0x5e, 0, 0x53, 2, 0, 0, 0x5e, 0, 0x53, 1, uint8_t(type >> 8), uint8_t(type)};
 }
-void ipv4(std::vector<uint8_t>& p, uint8_t proto, uint16_t l4_len, uint8_t ihl_words = 5, uint16_t frag = 0x4000) {
+void ipv4(std::vector<uint8_t>& p, uint8_t proto, uint16_t l4_len, uint8_t ihl_words = 5,
+          uint16_t frag = 0x4000) {
   const uint16_t total = uint16_t(ihl_words * 4 + l4_len);
-  std::vector<uint8_t> h = {uint8_t(0x40 | ihl_words), 0, uint8_t(total >> 8), uint8_t(total), 0x12, 0x34,
-                            uint8_t(frag >> 8), uint8_t(frag), 64, proto, 0, 0, 203, 0, 113, 5, 172, 16, 14, 1};
-  for (int i = 5; i < ihl_words; ++i) h.insert(h.end(), {1, 1, 1, 1});  // NOP options
+  std::vector<uint8_t> h = {uint8_t(0x40 | ihl_words),
+                            0,
+                            uint8_t(total >> 8),
+                            uint8_t(total),
+                            0x12,
+                            0x34,
+                            uint8_t(frag >> 8),
+                            uint8_t(frag),
+                            64,
+                            proto,
+                            0,
+                            0,
+                            203,
+                            0,
+                            113,
+                            5,
+                            172,
+                            16,
+                            14,
+                            1};
+  for (int i = 5; i < ihl_words; ++i)
+    h.insert(h.end(), {1, 1, 1, 1});  // NOP options
   p.insert(p.end(), h.begin(), h.end());
 }
 // The seed's first-generation nmap probe options: wscale 10, nop, mss 265, timestamp, eol.
 std::vector<uint8_t> nmap_tcp(uint8_t flags_lo, uint8_t reserved) {
-  std::vector<uint8_t> t = {0x04, 0xd2, 0x00, 0x50, 0, 0, 0, 1, 0, 0, 0, 0,
-                            uint8_t(0xA0 | reserved), flags_lo, 0x08, 0x00, 0, 0, 0, 0};
-  const uint8_t opts[20] = {3, 3, 10, 1, 2, 4, 1, 9, 8, 10, 0x3f, 0x3f, 0x3f, 0x3f, 0, 0, 0, 0, 0, 0};
-  t.insert(t.end(), opts, opts + 20);
+  std::vector<uint8_t> t = {
+      0x04,     0xd2, 0x00, 0x50, 0, 0, 0, 1, 0, 0, 0, 0, uint8_t(0xA0 | reserved),
+      flags_lo, 0x08, 0x00, 0,    0, 0, 0};
+  const std::vector<uint8_t> opts = {3,    3,    10,   1,    2, 4, 1, 9, 8, 10,
+                                     0x3f, 0x3f, 0x3f, 0x3f, 0, 0, 0, 0, 0, 0};
+  t.insert(t.end(), opts.begin(), opts.end());
   return t;
 }
 }  // namespace
@@ -46,13 +68,14 @@ TEST(Decode, TcpFlagsAndOptionsInOrder) {
   EXPECT_TRUE(v.tcp_opts.has_timestamp);
   ASSERT_GE(v.tcp_opts.count, 5);
   const uint8_t order[] = {3, 1, 2, 8, 0};
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(v.tcp_opts.kinds[i], order[i]) << i;
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(v.tcp_opts.kinds[i], order[i]) << i;
   EXPECT_FALSE(v.tcp_opts.malformed);
 }
 
 TEST(Decode, VlanQinQAndIpOptions) {
-  std::vector<uint8_t> p = {0, 0, 0x5e, 0, 0x53, 2, 0, 0, 0x5e, 0, 0x53, 1,
-                            0x88, 0xa8, 0x00, 0x64, 0x81, 0x00, 0x00, 0xc8, 0x08, 0x00};
+  std::vector<uint8_t> p = {0, 0,    0x5e, 0,    0x53, 2,    0,    0,    0x5e, 0,    0x53,
+                            1, 0x88, 0xa8, 0x00, 0x64, 0x81, 0x00, 0x00, 0xc8, 0x08, 0x00};
   ipv4(p, 17, 8, 7);
   p.insert(p.end(), {0x00, 0x89, 0x00, 0x89, 0x00, 0x08, 0, 0});
   PacketView v;
@@ -109,14 +132,17 @@ TEST(Decode, MalformedInputsAreNamed) {
   PacketView v;
   std::vector<uint8_t> p = eth(0x0800);
   EXPECT_EQ(decode(p.data(), 10, 10, v), DecodeError::kTruncatedEthernet);
-  EXPECT_EQ(decode(p.data(), uint32_t(p.size()), uint32_t(p.size()), v), DecodeError::kTruncatedIpv4);
+  EXPECT_EQ(decode(p.data(), uint32_t(p.size()), uint32_t(p.size()), v),
+            DecodeError::kTruncatedIpv4);
   ipv4(p, 6, 20);
   p.push_back(0);  // one byte of a 20-byte TCP header
-  EXPECT_EQ(decode(p.data(), uint32_t(p.size()), uint32_t(p.size()), v), DecodeError::kTruncatedTcp);
+  EXPECT_EQ(decode(p.data(), uint32_t(p.size()), uint32_t(p.size()), v),
+            DecodeError::kTruncatedTcp);
   auto q = eth(0x0800);
   ipv4(q, 6, 20);
   q[14] = 0x43;  // IHL 3 words
-  EXPECT_EQ(decode(q.data(), uint32_t(q.size()), uint32_t(q.size()), v), DecodeError::kBadIpv4Header);
+  EXPECT_EQ(decode(q.data(), uint32_t(q.size()), uint32_t(q.size()), v),
+            DecodeError::kBadIpv4Header);
   auto a = eth(0x0806);
   a.resize(42);
   EXPECT_EQ(decode(a.data(), uint32_t(a.size()), uint32_t(a.size()), v), DecodeError::kNotIp);
@@ -144,7 +170,8 @@ TEST(Decode, RandomBytesStayInBounds) {
   for (int iter = 0; iter < 200000; ++iter) {
     std::vector<uint8_t> buf = base;
     const int flips = 1 + int(rng() % 6);
-    for (int f = 0; f < flips; ++f) buf[rng() % buf.size()] = uint8_t(rng());
+    for (int f = 0; f < flips; ++f)
+      buf[rng() % buf.size()] = uint8_t(rng());
     buf.resize(rng() % (buf.size() + 1));
     std::vector<uint8_t> exact(buf);  // exact-size heap copy: ASan sees overreads
     PacketView v;

@@ -10,7 +10,8 @@ namespace {
 constexpr uint64_t kSec = 1'000'000'000ull;
 FlowKey key(uint32_t i, uint8_t proto = 17) {
   FlowKey k;
-  make_flow_key(IpAddr::v4(0x0a000000 + i), IpAddr::v4(0xc0000201), uint16_t(1000 + i), 53, proto, k);
+  make_flow_key(IpAddr::v4(0x0a000000 + i), IpAddr::v4(0xc0000201), uint16_t(1000 + i), 53, proto,
+                k);
   return k;
 }
 FlowEntry* get(FlowTable& t, const FlowKey& k, uint64_t now, bool* created) {
@@ -42,7 +43,8 @@ TEST(FlowTable, BulkLookupHandlesRepeatsWithinABurst) {
   auto t = table(1024, "ft_bulk");
   std::vector<FlowKey> keys = {key(1), key(2), key(1), key(3), key(2)};
   std::vector<const FlowKey*> ptrs;
-  for (auto& k : keys) ptrs.push_back(&k);
+  for (auto& k : keys)
+    ptrs.push_back(&k);
   FlowEntry* out[5];
   bool created[5];
   t->lookup_or_insert(ptrs.data(), 5, kSec, out, created);
@@ -56,7 +58,8 @@ TEST(FlowTable, BulkLookupHandlesRepeatsWithinABurst) {
 TEST(FlowTable, IdleFlowsExpireOnPacketTime) {
   auto t = table(1024, "ft_expire");
   bool created;
-  for (uint32_t i = 0; i < 10; ++i) get(*t, key(i), kSec, &created);  // UDP: 180 s timeout
+  for (uint32_t i = 0; i < 10; ++i)
+    get(*t, key(i), kSec, &created);  // UDP: 180 s timeout
   get(*t, key(99), 100 * kSec, &created);
   EXPECT_EQ(t->expire(150 * kSec, 1000), 0u);
   EXPECT_EQ(t->expire(182 * kSec, 1000), 10u);
@@ -72,14 +75,16 @@ TEST(FlowTable, FullTableEvictsLeastRecentlyUsed) {
   const uint32_t cap = 1024;
   auto t = table(cap, "ft_evict");
   bool created;
-  for (uint32_t i = 0; i < cap; ++i) ASSERT_TRUE(get(*t, key(i), kSec + i, &created));
+  for (uint32_t i = 0; i < cap; ++i)
+    ASSERT_TRUE(get(*t, key(i), kSec + i, &created));
   get(*t, key(0), 5 * kSec, &created);  // flow 0 is now the most recent
   ASSERT_TRUE(get(*t, key(5000), 6 * kSec, &created));
   EXPECT_EQ(t->size(), cap);
   EXPECT_EQ(t->counters().evicted, 1u);
   EXPECT_NE(t->find(key(0), 6 * kSec), nullptr);  // kept
   EXPECT_EQ(t->find(key(1), 6 * kSec), nullptr);  // the LRU one went
-  for (uint32_t i = 0; i < 10 * cap; ++i) ASSERT_TRUE(get(*t, key(10000 + i), 7 * kSec, &created));
+  for (uint32_t i = 0; i < 10 * cap; ++i)
+    ASSERT_TRUE(get(*t, key(10000 + i), 7 * kSec, &created));
   EXPECT_EQ(t->size(), cap);  // never grows past its budget
   EXPECT_EQ(t->counters().insert_failures, 0u);
 }

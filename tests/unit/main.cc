@@ -9,8 +9,8 @@
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   std::string err;
-  if (!harrier::eal_start({"--no-huge", "--no-shconf", "--no-pci", "--no-telemetry", "-l", "0", "-m", "512",
-                           "--file-prefix", "harrier-unit-" + std::to_string(getpid()),
+  if (!harrier::eal_start({"--no-huge", "--no-shconf", "--no-pci", "--no-telemetry", "-l", "0",
+                           "-m", "512", "--file-prefix", "harrier-unit-" + std::to_string(getpid()),
                            "--log-level", "lib.eal:error"},
                           &err)) {
     fprintf(stderr, "%s\n", err.c_str());

@@ -14,22 +14,27 @@ TEST(SymmetricHash, BothDirectionsLandOnOneWorker) {
     const uint16_t pa = uint16_t(rng()), pb = uint16_t(rng());
     const uint32_t h1 = symmetric_hash(a, b, pa, pb), h2 = symmetric_hash(b, a, pb, pa);
     ASSERT_EQ(h1, h2);
-    for (uint32_t n : {1u, 2u, 3u, 4u, 8u}) ASSERT_EQ(hash_to_shard(h1, n), hash_to_shard(h2, n));
+    for (uint32_t n : {1u, 2u, 3u, 4u, 8u})
+      ASSERT_EQ(hash_to_shard(h1, n), hash_to_shard(h2, n));
   }
 }
 
 TEST(SymmetricHash, Ipv6IsSymmetricToo) {
   uint8_t x[16], y[16];
-  for (int i = 0; i < 16; ++i) x[i] = uint8_t(i * 7), y[i] = uint8_t(255 - i);
-  EXPECT_EQ(symmetric_hash(IpAddr::v6(x), IpAddr::v6(y), 1, 2), symmetric_hash(IpAddr::v6(y), IpAddr::v6(x), 2, 1));
+  for (int i = 0; i < 16; ++i)
+    x[i] = uint8_t(i * 7), y[i] = uint8_t(255 - i);
+  EXPECT_EQ(symmetric_hash(IpAddr::v6(x), IpAddr::v6(y), 1, 2),
+            symmetric_hash(IpAddr::v6(y), IpAddr::v6(x), 2, 1));
 }
 
 TEST(SymmetricHash, SpreadsFlowsOverWorkers) {
   std::mt19937 rng(9);
   int counts[4] = {};
   for (int i = 0; i < 40000; ++i)
-    ++counts[hash_to_shard(symmetric_hash(IpAddr::v4(rng()), IpAddr::v4(rng()), uint16_t(rng()), 80), 4)];
-  for (int c : counts) EXPECT_NEAR(c, 10000, 1000);
+    ++counts[hash_to_shard(
+        symmetric_hash(IpAddr::v4(rng()), IpAddr::v4(rng()), uint16_t(rng()), 80), 4)];
+  for (int c : counts)
+    EXPECT_NEAR(c, 10000, 1000);
 }
 
 TEST(SymmetricHash, IcmpErrorFollowsTheFlowItQuotes) {
@@ -41,7 +46,8 @@ TEST(SymmetricHash, IcmpErrorFollowsTheFlowItQuotes) {
   err.src = IpAddr::v4(0xc6336401), err.dst = IpAddr::v4(0x0a000001);
   err.proto = L4Proto::kIcmp, err.ip_proto = 1, err.icmp_type = 3;
   err.quoted.present = true, err.quoted.src = flow.src, err.quoted.dst = flow.dst;
-  err.quoted.ip_proto = 17, err.quoted.has_ports = true, err.quoted.sport = 5353, err.quoted.dport = 161;
+  err.quoted.ip_proto = 17, err.quoted.has_ports = true, err.quoted.sport = 5353,
+  err.quoted.dport = 161;
   EXPECT_EQ(packet_flow_hash(flow), packet_flow_hash(err));
   FlowKey a, b;
   packet_flow_key(flow, a);
