@@ -5,6 +5,8 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include "control/config.h"
 #include "control/read_command.h"
@@ -26,7 +28,8 @@ int main(int argc, char** argv) {
     sub->add_option("--workers", workers, "worker shards (1..64)")->check(CLI::Range(1, 64));
     sub->add_option("--eve", eve, "EVE JSON output: PATH or - for stdout");
     sub->add_option("--fast", fast, "Snort fast-format output: PATH or - for stdout");
-    sub->add_option("--log-level", log_level, "trace, debug, info, warning, error");
+    sub->add_option("--log-level", log_level, "trace, debug, info, warning, error, off")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warning", "error", "off"}));
     sub->add_flag("--quiet", quiet, "no summary or counters on stdout/stderr");
   };
   std::vector<std::string> files;
@@ -41,6 +44,12 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
+
+  // harrier's own diagnostics (not alerts) go to stderr through spdlog.
+  auto log = spdlog::stderr_color_mt("harrier");
+  log->set_pattern("harrier: %^%l%$: %v");
+  spdlog::set_default_logger(log);
+  spdlog::set_level(spdlog::level::from_str(log_level == "warning" ? "warn" : log_level));
 
   Config cfg;
   try {
