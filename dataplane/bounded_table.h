@@ -13,6 +13,8 @@
 #include <rte_hash_crc.h>
 #include <rte_malloc.h>
 
+#include "dataplane/lru_list.h"
+
 namespace harrier {
 
 template <typename Key, typename Entry>
@@ -58,9 +60,9 @@ class BoundedTable {
       touch(e, now);
       return e;
     }
-    if (size_ >= capacity_ && head_ != kNil) {
+    if (size_ >= capacity_ && lru_.head != kNil) {
       ++evictions_;
-      remove(&entries_[head_]);
+      remove(&entries_[lru_.head]);
     }
     const int32_t pos = rte_hash_add_key(hash_, &k);
     if (pos < 0 || uint32_t(pos) >= capacity_) {
@@ -82,7 +84,7 @@ class BoundedTable {
   void touch(Entry* e, uint64_t now) noexcept {
     if (now > e->last_ts) e->last_ts = now;
     const uint32_t i = uint32_t(e - entries_);
-    if (tail_ == i) return;
+    if (lru_.tail == i) return;
     unlink(i);
     push_tail(i);
   }
@@ -96,9 +98,9 @@ class BoundedTable {
   // Drops entries idle for more than `idle_ns`, oldest first, at most `budget`.
   uint32_t expire(uint64_t now, uint64_t idle_ns, uint32_t budget) noexcept {
     uint32_t n = 0;
-    while (n < budget && head_ != kNil && now > entries_[head_].last_ts &&
-           now - entries_[head_].last_ts > idle_ns) {
-      remove(&entries_[head_]);
+    while (n < budget && lru_.head != kNil && now > entries_[lru_.head].last_ts &&
+           now - entries_[lru_.head].last_ts > idle_ns) {
+      remove(&entries_[lru_.head]);
       ++n;
     }
     return n;
@@ -113,33 +115,13 @@ class BoundedTable {
 
  private:
   BoundedTable() = default;
-  void unlink(uint32_t i) noexcept {
-    Entry& e = entries_[i];
-    if (e.lru_prev != kNil)
-      entries_[e.lru_prev].lru_next = e.lru_next;
-    else
-      head_ = e.lru_next;
-    if (e.lru_next != kNil)
-      entries_[e.lru_next].lru_prev = e.lru_prev;
-    else
-      tail_ = e.lru_prev;
-    e.lru_prev = e.lru_next = kNil;
-  }
-  void push_tail(uint32_t i) noexcept {
-    Entry& e = entries_[i];
-    e.lru_prev = tail_;
-    e.lru_next = kNil;
-    if (tail_ != kNil)
-      entries_[tail_].lru_next = i;
-    else
-      head_ = i;
-    tail_ = i;
-  }
+  void unlink(uint32_t i) noexcept { lru_.unlink(entries_, i); }
+  void push_tail(uint32_t i) noexcept { lru_.push_tail(entries_, i); }
 
   rte_hash* hash_ = nullptr;
   Entry* entries_ = nullptr;
   uint32_t capacity_ = 0, size_ = 0;
-  uint32_t head_ = kNil, tail_ = kNil;
+  LruList lru_;
   uint64_t evictions_ = 0, insert_failures_ = 0;
 };
 

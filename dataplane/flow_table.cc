@@ -87,33 +87,17 @@ bool FlowTable::is_expired(const FlowEntry& e, uint64_t now) const noexcept {
 }
 
 void FlowTable::lru_unlink(uint32_t i) noexcept {
-  FlowEntry& e = entries_[i];
-  if (e.lru_prev != kNil)
-    entries_[e.lru_prev].lru_next = e.lru_next;
-  else
-    lru_head_ = e.lru_next;
-  if (e.lru_next != kNil)
-    entries_[e.lru_next].lru_prev = e.lru_prev;
-  else
-    lru_tail_ = e.lru_prev;
-  e.lru_prev = e.lru_next = kNil;
+  lru_.unlink(entries_, i);
 }
 
 void FlowTable::lru_push_tail(uint32_t i) noexcept {
-  FlowEntry& e = entries_[i];
-  e.lru_prev = lru_tail_;
-  e.lru_next = kNil;
-  if (lru_tail_ != kNil)
-    entries_[lru_tail_].lru_next = i;
-  else
-    lru_head_ = i;
-  lru_tail_ = i;
+  lru_.push_tail(entries_, i);
 }
 
 void FlowTable::touch(FlowEntry* e, uint64_t now) noexcept {
   const uint32_t i = index_of(e);
   if (now > e->last_ts) e->last_ts = now;
-  if (lru_tail_ == i) return;
+  if (lru_.tail == i) return;
   lru_unlink(i);
   lru_push_tail(i);
 }
@@ -125,8 +109,8 @@ void FlowTable::remove(uint32_t i) noexcept {
 }
 
 FlowEntry* FlowTable::insert(const FlowKey& key, uint64_t now) noexcept {
-  if (size_ >= capacity_ && lru_head_ != kNil) {
-    const uint32_t victim = lru_head_;
+  if (size_ >= capacity_ && lru_.head != kNil) {
+    const uint32_t victim = lru_.head;
     if (is_expired(entries_[victim], now))
       ++counters_.expired;
     else
@@ -200,8 +184,8 @@ FlowEntry* FlowTable::find(const FlowKey& key, uint64_t now) noexcept {
 
 uint32_t FlowTable::expire(uint64_t now, uint32_t budget) noexcept {
   uint32_t n = 0;
-  while (n < budget && lru_head_ != kNil && is_expired(entries_[lru_head_], now)) {
-    remove(lru_head_);
+  while (n < budget && lru_.head != kNil && is_expired(entries_[lru_.head], now)) {
+    remove(lru_.head);
     ++counters_.expired;
     ++n;
   }

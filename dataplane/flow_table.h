@@ -8,6 +8,7 @@
 #include <string>
 
 #include "dataplane/flow_key.h"
+#include "dataplane/lru_list.h"
 
 struct rte_hash;
 
@@ -112,7 +113,7 @@ class FlowTable {
   FlowEntry* entries_ = nullptr;
   uint32_t capacity_ = 0;
   uint32_t size_ = 0;
-  uint32_t lru_head_ = kNil, lru_tail_ = kNil;
+  LruList lru_;
   FlowTimeouts timeouts_;
   FlowTableCounters counters_;
 };
