@@ -14,6 +14,21 @@ constexpr uint16_t kEtherQinQOld = 0x9100;
 inline uint16_t rd16(const uint8_t* p) {
   return uint16_t(p[0] << 8 | p[1]);
 }
+inline L4Proto l4_proto_of(uint8_t ip_proto) {
+  switch (ip_proto) {
+    case 1:
+      return L4Proto::kIcmp;
+    case 6:
+      return L4Proto::kTcp;
+    case 17:
+      return L4Proto::kUdp;
+    case 58:
+      return L4Proto::kIcmp6;
+    default:
+      return L4Proto::kOther;
+  }
+}
+
 inline uint32_t rd32(const uint8_t* p) {
   return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3];
 }
@@ -90,8 +105,7 @@ void parse_quote(const uint8_t* p, uint32_t len, QuotedPacket& q) noexcept {
     return;
   }
   q.present = true;
-  q.proto = static_cast<L4Proto>(
-      q.ip_proto == 6 || q.ip_proto == 17 || q.ip_proto == 1 || q.ip_proto == 58 ? q.ip_proto : 0);
+  q.proto = l4_proto_of(q.ip_proto);
   if (l4 && (q.ip_proto == 6 || q.ip_proto == 17) && l4_len >= 4) {
     q.sport = rd16(l4);
     q.dport = rd16(l4 + 2);
@@ -181,8 +195,7 @@ DecodeError decode_ipv4(const uint8_t* p, uint32_t len, PacketView& v) noexcept 
   uint32_t l3_len = len;
   if (v.ip_total_len < l3_len) l3_len = v.ip_total_len;
   if (v.is_later_fragment) {
-    v.proto = static_cast<L4Proto>(
-        v.ip_proto == 6 || v.ip_proto == 17 || v.ip_proto == 1 ? v.ip_proto : 0);
+    v.proto = l4_proto_of(v.ip_proto);
     v.payload = p + ihl;
     v.payload_len = uint16_t(l3_len - ihl);
     return DecodeError::kNone;
@@ -225,6 +238,7 @@ DecodeError decode_ipv6(const uint8_t* p, uint32_t len, PacketView& v) noexcept 
   }
   v.ip_proto = next;
   if (v.is_later_fragment) {
+    v.proto = l4_proto_of(v.ip_proto);
     v.payload = p + off;
     v.payload_len = uint16_t(l3_len - off);
     return DecodeError::kNone;

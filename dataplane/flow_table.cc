@@ -7,26 +7,6 @@
 
 namespace harrier {
 
-const char* tcp_state_name(TcpState s) {
-  switch (s) {
-    case TcpState::kNone:
-      return "none";
-    case TcpState::kSynSent:
-      return "syn_sent";
-    case TcpState::kSynReceived:
-      return "syn_received";
-    case TcpState::kEstablished:
-      return "established";
-    case TcpState::kClosing:
-      return "closing";
-    case TcpState::kReset:
-      return "reset";
-    case TcpState::kMidstream:
-      return "midstream";
-  }
-  return "unknown";
-}
-
 std::unique_ptr<FlowTable> FlowTable::create(const std::string& name, uint32_t capacity, int socket,
                                              const FlowTimeouts& timeouts, std::string* error) {
   std::unique_ptr<FlowTable> t(new FlowTable());
@@ -94,9 +74,8 @@ void FlowTable::lru_push_tail(uint32_t i) noexcept {
   lru_.push_tail(entries_, i);
 }
 
-void FlowTable::touch(FlowEntry* e, uint64_t now) noexcept {
+void FlowTable::make_recent(FlowEntry* e) noexcept {
   const uint32_t i = index_of(e);
-  if (now > e->last_ts) e->last_ts = now;
   if (lru_.tail == i) return;
   lru_unlink(i);
   lru_push_tail(i);
@@ -134,44 +113,47 @@ FlowEntry* FlowTable::insert(const FlowKey& key, uint64_t now) noexcept {
   return e;
 }
 
-void FlowTable::lookup_or_insert(const FlowKey* const* keys, uint32_t n, uint64_t now,
+void FlowTable::lookup_or_insert(const FlowKey* const* keys, const uint64_t* now, uint32_t n,
                                  FlowEntry** out, bool* created) noexcept {
   int32_t positions[kBurst];
   if (n > kBurst) n = kBurst;
   counters_.lookups += n;
   rte_hash_lookup_bulk(hash_, reinterpret_cast<const void**>(const_cast<const FlowKey**>(keys)), n,
                        positions);
-  const uint64_t removed_before = counters_.evicted + counters_.expired;
+  // Once this burst inserted or removed a flow, the bulk answers for later
+  // keys may be stale (a repeat of a key just inserted, a hit just evicted):
+  // from then on ask again, one key at a time.
+  bool changed = false;
   for (uint32_t i = 0; i < n; ++i) {
+    const int32_t pos = changed ? rte_hash_lookup(hash_, keys[i]) : positions[i];
+    FlowEntry* e = pos >= 0 ? &entries_[pos] : nullptr;
     created[i] = false;
-    // An insert earlier in this burst may have evicted a flow the bulk lookup
-    // found: once anything was removed, trust only a fresh lookup.
-    if (positions[i] >= 0 && counters_.evicted + counters_.expired != removed_before)
-      positions[i] = rte_hash_lookup(hash_, keys[i]);
-    if (positions[i] >= 0) {
-      FlowEntry* e = &entries_[positions[i]];
-      if (is_expired(*e, now)) {
-        // An idle flow that nobody swept yet is a new conversation: start over.
-        ++counters_.expired;
-        remove(uint32_t(positions[i]));
-        e = insert(*keys[i], now);
-        created[i] = e != nullptr;
-      } else {
-        touch(e, now);
-      }
-      out[i] = e;
-      continue;
+    if (e) {
+      make_recent(e);
+    } else {
+      e = insert(*keys[i], now[i]);
+      changed = true;
+      created[i] = e != nullptr;
     }
-    // A miss may have been inserted by an earlier packet of this same burst.
-    const int32_t again = i == 0 ? -ENOENT : rte_hash_lookup(hash_, keys[i]);
-    if (again >= 0) {
-      out[i] = &entries_[again];
-      touch(out[i], now);
-      continue;
-    }
-    out[i] = insert(*keys[i], now);
-    created[i] = out[i] != nullptr;
+    out[i] = e;
   }
+}
+
+bool FlowTable::refresh(FlowEntry* e, uint64_t now) noexcept {
+  if (!is_expired(*e, now)) {
+    if (now > e->last_ts) e->last_ts = now;
+    return false;
+  }
+  // Same key, same slot, same LRU place: only the conversation is new.
+  const FlowKey key = e->key;
+  const uint32_t prev = e->lru_prev, next = e->lru_next;
+  *e = FlowEntry{};
+  e->key = key;
+  e->lru_prev = prev;
+  e->lru_next = next;
+  e->first_ts = e->last_ts = now;
+  ++counters_.expired;
+  return true;
 }
 
 FlowEntry* FlowTable::find(const FlowKey& key, uint64_t now) noexcept {

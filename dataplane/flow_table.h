@@ -24,8 +24,6 @@ enum class TcpState : uint8_t {
   kMidstream,    // first packet seen was not a SYN: opener unknown
 };
 
-const char* tcp_state_name(TcpState s);
-
 struct FlowEntry {
   static constexpr int kMaxSynGaps = 15;
 
@@ -38,7 +36,10 @@ struct FlowEntry {
   bool initiator_is_lo = false;  // which endpoint of key opened the flow
   TcpState tcp_state = TcpState::kNone;
   uint8_t responder_replied = 0;  // any packet seen from the responder
-  uint8_t alerted = 0;            // bit per flow-local detector slot: already alerted
+  // Whether each endpoint is in the home networks, decided once when the flow
+  // is created so packets need not scan the prefix list.
+  bool lo_home = false, hi_home = false;
+  uint32_t alerted = 0;  // bit per detector (registry index): already alerted on this flow
   // Handshake evidence: the initiator's SYNs and their spacing.
   uint32_t syn_isn = 0;
   uint16_t syn_count = 0;        // SYNs carrying syn_isn
@@ -47,8 +48,6 @@ struct FlowEntry {
   uint64_t last_syn_ts = 0;
   uint32_t syn_gaps_ms[kMaxSynGaps]{};  // first gaps between SYNs, ms
   uint8_t syn_gap_count = 0;
-
-  uint32_t age_packets() const { return pkts[0] + pkts[1]; }
 };
 
 struct FlowTimeouts {
@@ -80,18 +79,21 @@ class FlowTable {
   FlowTable(const FlowTable&) = delete;
   FlowTable& operator=(const FlowTable&) = delete;
 
-  // Finds or creates the flows of up to kBurst keys with one bulk lookup.
-  // out[i] is never null unless the table cannot insert at all (counted);
-  // created[i] tells a new flow (including one that replaced an expired
-  // entry). Keys may repeat within the burst.
-  void lookup_or_insert(const FlowKey* const* keys, uint32_t n, uint64_t now, FlowEntry** out,
-                        bool* created) noexcept;
+  // Finds or creates the flows of up to kBurst keys with one bulk lookup
+  // (now[i]: key i's packet time, stamped on the flows it creates). Found
+  // flows move to the recent end of the LRU, so nothing this burst holds is
+  // evicted by a later insert of the same burst. out[i] is never null unless
+  // the table cannot insert at all (counted). Keys may repeat within a burst.
+  void lookup_or_insert(const FlowKey* const* keys, const uint64_t* now, uint32_t n,
+                        FlowEntry** out, bool* created) noexcept;
+
+  // A found flow's packet at `now`, once the burst's earlier packets updated
+  // the flow: an idle flow past its state's timeout starts over in place
+  // (returns true: a new conversation); otherwise its time advances.
+  bool refresh(FlowEntry* e, uint64_t now) noexcept;
 
   // Finds a live flow without creating one (for ICMP errors' quoted flows).
   FlowEntry* find(const FlowKey& key, uint64_t now) noexcept;
-
-  // Moves a flow to the most-recently-used end and stamps it.
-  void touch(FlowEntry* e, uint64_t now) noexcept;
 
   // Removes up to `budget` idle flows from the LRU end. Cheap when none are due.
   uint32_t expire(uint64_t now, uint32_t budget) noexcept;
@@ -104,6 +106,8 @@ class FlowTable {
  private:
   FlowTable() = default;
   uint32_t index_of(const FlowEntry* e) const { return uint32_t(e - entries_); }
+  // Moves a flow to the most-recently-used end of the LRU.
+  void make_recent(FlowEntry* e) noexcept;
   void lru_unlink(uint32_t i) noexcept;
   void lru_push_tail(uint32_t i) noexcept;
   void remove(uint32_t i) noexcept;

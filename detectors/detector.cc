@@ -6,18 +6,6 @@
 
 namespace harrier {
 
-const char* detector_kind_name(DetectorKind k) {
-  switch (k) {
-    case DetectorKind::kStateless:
-      return "stateless";
-    case DetectorKind::kFlowLocal:
-      return "flow-local";
-    case DetectorKind::kHostBehaviour:
-      return "host-behaviour";
-  }
-  return "unknown";
-}
-
 const char* target_order_name(TargetOrder o) {
   switch (o) {
     case TargetOrder::kSingle:
@@ -96,10 +84,6 @@ std::string eve_timestamp(uint64_t ns) {
   std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%06u+0000", t.tm_year + 1900,
                 t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, usec);
   return buf;
-}
-
-nlohmann::ordered_json ts_json(uint64_t ns) {
-  return eve_timestamp(ns);
 }
 
 }  // namespace harrier

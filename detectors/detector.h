@@ -36,7 +36,6 @@ enum class DetectorKind : uint8_t {
   kFlowLocal,      // keeps per-flow evidence beside the flow table that owns the packet
   kHostBehaviour,  // counts per source/victim across flows, on the host shard owning the key
 };
-const char* detector_kind_name(DetectorKind k);
 
 enum class ParamType : uint8_t { kCount, kSeconds, kScore };
 
@@ -94,7 +93,6 @@ class AlertSink {
   uint32_t size() const { return n_; }
   const Alert* data() const { return slots_; }
   uint64_t dropped() const { return dropped_; }
-  void reset(Alert* slots, uint32_t cap) { slots_ = slots, cap_ = cap, n_ = 0; }
 
  private:
   Alert* slots_;
@@ -180,7 +178,6 @@ std::string format_count(uint64_t n);          // 1,141
 std::string format_seconds(double s);          // 0.08 s, 5.0 s, 429 s
 std::string proto_name(uint8_t proto);         // tcp, udp, icmp, or the number
 std::string format_tcp_flags(uint16_t flags);  // SYN, SYN|FIN|PSH|URG, NULL
-nlohmann::ordered_json ts_json(uint64_t ns);   // ISO-8601 string in EVE's layout
 std::string eve_timestamp(uint64_t ns);
 
 }  // namespace harrier

@@ -266,11 +266,8 @@ class HorizontalScan final : public Detector {
     a->detector = cfg_.index;
     a->update = uint8_t(std::min<uint32_t>(255, e.alerts_sent - 1));
     a->proto = e.key.proto;
-    a->src = e.key.family == 6 ? IpAddr::v6(e.key.src) : IpAddr::v4([&] {
-      uint32_t v;
-      std::memcpy(&v, e.key.src, 4);
-      return v;
-    }());
+    std::memcpy(a->src.bytes, e.key.src, 16);  // the key holds IpAddr's bytes
+    a->src.family = e.key.family;
     a->dst = list[0]->addr;
     a->sport = list[0]->sport;
     a->dport = e.key.port;

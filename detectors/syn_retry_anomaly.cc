@@ -35,7 +35,8 @@ class SynRetryAnomaly final : public Detector {
       if (p.syn_index < 2 || p.flow == nullptr) continue;
       FlowEntry& f = *p.flow;
       if ((f.alerted & bit) || f.responder_replied) continue;
-      const uint64_t span = p.ts - f.first_syn_ts;
+      // Captures can step back in time; a negative span is no span.
+      const uint64_t span = p.ts > f.first_syn_ts ? p.ts - f.first_syn_ts : 0;
       if (p.syn_index < min_syns_ && span <= max_span_ns_) continue;
       f.alerted |= bit;
       Alert* a = ctx.alerts->next();

@@ -22,19 +22,16 @@ class AlertQueue {
 
   // Packet side (one producer). With `wait`, spins until there is room:
   // offline reading must not lose alerts, and the output thread always
-  // drains. Without, a full queue drops and counts.
+  // drains. Without, a full queue returns false (the caller counts it).
   bool push(const Alert& a, bool wait) noexcept;
   // Output side (one consumer): up to `max` alerts; give each back with release().
   uint32_t pop(Alert** out, uint32_t max) noexcept;
   void release(Alert* const* a, uint32_t n) noexcept;
 
-  uint64_t dropped() const { return dropped_; }
-
  private:
   AlertQueue() = default;
   rte_ring* ring_ = nullptr;
   rte_mempool* pool_ = nullptr;
-  uint64_t dropped_ = 0;
 };
 
 }  // namespace harrier

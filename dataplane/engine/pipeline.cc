@@ -284,8 +284,6 @@ void Pipeline::decode(Batch* b) const noexcept {
       h = 0;
     b->flow_shard[i] = uint16_t(hash_to_shard(h, n_shards));
   }
-  for (uint32_t s = 0; s < n_shards; ++s)
-    b->n_events[s] = 0;
 }
 
 // emit stage (serial, in input order): alerts out in a stable order, mbufs

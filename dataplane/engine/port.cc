@@ -76,15 +76,17 @@ bool open_port(const PortConfig& cfg, uint32_t mbufs, OpenPort* out, std::string
   static uint8_t key[kRssKeyLen];
   std::copy(kSymmetricRssKey, kSymmetricRssKey + kRssKeyLen, key);
   const uint64_t want_hf = RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP;
-  out->rss = cfg.rx_queues > 1 && (info.flow_type_rss_offloads & want_hf) != 0;
-  if (out->rss) {
+  const bool rss = cfg.rx_queues > 1 && (info.flow_type_rss_offloads & want_hf) != 0;
+  if (rss) {
     conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
     conf.rx_adv_conf.rss_conf.rss_key = key;
     conf.rx_adv_conf.rss_conf.rss_key_len = kRssKeyLen;
     conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads & want_hf;
   }
-  out->timestamps = info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP;
-  if (out->timestamps) conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TIMESTAMP;
+  // Packet time from the PMD where it offers it. (22.11's pcap PMD stamps
+  // file time without advertising the offload; PacketSource copes with both.)
+  if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP)
+    conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TIMESTAMP;
   if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER)
     conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
 
@@ -111,7 +113,6 @@ bool open_port(const PortConfig& cfg, uint32_t mbufs, OpenPort* out, std::string
   rte_eth_promiscuous_enable(port_id);  // not every PMD has it; harmless where absent
   out->port_id = port_id;
   out->socket = socket;
-  out->driver = info.driver_name ? info.driver_name : "";
   return true;
 }
 

@@ -19,9 +19,6 @@ struct PortConfig {
 struct OpenPort {
   uint16_t port_id = 0;
   int socket = 0;
-  bool rss = false;         // NIC spreads queues with our symmetric key
-  bool timestamps = false;  // PMD stamps packets (pcap: file time)
-  std::string driver;
 };
 
 // The mbuf pool for `socket`, created on first use. nullptr + *error on failure.

@@ -76,7 +76,6 @@ void FlowShard::update_flow(PacketCtx& c, FlowEntry& f, bool src_is_lo) noexcept
   ++f.pkts[dir];
   f.bytes[dir] += v.wire_len;
   if (!c.from_initiator) f.responder_replied = 1;
-  flows_->touch(&f, c.ts);
   if (!is_tcp) return;
 
   if (rst) {
@@ -162,15 +161,16 @@ void FlowShard::process(Batch& b) noexcept {
     else if (err != DecodeError::kNone)
       ++counters_.decode_errors[size_t(err)];
     c.decoded = err == DecodeError::kNone;
-    if (c.v->ip_version != 0) {
-      c.src_home = rt_.home->contains(c.v->src);
-      c.dst_home = rt_.home->contains(c.v->dst);
-    }
     if (c.decoded && !c.v->quoted.present) {
       key_src_lo_[nk] = packet_flow_key(*c.v, keys_[m]);
       key_ptrs_[nk] = &keys_[m];
+      key_ts_[nk] = c.ts;
       key_pkt_[nk] = m;
       ++nk;
+    } else if (c.v->ip_version != 0) {
+      // No flow to remember it in (ICMP errors, undecodable transport).
+      c.src_home = rt_.home->contains(c.v->src);
+      c.dst_home = rt_.home->contains(c.v->dst);
     }
     ++m;
   }
@@ -180,24 +180,33 @@ void FlowShard::process(Batch& b) noexcept {
   bool created[FlowTable::kBurst];
   for (uint32_t base = 0; base < nk; base += FlowTable::kBurst) {
     const uint32_t chunk = nk - base < FlowTable::kBurst ? nk - base : FlowTable::kBurst;
-    const uint64_t now = pkts_[key_pkt_[base]].ts;
-    flows_->lookup_or_insert(&key_ptrs_[base], chunk, now, found, created);
+    flows_->lookup_or_insert(&key_ptrs_[base], &key_ts_[base], chunk, found, created);
     for (uint32_t j = 0; j < chunk; ++j) {
       PacketCtx& c = pkts_[key_pkt_[base + j]];
+      const bool src_is_lo = key_src_lo_[base + j];
       if (found[j] == nullptr) {
         ++counters_.no_flow;
+        c.src_home = rt_.home->contains(c.v->src);
+        c.dst_home = rt_.home->contains(c.v->dst);
         continue;
       }
-      c.flow = found[j];
-      c.flow_created = created[j];
-      const bool replied_before = c.flow->responder_replied;
-      update_flow(c, *c.flow, key_src_lo_[base + j]);
+      FlowEntry& f = *found[j];
+      const bool is_new = created[j] || flows_->refresh(&f, c.ts);
+      if (is_new) {
+        (src_is_lo ? f.lo_home : f.hi_home) = rt_.home->contains(c.v->src);
+        (src_is_lo ? f.hi_home : f.lo_home) = rt_.home->contains(c.v->dst);
+      }
+      c.src_home = src_is_lo ? f.lo_home : f.hi_home;
+      c.dst_home = src_is_lo ? f.hi_home : f.lo_home;
+      c.flow = &f;
+      c.flow_created = is_new;
+      const bool replied_before = f.responder_replied;
+      update_flow(c, f, src_is_lo);
 
       // Connection attempts toward home hosts, and how the target answered.
       const PacketView& v = *c.v;
       const bool is_tcp = v.proto == L4Proto::kTcp;
       if (!(is_tcp || v.proto == L4Proto::kUdp)) continue;
-      const FlowEntry& f = *c.flow;
       HostEvent e;
       e.ts = c.ts;
       e.order = c.order;
@@ -233,7 +242,7 @@ void FlowShard::process(Batch& b) noexcept {
 
   b.n_alerts[id_] = sink.size();
   counters_.alerts += sink.size();
-  counters_.alerts_dropped = sink.dropped();
+  counters_.alerts_dropped += sink.dropped();
 }
 
 void HostShard::process(Batch& b) noexcept {
@@ -268,7 +277,7 @@ void HostShard::process(Batch& b) noexcept {
   }
   b.n_alerts[slot] = sink.size();
   counters_.alerts += sink.size();
-  counters_.alerts_dropped = sink.dropped();
+  counters_.alerts_dropped += sink.dropped();
 }
 
 }  // namespace harrier

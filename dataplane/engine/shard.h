@@ -58,7 +58,8 @@ class FlowShard {
         keys_(batch_cap),
         key_ptrs_(batch_cap),
         key_pkt_(batch_cap),
-        key_src_lo_(batch_cap) {}
+        key_src_lo_(batch_cap),
+        key_ts_(batch_cap) {}
 
   // Main thread: allocates the flow table and attaches detectors.
   bool init(uint32_t flow_capacity, const FlowTimeouts& timeouts,
@@ -87,6 +88,7 @@ class FlowShard {
   std::vector<const FlowKey*> key_ptrs_;
   std::vector<uint32_t> key_pkt_;
   std::vector<uint8_t> key_src_lo_;  // packet's source is the key's "lo" endpoint
+  std::vector<uint64_t> key_ts_;     // packet time of each key
   FlowShardCounters counters_;
 };
 

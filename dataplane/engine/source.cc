@@ -8,6 +8,22 @@
 
 namespace harrier {
 
+// The RX timestamp unit is the PMD's choice (DPDK 22.11's pcap PMD uses
+// microseconds, later versions nanoseconds). Offline we know the first
+// packet's time from the file: pick the unit that lands closest to it.
+// Without that knowledge (live), take nanoseconds.
+uint64_t timestamp_scale(uint64_t raw, uint64_t first_ts_ns) noexcept {
+  if (first_ts_ns == 0) return 1;
+  uint64_t best = 1, best_err = UINT64_MAX;
+  for (uint64_t s : {1ull, 1'000ull, 1'000'000ull, 1'000'000'000ull}) {
+    if (raw > UINT64_MAX / s) break;
+    const uint64_t v = raw * s;
+    const uint64_t err = v > first_ts_ns ? v - first_ts_ns : first_ts_ns - v;
+    if (err < best_err) best = s, best_err = err;
+  }
+  return best;
+}
+
 uint64_t wall_ns() noexcept {
   timespec t;
   clock_gettime(CLOCK_REALTIME, &t);
@@ -50,39 +66,24 @@ bool PacketSource::input_done(size_t i) noexcept {
 
 uint32_t PacketSource::poll(rte_mbuf** out, uint64_t* ts, uint32_t max) noexcept {
   if (finished_) return 0;
-  uint32_t n = 0;
-  size_t i = current_;
-  if (!sequential_) {
-    i = current_;
-    current_ = (current_ + 1) % inputs_.size();
-  }
+  const size_t i = current_;
+  if (!sequential_) current_ = (current_ + 1) % inputs_.size();
   const PortInput& in = inputs_[i];
   const uint16_t q = next_queue_++ % in.rx_queues;
-  n = rte_eth_rx_burst(in.port_id, q, out, uint16_t(max));
+  const uint32_t n = rte_eth_rx_burst(in.port_id, q, out, uint16_t(max));
   got_[i] += n;
   idle_polls_[i] = n ? 0 : idle_polls_[i] + 1;
   counters_.received += n;
-  const uint64_t wall = n ? wall_ns() : 0;  // vDSO, once per burst
+  uint64_t wall = 0;  // read once per burst, and only if a packet is unstamped
   for (uint32_t k = 0; k < n; ++k) {
     rte_mbuf* m = out[k];
     if (ts_offset_ < 0 || !(m->ol_flags & ts_flag_)) {
+      if (wall == 0) wall = wall_ns();
       ts[k] = wall;
       continue;
     }
     const uint64_t raw = *RTE_MBUF_DYNFIELD(m, ts_offset_, rte_mbuf_timestamp_t*);
-    if (ts_scale_[i] == 0) {
-      // The timestamp unit is the PMD's choice (DPDK 22.11's pcap PMD uses
-      // microseconds). Offline we know the first packet's time: learn the
-      // unit from it instead of assuming one.
-      const uint64_t want = in.first_ts_ns;
-      ts_scale_[i] = 1;
-      for (uint64_t s : {1ull, 1000ull, 1000000ull, 1000000000ull})
-        if (want && raw * s <= want + 1000000 &&
-            raw * s + s >= want - (want > 1000000 ? 1000000 : want)) {
-          ts_scale_[i] = s;
-          break;
-        }
-    }
+    if (ts_scale_[i] == 0) ts_scale_[i] = timestamp_scale(raw, in.first_ts_ns);
     ts[k] = raw * ts_scale_[i];
   }
   if (sequential_ && n == 0 && input_done(i)) {

@@ -61,4 +61,7 @@ class PacketSource {
 // without RX timestamping) and for heartbeats.
 uint64_t wall_ns() noexcept;
 
+// Multiplier from a PMD's RX timestamp to ns, learnt from a known first time.
+uint64_t timestamp_scale(uint64_t raw, uint64_t first_ts_ns) noexcept;
+
 }  // namespace harrier

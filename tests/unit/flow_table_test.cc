@@ -17,7 +17,8 @@ FlowKey key(uint32_t i, uint8_t proto = 17) {
 FlowEntry* get(FlowTable& t, const FlowKey& k, uint64_t now, bool* created) {
   const FlowKey* kp = &k;
   FlowEntry* e = nullptr;
-  t.lookup_or_insert(&kp, 1, now, &e, created);
+  t.lookup_or_insert(&kp, &now, 1, &e, created);
+  if (e && !*created) *created = t.refresh(e, now);  // as the flow shard does per packet
   return e;
 }
 std::unique_ptr<FlowTable> table(uint32_t cap, const char* name) {
@@ -47,7 +48,8 @@ TEST(FlowTable, BulkLookupHandlesRepeatsWithinABurst) {
     ptrs.push_back(&k);
   FlowEntry* out[5];
   bool created[5];
-  t->lookup_or_insert(ptrs.data(), 5, kSec, out, created);
+  const uint64_t now[5] = {kSec, kSec, kSec, kSec, kSec};
+  t->lookup_or_insert(ptrs.data(), now, 5, out, created);
   EXPECT_EQ(out[0], out[2]);
   EXPECT_EQ(out[1], out[4]);
   EXPECT_TRUE(created[0] && created[1] && created[3]);

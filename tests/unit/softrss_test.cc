@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include "dataplane/engine/source.h"
 #include "dataplane/flow_key.h"
 #include "dataplane/softrss.h"
 
@@ -53,4 +54,14 @@ TEST(SymmetricHash, IcmpErrorFollowsTheFlowItQuotes) {
   packet_flow_key(flow, a);
   quoted_flow_key(err.quoted, b);
   EXPECT_EQ(0, memcmp(&a, &b, sizeof a));
+}
+
+// Timestamp units sit beside the hash tests: both are about how the rx stage
+// reads what the PMD hands it.
+TEST(TimestampScale, LearnsTheUnitFromTheFirstPacket) {
+  const uint64_t first = 964109965123456000ull;            // 2000-07-20, ns
+  EXPECT_EQ(timestamp_scale(first / 1000, first), 1000u);  // DPDK 22.11 pcap PMD: us
+  EXPECT_EQ(timestamp_scale(first, first), 1u);            // ns
+  EXPECT_EQ(timestamp_scale(first / 1'000'000'000, first), 1'000'000'000u);
+  EXPECT_EQ(timestamp_scale(12345, 0), 1u);  // live: nothing to learn from
 }
