@@ -4,7 +4,15 @@
 #include <cstdlib>
 #include <ctime>
 
+#include <rte_hash_crc.h>
+
+#include "dataplane/softrss.h"
+
 namespace harrier {
+
+uint16_t host_shard_of(const IpAddr& key, uint32_t n_host_shards) noexcept {
+  return uint16_t(hash_to_shard(rte_hash_crc(key.bytes, 16, key.family), n_host_shards));
+}
 
 const char* target_order_name(TargetOrder o) {
   switch (o) {

@@ -106,6 +106,7 @@ struct ShardCtx {
   int socket = 0;
   RuntimeView rt;
   AlertSink* alerts = nullptr;
+  EventSink* events = nullptr;  // flow shards only: where host detectors' events go
 
   Score score(const IpAddr& target, uint8_t proto, uint16_t port, int lethality) const noexcept {
     const ScoreTerms t = rt.inventory->terms(target, proto, port);
@@ -135,7 +136,15 @@ class Detector {
     (void)socket, (void)shard, (void)n_shards, (void)error;
     return nullptr;
   }
-  // Packet threads, once per burst.
+  // Main thread, host-behaviour detectors only: state for the flow-stage half
+  // (on_packets on a flow shard), e.g. per-flow parser state.
+  virtual std::unique_ptr<DetectorState> make_flow_state(int socket, uint32_t shard,
+                                                         std::string* error) const {
+    (void)socket, (void)shard, (void)error;
+    return nullptr;
+  }
+  // Packet threads, once per burst. Host-behaviour detectors use it on the
+  // flow shards to raise their events (ctx.events).
   virtual void on_packets(ShardCtx& ctx, std::span<const PacketCtx> pkts,
                           DetectorState* state) const noexcept {
     (void)ctx, (void)pkts, (void)state;
@@ -161,6 +170,14 @@ struct AlertText {
   nlohmann::ordered_json evidence = nlohmann::ordered_json::object();
 };
 
+// The analyst's prose for an incident of this kind (see explain.h): how it
+// works, how likely the source is spoofed and why, and what to do about it.
+struct Explanation {
+  std::string_view mechanism;
+  std::string_view spoofing;
+  std::string_view recommendation;
+};
+
 struct DetectorDescriptor {
   std::string_view id;  // catalog id: the `detector` field of every alert
   uint32_t sid;         // Snort-style signature id
@@ -171,6 +188,7 @@ struct DetectorDescriptor {
   std::span<const ParamSpec> params;
   std::unique_ptr<Detector> (*make)(const DetectorDescriptor&, const DetectorConfig&);
   void (*render)(const Alert&, AlertText&);
+  Explanation explain;
 };
 
 // Formatting helpers shared by renderers.

@@ -351,6 +351,13 @@ extern const DetectorDescriptor kHorizontalScan = {
     5,
     kParams,
     make,
-    render};
+    render,
+    {"One source sends connection attempts to the same port on many hosts: a sweep for a "
+     "service (a worm looking for its next victim, or a scanner mapping who runs it). The "
+     "order of the targets (ascending, random) and the pace tell a tool from a worm.",
+     "Unlikely: a sweep is only worth running if the answers reach the sweeper, so the "
+     "source is probably real (it may be a compromised third party).",
+     "Block the port at the border for hosts that do not offer it, check the hosts that "
+     "answered for the service's known weaknesses, and block or report the source."}};
 
 }  // namespace harrier

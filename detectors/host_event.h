@@ -1,7 +1,16 @@
 // Compact events that flow shards send to host-behaviour shards. A host
-// detector counts targets per source across flows that RSS spread over every
-// worker; the event carries just what counting needs, and is routed to the
-// host shard that owns its key so each key is counted whole, exactly once.
+// detector counts per source (or per victim) across flows that RSS spread
+// over every worker; the event carries just what counting needs and goes to
+// the host shard that owns its key, so each key is counted whole, exactly
+// once, in packet order, whatever the worker count.
+//
+// Two families share the record:
+//  - connection events (kProbe/kAnswered/kFailed), raised by the flow shard
+//    itself for every connection attempt toward a home host, keyed by the
+//    prober; any host detector may count them;
+//  - detector events (kDetector), raised by one host detector's flow-stage
+//    half (its on_packets) for its own host-stage half; `detector` names it
+//    and `code`/`aux` carry what it parsed.
 #pragma once
 
 #include <cstdint>
@@ -14,23 +23,64 @@ enum class HostEventKind : uint8_t {
   kProbe = 0,  // first packet of a flow toward a home host (a connection attempt)
   kAnswered,   // that target answered positively (SYN-ACK, or any reply for UDP)
   kFailed,     // that target refused (RST to the SYN, ICMP unreachable)
+  kDetector,   // a detector's own event (see `detector`)
 };
 
 namespace host_event_flag {
 inline constexpr uint8_t kUnexpected = 0x01;  // inventory does not list (dst, proto, dport)
-}
+inline constexpr uint8_t kSrcHome = 0x02;     // the source is a home address
+}  // namespace host_event_flag
 
 struct HostEvent {
   uint64_t ts = 0;
   uint64_t order = 0;  // global packet number: host shards merge on it
   IpAddr src;          // the prober (the flow's initiator)
   IpAddr dst;          // the target
+  IpAddr peer;         // kDetector: a third party (e.g. the destination an ICMP error quotes)
   uint16_t sport = 0, dport = 0;
   uint16_t tcp_flags = 0;
   uint8_t proto = 0;
   HostEventKind kind = HostEventKind::kProbe;
   uint8_t flags = 0;
+  uint8_t code = 0;  // kDetector: what happened, in the detector's own terms
+  uint8_t ttl = 0;
   uint16_t host_shard = 0;  // which host shard owns this event's key
+  uint16_t detector = 0;    // kDetector: registry index of the detector it is for
+  uint16_t ip_id = 0;
+  uint32_t seq = 0;   // emission number within the batch: ties on `order` keep it
+  uint32_t aux[2]{};  // kDetector: detector-specific values
+};
+
+// Which host shard owns events keyed by `key`.
+uint16_t host_shard_of(const IpAddr& key, uint32_t n_host_shards) noexcept;
+
+// Where a flow shard's events for the current batch go. Fixed capacity: what
+// does not fit is counted, never allocated.
+class EventSink {
+ public:
+  EventSink(HostEvent* slots, uint32_t* n, uint32_t cap, uint32_t n_host_shards)
+      : slots_(slots), n_(n), cap_(cap), n_host_shards_(n_host_shards) {}
+  // Sends `e` to the host shard owning `key` (normally e.src or e.dst).
+  void emit(HostEvent& e, const IpAddr& key) noexcept {
+    if (*n_ == cap_) {
+      ++dropped_;
+      return;
+    }
+    e.host_shard = host_shard_of(key, n_host_shards_);
+    e.seq = *n_;
+    slots_[(*n_)++] = e;
+    ++emitted_;
+  }
+  uint64_t emitted() const { return emitted_; }
+  uint64_t dropped() const { return dropped_; }
+
+ private:
+  HostEvent* slots_;
+  uint32_t* n_;
+  uint32_t cap_;
+  uint32_t n_host_shards_;
+  uint64_t emitted_ = 0;
+  uint64_t dropped_ = 0;
 };
 
 }  // namespace harrier

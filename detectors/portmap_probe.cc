@@ -109,6 +109,14 @@ extern const DetectorDescriptor kPortmapProbe = {
     4,
     kParams,
     make,
-    render};
+    render,
+    {"The portmapper (rpcbind) tells a client which port each RPC program (NFS, mountd, NIS, "
+     "statd, cmsd, ttdbserverd) listens on. A DUMP lists them all and a GETPORT asks for one: "
+     "the step before exploiting an RPC service, many of which have had remote root holes.",
+     "Unlikely: the prober needs the portmapper's answer to learn anything, so the source is "
+     "probably its real address. A completed TCP handshake rules spoofing out.",
+     "Block 111/tcp and 111/udp (and the RPC ports behind them) at the border; on hosts that "
+     "need RPC, restrict rpcbind to the hosts that use it (tcp_wrappers, rpcbind -h) and patch "
+     "the services it lists."}};
 
 }  // namespace harrier

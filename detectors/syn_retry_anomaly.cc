@@ -144,6 +144,14 @@ extern const DetectorDescriptor kSynRetryAnomaly = {
     1,
     kParams,
     make,
-    render};
+    render,
+    {"A real stack resends an unanswered SYN a few times with growing gaps (RFC 6298) and "
+     "gives up within a minute or two. Resending the same ISN many more times, faster or for "
+     "longer than that, is a crafted packet generator (a SYN flood tool, a scanner with "
+     "its own retry logic) or a broken stack.",
+     "Possible: nothing here needs an answer to reach the sender, so the source may be forged; "
+     "the TTL and IP ID evidence tell whether the packets share one origin.",
+     "Look for other traffic from the source; if the target port is not offered, block it at "
+     "the border. If the retries come from inside, find the host and its software."}};
 
 }  // namespace harrier

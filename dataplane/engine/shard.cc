@@ -1,27 +1,25 @@
 #include "dataplane/engine/shard.h"
 
-#include <rte_hash_crc.h>
 #include <rte_mbuf.h>
 
-#include "dataplane/softrss.h"
+#include <algorithm>
 
 namespace harrier {
-
-uint16_t host_shard_of(const IpAddr& src, uint32_t n_host_shards) noexcept {
-  return uint16_t(hash_to_shard(rte_hash_crc(src.bytes, 16, src.family), n_host_shards));
-}
 
 namespace {
 bool attach(const std::vector<const Detector*>& detectors, bool host_stage, int socket,
             uint32_t shard, uint32_t n_shards, std::vector<AttachedDetector>& out,
             std::string* error) {
   for (const Detector* d : detectors) {
+    // Host-behaviour detectors have a half on each stage: on_packets on the
+    // flow shards (raising their events), on_events/on_tick on the host shards.
     const bool is_host = d->descriptor().kind == DetectorKind::kHostBehaviour;
-    if (is_host != host_stage) continue;
+    if (host_stage && !is_host) continue;
     AttachedDetector a;
     a.detector = d;
     error->clear();
-    a.state = d->make_state(socket, shard, n_shards, error);
+    a.state = host_stage || !is_host ? d->make_state(socket, shard, n_shards, error)
+                                     : d->make_flow_state(socket, shard, error);
     if (!error->empty()) return false;
     out.push_back(std::move(a));
   }
@@ -42,16 +40,6 @@ bool FlowShard::init(uint32_t flow_capacity, const FlowTimeouts& timeouts,
 
 bool HostShard::init(const std::vector<const Detector*>& detectors, std::string* error) {
   return attach(detectors, true, socket_, id_, n_flow_shards_, detectors_, error);
-}
-
-void FlowShard::emit(Batch& b, const HostEvent& e) noexcept {
-  uint32_t& n = b.n_events[id_];
-  if (n == b.event_cap) {
-    ++counters_.events_dropped;
-    return;
-  }
-  b.events[id_][n++] = e;
-  ++counters_.events;
 }
 
 // The TCP/UDP state machine: who opened the flow, how far the handshake got,
@@ -109,7 +97,7 @@ void FlowShard::update_flow(PacketCtx& c, FlowEntry& f, bool src_is_lo) noexcept
 
 // An ICMP error belongs to the flow it quotes (the decode stage already sent
 // it to that flow's shard). An unreachable answering a probe is a failed attempt.
-void FlowShard::on_icmp_error(Batch& b, PacketCtx& c) noexcept {
+void FlowShard::on_icmp_error(EventSink& events, PacketCtx& c) noexcept {
   const PacketView& v = *c.v;
   ++counters_.icmp_errors;
   FlowKey k;
@@ -135,14 +123,14 @@ void FlowShard::on_icmp_error(Batch& b, PacketCtx& c) noexcept {
   e.dport = v.quoted.dport;
   e.proto = v.quoted.ip_proto;
   e.kind = HostEventKind::kFailed;
-  e.host_shard = host_shard_of(e.src, n_host_shards_);
-  emit(b, e);
+  events.emit(e, e.src);
 }
 
 void FlowShard::process(Batch& b) noexcept {
   b.n_events[id_] = 0;
   AlertSink sink(b.alerts[id_], b.alert_cap);
-  ShardCtx ctx{id_, socket_, rt_, &sink};
+  EventSink events(b.events[id_], &b.n_events[id_], b.event_cap, n_host_shards_);
+  ShardCtx ctx{id_, socket_, rt_, &sink, &events};
 
   // 1. Gather this shard's packets and build their flow keys.
   uint32_t m = 0, nk = 0;
@@ -218,6 +206,9 @@ void FlowShard::process(Batch& b) noexcept {
         e.tcp_flags = v.tcp_flags;
         if (!rt_.inventory->serves(v.dst, v.ip_proto, v.dport))
           e.flags |= host_event_flag::kUnexpected;
+        if (c.src_home) e.flags |= host_event_flag::kSrcHome;
+        e.ttl = v.ttl;
+        e.ip_id = v.ip_id;
       } else if (!c.from_initiator && !replied_before && f.pkts[0] > 0 && c.src_home) {
         e.kind = is_tcp && (v.tcp_flags & tcp_flag::kRst) ? HostEventKind::kFailed
                                                           : HostEventKind::kAnswered;
@@ -225,22 +216,32 @@ void FlowShard::process(Batch& b) noexcept {
       } else {
         continue;
       }
-      e.host_shard = host_shard_of(e.src, n_host_shards_);
-      emit(b, e);
+      events.emit(e, e.src);
     }
   }
   for (uint32_t i = 0; i < m; ++i)
-    if (pkts_[i].decoded && pkts_[i].v->quoted.present) on_icmp_error(b, pkts_[i]);
+    if (pkts_[i].decoded && pkts_[i].v->quoted.present) on_icmp_error(events, pkts_[i]);
 
   // 3. Detectors, one call per burst each.
   const std::span<const PacketCtx> span(pkts_.data(), m);
   for (AttachedDetector& d : detectors_)
     d.detector->on_packets(ctx, span, d.state.get());
 
+  // Events were raised in stages (connections, ICMP errors, each detector);
+  // the host shards merge on packet order, so put them back in it.
+  HostEvent* ev = b.events[id_];
+  const uint32_t n_ev = b.n_events[id_];
+  auto before = [](const HostEvent& x, const HostEvent& y) {
+    return x.order != y.order ? x.order < y.order : x.seq < y.seq;
+  };
+  if (!std::is_sorted(ev, ev + n_ev, before)) std::sort(ev, ev + n_ev, before);
+
   // 4. Idle flows leave a little at a time, so no burst pays for a mass expiry.
   if (b.max_ts) flows_->expire(b.max_ts, 64);
 
   b.n_alerts[id_] = sink.size();
+  counters_.events += events.emitted();
+  counters_.events_dropped += events.dropped();
   counters_.alerts += sink.size();
   counters_.alerts_dropped += sink.dropped();
 }

@@ -73,8 +73,7 @@ class FlowShard {
 
  private:
   void update_flow(PacketCtx& c, FlowEntry& f, bool src_is_lo) noexcept;
-  void emit(Batch& b, const HostEvent& e) noexcept;
-  void on_icmp_error(Batch& b, PacketCtx& c) noexcept;
+  void on_icmp_error(EventSink& events, PacketCtx& c) noexcept;
 
   uint32_t id_;
   uint32_t n_host_shards_;
@@ -110,8 +109,5 @@ class HostShard {
   std::vector<HostEvent> merged_;
   HostShardCounters counters_;
 };
-
-// Which host shard owns events keyed by `src`.
-uint16_t host_shard_of(const IpAddr& src, uint32_t n_host_shards) noexcept;
 
 }  // namespace harrier
