@@ -3,14 +3,21 @@
 namespace harrier {
 
 extern const DetectorDescriptor kPortmapProbe;
+extern const DetectorDescriptor kTrojanPortProbe;
 extern const DetectorDescriptor kSynRetryAnomaly;
+extern const DetectorDescriptor kRstBackscatter;
 extern const DetectorDescriptor kHorizontalScan;
+extern const DetectorDescriptor kIcmpUnreachBackscatter;
+extern const DetectorDescriptor kIcmpTtlBackscatter;
+extern const DetectorDescriptor kFlagAnomaly;
+extern const DetectorDescriptor kSnmpPublic;
 
 namespace {
 const DetectorDescriptor* const kRegistry[] = {
-    &kPortmapProbe,
-    &kSynRetryAnomaly,
-    &kHorizontalScan,
+    // Catalog order (docs: ../shared/spec/detectors.md).
+    &kPortmapProbe,       &kTrojanPortProbe, &kSynRetryAnomaly,
+    &kRstBackscatter,     &kHorizontalScan,  &kIcmpUnreachBackscatter,
+    &kIcmpTtlBackscatter, &kFlagAnomaly,     &kSnmpPublic,
 };
 }  // namespace
 

@@ -1,0 +1,232 @@
+// flag-anomaly ("Analyze This": Null scan, XMAS, SYN with reserved bits):
+// TCP flag combinations that no stack sends. NULL (no flags), XMAS
+// (FIN+PSH+URG), SYN+FIN, SYN+RST, FIN without ACK, the three truly reserved
+// header bits, and ECE or CWR alone on a SYN.
+//
+// Not anomalies: ECN setup (SYN with ECE+CWR, RFC 3168), a SYN-ACK with ECE,
+// and ECN-marked data segments (ECE or CWR with ACK).
+//
+// Host-behaviour: the flow shards classify packets toward home hosts and send
+// one event per anomalous packet; the host shard keeps one incident per
+// (source, kind), so a NULL scan of 1,000 ports is one alert with counts.
+#include <cstring>
+
+#include "dataplane/bounded_table.h"
+#include "detectors/detector.h"
+#include "detectors/evidence.h"
+
+namespace harrier {
+namespace {
+
+constexpr ParamSpec kParams[] = {
+    {"max_updates", ParamType::kCount, 0, 64, 4,
+     "update alerts per incident (when the packet count doubles)"},
+    {"hold_down", ParamType::kSeconds, 1, 604800, 3600,
+     "seconds of silence after which a source's anomaly starts a new incident"},
+    {"table_size", ParamType::kCount, 1024, 1 << 24, 16384,
+     "(source, kind) incidents remembered, all shards together"},
+};
+
+enum Kind : uint8_t {
+  kNone = 0,
+  kSynRst,
+  kSynFin,
+  kXmas,
+  kNull,
+  kFinNoAck,
+  kEcnHalfOnSyn,
+  kReservedBits,
+};
+
+constexpr const char* kKindNames[] = {"",
+                                      "SYN+RST",
+                                      "SYN+FIN",
+                                      "XMAS (FIN+PSH+URG)",
+                                      "NULL (no flags)",
+                                      "FIN without ACK",
+                                      "ECE or CWR alone on a SYN",
+                                      "reserved header bits set"};
+constexpr const char* kKindIds[] = {"",     "syn_rst",    "syn_fin",         "xmas",
+                                    "null", "fin_no_ack", "ecn_half_on_syn", "reserved_bits"};
+
+Kind classify(uint16_t f) {
+  using namespace tcp_flag;
+  const bool syn = f & kSyn, fin = f & kFin, rst = f & kRst, ack = f & kAck;
+  if (syn && rst) return kSynRst;
+  if (syn && fin) return kSynFin;
+  if ((f & (kFin | kPsh | kUrg)) == (kFin | kPsh | kUrg) && !ack) return kXmas;
+  if ((f & 0x3F) == 0) return kNull;  // ECE/CWR/NS alone still carry no control flag
+  if (fin && !ack) return kFinNoAck;
+  if (syn && !ack && bool(f & kEce) != bool(f & kCwr)) return kEcnHalfOnSyn;
+  if (f & kReserved) return kReservedBits;
+  return kNone;
+}
+
+struct Entry {
+  PairKey key;
+  uint64_t last_ts;
+  uint32_t lru_prev, lru_next;
+  Incident inc;
+  uint32_t packets;
+  uint16_t flags_seen;  // union of the anomalous packets' flags
+  uint16_t first_sport, first_dport;
+  uint8_t ttl;
+  uint16_t ip_id;
+  uint16_t port_lo, port_hi;
+  uint32_t ports;  // distinct destination ports as far as `recent_ports` tells
+  uint16_t recent_ports[16];
+  TargetList<16> targets;
+};
+using Table = BoundedTable<PairKey, Entry>;
+
+struct State final : DetectorState {
+  std::unique_ptr<Table> table;
+};
+
+class FlagAnomaly final : public Detector {
+ public:
+  FlagAnomaly(const DetectorDescriptor& d, const DetectorConfig& c)
+      : Detector(d, c), table_size_(uint32_t(c.get("table_size"))) {
+    policy_.max_updates = uint32_t(c.get("max_updates"));
+    policy_.hold_down_ns = uint64_t(c.get("hold_down") * 1e9);
+  }
+
+  std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
+                                            std::string* error) const override {
+    auto s = std::make_unique<State>();
+    s->table =
+        make_table<PairKey, Entry>("flag", table_size_, shard, n_shards, socket, s.get(), error);
+    return s->table ? std::move(s) : nullptr;
+  }
+
+  void on_packets(ShardCtx& ctx, std::span<const PacketCtx> pkts,
+                  DetectorState*) const noexcept override {
+    for (const PacketCtx& p : pkts) {
+      if (!p.decoded || !p.dst_home || p.v->proto != L4Proto::kTcp || p.v->is_later_fragment)
+        continue;
+      const Kind k = classify(p.v->tcp_flags);
+      if (k == kNone) continue;
+      const PacketView& v = *p.v;
+      HostEvent e;
+      e.kind = HostEventKind::kDetector;
+      e.detector = cfg_.index;
+      e.ts = p.ts, e.order = p.order;
+      e.src = v.src, e.dst = v.dst, e.sport = v.sport, e.dport = v.dport;
+      e.proto = 6, e.tcp_flags = v.tcp_flags, e.ttl = v.ttl, e.ip_id = v.ip_id;
+      e.code = k;
+      ctx.events->emit(e, e.src);
+    }
+  }
+
+  void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
+                 DetectorState* st) const noexcept override {
+    Table& t = *static_cast<State*>(st)->table;
+    for (const HostEvent& ev : events) {
+      if (ev.kind != HostEventKind::kDetector || ev.detector != cfg_.index) continue;
+      bool created;
+      Entry* e = t.find_or_insert(PairKey::make(ev.src, nullptr, 6, 0, ev.code), ev.ts, &created);
+      if (!e) continue;
+      if (!created && policy_.starts_new(e->inc, ev.ts)) restart_entry(*e), created = true;
+      if (created || e->packets == 0) {
+        e->inc.first_ts = ev.ts;
+        e->first_sport = ev.sport, e->first_dport = ev.dport;
+        e->ttl = ev.ttl, e->ip_id = ev.ip_id;
+        e->port_lo = e->port_hi = ev.dport;
+      }
+      e->inc.last_ts = ev.ts;
+      ++e->packets;
+      e->flags_seen |= ev.tcp_flags;
+      e->targets.add(ev.dst, ev.ts);
+      e->port_lo = std::min(e->port_lo, ev.dport);
+      e->port_hi = std::max(e->port_hi, ev.dport);
+      bool seen = false;
+      for (uint32_t i = 0; i < std::min<uint32_t>(e->ports, 16); ++i)
+        seen = seen || e->recent_ports[i] == ev.dport;
+      if (!seen) e->recent_ports[e->ports++ % 16] = ev.dport;
+      const int what = policy_.decide(e->inc, e->packets, true);
+      if (what) emit(ctx, *e, ev);
+    }
+  }
+
+  void on_tick(ShardCtx&, uint64_t now, DetectorState* st) const noexcept override {
+    if (now != UINT64_MAX) static_cast<State*>(st)->table->expire(now, policy_.hold_down_ns, 64);
+  }
+
+ private:
+  void emit(ShardCtx& ctx, const Entry& e, const HostEvent& ev) const noexcept {
+    Alert* a = ctx.alerts->next();
+    if (!a) return;
+    alert_header(*a, cfg_.index, ev.ts, ev.order, 6, ev.src, e.targets.addr[0], e.first_sport,
+                 e.first_dport);
+    a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
+    a->update = policy_.update_number(e.inc);
+    a->score = ctx.score(a->dst, 6, e.first_dport, cfg_.lethality);
+    a->extra = e.key.kind;
+    a->count[0] = e.packets;
+    a->count[1] = e.ports;
+    a->count[2] = e.port_lo, a->count[3] = e.port_hi;
+    a->tcp_flags = e.flags_seen;
+    a->ttl = e.ttl, a->ip_id = e.ip_id;
+    e.targets.fill(*a);
+  }
+
+  IncidentPolicy policy_;
+  uint32_t table_size_;
+};
+
+std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig& c) {
+  return std::make_unique<FlagAnomaly>(d, c);
+}
+
+void render(const Alert& a, AlertText& t) {
+  const uint32_t kind = a.extra < std::size(kKindNames) ? a.extra : 0;
+  const uint32_t packets = a.count[0], ports = a.count[1];
+  t.signature = std::string("TCP flags no stack sends: ") + kKindNames[kind] + ", " +
+                format_count(packets) + (packets == 1 ? " packet" : " packets") + " to " +
+                (a.n_targets == 1 ? ip_to_string(a.dst) : format_count(a.n_targets) + " hosts") +
+                (ports == 1 ? " port " + std::to_string(a.dport)
+                            : ", " + format_count(ports) + " ports " + std::to_string(a.count[2]) +
+                                  "-" + std::to_string(a.count[3])) +
+                (a.update ? " (update " + std::to_string(a.update) + ")" : "");
+  auto& e = t.evidence;
+  e["anomaly"] = kKindIds[kind];
+  e["flags"] = format_tcp_flags(a.tcp_flags);
+  e["packets"] = packets;
+  e["ports"] = ports;
+  e["port_range"] = {a.count[2], a.count[3]};
+  e["first_seen"] = eve_timestamp(a.first_ts);
+  e["last_seen"] = eve_timestamp(a.last_ts);
+  e["ttl"] = a.ttl;
+  e["ip_id"] = a.ip_id;
+  auto targets = nlohmann::ordered_json::array();
+  for (uint32_t i = 0; i < std::min<uint32_t>(a.n_targets, Alert::kMaxTargets); ++i)
+    targets.push_back(ip_to_string(a.targets[i]));
+  e["targets"] = targets;
+  e["targets_total"] = a.n_targets;
+  e["update"] = a.update;
+}
+
+}  // namespace
+
+extern const DetectorDescriptor kFlagAnomaly = {
+    "flag-anomaly",
+    1000014,
+    DetectorKind::kHostBehaviour,
+    "Detection of a Non-Standard Protocol or Event",
+    "TCP flag combinations no stack sends (NULL, XMAS, SYN+FIN, SYN+RST, FIN alone, reserved "
+    "bits, half of ECN on a SYN)",
+    2,
+    kParams,
+    make,
+    render,
+    {"Scanners hand-craft TCP headers with flag combinations RFC 793 never produces. Stacks "
+     "answer them inconsistently (a closed port sends RST, an open one stays silent, some "
+     "systems answer anything), which maps open ports past filters that only watch SYNs and "
+     "tells one operating system from another.",
+     "Possible but unlikely: the prober needs the answers, so the source is probably real; a "
+     "few packets alone cannot rule spoofing out.",
+     "Drop these combinations at the edge (a stateful firewall does so for everything but a SYN "
+     "that opens a connection), and look at the source's other traffic: flag probes usually come "
+     "with a port scan or an OS fingerprint."}};
+
+}  // namespace harrier

@@ -1,0 +1,36 @@
+#include "detectors/icmp_backscatter.h"
+
+namespace harrier::icmp_backscatter {
+
+void render(const Alert& a, AlertText& t, const char* what) {
+  const uint32_t errors = a.count[0];
+  const IpAddr quoted_dst = a.targets[0];
+  t.signature =
+      std::string("ICMP ") + what + " backscatter: " + ip_to_string(a.dst) +
+      " is being used as a spoofed source; " + format_count(errors) +
+      (errors == 1 ? " error quotes " : " errors quote ") + proto_name(a.proto) + " " +
+      ip_to_string(a.dst) + (a.sport ? ":" + std::to_string(a.sport) : "") + " > " +
+      ip_to_string(quoted_dst) + (a.dport ? ":" + std::to_string(a.dport) : "") +
+      (a.n_targets > 1 ? " and " + format_count(a.n_targets - 1) + " more destinations" : "") +
+      " that it never sent" + (a.update ? " (update " + std::to_string(a.update) + ")" : "");
+  auto& e = t.evidence;
+  e["icmp_type"] = a.count[2] >> 8;
+  e["icmp_code"] = a.count[2] & 0xFF;
+  e["errors"] = errors;
+  e["routers"] = a.count[1];
+  e["router_ttl"] = a.count[3];
+  e["quoted"] = {{"proto", proto_name(a.proto)}, {"src", ip_to_string(a.dst)},
+                 {"src_port", a.sport},          {"dst", ip_to_string(quoted_dst)},
+                 {"dst_port", a.dport},          {"ttl", a.ttl}};
+  e["matching_outbound_flow"] = false;
+  e["first_seen"] = eve_timestamp(a.first_ts);
+  e["last_seen"] = eve_timestamp(a.last_ts);
+  auto dsts = nlohmann::ordered_json::array();
+  for (uint32_t i = 0; i < std::min<uint32_t>(a.n_targets, Alert::kMaxTargets); ++i)
+    dsts.push_back(ip_to_string(a.targets[i]));
+  e["quoted_destinations"] = dsts;
+  e["quoted_destinations_total"] = a.n_targets;
+  e["update"] = a.update;
+}
+
+}  // namespace harrier::icmp_backscatter

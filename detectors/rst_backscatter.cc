@@ -1,0 +1,274 @@
+// rst-backscatter (seed detect 6): TCP resets arriving at a home host for
+// connections it never opened (the RST itself is the first packet of its
+// flow). Two patterns:
+//  - "same port": >= 2 distinct sources reset us from the same source port
+//    within 72 h. Unrelated hosts do not share a source port by chance: the
+//    SYNs they answered came from one tool that forged our address (the seed:
+//    20766 from three networks over two days);
+//  - "flood": >= 20 unsolicited RSTs within 1 h, the backscatter of a
+//    spoofed-source flood against someone else.
+// A RST closing a connection the home host did open finds its flow and never
+// counts.
+//
+// Host-behaviour, keyed by the victim (the home host receiving the RSTs).
+#include <cstring>
+
+#include "dataplane/bounded_table.h"
+#include "detectors/detector.h"
+#include "detectors/evidence.h"
+
+namespace harrier {
+namespace {
+
+constexpr ParamSpec kParams[] = {
+    {"same_port_sources", ParamType::kCount, 2, 64, 2,
+     "distinct sources resetting from one source port"},
+    {"same_port_window", ParamType::kSeconds, 1, 2592000, 259200, "seconds for the same-port rule"},
+    {"flood_rsts", ParamType::kCount, 2, 64, 20, "unsolicited RSTs for the flood rule"},
+    {"flood_window", ParamType::kSeconds, 1, 604800, 3600, "seconds for the flood rule"},
+    {"max_updates", ParamType::kCount, 0, 64, 4,
+     "update alerts per incident (when the RST count doubles)"},
+    {"hold_down", ParamType::kSeconds, 1, 2592000, 259200,
+     "seconds of silence after which the same victim starts a new incident"},
+    {"table_size", ParamType::kCount, 1024, 1 << 24, 16384,
+     "victims remembered, all shards together"},
+};
+
+constexpr int kPorts = 8;    // source ports tracked per victim
+constexpr int kSources = 4;  // sources remembered per port
+constexpr int kRing = 64;    // RST times kept for the flood rule (flood_rsts <= kRing)
+
+struct PortSlot {
+  uint16_t port;
+  uint8_t n_sources;
+  uint64_t first_ts, last_ts;
+  IpAddr sources[kSources];
+};
+
+struct Entry {
+  PairKey key;
+  uint64_t last_ts;
+  uint32_t lru_prev, lru_next;
+  Incident inc;
+  uint32_t rsts;
+  uint32_t ring_head;
+  uint64_t ring[kRing];
+  PortSlot ports[kPorts];
+  uint8_t first_ttl;
+  uint16_t first_ip_id;
+  uint32_t first_ack;
+  uint16_t first_dport;
+  TargetList<16> sources;
+};
+using Table = BoundedTable<PairKey, Entry>;
+
+struct State final : DetectorState {
+  std::unique_ptr<Table> table;
+};
+
+class RstBackscatter final : public Detector {
+ public:
+  RstBackscatter(const DetectorDescriptor& d, const DetectorConfig& c)
+      : Detector(d, c),
+        same_port_sources_(uint32_t(c.get("same_port_sources"))),
+        same_port_window_(uint64_t(c.get("same_port_window") * 1e9)),
+        flood_rsts_(uint32_t(c.get("flood_rsts"))),
+        flood_window_(uint64_t(c.get("flood_window") * 1e9)),
+        table_size_(uint32_t(c.get("table_size"))) {
+    policy_.max_updates = uint32_t(c.get("max_updates"));
+    policy_.hold_down_ns = uint64_t(c.get("hold_down") * 1e9);
+  }
+
+  std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
+                                            std::string* error) const override {
+    auto s = std::make_unique<State>();
+    s->table =
+        make_table<PairKey, Entry>("rstb", table_size_, shard, n_shards, socket, s.get(), error);
+    return s->table ? std::move(s) : nullptr;
+  }
+
+  void on_packets(ShardCtx& ctx, std::span<const PacketCtx> pkts,
+                  DetectorState*) const noexcept override {
+    for (const PacketCtx& p : pkts) {
+      if (!p.decoded || !p.flow_created || !p.dst_home || p.src_home) continue;
+      const PacketView& v = *p.v;
+      if (v.proto != L4Proto::kTcp || !(v.tcp_flags & tcp_flag::kRst) ||
+          (v.tcp_flags & tcp_flag::kSyn))
+        continue;
+      HostEvent e;
+      e.kind = HostEventKind::kDetector;
+      e.detector = cfg_.index;
+      e.ts = p.ts, e.order = p.order;
+      e.src = v.src, e.dst = v.dst, e.sport = v.sport, e.dport = v.dport;
+      e.proto = 6, e.tcp_flags = v.tcp_flags, e.ttl = v.ttl, e.ip_id = v.ip_id;
+      e.aux[0] = v.tcp_ack;
+      ctx.events->emit(e, e.dst);
+    }
+  }
+
+  void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
+                 DetectorState* st) const noexcept override {
+    Table& tab = *static_cast<State*>(st)->table;
+    for (const HostEvent& ev : events) {
+      if (ev.kind != HostEventKind::kDetector || ev.detector != cfg_.index) continue;
+      bool created;
+      Entry* e = tab.find_or_insert(PairKey::make(ev.dst, nullptr, 6, 0), ev.ts, &created);
+      if (!e) continue;
+      if (!created && policy_.starts_new(e->inc, ev.ts)) restart_entry(*e), created = true;
+      if (e->rsts == 0) {
+        e->inc.first_ts = ev.ts;
+        e->first_ttl = ev.ttl, e->first_ip_id = ev.ip_id, e->first_ack = ev.aux[0];
+        e->first_dport = ev.dport;
+      }
+      e->inc.last_ts = ev.ts;
+      ++e->rsts;
+      e->ring[e->ring_head++ % kRing] = ev.ts;
+      e->sources.add(ev.src, ev.ts);
+      const PortSlot* same = note_port(*e, ev);
+      const bool same_port = same && same->n_sources >= same_port_sources_;
+      const bool flood = flood_count(*e, ev.ts) >= flood_rsts_;
+      if (policy_.decide(e->inc, e->rsts, same_port || flood))
+        emit(ctx, *e, ev, same_port ? same : nullptr, flood);
+    }
+  }
+
+  void on_tick(ShardCtx&, uint64_t now, DetectorState* st) const noexcept override {
+    if (now != UINT64_MAX)
+      static_cast<State*>(st)->table->expire(now, std::max(policy_.hold_down_ns, same_port_window_),
+                                             64);
+  }
+
+ private:
+  // Records the RST's source under its source port; returns the slot.
+  const PortSlot* note_port(Entry& e, const HostEvent& ev) const noexcept {
+    PortSlot* slot = nullptr;
+    PortSlot* oldest = &e.ports[0];
+    for (PortSlot& s : e.ports) {
+      if (s.n_sources && s.port == ev.sport) {
+        slot = &s;
+        break;
+      }
+      if (s.n_sources == 0 || s.last_ts < oldest->last_ts) oldest = &s;
+    }
+    if (slot && ev.ts > slot->first_ts && ev.ts - slot->first_ts > same_port_window_)
+      *slot = PortSlot{};  // its sources are too old to pair with this one
+    if (!slot || slot->n_sources == 0) {
+      slot = slot ? slot : oldest;
+      *slot = PortSlot{};
+      slot->port = ev.sport;
+      slot->first_ts = ev.ts;
+    }
+    slot->last_ts = ev.ts;
+    for (uint32_t i = 0; i < slot->n_sources && i < kSources; ++i)
+      if (slot->sources[i] == ev.src) return slot;
+    if (slot->n_sources < kSources) slot->sources[slot->n_sources] = ev.src;
+    if (slot->n_sources < 255) ++slot->n_sources;
+    return slot;
+  }
+
+  uint32_t flood_count(const Entry& e, uint64_t now) const noexcept {
+    const uint32_t kept = std::min<uint32_t>(e.rsts, kRing);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < kept; ++i)
+      n += now - std::min(now, e.ring[i]) <= flood_window_;
+    return n;
+  }
+
+  void emit(ShardCtx& ctx, const Entry& e, const HostEvent& ev, const PortSlot* same,
+            bool flood) const noexcept {
+    Alert* a = ctx.alerts->next();
+    if (!a) return;
+    const uint16_t sport = same ? same->port : ev.sport;
+    alert_header(*a, cfg_.index, ev.ts, ev.order, 6, ev.src, ev.dst, sport, e.first_dport);
+    a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
+    a->update = policy_.update_number(e.inc);
+    a->score = ctx.score(ev.dst, 6, e.first_dport, cfg_.lethality);
+    a->count[0] = e.rsts;
+    a->count[1] = same ? same->n_sources : 0;
+    a->count[2] = flood_count(e, ev.ts);
+    a->count[3] = (same ? 1u : 0u) | (flood ? 2u : 0u);
+    a->ttl = e.first_ttl, a->ip_id = e.first_ip_id;
+    a->isn = e.first_ack;
+    // targets: the sources that reset us (same-port ones first when that rule fired).
+    if (same) {
+      const uint32_t n = std::min<uint32_t>(same->n_sources, kSources);
+      for (uint32_t i = 0; i < n; ++i)
+        a->targets[i] = same->sources[i];
+      a->n_targets = same->n_sources;
+      a->target_order = TargetOrder::kSingle;
+    } else {
+      e.sources.fill(*a);
+    }
+    a->extra = e.sources.total;
+  }
+
+  uint32_t same_port_sources_;
+  uint64_t same_port_window_;
+  uint32_t flood_rsts_;
+  uint64_t flood_window_;
+  IncidentPolicy policy_;
+  uint32_t table_size_;
+};
+
+std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig& c) {
+  return std::make_unique<RstBackscatter>(d, c);
+}
+
+void render(const Alert& a, AlertText& t) {
+  const bool same = a.count[3] & 1, flood = a.count[3] & 2;
+  const double span = (a.last_ts - a.first_ts) / 1e9;
+  std::string why;
+  if (same)
+    why = format_count(a.count[1]) + " sources reset it from the same source port " +
+          std::to_string(a.sport);
+  if (flood)
+    why += (why.empty() ? "" : "; ") + format_count(a.count[2]) +
+           " unsolicited RSTs in the flood window";
+  t.signature = "RST backscatter: " + ip_to_string(a.dst) + " received " +
+                format_count(a.count[0]) + " resets for connections it never opened over " +
+                (span >= 3600 ? format_count(uint64_t(span / 3600)) + " h" : format_seconds(span)) +
+                "; " + why + (a.update ? " (update " + std::to_string(a.update) + ")" : "");
+  auto& e = t.evidence;
+  e["rsts"] = a.count[0];
+  e["rule"] = same && flood ? "same_port+flood" : same ? "same_port" : "flood";
+  if (same) {
+    e["source_port"] = a.sport;
+    e["sources_on_that_port"] = a.count[1];
+  }
+  e["rsts_in_flood_window"] = a.count[2];
+  e["distinct_sources"] = a.extra;
+  e["first_ack"] = a.isn;
+  e["first_ttl"] = a.ttl;
+  e["first_ip_id"] = a.ip_id;
+  e["matching_flow"] = false;
+  e["first_seen"] = eve_timestamp(a.first_ts);
+  e["last_seen"] = eve_timestamp(a.last_ts);
+  auto srcs = nlohmann::ordered_json::array();
+  for (uint32_t i = 0; i < std::min<uint32_t>(a.n_targets, Alert::kMaxTargets); ++i)
+    srcs.push_back(ip_to_string(a.targets[i]));
+  e["sources"] = srcs;
+  e["update"] = a.update;
+}
+
+}  // namespace
+
+extern const DetectorDescriptor kRstBackscatter = {
+    "rst-backscatter",
+    1000006,
+    DetectorKind::kHostBehaviour,
+    "Misc activity",
+    "TCP resets to a home host for connections it never opened (its address was spoofed)",
+    2,
+    kParams,
+    make,
+    render,
+    {"Someone sent SYNs to third parties with the home host's address forged as their source "
+     "(a decoy scan, or a SYN flood hiding its origin). The third parties answered the apparent "
+     "sender: closed ports with RST, and those resets arrive here. Several unrelated networks "
+     "resetting us from one source port means one tool behind all of them.",
+     "The resets themselves are genuine answers from the third parties; the SYNs that caused "
+     "them carried our address, spoofed. The RST senders are victims too, not attackers.",
+     "Nothing to block on the home host; keep egress anti-spoofing filters, and if the volume "
+     "grows, the host is being framed in a flood: tell the upstream provider."}};
+
+}  // namespace harrier

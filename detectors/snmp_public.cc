@@ -1,0 +1,224 @@
+// snmp-public ("Analyze This": SNMP public access): SNMP v1/v2c requests to
+// 161/udp (and traps/informs to 162/udp) whose community string, parsed from
+// the BER message, is a well-known default ("public", "private"). The PDU
+// type is reported: a SetRequest with a default community can reconfigure
+// the device, so it scores one step more lethal. SNMPv3 (no community) and
+// any other community stay quiet.
+//
+// Host-behaviour: one incident per (requester, agent, community); the agent's
+// answer (a Response with the same default community) is recorded as
+// exposure evidence.
+#include <cstring>
+
+#include "dataplane/bounded_table.h"
+#include "detectors/detector.h"
+#include "detectors/evidence.h"
+#include "detectors/protocols/snmp.h"
+
+namespace harrier {
+namespace {
+
+constexpr ParamSpec kParams[] = {
+    {"max_updates", ParamType::kCount, 0, 64, 2,
+     "update alerts per incident (when the request count doubles)"},
+    {"hold_down", ParamType::kSeconds, 1, 2592000, 86400,
+     "seconds of silence after which the same pair starts a new incident"},
+    {"table_size", ParamType::kCount, 1024, 1 << 24, 16384,
+     "(requester, agent) pairs remembered, all shards together"},
+};
+
+constexpr const char* kDefaults[] = {"public", "private"};
+
+int default_community(const snmp::Message& m) {
+  for (size_t i = 0; i < std::size(kDefaults); ++i)
+    if (m.community_len == std::strlen(kDefaults[i]) && std::strcmp(m.community, kDefaults[i]) == 0)
+      return int(i);
+  return -1;
+}
+
+enum Code : uint8_t { kRequest = 1, kAnswer = 2 };
+
+struct Entry {
+  PairKey key;
+  uint64_t last_ts;
+  uint32_t lru_prev, lru_next;
+  Incident inc;
+  uint32_t requests, answers;
+  uint16_t pdu_mask;  // bit (pdu - 0xA0) per request PDU type seen
+  uint8_t version;
+  uint16_t first_sport, dport;
+};
+using Table = BoundedTable<PairKey, Entry>;
+
+struct State final : DetectorState {
+  std::unique_ptr<Table> table;
+};
+
+class SnmpPublic final : public Detector {
+ public:
+  SnmpPublic(const DetectorDescriptor& d, const DetectorConfig& c)
+      : Detector(d, c), table_size_(uint32_t(c.get("table_size"))) {
+    policy_.max_updates = uint32_t(c.get("max_updates"));
+    policy_.hold_down_ns = uint64_t(c.get("hold_down") * 1e9);
+  }
+
+  std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
+                                            std::string* error) const override {
+    auto s = std::make_unique<State>();
+    s->table =
+        make_table<PairKey, Entry>("snmp", table_size_, shard, n_shards, socket, s.get(), error);
+    return s->table ? std::move(s) : nullptr;
+  }
+
+  void on_packets(ShardCtx& ctx, std::span<const PacketCtx> pkts,
+                  DetectorState*) const noexcept override {
+    for (const PacketCtx& p : pkts) {
+      if (!p.decoded || p.v->proto != L4Proto::kUdp || p.v->is_later_fragment) continue;
+      const PacketView& v = *p.v;
+      const bool to_agent = (v.dport == 161 || v.dport == 162) && p.dst_home;
+      const bool from_agent = v.sport == 161 && p.src_home;
+      if (!to_agent && !from_agent) continue;
+      snmp::Message m;
+      if (!snmp::parse(v.payload, v.payload_len, m) || (m.version != 0 && m.version != 1)) continue;
+      const int community = default_community(m);
+      if (community < 0) continue;
+      const bool response = m.pdu == uint8_t(snmp::Pdu::kResponse);
+      if (to_agent == response) continue;  // requests go to the agent, responses come back
+      HostEvent e;
+      e.kind = HostEventKind::kDetector;
+      e.detector = cfg_.index;
+      e.ts = p.ts, e.order = p.order;
+      e.proto = 17, e.ttl = v.ttl, e.ip_id = v.ip_id;
+      e.code = response ? kAnswer : kRequest;
+      // Always requester -> agent, so both directions meet on one entry.
+      e.src = response ? v.dst : v.src;
+      e.dst = response ? v.src : v.dst;
+      e.sport = response ? v.dport : v.sport;
+      e.dport = response ? v.sport : v.dport;
+      e.aux[0] = m.pdu;
+      e.aux[1] = uint32_t(community) << 8 | uint32_t(m.version);
+      ctx.events->emit(e, e.src);
+    }
+  }
+
+  void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
+                 DetectorState* st) const noexcept override {
+    Table& tab = *static_cast<State*>(st)->table;
+    for (const HostEvent& ev : events) {
+      if (ev.kind != HostEventKind::kDetector || ev.detector != cfg_.index) continue;
+      const uint8_t community = uint8_t(ev.aux[1] >> 8);
+      const PairKey k = PairKey::make(ev.src, &ev.dst, 17, 0, community);
+      if (ev.code == kAnswer) {
+        if (Entry* e = tab.find(k)) {
+          ++e->answers;
+          tab.touch(e, ev.ts);
+        }
+        continue;
+      }
+      bool created;
+      Entry* e = tab.find_or_insert(k, ev.ts, &created);
+      if (!e) continue;
+      if (!created && policy_.starts_new(e->inc, ev.ts)) restart_entry(*e), created = true;
+      if (e->requests == 0) {
+        e->inc.first_ts = ev.ts;
+        e->version = uint8_t(ev.aux[1]);
+        e->first_sport = ev.sport, e->dport = ev.dport;
+      }
+      e->inc.last_ts = ev.ts;
+      ++e->requests;
+      const uint16_t bit = uint16_t(1u << ((ev.aux[0] - 0xA0) & 0x0F));
+      const bool new_set = (ev.aux[0] == uint8_t(snmp::Pdu::kSet)) && !(e->pdu_mask & bit);
+      e->pdu_mask |= bit;
+      int what = policy_.decide(e->inc, e->requests, true);
+      // A first Set within an incident is news worth an update of its own.
+      if (!what && new_set && e->inc.alerts_sent <= policy_.max_updates) {
+        ++e->inc.alerts_sent;
+        what = 2;
+      }
+      if (what) emit(ctx, *e, ev);
+    }
+  }
+
+  void on_tick(ShardCtx&, uint64_t now, DetectorState* st) const noexcept override {
+    if (now != UINT64_MAX) static_cast<State*>(st)->table->expire(now, policy_.hold_down_ns, 64);
+  }
+
+ private:
+  void emit(ShardCtx& ctx, const Entry& e, const HostEvent& ev) const noexcept {
+    Alert* a = ctx.alerts->next();
+    if (!a) return;
+    alert_header(*a, cfg_.index, ev.ts, ev.order, 17, ev.src, ev.dst, ev.sport, e.dport);
+    a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
+    a->update = policy_.update_number(e.inc);
+    const bool set = e.pdu_mask & (1u << (uint8_t(snmp::Pdu::kSet) - 0xA0));
+    a->score = ctx.score(ev.dst, 17, e.dport, std::min(5, cfg_.lethality + (set ? 1 : 0)));
+    a->count[0] = e.requests;
+    a->count[1] = e.answers;
+    a->count[2] = e.pdu_mask;
+    a->count[3] = e.version;
+    a->extra = e.key.kind;  // community index
+    a->n_targets = 1;
+    a->targets[0] = ev.dst;
+    a->ttl = ev.ttl, a->ip_id = ev.ip_id;
+  }
+
+  IncidentPolicy policy_;
+  uint32_t table_size_;
+};
+
+std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig& c) {
+  return std::make_unique<SnmpPublic>(d, c);
+}
+
+void render(const Alert& a, AlertText& t) {
+  const char* community = kDefaults[a.extra < std::size(kDefaults) ? a.extra : 0];
+  std::string pdus;
+  auto list = nlohmann::ordered_json::array();
+  for (uint32_t b = 0; b < 9; ++b)
+    if (a.count[2] & (1u << b)) {
+      const char* name = snmp::pdu_name(uint8_t(0xA0 + b));
+      pdus += (pdus.empty() ? "" : ", ") + std::string(name);
+      list.push_back(name);
+    }
+  const bool set = a.count[2] & (1u << (uint8_t(snmp::Pdu::kSet) - 0xA0));
+  const char* version = a.count[3] == 0 ? "v1" : "v2c";
+  t.signature = std::string("SNMP ") + version + " with default community \"" + community +
+                "\": " + format_count(a.count[0]) + (a.count[0] == 1 ? " request" : " requests") +
+                " (" + pdus + ") to " + ip_to_string(a.dst) + ":" + std::to_string(a.dport) +
+                (a.count[1] ? ", agent answered" : "") + (set ? "; a Set can reconfigure it" : "") +
+                (a.update ? " (update " + std::to_string(a.update) + ")" : "");
+  auto& e = t.evidence;
+  e["version"] = version;
+  e["community"] = community;
+  e["pdu_types"] = list;
+  e["set_request"] = set;
+  e["requests"] = a.count[0];
+  e["agent_answered"] = a.count[1] > 0;
+  e["answers"] = a.count[1];
+  e["first_seen"] = eve_timestamp(a.first_ts);
+  e["last_seen"] = eve_timestamp(a.last_ts);
+  e["update"] = a.update;
+}
+
+}  // namespace
+
+extern const DetectorDescriptor kSnmpPublic = {
+    "snmp-public",
+    1000015,
+    DetectorKind::kHostBehaviour,
+    "Attempted Information Leak",
+    "SNMP v1/v2c requests using a default community string (public, private)",
+    3,
+    kParams,
+    make,
+    render,
+    {"SNMP v1 and v2c authenticate with a community string sent in clear text; 'public' "
+     "(read) and 'private' (write) are the factory defaults. An agent that accepts them gives "
+     "anyone its configuration, interfaces, routes and ARP table, and with 'private' lets them "
+     "change it.",
+     "Possible for a single Set or trap (UDP, no handshake), but a Get is only useful to a "
+     "requester who receives the answer, so its source is probably real.",
+     "Change the communities on every agent (or move to SNMPv3 with authentication), restrict "
+     "which managers may query each agent, and block 161-162/udp at the perimeter."}};
+
+}  // namespace harrier

@@ -1,0 +1,229 @@
+// trojan-port-probe (seed detect 3): inbound attempts on ports where known
+// backdoors and trojans listen (NetBus 12345-12346/tcp, Back Orifice
+// 31337/udp, SubSeven 1243, 6776, 27374/tcp, ...). The alert says when the
+// protocol does not match the trojan's: the seed's "false NetBus" was UDP to
+// 12345, and NetBus only ever spoke TCP.
+//
+// Only the packet that opens a conversation counts: a TCP SYN, or the first
+// UDP datagram of a flow, from the side that started it. So the same number
+// used as the ephemeral port of a home host's own connection (replies arrive
+// at home port 12345) never fires; nor does a port the inventory lists as
+// served on that host.
+//
+// Host-behaviour: one incident per (source, port), so a sweep of 500 hosts on
+// 12345 is one alert listing its targets.
+#include <cstring>
+
+#include "dataplane/bounded_table.h"
+#include "detectors/detector.h"
+#include "detectors/evidence.h"
+
+namespace harrier {
+namespace {
+
+constexpr ParamSpec kParams[] = {
+    {"max_updates", ParamType::kCount, 0, 64, 4,
+     "update alerts per incident (when the number of targets doubles)"},
+    {"hold_down", ParamType::kSeconds, 1, 604800, 86400,
+     "seconds of silence after which the same source and port start a new incident"},
+    {"table_size", ParamType::kCount, 1024, 1 << 24, 16384,
+     "(source, port) incidents remembered, all shards together"},
+};
+
+struct Trojan {
+  uint16_t port;
+  uint8_t proto;  // the protocol the trojan really uses
+  const char* name;
+};
+
+// Well-documented backdoor ports (SANS/CERT lists of the era; still scanned).
+constexpr Trojan kTrojans[] = {
+    {1243, 6, "SubSeven"},
+    {1524, 6, "ingreslock backdoor"},
+    {2140, 17, "Deep Throat"},
+    {3150, 17, "Deep Throat"},
+    {6711, 6, "SubSeven"},
+    {6776, 6, "SubSeven"},
+    {12345, 6, "NetBus"},
+    {12346, 6, "NetBus"},
+    {16959, 6, "SubSeven"},
+    {20034, 6, "NetBus 2 Pro"},
+    {27374, 6, "SubSeven"},
+    {27444, 17, "Trin00 daemon"},
+    {27665, 6, "Trin00 master"},
+    {31335, 17, "Trin00 master"},
+    {31337, 17, "Back Orifice"},
+    {31338, 17, "Deep Back Orifice"},
+    {54320, 6, "Back Orifice 2000"},
+    {54321, 17, "Back Orifice 2000"},
+    {65000, 6, "Devil"},
+};
+
+int find_trojan(uint16_t port) {
+  for (size_t i = 0; i < std::size(kTrojans); ++i)
+    if (kTrojans[i].port == port) return int(i);
+  return -1;
+}
+
+struct Entry {
+  PairKey key;
+  uint64_t last_ts;
+  uint32_t lru_prev, lru_next;
+  Incident inc;
+  uint32_t packets;
+  uint16_t first_sport;
+  uint16_t tcp_flags;
+  uint8_t ttl;
+  uint16_t ip_id;
+  uint32_t payload_len;
+  TargetList<16> targets;
+};
+using Table = BoundedTable<PairKey, Entry>;
+
+struct State final : DetectorState {
+  std::unique_ptr<Table> table;
+};
+
+class TrojanPortProbe final : public Detector {
+ public:
+  TrojanPortProbe(const DetectorDescriptor& d, const DetectorConfig& c)
+      : Detector(d, c), table_size_(uint32_t(c.get("table_size"))) {
+    policy_.max_updates = uint32_t(c.get("max_updates"));
+    policy_.hold_down_ns = uint64_t(c.get("hold_down") * 1e9);
+  }
+
+  std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
+                                            std::string* error) const override {
+    auto s = std::make_unique<State>();
+    s->table =
+        make_table<PairKey, Entry>("troj", table_size_, shard, n_shards, socket, s.get(), error);
+    return s->table ? std::move(s) : nullptr;
+  }
+
+  void on_packets(ShardCtx& ctx, std::span<const PacketCtx> pkts,
+                  DetectorState*) const noexcept override {
+    for (const PacketCtx& p : pkts) {
+      if (!p.decoded || !p.flow_created || !p.from_initiator || !p.dst_home) continue;
+      const PacketView& v = *p.v;
+      if (!v.has_ports()) continue;
+      // A conversation opened by a SYN; anything else first seen mid-flow
+      // cannot tell us who opened it.
+      if (v.proto == L4Proto::kTcp &&
+          (v.tcp_flags & (tcp_flag::kSyn | tcp_flag::kAck | tcp_flag::kRst)) != tcp_flag::kSyn)
+        continue;
+      const int t = find_trojan(v.dport);
+      if (t < 0 || ctx.rt.inventory->serves(v.dst, v.ip_proto, v.dport)) continue;
+      HostEvent e;
+      e.kind = HostEventKind::kDetector;
+      e.detector = cfg_.index;
+      e.ts = p.ts, e.order = p.order;
+      e.src = v.src, e.dst = v.dst, e.sport = v.sport, e.dport = v.dport;
+      e.proto = v.ip_proto, e.tcp_flags = v.tcp_flags, e.ttl = v.ttl, e.ip_id = v.ip_id;
+      e.code = uint8_t(t);
+      e.aux[0] = v.payload_len;
+      ctx.events->emit(e, e.src);
+    }
+  }
+
+  void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
+                 DetectorState* st) const noexcept override {
+    Table& tab = *static_cast<State*>(st)->table;
+    for (const HostEvent& ev : events) {
+      if (ev.kind != HostEventKind::kDetector || ev.detector != cfg_.index) continue;
+      bool created;
+      Entry* e =
+          tab.find_or_insert(PairKey::make(ev.src, nullptr, ev.proto, ev.dport), ev.ts, &created);
+      if (!e) continue;
+      if (!created && policy_.starts_new(e->inc, ev.ts)) restart_entry(*e), created = true;
+      if (e->packets == 0) {
+        e->inc.first_ts = ev.ts;
+        e->first_sport = ev.sport;
+        e->tcp_flags = ev.tcp_flags, e->ttl = ev.ttl, e->ip_id = ev.ip_id;
+        e->payload_len = ev.aux[0];
+      }
+      e->inc.last_ts = ev.ts;
+      ++e->packets;
+      e->targets.add(ev.dst, ev.ts);
+      if (policy_.decide(e->inc, e->targets.total, true)) emit(ctx, *e, ev);
+    }
+  }
+
+  void on_tick(ShardCtx&, uint64_t now, DetectorState* st) const noexcept override {
+    if (now != UINT64_MAX) static_cast<State*>(st)->table->expire(now, policy_.hold_down_ns, 64);
+  }
+
+ private:
+  void emit(ShardCtx& ctx, const Entry& e, const HostEvent& ev) const noexcept {
+    Alert* a = ctx.alerts->next();
+    if (!a) return;
+    alert_header(*a, cfg_.index, ev.ts, ev.order, ev.proto, ev.src, e.targets.addr[0],
+                 e.first_sport, ev.dport);
+    a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
+    a->update = policy_.update_number(e.inc);
+    a->score = ctx.score(a->dst, ev.proto, ev.dport, cfg_.lethality);
+    a->extra = ev.code;
+    a->count[0] = e.packets;
+    a->count[1] = e.payload_len;
+    a->tcp_flags = e.tcp_flags, a->ttl = e.ttl, a->ip_id = e.ip_id;
+    e.targets.fill(*a);
+  }
+
+  IncidentPolicy policy_;
+  uint32_t table_size_;
+};
+
+std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig& c) {
+  return std::make_unique<TrojanPortProbe>(d, c);
+}
+
+void render(const Alert& a, AlertText& t) {
+  const Trojan& tr = kTrojans[a.extra < std::size(kTrojans) ? a.extra : 0];
+  const bool mismatch = tr.proto != a.proto;
+  t.signature = "Trojan port probe: " + proto_name(a.proto) + "/" + std::to_string(a.dport) + " (" +
+                tr.name + ") on " +
+                (a.n_targets == 1 ? ip_to_string(a.dst) : format_count(a.n_targets) + " hosts") +
+                (mismatch ? "; " + std::string(tr.name) + " uses " + proto_name(tr.proto) +
+                                ", not " + proto_name(a.proto)
+                          : "") +
+                (a.update ? " (update " + std::to_string(a.update) + ")" : "");
+  auto& e = t.evidence;
+  e["trojan"] = tr.name;
+  e["trojan_proto"] = proto_name(tr.proto);
+  e["proto"] = proto_name(a.proto);
+  e["protocol_matches_trojan"] = !mismatch;
+  e["packets"] = a.count[0];
+  e["first_payload_bytes"] = a.count[1];
+  if (a.proto == 6) e["tcp_flags"] = format_tcp_flags(a.tcp_flags);
+  e["ttl"] = a.ttl;
+  e["ip_id"] = a.ip_id;
+  e["first_seen"] = eve_timestamp(a.first_ts);
+  e["last_seen"] = eve_timestamp(a.last_ts);
+  auto targets = nlohmann::ordered_json::array();
+  for (uint32_t i = 0; i < std::min<uint32_t>(a.n_targets, Alert::kMaxTargets); ++i)
+    targets.push_back(ip_to_string(a.targets[i]));
+  e["targets"] = targets;
+  e["targets_total"] = a.n_targets;
+  e["update"] = a.update;
+}
+
+}  // namespace
+
+extern const DetectorDescriptor kTrojanPortProbe = {
+    "trojan-port-probe",
+    1000003,
+    DetectorKind::kHostBehaviour,
+    "Misc activity",
+    "Inbound attempts on ports where known backdoors and trojans listen",
+    5,
+    kParams,
+    make,
+    render,
+    {"A prober looks for hosts already compromised: a backdoor listening on its known port "
+     "answers, and the attacker walks in without exploiting anything. A protocol that does not "
+     "match the trojan's (UDP to NetBus's TCP port) means either a variant, a filter-evasion "
+     "attempt against rules keyed on the port number alone, or an unrelated service.",
+     "Unlikely: a probe for a listening backdoor needs the answer to come back.",
+     "Block unsolicited inbound traffic to everything but the services you publish (a stateful "
+     "firewall does), and check the targeted host for the named trojan if it answered."}};
+
+}  // namespace harrier
