@@ -42,7 +42,7 @@ bool scan_pcap_file(const std::string& path, PcapFileInfo* info, std::string* er
   int rc;
   while ((rc = pcap_next_ex(p, &h, &data)) == 1) {
     const uint64_t ts = uint64_t(h->ts.tv_sec) * 1'000'000'000ull + uint64_t(h->ts.tv_usec);
-    if (info->packets == 0) info->first_ts_ns = ts;
+    if (info->first_ts_ns == 0) info->first_ts_ns = ts;  // the first non-zero time
     info->last_ts_ns = ts;
     ++info->packets;
     info->bytes += h->caplen;

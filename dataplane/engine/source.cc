@@ -83,7 +83,15 @@ uint32_t PacketSource::poll(rte_mbuf** out, uint64_t* ts, uint32_t max) noexcept
       continue;
     }
     const uint64_t raw = *RTE_MBUF_DYNFIELD(m, ts_offset_, rte_mbuf_timestamp_t*);
-    if (ts_scale_[i] == 0) ts_scale_[i] = timestamp_scale(raw, in.first_ts_ns);
+    // Time zero is zero in any unit: learn the unit from the first packet
+    // that has a time (generated captures often start at the epoch).
+    if (ts_scale_[i] == 0) {
+      if (raw == 0) {
+        ts[k] = 0;
+        continue;
+      }
+      ts_scale_[i] = timestamp_scale(raw, in.first_ts_ns);
+    }
     ts[k] = raw * ts_scale_[i];
   }
   if (sequential_ && n == 0 && input_done(i)) {
