@@ -2,22 +2,40 @@
 
 namespace harrier {
 
+extern const DetectorDescriptor kNetbiosSweep;
 extern const DetectorDescriptor kPortmapProbe;
 extern const DetectorDescriptor kTrojanPortProbe;
 extern const DetectorDescriptor kSynRetryAnomaly;
 extern const DetectorDescriptor kRstBackscatter;
 extern const DetectorDescriptor kHorizontalScan;
+extern const DetectorDescriptor kPingThenConnect;
 extern const DetectorDescriptor kIcmpUnreachBackscatter;
 extern const DetectorDescriptor kIcmpTtlBackscatter;
+extern const DetectorDescriptor kVerticalScan;
+extern const DetectorDescriptor kSlowScan;
 extern const DetectorDescriptor kFlagAnomaly;
 extern const DetectorDescriptor kSnmpPublic;
+extern const DetectorDescriptor kNetbiosWildcard;
 
 namespace {
 const DetectorDescriptor* const kRegistry[] = {
-    // Catalog order (docs: ../shared/spec/detectors.md).
-    &kPortmapProbe,       &kTrojanPortProbe, &kSynRetryAnomaly,
-    &kRstBackscatter,     &kHorizontalScan,  &kIcmpUnreachBackscatter,
-    &kIcmpTtlBackscatter, &kFlagAnomaly,     &kSnmpPublic,
+    // Catalog order (../shared/spec/detectors.md).
+    // clang-format off
+    &kNetbiosSweep,
+    &kPortmapProbe,
+    &kTrojanPortProbe,
+    &kSynRetryAnomaly,
+    &kRstBackscatter,
+    &kHorizontalScan,
+    &kPingThenConnect,
+    &kIcmpUnreachBackscatter,
+    &kIcmpTtlBackscatter,
+    &kVerticalScan,
+    &kSlowScan,
+    &kFlagAnomaly,
+    &kSnmpPublic,
+    &kNetbiosWildcard,
+    // clang-format on
 };
 }  // namespace
 

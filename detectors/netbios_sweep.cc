@@ -1,0 +1,257 @@
+// netbios-sweep (seed detect 1): one source sending NetBIOS name-service
+// queries (UDP 137, opcode QUERY; name or node-status questions) to many home
+// hosts. Default: >= 5 distinct hosts within 1 h. The evidence gives the
+// order the hosts were tried in, the queries each got (Windows resends an
+// unanswered query three times) and how many hosts answered.
+//
+// Quiet on a host resolving names against its own WINS server: that is one
+// target, however many names it asks for. A broadcast query is one target
+// too (the broadcast address).
+//
+// Host-behaviour: the flow shards parse NBNS and send one event per query
+// (keyed by the querier) and per answer from a queried home host (keyed by
+// the querier it answers); the host shard keeps one incident per querier.
+#include <algorithm>
+
+#include "dataplane/bounded_table.h"
+#include "detectors/detector.h"
+#include "detectors/evidence.h"
+#include "detectors/protocols/nbns.h"
+
+namespace harrier {
+namespace {
+
+constexpr ParamSpec kParams[] = {
+    {"min_hosts", ParamType::kCount, 2, 64, 5, "distinct home hosts queried within window"},
+    {"window", ParamType::kSeconds, 1, 604800, 3600, "seconds for min_hosts"},
+    {"max_updates", ParamType::kCount, 0, 64, 4,
+     "update alerts per incident (when the host count doubles)"},
+    {"hold_down", ParamType::kSeconds, 1, 604800, 3600,
+     "seconds of silence after which the same source starts a new incident"},
+    {"table_size", ParamType::kCount, 1024, 1 << 24, 16384,
+     "querying sources remembered, all shards together"},
+};
+
+enum Code : uint8_t { kQuery = 1, kAnswer = 2 };
+
+struct Entry {
+  PairKey key;
+  uint64_t last_ts;
+  uint32_t lru_prev, lru_next;
+  Incident inc;
+  TargetList<64> targets;
+  uint64_t answered;  // bit per listed target that answered
+  uint32_t queries;
+  uint16_t first_sport;
+  uint16_t qtype;
+  uint8_t ttl;
+  uint8_t suffix;
+  char name[16];
+};
+using Table = BoundedTable<PairKey, Entry>;
+
+struct State final : DetectorState {
+  std::unique_ptr<Table> table;
+};
+
+class NetbiosSweep final : public Detector {
+ public:
+  NetbiosSweep(const DetectorDescriptor& d, const DetectorConfig& c)
+      : Detector(d, c),
+        min_hosts_(uint32_t(c.get("min_hosts"))),
+        window_ns_(uint64_t(c.get("window") * 1e9)),
+        table_size_(uint32_t(c.get("table_size"))) {
+    policy_.max_updates = uint32_t(c.get("max_updates"));
+    policy_.hold_down_ns = uint64_t(c.get("hold_down") * 1e9);
+  }
+
+  std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
+                                            std::string* error) const override {
+    auto s = std::make_unique<State>();
+    s->table =
+        make_table<PairKey, Entry>("nbsweep", table_size_, shard, n_shards, socket, s.get(), error);
+    return s->table ? std::move(s) : nullptr;
+  }
+
+  void on_packets(ShardCtx& ctx, std::span<const PacketCtx> pkts,
+                  DetectorState*) const noexcept override {
+    for (const PacketCtx& p : pkts) {
+      if (!p.decoded || p.v->proto != L4Proto::kUdp || p.v->is_later_fragment) continue;
+      const PacketView& v = *p.v;
+      const bool query = v.dport == 137 && p.dst_home;
+      const bool answer = v.sport == 137 && p.src_home;
+      if (!query && !answer) continue;
+      nbns::Message m;
+      if (!nbns::parse(v.payload, v.payload_len, m) || m.opcode != 0) continue;
+      if (m.response != answer) continue;
+      if (query && (m.qtype != nbns::kTypeNb && m.qtype != nbns::kTypeNbstat)) continue;
+      HostEvent e;
+      e.kind = HostEventKind::kDetector;
+      e.detector = cfg_.index;
+      e.ts = p.ts, e.order = p.order;
+      e.proto = 17, e.ttl = v.ttl, e.ip_id = v.ip_id;
+      e.code = query ? kQuery : kAnswer;
+      // Always querier -> queried, so an answer meets its query's incident.
+      e.src = query ? v.src : v.dst;
+      e.dst = query ? v.dst : v.src;
+      e.sport = query ? v.sport : v.dport;
+      e.dport = 137;
+      e.aux[0] = m.qtype | uint32_t(m.suffix) << 16;
+      // The first four characters of the name ride along; the rest is not needed
+      // to judge a sweep, and the event stays small.
+      uint32_t head = 0;
+      for (int i = 0; i < 4; ++i)
+        head |= uint32_t(uint8_t(m.name[i])) << (8 * i);
+      e.aux[1] = head;
+      ctx.events->emit(e, e.src);
+    }
+  }
+
+  void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
+                 DetectorState* st) const noexcept override {
+    Table& t = *static_cast<State*>(st)->table;
+    for (const HostEvent& ev : events) {
+      if (ev.kind != HostEventKind::kDetector || ev.detector != cfg_.index) continue;
+      const PairKey k = PairKey::make(ev.src, nullptr, 17, 137);
+      if (ev.code == kAnswer) {
+        if (Entry* e = t.find(k)) {
+          const int i = e->targets.find(ev.dst);
+          if (i >= 0) e->answered |= uint64_t(1) << i;
+        }
+        continue;
+      }
+      bool created;
+      Entry* e = t.find_or_insert(k, ev.ts, &created);
+      if (!e) continue;
+      if (!created && policy_.starts_new(e->inc, ev.ts)) restart_entry(*e), created = true;
+      if (e->queries == 0) {
+        e->inc.first_ts = ev.ts;
+        e->first_sport = ev.sport;
+        e->ttl = ev.ttl;
+        e->qtype = uint16_t(ev.aux[0]);
+        e->suffix = uint8_t(ev.aux[0] >> 16);
+        for (int i = 0; i < 4; ++i)
+          e->name[i] = char(ev.aux[1] >> (8 * i));
+      }
+      e->inc.last_ts = ev.ts;
+      ++e->queries;
+      if (!e->targets.add(ev.dst, ev.ts)) continue;  // a retry: evidence, not a new host
+      const uint64_t since = ev.ts > window_ns_ ? ev.ts - window_ns_ : 0;
+      const bool met = e->targets.count_since(since) >= min_hosts_;
+      if (policy_.decide(e->inc, e->targets.total, met)) emit(ctx, *e, ev);
+    }
+  }
+
+  void on_tick(ShardCtx&, uint64_t now, DetectorState* st) const noexcept override {
+    if (now != UINT64_MAX)
+      static_cast<State*>(st)->table->expire(now, std::max(window_ns_, policy_.hold_down_ns), 64);
+  }
+
+ private:
+  void emit(ShardCtx& ctx, const Entry& e, const HostEvent& ev) const noexcept {
+    Alert* a = ctx.alerts->next();
+    if (!a) return;
+    alert_header(*a, cfg_.index, ev.ts, ev.order, 17, ev.src, e.targets.addr[0], e.first_sport,
+                 137);
+    a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
+    a->update = policy_.update_number(e.inc);
+    a->score = ctx.score(a->dst, 17, 137, cfg_.lethality);
+    e.targets.fill(*a);
+    uint32_t lo = UINT32_MAX, hi = 0;
+    for (uint32_t i = 0; i < e.targets.n; ++i)
+      lo = std::min(lo, e.targets.hits[i]), hi = std::max(hi, e.targets.hits[i]);
+    a->count[0] = e.queries;
+    a->count[1] = lo;
+    a->count[2] = hi;
+    a->count[3] = uint32_t(__builtin_popcountll(e.answered));
+    a->extra = e.qtype | uint32_t(e.suffix) << 16;
+    a->ttl = e.ttl;
+    // Queries per listed host, in order of first query.
+    a->n_series = std::min<uint32_t>(e.targets.n, Alert::kMaxSeries);
+    for (uint32_t i = 0; i < a->n_series; ++i)
+      a->series[i] = e.targets.hits[i];
+    a->isn = uint32_t(uint8_t(e.name[0])) | uint32_t(uint8_t(e.name[1])) << 8 |
+             uint32_t(uint8_t(e.name[2])) << 16 | uint32_t(uint8_t(e.name[3])) << 24;
+  }
+
+  uint32_t min_hosts_;
+  uint64_t window_ns_;
+  IncidentPolicy policy_;
+  uint32_t table_size_;
+};
+
+std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig& c) {
+  return std::make_unique<NetbiosSweep>(d, c);
+}
+
+std::string name_head(uint32_t packed) {
+  std::string s;
+  for (int i = 0; i < 4; ++i) {
+    const char c = char(packed >> (8 * i));
+    if (c == 0) break;
+    s += (c >= 0x20 && c < 0x7F) ? c : '.';
+  }
+  while (!s.empty() && s.back() == ' ')
+    s.pop_back();
+  return s;
+}
+
+void render(const Alert& a, AlertText& t) {
+  const uint32_t hosts = a.n_targets, queries = a.count[0], lo = a.count[1], hi = a.count[2];
+  const uint32_t answered = a.count[3];
+  const bool nbstat = (a.extra & 0xFFFF) == nbns::kTypeNbstat;
+  const double span = (a.last_ts - a.first_ts) / 1e9;
+  const std::string each = lo == hi ? format_count(lo) + (lo == 1 ? " query each" : " queries each")
+                                    : format_count(lo) + "-" + format_count(hi) + " queries each";
+  t.signature = std::string("NetBIOS ") + (nbstat ? "node-status" : "name-query") +
+                " sweep: " + format_count(hosts) + " hosts in " + format_seconds(span) + ", " +
+                target_order_name(a.target_order) + ", " + each +
+                (answered ? ", " + format_count(answered) + " answered" : ", none answered") +
+                (a.update ? " (update " + std::to_string(a.update) + ")" : "");
+  auto& e = t.evidence;
+  e["hosts"] = hosts;
+  e["queries"] = queries;
+  e["queries_per_host"] = {lo, hi};
+  e["answered"] = answered;
+  e["question"] = nbstat ? "NBSTAT" : "NB";
+  e["name_prefix"] = name_head(a.isn);
+  e["name_suffix"] = (a.extra >> 16) & 0xFF;
+  e["order"] = target_order_name(a.target_order);
+  e["span_s"] = span;
+  e["first_seen"] = eve_timestamp(a.first_ts);
+  e["last_seen"] = eve_timestamp(a.last_ts);
+  e["ttl"] = a.ttl;
+  auto targets = nlohmann::ordered_json::array();
+  auto per_host = nlohmann::ordered_json::array();
+  for (uint32_t i = 0; i < std::min<uint32_t>(a.n_targets, Alert::kMaxTargets); ++i) {
+    targets.push_back(ip_to_string(a.targets[i]));
+    if (i < a.n_series) per_host.push_back(a.series[i]);
+  }
+  e["targets"] = targets;
+  e["queries_by_target"] = per_host;
+  e["targets_total"] = hosts;
+  e["update"] = a.update;
+}
+
+}  // namespace
+
+extern const DetectorDescriptor kNetbiosSweep = {
+    "netbios-sweep",
+    1000001,
+    DetectorKind::kHostBehaviour,
+    "Attempted Information Leak",
+    "NetBIOS name-service queries (UDP 137) from one source to >= 5 home hosts within 1 h",
+    5,
+    kParams,
+    make,
+    render,
+    {"NetBIOS name service (UDP 137) answers name and node-status queries with the host's "
+     "NetBIOS names, workgroup, logged-on user and MAC address. Querying host after host maps "
+     "which machines run Windows file sharing and what they are called: the reconnaissance "
+     "before password guessing on the shares, or the spread of a worm that uses them.",
+     "Unlikely: the sweep is only useful if the answers come back, so the source is probably "
+     "its real address (often an infected machine that is itself a victim).",
+     "Block 137-139/udp+tcp and 445/tcp at the border; inside, disable NetBIOS over TCP/IP "
+     "where it is not needed. Look at the hosts that answered: they disclosed their names."}};
+
+}  // namespace harrier

@@ -1,0 +1,272 @@
+// netbios-wildcard ("Analyze This": SMB Name Wildcard): NetBIOS node-status
+// queries (NBSTAT) for the wildcard name '*' (encoded CKAAAA...), the
+// question `nbtstat -A` and nbtscan ask, to home hosts, and whether the
+// target answered: an answer lists its names, workgroup, logged-on user and
+// MAC address, so an answered query is exposure, an unanswered one is not.
+//
+// Low severity by default: on a network that allows NetBIOS internally these
+// queries are routine, and the inventory can lower them further.
+//
+// Host-behaviour: one incident per querier. The first alert waits for the
+// target's answer, or `answer_grace` without one, so it says which; updates
+// follow as the number of hosts queried doubles.
+#include <algorithm>
+#include <vector>
+
+#include "dataplane/bounded_table.h"
+#include "detectors/detector.h"
+#include "detectors/evidence.h"
+#include "detectors/protocols/nbns.h"
+
+namespace harrier {
+namespace {
+
+constexpr ParamSpec kParams[] = {
+    {"answer_grace", ParamType::kSeconds, 0.001, 60, 2,
+     "seconds to wait for the target's answer before alerting without one"},
+    {"max_updates", ParamType::kCount, 0, 64, 4,
+     "update alerts per incident (when the host count doubles)"},
+    {"hold_down", ParamType::kSeconds, 1, 604800, 3600,
+     "seconds of silence after which the same querier starts a new incident"},
+    {"table_size", ParamType::kCount, 1024, 1 << 24, 16384,
+     "queriers remembered, all shards together"},
+};
+
+enum Code : uint8_t { kQuery = 1, kAnswer = 2 };
+
+struct Entry {
+  PairKey key;
+  uint64_t last_ts;
+  uint32_t lru_prev, lru_next;
+  Incident inc;
+  TargetList<16> targets;
+  uint32_t queries;
+  uint32_t answered;       // answers from queried hosts
+  uint16_t answered_mask;  // bit per listed target that answered
+  uint16_t first_sport;
+  uint8_t ttl;
+  uint8_t names;  // names in the first answer's table
+  bool pending;   // first alert waits for an answer or the grace period
+  bool listed;    // index is on the state's pending list
+  uint64_t due;
+  uint64_t first_order;
+};
+using Table = BoundedTable<PairKey, Entry>;
+
+struct State final : DetectorState {
+  std::unique_ptr<Table> table;
+  std::vector<uint32_t> pending, next;  // entries whose first alert is due
+  uint64_t pending_overflow = 0;
+};
+
+constexpr uint32_t kPendingCap = 4096;
+
+class NetbiosWildcard final : public Detector {
+ public:
+  NetbiosWildcard(const DetectorDescriptor& d, const DetectorConfig& c)
+      : Detector(d, c),
+        grace_ns_(uint64_t(c.get("answer_grace") * 1e9)),
+        table_size_(uint32_t(c.get("table_size"))) {
+    policy_.max_updates = uint32_t(c.get("max_updates"));
+    policy_.hold_down_ns = uint64_t(c.get("hold_down") * 1e9);
+  }
+
+  std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
+                                            std::string* error) const override {
+    auto s = std::make_unique<State>();
+    s->table =
+        make_table<PairKey, Entry>("nbwild", table_size_, shard, n_shards, socket, s.get(), error);
+    if (!s->table) return nullptr;
+    s->pending.reserve(kPendingCap);
+    s->next.reserve(kPendingCap);
+    return s;
+  }
+
+  void on_packets(ShardCtx& ctx, std::span<const PacketCtx> pkts,
+                  DetectorState*) const noexcept override {
+    for (const PacketCtx& p : pkts) {
+      if (!p.decoded || p.v->proto != L4Proto::kUdp || p.v->is_later_fragment) continue;
+      const PacketView& v = *p.v;
+      const bool query = v.dport == 137 && p.dst_home;
+      const bool answer = v.sport == 137 && p.src_home;
+      if (!query && !answer) continue;
+      nbns::Message m;
+      if (!nbns::parse(v.payload, v.payload_len, m) || m.opcode != 0) continue;
+      if (m.response != answer || m.qtype != nbns::kTypeNbstat || !m.wildcard) continue;
+      HostEvent e;
+      e.kind = HostEventKind::kDetector;
+      e.detector = cfg_.index;
+      e.ts = p.ts, e.order = p.order;
+      e.proto = 17, e.ttl = v.ttl, e.ip_id = v.ip_id;
+      e.code = query ? kQuery : kAnswer;
+      e.src = query ? v.src : v.dst;
+      e.dst = query ? v.dst : v.src;
+      e.sport = query ? v.sport : v.dport;
+      e.dport = 137;
+      e.aux[0] = answer ? node_name_count(v) : 0;
+      ctx.events->emit(e, e.src);
+    }
+  }
+
+  void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
+                 DetectorState* st) const noexcept override {
+    State& s = *static_cast<State*>(st);
+    for (const HostEvent& ev : events) {
+      if (ev.kind != HostEventKind::kDetector || ev.detector != cfg_.index) continue;
+      const PairKey k = PairKey::make(ev.src, nullptr, 17, 137);
+      if (ev.code == kAnswer) {
+        Entry* e = s.table->find(k);
+        const int i = e ? e->targets.find(ev.dst) : -1;
+        if (i < 0) continue;
+        s.table->touch(e, ev.ts);
+        if (!(e->answered_mask & (1u << i))) {
+          e->answered_mask |= uint16_t(1u << i);
+          ++e->answered;
+          if (!e->names) e->names = uint8_t(std::min<uint32_t>(ev.aux[0], 255));
+        }
+        if (e->pending) {
+          e->pending = false;  // the answer settles the first alert: say so now
+          if (policy_.decide(e->inc, e->targets.total, true)) emit(ctx, *e, ev.ts, ev.order);
+        }
+        continue;
+      }
+      bool created;
+      Entry* e = s.table->find_or_insert(k, ev.ts, &created);
+      if (!e) continue;
+      if (!created && policy_.starts_new(e->inc, ev.ts)) restart_entry(*e), created = true;
+      if (e->queries == 0) {
+        e->inc.first_ts = ev.ts;
+        e->first_sport = ev.sport;
+        e->ttl = ev.ttl;
+      }
+      e->inc.last_ts = ev.ts;
+      ++e->queries;
+      const bool new_host = e->targets.add(ev.dst, ev.ts);
+      if (e->inc.alerts_sent == 0) {
+        if (!e->pending) {
+          e->pending = true;
+          e->due = ev.ts + grace_ns_;
+          e->first_order = ev.order;
+          if (!e->listed) {
+            if (s.pending.size() < kPendingCap) {
+              e->listed = true;
+              s.pending.push_back(s.table->index_of(e));
+            } else {
+              ++s.pending_overflow;  // no room to wait: alert now, answer unknown
+              e->pending = false;
+              if (policy_.decide(e->inc, e->targets.total, true)) emit(ctx, *e, ev.ts, ev.order);
+            }
+          }
+        }
+      } else if (new_host && policy_.decide(e->inc, e->targets.total, true)) {
+        emit(ctx, *e, ev.ts, ev.order);
+      }
+    }
+  }
+
+  void on_tick(ShardCtx& ctx, uint64_t now, DetectorState* st) const noexcept override {
+    State& s = *static_cast<State*>(st);
+    s.next.clear();
+    for (uint32_t idx : s.pending) {
+      Entry& e = *s.table->at(idx);
+      if (!e.listed) continue;  // evicted and reused, or listed twice
+      e.listed = false;
+      if (!e.pending) continue;
+      if (now != UINT64_MAX && e.due > now && s.next.size() < kPendingCap) {
+        e.listed = true;
+        s.next.push_back(idx);
+        continue;
+      }
+      e.pending = false;
+      if (policy_.decide(e.inc, e.targets.total, true))
+        emit(ctx, e, std::min(now, e.due), e.first_order);
+    }
+    std::swap(s.pending, s.next);
+    if (now != UINT64_MAX) s.table->expire(now, policy_.hold_down_ns, 64);
+  }
+
+ private:
+  // Names in an NBSTAT answer's table: the byte after the answer's RR header.
+  // The question name is '*' (34 bytes), so the table starts at a fixed place.
+  static uint32_t node_name_count(const PacketView& v) noexcept {
+    constexpr uint32_t kAt = 12 + 34 + 2 + 2 + 4 + 2;
+    return v.payload_len > kAt ? v.payload[kAt] : 0;
+  }
+
+  void emit(ShardCtx& ctx, const Entry& e, uint64_t ts, uint64_t order) const noexcept {
+    Alert* a = ctx.alerts->next();
+    if (!a) return;
+    alert_header(*a, cfg_.index, ts, order, 17, e.key.first(), e.targets.addr[0], e.first_sport,
+                 137);
+    a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
+    a->update = policy_.update_number(e.inc);
+    // An answered query disclosed the host's names: one step more lethal.
+    a->score = ctx.score(a->dst, 17, 137, std::min(5, cfg_.lethality + (e.answered ? 1 : 0)));
+    e.targets.fill(*a);
+    a->count[0] = e.queries;
+    a->count[1] = e.answered;
+    a->count[2] = e.names;
+    a->ttl = e.ttl;
+  }
+
+  uint64_t grace_ns_;
+  IncidentPolicy policy_;
+  uint32_t table_size_;
+};
+
+std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig& c) {
+  return std::make_unique<NetbiosWildcard>(d, c);
+}
+
+void render(const Alert& a, AlertText& t) {
+  const uint32_t hosts = a.n_targets, queries = a.count[0], answered = a.count[1];
+  const std::string who = hosts == 1 ? ip_to_string(a.dst) : format_count(hosts) + " hosts";
+  std::string outcome;
+  if (answered == 0)
+    outcome = hosts == 1 ? "no answer" : "none answered";
+  else if (hosts == 1)
+    outcome = "answered with its name table" +
+              (a.count[2] ? " (" + std::to_string(a.count[2]) + " names)" : std::string());
+  else
+    outcome = format_count(answered) + " answered with their name tables";
+  t.signature = "NetBIOS wildcard node-status query (nbtstat -A) to " + who + ": " + outcome +
+                (a.update ? " (update " + std::to_string(a.update) + ")" : "");
+  auto& e = t.evidence;
+  e["hosts"] = hosts;
+  e["queries"] = queries;
+  e["answered"] = answered;
+  e["exposed"] = answered > 0;
+  if (a.count[2]) e["names_disclosed"] = a.count[2];
+  e["first_seen"] = eve_timestamp(a.first_ts);
+  e["last_seen"] = eve_timestamp(a.last_ts);
+  e["ttl"] = a.ttl;
+  auto targets = nlohmann::ordered_json::array();
+  for (uint32_t i = 0; i < std::min<uint32_t>(a.n_targets, Alert::kMaxTargets); ++i)
+    targets.push_back(ip_to_string(a.targets[i]));
+  e["targets"] = targets;
+  e["targets_total"] = hosts;
+  e["update"] = a.update;
+}
+
+}  // namespace
+
+extern const DetectorDescriptor kNetbiosWildcard = {
+    "netbios-wildcard",
+    1000016,
+    DetectorKind::kHostBehaviour,
+    "Attempted Information Leak",
+    "NetBIOS node-status queries for the wildcard name '*', and whether the target answered",
+    2,
+    kParams,
+    make,
+    render,
+    {"A node-status query for the name '*' asks a Windows host for its whole NetBIOS name "
+     "table: computer name, workgroup or domain, logged-on user, the services it runs (the "
+     "<20> file server suffix) and its MAC address. nbtstat -A and nbtscan send it; so do "
+     "Windows machines browsing their own network, which is why it is low severity.",
+     "Unlikely: the name table only reaches the asker, so the source is probably real.",
+     "If the source is outside, block 137/udp at the border. Inside, decide whether NetBIOS "
+     "is needed; if not, disable NetBIOS over TCP/IP so hosts stop answering, and lower this "
+     "detector's score for the networks where it is routine via the inventory."}};
+
+}  // namespace harrier

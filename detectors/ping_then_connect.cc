@@ -1,0 +1,281 @@
+// ping-then-connect (seed detect 8): an ICMP echo sweep, after which TCP
+// connection attempts go only to the hosts that answered the echo, within
+// `connect_window` of the answer. The scanner first learns which addresses
+// are alive, then spends its port probes on them alone.
+//
+// What makes it a sweep rather than a monitor: several hosts pinged
+// (>= min_pinged), at least one of them silent (a sweep covers addresses
+// nobody uses; a monitor pings hosts it knows are there), and no connection
+// attempt to a silent host (a monitor checks its service whatever the ping
+// said). Host discovery that probes TCP at the same time as the echo (nmap
+// -sn) does not count either: a hit is a connection attempt made after the
+// target's echo reply.
+//
+// Host-behaviour: echo requests toward home hosts and the home hosts' echo
+// replies become events keyed by the pinger; its TCP attempts arrive as the
+// flow stage's connection events, on the same host shard.
+#include <algorithm>
+
+#include "dataplane/bounded_table.h"
+#include "detectors/detector.h"
+#include "detectors/evidence.h"
+
+namespace harrier {
+namespace {
+
+constexpr ParamSpec kParams[] = {
+    {"min_pinged", ParamType::kCount, 2, 32, 3, "distinct home hosts pinged"},
+    {"min_connects", ParamType::kCount, 1, 1000, 1,
+     "connection attempts to hosts that answered, after their answer"},
+    {"connect_window", ParamType::kSeconds, 0.001, 3600, 60,
+     "seconds after a host's echo reply within which a connection attempt counts"},
+    {"silent_after", ParamType::kSeconds, 0.001, 60, 1,
+     "seconds without an echo reply after which a pinged host counts as silent"},
+    {"max_updates", ParamType::kCount, 0, 64, 4,
+     "update alerts per incident (when the connection attempts double)"},
+    {"hold_down", ParamType::kSeconds, 1, 604800, 3600,
+     "seconds of silence after which the same source starts a new incident"},
+    {"table_size", ParamType::kCount, 1024, 1 << 24, 16384,
+     "pinging sources remembered, all shards together"},
+};
+
+enum Code : uint8_t { kEchoRequest = 1, kEchoReply = 2 };
+constexpr int kHosts = 32;
+constexpr int kPorts = 8;
+
+struct Entry {
+  PairKey key;
+  uint64_t last_ts;
+  uint32_t lru_prev, lru_next;
+  Incident inc;
+  TargetList<kHosts> pinged;
+  uint64_t reply_ts[kHosts];  // 0 until the host answered an echo
+  uint32_t hit_mask;          // answered hosts probed after their reply
+  uint32_t connects;          // attempts counted as hits
+  uint32_t to_silent;         // attempts to pinged hosts that never answered
+  uint32_t min_delay_ms, max_delay_ms;
+  uint16_t ports[kPorts];
+  uint8_t n_ports;
+  uint8_t ttl;
+  uint16_t tcp_flags;
+};
+using Table = BoundedTable<PairKey, Entry>;
+
+struct State final : DetectorState {
+  std::unique_ptr<Table> table;
+};
+
+class PingThenConnect final : public Detector {
+ public:
+  PingThenConnect(const DetectorDescriptor& d, const DetectorConfig& c)
+      : Detector(d, c),
+        min_pinged_(uint32_t(c.get("min_pinged"))),
+        min_connects_(uint32_t(c.get("min_connects"))),
+        window_ns_(uint64_t(c.get("connect_window") * 1e9)),
+        silent_ns_(uint64_t(c.get("silent_after") * 1e9)),
+        table_size_(uint32_t(c.get("table_size"))) {
+    policy_.max_updates = uint32_t(c.get("max_updates"));
+    policy_.hold_down_ns = uint64_t(c.get("hold_down") * 1e9);
+  }
+
+  std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
+                                            std::string* error) const override {
+    auto s = std::make_unique<State>();
+    s->table =
+        make_table<PairKey, Entry>("pingcon", table_size_, shard, n_shards, socket, s.get(), error);
+    return s->table ? std::move(s) : nullptr;
+  }
+
+  void on_packets(ShardCtx& ctx, std::span<const PacketCtx> pkts,
+                  DetectorState*) const noexcept override {
+    for (const PacketCtx& p : pkts) {
+      if (!p.decoded || p.v->is_icmp_error()) continue;
+      const PacketView& v = *p.v;
+      const bool v4 = v.proto == L4Proto::kIcmp, v6 = v.proto == L4Proto::kIcmp6;
+      if (!v4 && !v6) continue;
+      const bool request = v.icmp_type == (v4 ? 8 : 128) && p.dst_home;
+      const bool reply = v.icmp_type == (v4 ? 0 : 129) && p.src_home;
+      if (!request && !reply) continue;
+      HostEvent e;
+      e.kind = HostEventKind::kDetector;
+      e.detector = cfg_.index;
+      e.ts = p.ts, e.order = p.order;
+      e.proto = v.ip_proto, e.ttl = v.ttl, e.ip_id = v.ip_id;
+      e.code = request ? kEchoRequest : kEchoReply;
+      e.src = request ? v.src : v.dst;  // always pinger -> pinged
+      e.dst = request ? v.dst : v.src;
+      ctx.events->emit(e, e.src);
+    }
+  }
+
+  void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
+                 DetectorState* st) const noexcept override {
+    Table& t = *static_cast<State*>(st)->table;
+    for (const HostEvent& ev : events) {
+      const PairKey k = PairKey::make(ev.src, nullptr, 0, 0);
+      if (ev.kind == HostEventKind::kDetector) {
+        if (ev.detector != cfg_.index) continue;
+        if (ev.code == kEchoRequest) {
+          ping(t, k, ev);
+        } else if (Entry* e = t.find(k)) {
+          const int i = e->pinged.find(ev.dst);
+          if (i >= 0 && e->reply_ts[i] == 0) e->reply_ts[i] = ev.ts;
+        }
+      } else if (ev.kind == HostEventKind::kProbe && ev.proto == 6) {
+        if (Entry* e = t.find(k)) connect(ctx, t, *e, ev);
+      }
+    }
+  }
+
+  void on_tick(ShardCtx&, uint64_t now, DetectorState* st) const noexcept override {
+    if (now != UINT64_MAX)
+      static_cast<State*>(st)->table->expire(now, std::max(window_ns_, policy_.hold_down_ns), 64);
+  }
+
+ private:
+  void ping(Table& t, const PairKey& k, const HostEvent& ev) const noexcept {
+    bool created;
+    Entry* e = t.find_or_insert(k, ev.ts, &created);
+    if (!e) return;
+    if (!created && policy_.starts_new(e->inc, ev.ts)) restart_entry(*e), created = true;
+    if (e->pinged.total == 0) {
+      e->inc.first_ts = ev.ts;
+      e->ttl = ev.ttl;
+      e->min_delay_ms = UINT32_MAX;
+    }
+    e->inc.last_ts = ev.ts;
+    e->pinged.add(ev.dst, ev.ts);
+  }
+
+  void connect(ShardCtx& ctx, Table& t, Entry& e, const HostEvent& ev) const noexcept {
+    const int i = e.pinged.find(ev.dst);
+    if (i < 0) return;  // not a pinged host: no evidence either way
+    t.touch(&e, ev.ts);
+    if (e.reply_ts[i] == 0) {
+      // Probed without having answered: a scanner that does not care about the
+      // ping (or a monitor checking anyway). Only after the silence is clear.
+      if (ev.ts >= e.pinged.first_ts[i] + silent_ns_) ++e.to_silent;
+      return;
+    }
+    if (ev.ts < e.reply_ts[i] || ev.ts - e.reply_ts[i] > window_ns_) return;
+    const uint32_t delay_ms = uint32_t((ev.ts - e.reply_ts[i]) / 1000000);
+    e.min_delay_ms = std::min(e.min_delay_ms, delay_ms);
+    e.max_delay_ms = std::max(e.max_delay_ms, delay_ms);
+    e.hit_mask |= 1u << i;
+    ++e.connects;
+    e.inc.last_ts = ev.ts;
+    e.tcp_flags |= ev.tcp_flags;
+    bool known = false;
+    for (uint32_t j = 0; j < e.n_ports; ++j)
+      known = known || e.ports[j] == ev.dport;
+    if (!known && e.n_ports < kPorts) e.ports[e.n_ports++] = ev.dport;
+
+    uint32_t answered = 0, silent = 0;
+    for (uint32_t j = 0; j < e.pinged.n; ++j) {
+      if (e.reply_ts[j])
+        ++answered;
+      else if (ev.ts >= e.pinged.first_ts[j] + silent_ns_)
+        ++silent;
+    }
+    const bool met = e.pinged.total >= min_pinged_ && silent > 0 && e.to_silent == 0 &&
+                     e.connects >= min_connects_;
+    if (policy_.decide(e.inc, e.connects, met)) emit(ctx, e, ev, answered, silent);
+  }
+
+  void emit(ShardCtx& ctx, const Entry& e, const HostEvent& ev, uint32_t answered,
+            uint32_t silent) const noexcept {
+    Alert* a = ctx.alerts->next();
+    if (!a) return;
+    alert_header(*a, cfg_.index, ev.ts, ev.order, 6, ev.src, ev.dst, ev.sport, ev.dport);
+    a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
+    a->update = policy_.update_number(e.inc);
+    a->score = ctx.score(ev.dst, 6, ev.dport, cfg_.lethality);
+    // Targets: the hosts connected to after answering, in order of first ping.
+    uint32_t n = 0;
+    for (uint32_t j = 0; j < e.pinged.n; ++j)
+      if (e.hit_mask & (1u << j)) {
+        if (n < uint32_t(Alert::kMaxTargets)) a->targets[n] = e.pinged.addr[j];
+        ++n;
+      }
+    a->n_targets = n;
+    a->count[0] = e.pinged.total;
+    a->count[1] = answered;
+    a->count[2] = silent;
+    a->count[3] = e.connects;
+    a->n_series = e.n_ports;
+    for (uint32_t j = 0; j < e.n_ports; ++j)
+      a->series[j] = e.ports[j];
+    a->series[kPorts] = e.min_delay_ms;
+    a->series[kPorts + 1] = e.max_delay_ms;
+    a->tcp_flags = e.tcp_flags;
+    a->ttl = e.ttl;
+  }
+
+  uint32_t min_pinged_, min_connects_;
+  uint64_t window_ns_, silent_ns_;
+  IncidentPolicy policy_;
+  uint32_t table_size_;
+};
+
+std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig& c) {
+  return std::make_unique<PingThenConnect>(d, c);
+}
+
+void render(const Alert& a, AlertText& t) {
+  const uint32_t pinged = a.count[0], answered = a.count[1], silent = a.count[2];
+  const uint32_t connects = a.count[3];
+  std::string ports;
+  auto port_list = nlohmann::ordered_json::array();
+  for (uint32_t i = 0; i < std::min<uint32_t>(a.n_series, kPorts); ++i) {
+    ports += (i ? "," : "") + std::to_string(a.series[i]);
+    port_list.push_back(a.series[i]);
+  }
+  const double lo = a.series[kPorts] / 1e3, hi = a.series[kPorts + 1] / 1e3;
+  t.signature =
+      "Ping sweep then connect: " + format_count(pinged) + " hosts pinged, " +
+      format_count(answered) + " answered; " + format_count(connects) + " " +
+      format_tcp_flags(a.tcp_flags) + (connects == 1 ? " attempt" : " attempts") + " to tcp/" +
+      ports + " on " +
+      (a.n_targets == 1 ? "the answering host " : format_count(a.n_targets) + " answering hosts ") +
+      "only, " + format_seconds(lo) + " after the reply" +
+      (a.update ? " (update " + std::to_string(a.update) + ")" : "");
+  auto& e = t.evidence;
+  e["pinged"] = pinged;
+  e["answered"] = answered;
+  e["silent"] = silent;
+  e["connects"] = connects;
+  e["ports"] = port_list;
+  e["delay_after_reply_s"] = {lo, hi};
+  e["flags"] = format_tcp_flags(a.tcp_flags);
+  e["first_seen"] = eve_timestamp(a.first_ts);
+  e["last_seen"] = eve_timestamp(a.last_ts);
+  e["ttl"] = a.ttl;
+  auto targets = nlohmann::ordered_json::array();
+  for (uint32_t i = 0; i < std::min<uint32_t>(a.n_targets, Alert::kMaxTargets); ++i)
+    targets.push_back(ip_to_string(a.targets[i]));
+  e["connected_hosts"] = targets;
+  e["update"] = a.update;
+}
+
+}  // namespace
+
+extern const DetectorDescriptor kPingThenConnect = {
+    "ping-then-connect",
+    1000008,
+    DetectorKind::kHostBehaviour,
+    "Detection of a Network Scan",
+    "An ICMP echo sweep, then TCP connection attempts only to the hosts that answered",
+    3,
+    kParams,
+    make,
+    render,
+    {"The scanner pings a range of addresses, notes which ones answer, and then probes only "
+     "those for services (the seed: web 80 and SOCKS 1080, looking for open proxies). Spending "
+     "port probes on live hosts alone is what separates a staged scan from random noise.",
+     "Unlikely: the echo replies must reach the scanner for the second stage to pick its "
+     "targets, so the source is its real address.",
+     "Drop inbound ICMP echo at the border (or answer it only for hosts that must be "
+     "pingable), check the probed services on the hosts that answered (an open proxy on 1080 "
+     "is abused quickly), and block the source."}};
+
+}  // namespace harrier

@@ -1,0 +1,339 @@
+// slow-scan ("Analyze This": a slow UDP scan over a month): targets gathered
+// too slowly for the fast thresholds of vertical-scan and horizontal-scan.
+// Default: >= 50 distinct ports of one host, or >= 30 hosts on one port,
+// within 24 h from one source, at an average pace below `max_rate` (above
+// it, the fast detectors own the scan).
+//
+// Memory that lasts days at a fixed budget: each (source, target) and
+// (source, port) key keeps a linear-counting bitmap (1,024 bits) per half of
+// the window; the window slides by dropping the older half. The estimate is
+// exact in practice below a few hundred items. Keys live in one bounded table
+// that evicts the least recently active key when full.
+//
+// What counts: connection attempts (kProbe) on (host, port)s the inventory
+// does not list, unless the host answers within `answer_grace` (a
+// conversation, e.g. a passive FTP data port). Replies to requests a home
+// host made are not attempts at all (the flow table knows the request), so
+// they stay quiet; unsolicited "replies" (a fixed privileged source port such
+// as 53 toward high ports) are counted and the alert says they look like
+// replies whose requests the sensor did not see.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include <rte_hash_crc.h>
+
+#include "dataplane/bounded_table.h"
+#include "detectors/detector.h"
+#include "detectors/evidence.h"
+
+namespace harrier {
+namespace {
+
+constexpr ParamSpec kParams[] = {
+    {"min_ports", ParamType::kCount, 2, 4096, 50, "distinct ports of one host within window"},
+    {"min_hosts", ParamType::kCount, 2, 4096, 30, "distinct hosts on one port within window"},
+    {"window", ParamType::kSeconds, 60, 2592000, 86400, "seconds of memory"},
+    {"max_rate", ParamType::kScore, 0.001, 1000, 1.67,
+     "targets per second above which the scan is a fast one (vertical/horizontal-scan's)"},
+    {"answer_grace", ParamType::kSeconds, 0.001, 60, 3,
+     "seconds a target has to answer before an attempt counts"},
+    {"max_updates", ParamType::kCount, 0, 64, 4,
+     "update alerts per incident (when the target count doubles)"},
+    {"hold_down", ParamType::kSeconds, 1, 2592000, 86400,
+     "seconds of silence after which the same key starts a new incident"},
+    {"table_size", ParamType::kCount, 1024, 1 << 24, 65536,
+     "(source, host) and (source, port) keys remembered, all shards together"},
+};
+
+constexpr uint32_t kBits = 1024;
+constexpr uint32_t kWords = kBits / 64;
+enum Leg : uint8_t { kPortsOfHost = 1, kHostsOnPort = 2 };
+
+struct Entry {
+  PairKey key;
+  uint64_t last_ts;
+  uint32_t lru_prev, lru_next;
+  Incident inc;
+  uint64_t bits[2][kWords];  // [cur] this half-window, [cur ^ 1] the one before
+  uint8_t cur;
+  uint64_t half_start;       // when bits[cur] began
+  uint64_t window_first_ts;  // first counted attempt still inside the window
+  uint32_t attempts;
+  uint16_t first_sport;
+  bool one_sport;
+  uint16_t min_dport;
+  uint16_t tcp_flags;
+  uint8_t n_ports;
+  uint16_t ports[16];   // port leg: the first ports tried
+  TargetList<8> hosts;  // host leg: the first hosts tried
+};
+using Table = BoundedTable<PairKey, Entry>;
+
+// An attempt waiting `answer_grace` for its answer.
+struct Pending {
+  IpAddr src, dst;
+  uint64_t ts, order;
+  uint16_t sport, dport, tcp_flags;
+  uint8_t proto;
+  bool answered;
+};
+
+struct State final : DetectorState {
+  std::unique_ptr<Table> table;
+  std::vector<Pending> fifo;  // ring, capacity fixed at make_state
+  uint32_t head = 0, size = 0;
+  uint64_t committed_early = 0;  // ring full: counted before the grace ran out
+};
+
+constexpr uint32_t kFifo = 8192;
+
+class SlowScan final : public Detector {
+ public:
+  SlowScan(const DetectorDescriptor& d, const DetectorConfig& c)
+      : Detector(d, c),
+        min_ports_(uint32_t(c.get("min_ports"))),
+        min_hosts_(uint32_t(c.get("min_hosts"))),
+        half_ns_(uint64_t(c.get("window") * 1e9) / 2),
+        max_rate_(c.get("max_rate")),
+        grace_ns_(uint64_t(c.get("answer_grace") * 1e9)),
+        table_size_(uint32_t(c.get("table_size"))) {
+    policy_.max_updates = uint32_t(c.get("max_updates"));
+    policy_.hold_down_ns = uint64_t(c.get("hold_down") * 1e9);
+  }
+
+  std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
+                                            std::string* error) const override {
+    auto s = std::make_unique<State>();
+    s->table =
+        make_table<PairKey, Entry>("slow", table_size_, shard, n_shards, socket, s.get(), error);
+    if (!s->table) return nullptr;
+    s->fifo.resize(kFifo);
+    return s;
+  }
+
+  void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
+                 DetectorState* st) const noexcept override {
+    State& s = *static_cast<State*>(st);
+    for (const HostEvent& ev : events) {
+      if (ev.kind == HostEventKind::kDetector || (ev.proto != 6 && ev.proto != 17)) continue;
+      drain(ctx, s, ev.ts);
+      if (ev.kind == HostEventKind::kProbe) {
+        if (!(ev.flags & host_event_flag::kUnexpected)) continue;
+        if (s.size == kFifo) {
+          ++s.committed_early;
+          commit(ctx, s, pop(s));
+        }
+        Pending& p = s.fifo[(s.head + s.size++) % kFifo];
+        p = Pending{ev.src,   ev.dst,       ev.ts,    ev.order, ev.sport,
+                    ev.dport, ev.tcp_flags, ev.proto, false};
+      } else if (ev.kind == HostEventKind::kAnswered) {
+        // Answers follow their attempt closely: look back from the newest.
+        for (uint32_t i = 0; i < std::min<uint32_t>(s.size, 256); ++i) {
+          Pending& p = s.fifo[(s.head + s.size - 1 - i) % kFifo];
+          if (p.dport == ev.dport && p.proto == ev.proto && p.dst == ev.dst && p.src == ev.src) {
+            p.answered = true;
+            break;
+          }
+        }
+      }
+    }
+  }
+
+  void on_tick(ShardCtx& ctx, uint64_t now, DetectorState* st) const noexcept override {
+    State& s = *static_cast<State*>(st);
+    drain(ctx, s, now);
+    if (now != UINT64_MAX) s.table->expire(now, std::max(2 * half_ns_, policy_.hold_down_ns), 64);
+  }
+
+ private:
+  static Pending pop(State& s) noexcept {
+    const Pending p = s.fifo[s.head];
+    s.head = (s.head + 1) % kFifo;
+    --s.size;
+    return p;
+  }
+
+  void drain(ShardCtx& ctx, State& s, uint64_t now) const noexcept {
+    while (s.size > 0 && (now == UINT64_MAX || s.fifo[s.head].ts + grace_ns_ <= now)) {
+      const Pending p = pop(s);
+      if (!p.answered) commit(ctx, s, p);
+    }
+  }
+
+  static uint32_t bit_of(const void* data, uint32_t len) noexcept {
+    return rte_hash_crc(data, len, 0x5eed) % kBits;
+  }
+
+  // Slides the window and sets one bit; returns the estimated distinct items.
+  uint32_t add(Entry& e, uint32_t bit, uint64_t ts) const noexcept {
+    if (ts >= e.half_start + half_ns_) {
+      // One half-window passed: the older half leaves. Two passed: both.
+      const bool both = ts >= e.half_start + 2 * half_ns_;
+      e.cur ^= 1;
+      std::fill(std::begin(e.bits[e.cur]), std::end(e.bits[e.cur]), 0);
+      if (both) std::fill(std::begin(e.bits[e.cur ^ 1]), std::end(e.bits[e.cur ^ 1]), 0);
+      e.half_start = both ? ts : e.half_start + half_ns_;
+      const uint64_t window_start = ts > 2 * half_ns_ ? ts - 2 * half_ns_ : 0;
+      e.window_first_ts = both ? ts : std::max(e.window_first_ts, window_start);
+    }
+    e.bits[e.cur][bit / 64] |= uint64_t(1) << (bit % 64);
+    uint32_t ones = 0;
+    for (uint32_t w = 0; w < kWords; ++w)
+      ones += uint32_t(__builtin_popcountll(e.bits[0][w] | e.bits[1][w]));
+    if (ones == kBits) return kBits * 7;  // saturated: at least this many
+    // Linear counting (Whang et al.): n = -m ln(zeros / m).
+    return uint32_t(std::lround(-double(kBits) * std::log(double(kBits - ones) / kBits)));
+  }
+
+  Entry* entry(State& s, const PairKey& k, const Pending& p) const noexcept {
+    bool created;
+    Entry* e = s.table->find_or_insert(k, p.ts, &created);
+    if (!e) return nullptr;
+    if (!created && policy_.starts_new(e->inc, p.ts)) restart_entry(*e), created = true;
+    if (e->attempts == 0) {
+      e->inc.first_ts = e->window_first_ts = e->half_start = p.ts;
+      e->first_sport = p.sport;
+      e->one_sport = true;
+      e->min_dport = p.dport;
+    }
+    e->inc.last_ts = p.ts;
+    ++e->attempts;
+    e->one_sport = e->one_sport && p.sport == e->first_sport;
+    e->min_dport = std::min(e->min_dport, p.dport);
+    e->tcp_flags |= p.tcp_flags;
+    return e;
+  }
+
+  void commit(ShardCtx& ctx, State& s, const Pending& p) const noexcept {
+    // Ports of one host.
+    if (Entry* e = entry(s, PairKey::make(p.src, &p.dst, p.proto, 0, kPortsOfHost), p)) {
+      const uint32_t n = add(*e, bit_of(&p.dport, 2), p.ts);
+      bool listed = false;
+      for (uint32_t i = 0; i < e->n_ports; ++i)
+        listed = listed || e->ports[i] == p.dport;
+      if (!listed && e->n_ports < 16) e->ports[e->n_ports++] = p.dport;
+      decide(ctx, *e, p, n, min_ports_);
+    }
+    // Hosts on one port.
+    if (Entry* e = entry(s, PairKey::make(p.src, nullptr, p.proto, p.dport, kHostsOnPort), p)) {
+      const uint32_t n = add(*e, bit_of(p.dst.bytes, 16), p.ts);
+      e->hosts.add(p.dst, p.ts);
+      decide(ctx, *e, p, n, min_hosts_);
+    }
+  }
+
+  void decide(ShardCtx& ctx, Entry& e, const Pending& p, uint32_t n,
+              uint32_t threshold) const noexcept {
+    const double span = std::max(1.0, double(p.ts - e.window_first_ts) / 1e9);
+    const bool slow = double(n) / span <= max_rate_;
+    if (policy_.decide(e.inc, n, n >= threshold && slow)) emit(ctx, e, p, n, span);
+  }
+
+  void emit(ShardCtx& ctx, const Entry& e, const Pending& p, uint32_t n,
+            double span) const noexcept {
+    Alert* a = ctx.alerts->next();
+    if (!a) return;
+    alert_header(*a, cfg_.index, p.ts, p.order, p.proto, p.src, p.dst, e.first_sport, p.dport);
+    a->first_ts = e.window_first_ts, a->last_ts = e.inc.last_ts;
+    a->update = policy_.update_number(e.inc);
+    a->score = ctx.score(p.dst, p.proto, p.dport, cfg_.lethality);
+    a->extra = e.key.kind;
+    a->count[0] = n;
+    a->count[1] = e.attempts;
+    a->count[2] = uint32_t(span);
+    // Looks like replies: one privileged source port toward high ports only.
+    a->count[3] = e.one_sport && e.first_sport < 1024 && e.min_dport >= 1024;
+    a->tcp_flags = e.tcp_flags;
+    if (e.key.kind == kPortsOfHost) {
+      a->targets[0] = p.dst;
+      a->n_targets = 1;
+      a->n_series = e.n_ports;
+      for (uint32_t i = 0; i < e.n_ports; ++i)
+        a->series[i] = e.ports[i];
+    } else {
+      e.hosts.fill(*a);
+      a->n_targets = n;
+    }
+  }
+
+  uint32_t min_ports_, min_hosts_;
+  uint64_t half_ns_;
+  double max_rate_;
+  uint64_t grace_ns_;
+  IncidentPolicy policy_;
+  uint32_t table_size_;
+};
+
+std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig& c) {
+  return std::make_unique<SlowScan>(d, c);
+}
+
+void render(const Alert& a, AlertText& t) {
+  const bool ports_leg = a.extra == kPortsOfHost;
+  const uint32_t n = a.count[0];
+  const double span = a.count[2], rate_per_hour = span > 0 ? n / span * 3600 : 0;
+  const bool replies = a.count[3];
+  const std::string what =
+      ports_leg
+          ? format_count(n) + " " + proto_name(a.proto) + " ports of " + ip_to_string(a.dst)
+          : format_count(n) + " hosts on " + proto_name(a.proto) + "/" + std::to_string(a.dport);
+  char rate[32];
+  std::snprintf(rate, sizeof rate, "%.1f", rate_per_hour);
+  t.signature = "Slow scan: " + what + " over " + format_seconds(span) + " (" + rate +
+                " per hour)" +
+                (replies ? ", all from source port " + std::to_string(a.sport) +
+                               ": looks like replies to requests the sensor did not see"
+                         : "") +
+                (a.update ? " (update " + std::to_string(a.update) + ")" : "");
+  auto& e = t.evidence;
+  e["leg"] = ports_leg ? "ports_of_host" : "hosts_on_port";
+  e[ports_leg ? "ports" : "hosts"] = n;
+  e["estimate"] = "linear counting over a 1024-bit map";
+  e["attempts"] = a.count[1];
+  e["span_s"] = span;
+  e["per_hour"] = rate_per_hour;
+  e["first_seen"] = eve_timestamp(a.first_ts);
+  e["last_seen"] = eve_timestamp(a.last_ts);
+  e["looks_like_replies"] = replies;
+  e["source_port"] = a.sport;
+  if (a.proto == 6) e["flags"] = format_tcp_flags(a.tcp_flags);
+  if (ports_leg) {
+    auto ports = nlohmann::ordered_json::array();
+    for (uint32_t i = 0; i < a.n_series; ++i)
+      ports.push_back(a.series[i]);
+    e["first_ports"] = ports;
+  } else {
+    auto hosts = nlohmann::ordered_json::array();
+    for (uint32_t i = 0;
+         i < std::min<uint32_t>(std::min<uint32_t>(a.n_targets, 8), Alert::kMaxTargets); ++i)
+      hosts.push_back(ip_to_string(a.targets[i]));
+    e["first_hosts"] = hosts;
+  }
+  e["update"] = a.update;
+}
+
+}  // namespace
+
+extern const DetectorDescriptor kSlowScan = {
+    "slow-scan",
+    1000013,
+    DetectorKind::kHostBehaviour,
+    "Detection of a Network Scan",
+    "Ports of one host or hosts on one port gathered slowly (>= 50 or >= 30 within 24 h)",
+    3,
+    kParams,
+    make,
+    render,
+    {"A patient scanner sends a few probes at a time, minutes or hours apart, so no short "
+     "window ever holds enough of them to trip a threshold; over a day the targets add up. "
+     "Scans from a fixed source port such as 53 or 123 hope to pass filters that let replies "
+     "of those services through.",
+     "Unlikely for a real scan (the scanner needs the answers), but traffic that looks like "
+     "replies to requests nobody here sent can also be backscatter: someone spoofing the "
+     "home address toward those services.",
+     "Check which ports answered. Filter by state, not by source port (stateful rules let a "
+     "reply in only when the request went out). Track the source over longer windows and "
+     "block it if the scan was not authorised."}};
+
+}  // namespace harrier

@@ -1,0 +1,304 @@
+// vertical-scan ("Analyze This": 1,141 ports of one host in about 5 s): one
+// source probing many ports of one home host. Default: >= 20 distinct ports
+// within 5 s, or >= 100 within 60 s.
+//
+// What counts: connection attempts (the flow stage's kProbe events) on ports
+// the inventory does not list as served, minus those the host answered
+// positively. A port that answers (SYN-ACK, a UDP reply) is a conversation,
+// not a probe, so a client fetching files over passive FTP (a new high port
+// per transfer, each answered) stays quiet; a refused port (RST, ICMP
+// unreachable) still counts: that is what a scan of closed ports looks like.
+// One client opening many connections to one service port is one port.
+//
+// Host-behaviour: events are keyed by the prober; one incident per (source,
+// target, protocol) keeps the last kRing probes with their times, so both
+// windows are decided from the ring, and whole-incident totals beside it.
+#include <algorithm>
+
+#include "dataplane/bounded_table.h"
+#include "detectors/detector.h"
+#include "detectors/evidence.h"
+
+namespace harrier {
+namespace {
+
+constexpr uint32_t kRing = 128;
+
+constexpr ParamSpec kParams[] = {
+    {"fast_ports", ParamType::kCount, 2, kRing, 20, "distinct ports within fast_window"},
+    {"fast_window", ParamType::kSeconds, 0.001, 3600, 5, "seconds for the fast threshold"},
+    {"slow_ports", ParamType::kCount, 2, kRing, 100, "distinct ports within slow_window"},
+    {"slow_window", ParamType::kSeconds, 0.001, 86400, 60, "seconds for the slow threshold"},
+    {"max_updates", ParamType::kCount, 0, 64, 4,
+     "update alerts per incident (when the port count doubles)"},
+    {"hold_down", ParamType::kSeconds, 1, 604800, 3600,
+     "seconds of silence after which the same source and target start a new incident"},
+    {"table_size", ParamType::kCount, 1024, 1 << 24, 16384,
+     "(source, target) pairs remembered, all shards together"},
+};
+
+// How each probe was sent: the scan's type is the one most probes share.
+enum ProbeType : uint8_t {
+  kSynProbe,
+  kNullProbe,
+  kFinProbe,
+  kXmasProbe,
+  kAckProbe,
+  kUdpProbe,
+  kOtherTcpProbe,
+  kTypes
+};
+constexpr const char* kTypeNames[] = {"SYN", "NULL", "FIN", "XMAS", "ACK", "UDP", "other TCP"};
+
+ProbeType probe_type(uint8_t proto, uint16_t f) {
+  namespace tf = tcp_flag;
+  if (proto == 17) return kUdpProbe;
+  if ((f & (tf::kSyn | tf::kAck)) == tf::kSyn) return kSynProbe;
+  if ((f & 0x3F) == 0) return kNullProbe;
+  if ((f & (tf::kFin | tf::kPsh | tf::kUrg)) == (tf::kFin | tf::kPsh | tf::kUrg)) return kXmasProbe;
+  if ((f & 0x3F) == tf::kFin) return kFinProbe;
+  if ((f & 0x3F) == tf::kAck) return kAckProbe;
+  return kOtherTcpProbe;
+}
+
+enum PortState : uint8_t { kUnanswered = 0, kRefused, kAnswered };
+
+struct Entry {
+  PairKey key;
+  uint64_t last_ts;
+  uint32_t lru_prev, lru_next;
+  Incident inc;
+  // The last kRing distinct ports probed, oldest overwritten first.
+  uint16_t port[kRing];
+  uint32_t at_ms[kRing];  // probe time, ms after inc.first_ts
+  uint8_t state[kRing];
+  uint32_t head;     // next ring slot
+  uint32_t probes;   // distinct ports over the incident (retries of a ring port excluded)
+  uint32_t counted;  // of those, not answered
+  uint32_t refused, answered;
+  uint32_t sequential;  // probes whose port was the previous one + 1
+  uint16_t prev_port, port_lo, port_hi;
+  uint16_t first_sport;
+  uint16_t types[kTypes];
+  uint8_t ttl;
+  uint16_t ip_id;
+};
+using Table = BoundedTable<PairKey, Entry>;
+
+struct State final : DetectorState {
+  std::unique_ptr<Table> table;
+};
+
+class VerticalScan final : public Detector {
+ public:
+  VerticalScan(const DetectorDescriptor& d, const DetectorConfig& c)
+      : Detector(d, c),
+        fast_ports_(uint32_t(c.get("fast_ports"))),
+        fast_window_ms_(uint32_t(c.get("fast_window") * 1e3)),
+        slow_ports_(uint32_t(c.get("slow_ports"))),
+        slow_window_ms_(uint32_t(c.get("slow_window") * 1e3)),
+        table_size_(uint32_t(c.get("table_size"))) {
+    policy_.max_updates = uint32_t(c.get("max_updates"));
+    policy_.hold_down_ns = uint64_t(c.get("hold_down") * 1e9);
+  }
+
+  std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
+                                            std::string* error) const override {
+    auto s = std::make_unique<State>();
+    s->table =
+        make_table<PairKey, Entry>("vscan", table_size_, shard, n_shards, socket, s.get(), error);
+    return s->table ? std::move(s) : nullptr;
+  }
+
+  void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
+                 DetectorState* st) const noexcept override {
+    Table& t = *static_cast<State*>(st)->table;
+    for (const HostEvent& ev : events) {
+      if (ev.kind == HostEventKind::kDetector || (ev.proto != 6 && ev.proto != 17)) continue;
+      const PairKey k = PairKey::make(ev.src, &ev.dst, ev.proto, 0);
+      if (ev.kind == HostEventKind::kProbe) {
+        if (!(ev.flags & host_event_flag::kUnexpected)) continue;
+        probe(ctx, t, k, ev);
+      } else if (Entry* e = t.find(k)) {
+        answer(*e, ev);
+      }
+    }
+  }
+
+  void on_tick(ShardCtx&, uint64_t now, DetectorState* st) const noexcept override {
+    if (now != UINT64_MAX)
+      static_cast<State*>(st)->table->expire(
+          now, std::max<uint64_t>(policy_.hold_down_ns, uint64_t(slow_window_ms_) * 1000000), 64);
+  }
+
+ private:
+  static int find_port(const Entry& e, uint16_t port) noexcept {
+    const uint32_t n = std::min(e.probes, kRing);
+    for (uint32_t i = 0; i < n; ++i)
+      if (e.port[i] == port) return int(i);
+    return -1;
+  }
+
+  void probe(ShardCtx& ctx, Table& t, const PairKey& k, const HostEvent& ev) const noexcept {
+    bool created;
+    Entry* e = t.find_or_insert(k, ev.ts, &created);
+    if (!e) return;
+    if (!created && policy_.starts_new(e->inc, ev.ts)) restart_entry(*e), created = true;
+    if (e->probes == 0) {
+      e->inc.first_ts = ev.ts;
+      e->port_lo = e->port_hi = ev.dport;
+      e->first_sport = ev.sport;
+      e->ttl = ev.ttl, e->ip_id = ev.ip_id;
+    } else if (find_port(*e, ev.dport) >= 0) {
+      return;  // a new flow to a port already probed (a retry from another source port)
+    }
+    e->inc.last_ts = ev.ts;
+    const uint32_t at =
+        uint32_t(std::min<uint64_t>((ev.ts - e->inc.first_ts) / 1000000, UINT32_MAX));
+    const uint32_t slot = e->head;
+    e->head = (e->head + 1) % kRing;
+    e->port[slot] = ev.dport;
+    e->at_ms[slot] = at;
+    e->state[slot] = kUnanswered;
+    if (e->probes > 0 && ev.dport == uint16_t(e->prev_port + 1)) ++e->sequential;
+    e->prev_port = ev.dport;
+    ++e->probes;
+    ++e->counted;
+    ++e->types[probe_type(ev.proto, ev.tcp_flags)];
+    e->port_lo = std::min(e->port_lo, ev.dport);
+    e->port_hi = std::max(e->port_hi, ev.dport);
+
+    uint8_t why = 0;
+    if (in_window(*e, at, fast_window_ms_) >= fast_ports_)
+      why = 1;
+    else if (in_window(*e, at, slow_window_ms_) >= slow_ports_)
+      why = 2;
+    if (policy_.decide(e->inc, e->counted, why != 0)) emit(ctx, *e, ev, why);
+  }
+
+  void answer(Entry& e, const HostEvent& ev) const noexcept {
+    const int i = find_port(e, ev.dport);
+    if (i < 0 || e.state[i] != kUnanswered) return;
+    if (ev.kind == HostEventKind::kAnswered) {
+      e.state[i] = kAnswered;
+      ++e.answered;
+      --e.counted;  // a conversation, not a probe
+    } else {
+      e.state[i] = kRefused;
+      ++e.refused;
+    }
+  }
+
+  // Ring ports probed within `window_ms` before `now_ms` that were not answered.
+  static uint32_t in_window(const Entry& e, uint32_t now_ms, uint32_t window_ms) noexcept {
+    const uint32_t n = std::min(e.probes, kRing);
+    uint32_t c = 0;
+    for (uint32_t i = 0; i < n; ++i)
+      c += e.state[i] != kAnswered && now_ms - e.at_ms[i] <= window_ms;
+    return c;
+  }
+
+  void emit(ShardCtx& ctx, const Entry& e, const HostEvent& ev, uint8_t why) const noexcept {
+    Alert* a = ctx.alerts->next();
+    if (!a) return;
+    alert_header(*a, cfg_.index, ev.ts, ev.order, ev.proto, ev.src, ev.dst, e.first_sport,
+                 ev.dport);
+    a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
+    a->update = policy_.update_number(e.inc);
+    a->score = ctx.score(ev.dst, ev.proto, ev.dport, cfg_.lethality);
+    a->count[0] = e.counted;
+    a->count[1] = e.refused;
+    a->count[2] = uint32_t(e.port_lo) << 16 | e.port_hi;
+    a->count[3] = e.answered;
+    uint32_t best = 0;
+    for (uint32_t i = 1; i < kTypes; ++i)
+      if (e.types[i] > e.types[best]) best = i;
+    a->extra = best | uint32_t(why) << 8;
+    a->isn = e.sequential;
+    a->n_series = e.probes;
+    a->target_order = e.probes < 2 ? TargetOrder::kSingle
+                      // Mostly port+1 steps: a sequential sweep (nmap -r, a loop).
+                      : e.sequential * 10 >= (e.probes - 1) * 9 ? TargetOrder::kAscending
+                                                                : TargetOrder::kRandom;
+    a->targets[0] = ev.dst;
+    a->n_targets = 1;
+    a->ttl = e.ttl, a->ip_id = e.ip_id;
+    // The most recent ports, newest first.
+    const uint32_t n = std::min<uint32_t>(std::min(e.probes, kRing), Alert::kMaxSeries);
+    for (uint32_t i = 0; i < n; ++i)
+      a->series[i] = e.port[(e.head + kRing - 1 - i) % kRing];
+  }
+
+  uint32_t fast_ports_;
+  uint32_t fast_window_ms_;
+  uint32_t slow_ports_;
+  uint32_t slow_window_ms_;
+  IncidentPolicy policy_;
+  uint32_t table_size_;
+};
+
+std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig& c) {
+  return std::make_unique<VerticalScan>(d, c);
+}
+
+void render(const Alert& a, AlertText& t) {
+  const uint32_t ports = a.count[0], refused = a.count[1], answered = a.count[3];
+  const uint16_t lo = uint16_t(a.count[2] >> 16), hi = uint16_t(a.count[2]);
+  const uint32_t type = std::min<uint32_t>(a.extra & 0xFF, kTypes - 1);
+  const double span = (a.last_ts - a.first_ts) / 1e9;
+  const bool sequential = a.target_order == TargetOrder::kAscending;
+  t.signature = "Vertical scan: " + format_count(ports) + " " + proto_name(a.proto) + " ports of " +
+                ip_to_string(a.dst) + " in " + format_seconds(span) + ", " +
+                (sequential ? "sequential" : "random order") + ", " + kTypeNames[type] +
+                ", ports " + std::to_string(lo) + "-" + std::to_string(hi) +
+                (refused == ports ? ", all refused"
+                 : refused        ? ", " + format_count(refused) + " refused"
+                                  : ", none answered") +
+                (answered ? ", " + format_count(answered) + " open" : "") +
+                (a.update ? " (update " + std::to_string(a.update) + ")" : "");
+  auto& e = t.evidence;
+  e["ports"] = ports;
+  e["refused"] = refused;
+  e["open"] = answered;
+  e["unanswered"] = ports - refused;
+  e["port_range"] = {lo, hi};
+  e["order"] = sequential ? "sequential" : "random";
+  e["probe_type"] = kTypeNames[type];
+  e["span_s"] = span;
+  e["first_seen"] = eve_timestamp(a.first_ts);
+  e["last_seen"] = eve_timestamp(a.last_ts);
+  const uint8_t why = uint8_t(a.extra >> 8);
+  e["threshold"] = why == 1 ? "fast" : why == 2 ? "slow" : "update";
+  auto recent = nlohmann::ordered_json::array();
+  for (uint32_t i = 0; i < std::min<uint32_t>(a.n_series, Alert::kMaxSeries); ++i)
+    recent.push_back(a.series[i]);
+  e["recent_ports"] = recent;
+  e["ttl"] = a.ttl;
+  e["ip_id"] = a.ip_id;
+  e["update"] = a.update;
+}
+
+}  // namespace
+
+extern const DetectorDescriptor kVerticalScan = {
+    "vertical-scan",
+    1000012,
+    DetectorKind::kHostBehaviour,
+    "Detection of a Network Scan",
+    "One source probing many ports of one home host (>= 20 within 5 s or >= 100 within 60 s)",
+    4,
+    kParams,
+    make,
+    render,
+    {"A port scanner sends one probe to each port of a host and reads the answers: a SYN-ACK "
+     "(open), a RST (closed), silence (filtered); NULL, FIN and XMAS probes pass filters that "
+     "only watch SYNs, and a UDP scan reads ICMP port-unreachables. Sequential order is a "
+     "simple loop; random order is nmap's default, meant to slip past threshold detectors.",
+     "Unlikely: the answers are the point of a scan, so they must reach the scanner. Decoys "
+     "(nmap -D) do mix forged sources into a scan: the real one is the source that also "
+     "connects afterwards.",
+     "Check which ports answered and that each is meant to be offered; filter the rest at the "
+     "border. Watch the source for a follow-up against the open ports (a fingerprint, then "
+     "exploits), and block it if the scan was not authorised."}};
+
+}  // namespace harrier
