@@ -4,30 +4,48 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "dataplane/packet.h"
 #include "dataplane/bounded_table.h"
 #include "detectors/alert.h"
+#include "detectors/detector.h"
 
 namespace harrier {
 
 // The alert budget of one incident: a first alert when the threshold is met,
 // then at most `max_updates` updates, each when the evidence has doubled
-// since the last alert. After `hold_down` of silence the incident is over and
-// the same key starts a new one.
+// since the last alert and at least `min_gap` of packet time has passed (so
+// a scan of 1,000 ports in 10 ms is one alert, not five). Detectors with a
+// SettleList also report what grew since the last alert once the incident
+// has been quiet for `min_gap`: the final picture of a fast burst. After
+// `hold_down` of silence the incident is over and the same key starts anew.
 struct Incident {
   uint64_t first_ts = 0;
   uint64_t last_ts = 0;
+  uint64_t last_alert_ts = 0;
   uint32_t alerts_sent = 0;
   uint32_t next_update_at = 0;
+  uint32_t alerted_amount = 0;  // the evidence the last alert reported
+  bool settle_listed = false;   // on its detector's SettleList
 };
 
 struct IncidentPolicy {
   uint32_t max_updates = 4;
   uint64_t hold_down_ns = 3600'000'000'000ull;
+  uint64_t min_gap_ns = 2'000'000'000ull;
+
+  // From a detector's `max_updates` and `hold_down` parameters.
+  static IncidentPolicy from_config(const DetectorConfig& c) {
+    IncidentPolicy p;
+    p.max_updates = uint32_t(c.get("max_updates"));
+    p.hold_down_ns = uint64_t(c.get("hold_down") * 1e9);
+    return p;
+  }
 
   // Call with each new occurrence before counting it: true when the previous
   // incident of this key is over (the caller resets its evidence).
@@ -36,21 +54,81 @@ struct IncidentPolicy {
   }
   // With the evidence now at `amount` and the detector's threshold met or
   // not: 0 = stay silent, 1 = first alert, 2 = an update. Advances the budget.
-  int decide(Incident& i, uint32_t amount, bool threshold_met) const noexcept {
+  int decide(Incident& i, uint32_t amount, bool threshold_met, uint64_t now) const noexcept {
     if (i.alerts_sent == 0) {
       if (!threshold_met) return 0;
-      i.alerts_sent = 1;
-      i.next_update_at = std::max<uint32_t>(amount * 2, amount + 1);
+      sent(i, amount, now);
       return 1;
     }
-    if (i.alerts_sent > max_updates || amount < i.next_update_at) return 0;
-    ++i.alerts_sent;
-    i.next_update_at = std::max<uint32_t>(amount * 2, amount + 1);
+    if (!budget_left(i) || amount < i.next_update_at || now < i.last_alert_ts + min_gap_ns)
+      return 0;
+    sent(i, amount, now);
     return 2;
   }
+  // Without packet time: updates on doubling alone (no minimum gap).
+  int decide(Incident& i, uint32_t amount, bool threshold_met) const noexcept {
+    return decide(i, amount, threshold_met, UINT64_MAX - min_gap_ns);
+  }
+  // From a tick: true when the incident went quiet with evidence its last
+  // alert did not report (then the caller sends that update).
+  bool settled(Incident& i, uint32_t amount, uint64_t now) const noexcept {
+    if (i.alerts_sent == 0 || !budget_left(i) || amount <= i.alerted_amount) return false;
+    if (now != UINT64_MAX && (now < i.last_ts + min_gap_ns || now < i.last_alert_ts + min_gap_ns))
+      return false;
+    sent(i, amount, now == UINT64_MAX ? i.last_ts : now);
+    return true;
+  }
+  bool budget_left(const Incident& i) const noexcept { return i.alerts_sent <= max_updates; }
+  // Counts an update the detector decided on by its own rule.
+  static void record(Incident& i, uint32_t amount, uint64_t now) noexcept { sent(i, amount, now); }
   uint8_t update_number(const Incident& i) const noexcept {
     return uint8_t(std::min<uint32_t>(255, i.alerts_sent - 1));
   }
+
+ private:
+  static void sent(Incident& i, uint32_t amount, uint64_t now) noexcept {
+    ++i.alerts_sent;
+    i.alerted_amount = amount;
+    i.last_alert_ts = now;
+    i.next_update_at = std::max<uint32_t>(amount * 2, amount + 1);
+  }
+};
+
+// The incidents of one detector shard whose evidence grew after an alert,
+// to be checked on each tick until they settle (IncidentPolicy::settled).
+// Holds table indices; a fixed capacity set at make_state, so the packet
+// path never allocates. An index whose entry was evicted and reused is
+// recognised by the entry's own flag.
+class SettleList {
+ public:
+  explicit SettleList(uint32_t capacity) {
+    now_.reserve(capacity);
+    next_.reserve(capacity);
+  }
+  void add(uint32_t index, Incident& i) noexcept {
+    if (i.settle_listed || now_.size() == now_.capacity()) return;
+    i.settle_listed = true;
+    now_.push_back(index);
+  }
+  // Calls visit(index) for each listed incident; visit returns true to keep
+  // it listed. Entries' `settle_listed` must be reached through `incident`.
+  template <typename IncidentOf, typename Visit>
+  void sweep(IncidentOf&& incident, Visit&& visit) noexcept {
+    next_.clear();
+    for (uint32_t idx : now_) {
+      Incident& i = incident(idx);
+      if (!i.settle_listed) continue;  // evicted and reused, or listed twice
+      i.settle_listed = false;
+      if (visit(idx) && next_.size() < next_.capacity()) {
+        i.settle_listed = true;
+        next_.push_back(idx);
+      }
+    }
+    std::swap(now_, next_);
+  }
+
+ private:
+  std::vector<uint32_t> now_, next_;
 };
 
 // Distinct targets in order of first appearance: the first N exactly (with
@@ -110,6 +188,28 @@ struct TargetList {
       a.targets[i] = addr[i];
     a.n_targets = total;
     a.target_order = order();
+  }
+};
+
+// Distinct 16-bit values (ports) in 1,024 bits: exact while each value has
+// its own bit (ports below 1,024 always do), a linear-counting estimate
+// (Whang et al.) otherwise, good to a few percent into the thousands.
+struct PortCounter {
+  uint64_t bits[16]{};
+  bool hashed = false;  // some value shares a bit: estimate rather than count
+  void add(uint16_t v) noexcept {
+    hashed = hashed || v >= 1024;
+    const uint32_t b = (v < 1024 ? v : uint32_t(v) * 2654435761u >> 22) & 1023;
+    bits[b / 64] |= uint64_t(1) << (b % 64);
+  }
+  uint32_t estimate() const noexcept {
+    uint32_t ones = 0;
+    for (uint64_t w : bits)
+      ones += uint32_t(__builtin_popcountll(w));
+    if (!hashed) return ones;
+    if (ones == 1024) return 1024 * 7;
+    const double n = -1024.0 * std::log(double(1024 - ones) / 1024.0);
+    return std::max(ones, uint32_t(n + 0.5));
   }
 };
 
@@ -189,6 +289,17 @@ std::unique_ptr<BoundedTable<Key, Entry>> make_table(const char* tag, uint32_t t
   const std::string name = std::string(tag) + std::to_string(shard) + "_" +
                            std::to_string(reinterpret_cast<uintptr_t>(owner) & 0xFFFFFF);
   return BoundedTable<Key, Entry>::create(name, cap, socket, error);
+}
+
+// The per-shard state of a detector whose state is one table of
+// PairKey -> Entry (State::table), sized as make_table sizes it.
+template <typename State, typename Entry>
+std::unique_ptr<DetectorState> state_with_table(const char* tag, uint32_t total, uint32_t shard,
+                                                uint32_t n_shards, int socket, std::string* error) {
+  auto s = std::make_unique<State>();
+  s->table = make_table<PairKey, Entry>(tag, total, shard, n_shards, socket, s.get(), error);
+  if (!s->table) return nullptr;
+  return s;
 }
 
 }  // namespace harrier

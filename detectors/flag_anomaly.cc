@@ -73,30 +73,27 @@ struct Entry {
   uint8_t ttl;
   uint16_t ip_id;
   uint16_t port_lo, port_hi;
-  uint32_t ports;  // distinct destination ports as far as `recent_ports` tells
-  uint16_t recent_ports[16];
+  PortCounter ports;  // distinct destination ports
   TargetList<16> targets;
+  uint64_t last_order;
 };
 using Table = BoundedTable<PairKey, Entry>;
 
 struct State final : DetectorState {
   std::unique_ptr<Table> table;
+  SettleList settle{4096};
 };
 
 class FlagAnomaly final : public Detector {
  public:
   FlagAnomaly(const DetectorDescriptor& d, const DetectorConfig& c)
       : Detector(d, c), table_size_(uint32_t(c.get("table_size"))) {
-    policy_.max_updates = uint32_t(c.get("max_updates"));
-    policy_.hold_down_ns = uint64_t(c.get("hold_down") * 1e9);
+    policy_ = IncidentPolicy::from_config(c);
   }
 
   std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
                                             std::string* error) const override {
-    auto s = std::make_unique<State>();
-    s->table =
-        make_table<PairKey, Entry>("flag", table_size_, shard, n_shards, socket, s.get(), error);
-    return s->table ? std::move(s) : nullptr;
+    return state_with_table<State, Entry>("flag", table_size_, shard, n_shards, socket, error);
   }
 
   void on_packets(ShardCtx& ctx, std::span<const PacketCtx> pkts,
@@ -120,7 +117,8 @@ class FlagAnomaly final : public Detector {
 
   void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
                  DetectorState* st) const noexcept override {
-    Table& t = *static_cast<State*>(st)->table;
+    State& s = *static_cast<State*>(st);
+    Table& t = *s.table;
     for (const HostEvent& ev : events) {
       if (ev.kind != HostEventKind::kDetector || ev.detector != cfg_.index) continue;
       bool created;
@@ -134,36 +132,45 @@ class FlagAnomaly final : public Detector {
         e->port_lo = e->port_hi = ev.dport;
       }
       e->inc.last_ts = ev.ts;
+      e->last_order = ev.order;
       ++e->packets;
       e->flags_seen |= ev.tcp_flags;
       e->targets.add(ev.dst, ev.ts);
       e->port_lo = std::min(e->port_lo, ev.dport);
       e->port_hi = std::max(e->port_hi, ev.dport);
-      bool seen = false;
-      for (uint32_t i = 0; i < std::min<uint32_t>(e->ports, 16); ++i)
-        seen = seen || e->recent_ports[i] == ev.dport;
-      if (!seen) e->recent_ports[e->ports++ % 16] = ev.dport;
-      const int what = policy_.decide(e->inc, e->packets, true);
-      if (what) emit(ctx, *e, ev);
+      e->ports.add(ev.dport);
+      if (policy_.decide(e->inc, e->packets, true, ev.ts)) emit(ctx, *e, ev.ts, ev.order);
+      if (e->packets > e->inc.alerted_amount) s.settle.add(t.index_of(e), e->inc);
     }
   }
 
-  void on_tick(ShardCtx&, uint64_t now, DetectorState* st) const noexcept override {
-    if (now != UINT64_MAX) static_cast<State*>(st)->table->expire(now, policy_.hold_down_ns, 64);
+  void on_tick(ShardCtx& ctx, uint64_t now, DetectorState* st) const noexcept override {
+    State& s = *static_cast<State*>(st);
+    // A burst that went quiet: report the whole of it.
+    s.settle.sweep([&](uint32_t i) -> Incident& { return s.table->at(i)->inc; },
+                   [&](uint32_t i) {
+                     Entry& e = *s.table->at(i);
+                     if (policy_.settled(e.inc, e.packets, now)) {
+                       emit(ctx, e, e.inc.last_ts, e.last_order);
+                       return false;
+                     }
+                     return e.packets > e.inc.alerted_amount && policy_.budget_left(e.inc);
+                   });
+    if (now != UINT64_MAX) s.table->expire(now, policy_.hold_down_ns, 64);
   }
 
  private:
-  void emit(ShardCtx& ctx, const Entry& e, const HostEvent& ev) const noexcept {
+  void emit(ShardCtx& ctx, const Entry& e, uint64_t ts, uint64_t order) const noexcept {
     Alert* a = ctx.alerts->next();
     if (!a) return;
-    alert_header(*a, cfg_.index, ev.ts, ev.order, 6, ev.src, e.targets.addr[0], e.first_sport,
+    alert_header(*a, cfg_.index, ts, order, 6, e.key.first(), e.targets.addr[0], e.first_sport,
                  e.first_dport);
     a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
     a->update = policy_.update_number(e.inc);
     a->score = ctx.score(a->dst, 6, e.first_dport, cfg_.lethality);
     a->extra = e.key.kind;
     a->count[0] = e.packets;
-    a->count[1] = e.ports;
+    a->count[1] = e.ports.estimate();
     a->count[2] = e.port_lo, a->count[3] = e.port_hi;
     a->tcp_flags = e.flags_seen;
     a->ttl = e.ttl, a->ip_id = e.ip_id;

@@ -52,8 +52,7 @@ class Detector final : public harrier::Detector {
  public:
   Detector(const DetectorDescriptor& d, const DetectorConfig& c, Which which)
       : harrier::Detector(d, c), which_(which), table_size_(uint32_t(c.get("table_size"))) {
-    policy_.max_updates = uint32_t(c.get("max_updates"));
-    policy_.hold_down_ns = uint64_t(c.get("hold_down") * 1e9);
+    policy_ = IncidentPolicy::from_config(c);
   }
 
   std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,

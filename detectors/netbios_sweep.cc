@@ -61,16 +61,12 @@ class NetbiosSweep final : public Detector {
         min_hosts_(uint32_t(c.get("min_hosts"))),
         window_ns_(uint64_t(c.get("window") * 1e9)),
         table_size_(uint32_t(c.get("table_size"))) {
-    policy_.max_updates = uint32_t(c.get("max_updates"));
-    policy_.hold_down_ns = uint64_t(c.get("hold_down") * 1e9);
+    policy_ = IncidentPolicy::from_config(c);
   }
 
   std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
                                             std::string* error) const override {
-    auto s = std::make_unique<State>();
-    s->table =
-        make_table<PairKey, Entry>("nbsweep", table_size_, shard, n_shards, socket, s.get(), error);
-    return s->table ? std::move(s) : nullptr;
+    return state_with_table<State, Entry>("nbsweep", table_size_, shard, n_shards, socket, error);
   }
 
   void on_packets(ShardCtx& ctx, std::span<const PacketCtx> pkts,
@@ -138,7 +134,7 @@ class NetbiosSweep final : public Detector {
       if (!e->targets.add(ev.dst, ev.ts)) continue;  // a retry: evidence, not a new host
       const uint64_t since = ev.ts > window_ns_ ? ev.ts - window_ns_ : 0;
       const bool met = e->targets.count_since(since) >= min_hosts_;
-      if (policy_.decide(e->inc, e->targets.total, met)) emit(ctx, *e, ev);
+      if (policy_.decide(e->inc, e->targets.total, met, ev.ts)) emit(ctx, *e, ev);
     }
   }
 

@@ -67,8 +67,7 @@ class NetbiosWildcard final : public Detector {
       : Detector(d, c),
         grace_ns_(uint64_t(c.get("answer_grace") * 1e9)),
         table_size_(uint32_t(c.get("table_size"))) {
-    policy_.max_updates = uint32_t(c.get("max_updates"));
-    policy_.hold_down_ns = uint64_t(c.get("hold_down") * 1e9);
+    policy_ = IncidentPolicy::from_config(c);
   }
 
   std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
@@ -126,7 +125,7 @@ class NetbiosWildcard final : public Detector {
         }
         if (e->pending) {
           e->pending = false;  // the answer settles the first alert: say so now
-          if (policy_.decide(e->inc, e->targets.total, true)) emit(ctx, *e, ev.ts, ev.order);
+          if (policy_.decide(e->inc, e->targets.total, true, ev.ts)) emit(ctx, *e, ev.ts, ev.order);
         }
         continue;
       }
@@ -154,11 +153,12 @@ class NetbiosWildcard final : public Detector {
             } else {
               ++s.pending_overflow;  // no room to wait: alert now, answer unknown
               e->pending = false;
-              if (policy_.decide(e->inc, e->targets.total, true)) emit(ctx, *e, ev.ts, ev.order);
+              if (policy_.decide(e->inc, e->targets.total, true, ev.ts))
+                emit(ctx, *e, ev.ts, ev.order);
             }
           }
         }
-      } else if (new_host && policy_.decide(e->inc, e->targets.total, true)) {
+      } else if (new_host && policy_.decide(e->inc, e->targets.total, true, ev.ts)) {
         emit(ctx, *e, ev.ts, ev.order);
       }
     }
@@ -178,7 +178,7 @@ class NetbiosWildcard final : public Detector {
         continue;
       }
       e.pending = false;
-      if (policy_.decide(e.inc, e.targets.total, true))
+      if (policy_.decide(e.inc, e.targets.total, true, std::min(now, e.due)))
         emit(ctx, e, std::min(now, e.due), e.first_order);
     }
     std::swap(s.pending, s.next);

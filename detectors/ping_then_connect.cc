@@ -58,11 +58,16 @@ struct Entry {
   uint8_t n_ports;
   uint8_t ttl;
   uint16_t tcp_flags;
+  // The newest counted attempt: what an alert names.
+  uint64_t last_order;
+  IpAddr last_dst;
+  uint16_t last_sport, last_dport;
 };
 using Table = BoundedTable<PairKey, Entry>;
 
 struct State final : DetectorState {
   std::unique_ptr<Table> table;
+  SettleList settle{4096};
 };
 
 class PingThenConnect final : public Detector {
@@ -74,16 +79,12 @@ class PingThenConnect final : public Detector {
         window_ns_(uint64_t(c.get("connect_window") * 1e9)),
         silent_ns_(uint64_t(c.get("silent_after") * 1e9)),
         table_size_(uint32_t(c.get("table_size"))) {
-    policy_.max_updates = uint32_t(c.get("max_updates"));
-    policy_.hold_down_ns = uint64_t(c.get("hold_down") * 1e9);
+    policy_ = IncidentPolicy::from_config(c);
   }
 
   std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
                                             std::string* error) const override {
-    auto s = std::make_unique<State>();
-    s->table =
-        make_table<PairKey, Entry>("pingcon", table_size_, shard, n_shards, socket, s.get(), error);
-    return s->table ? std::move(s) : nullptr;
+    return state_with_table<State, Entry>("pingcon", table_size_, shard, n_shards, socket, error);
   }
 
   void on_packets(ShardCtx& ctx, std::span<const PacketCtx> pkts,
@@ -110,7 +111,8 @@ class PingThenConnect final : public Detector {
 
   void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
                  DetectorState* st) const noexcept override {
-    Table& t = *static_cast<State*>(st)->table;
+    State& s = *static_cast<State*>(st);
+    Table& t = *s.table;
     for (const HostEvent& ev : events) {
       const PairKey k = PairKey::make(ev.src, nullptr, 0, 0);
       if (ev.kind == HostEventKind::kDetector) {
@@ -122,14 +124,24 @@ class PingThenConnect final : public Detector {
           if (i >= 0 && e->reply_ts[i] == 0) e->reply_ts[i] = ev.ts;
         }
       } else if (ev.kind == HostEventKind::kProbe && ev.proto == 6) {
-        if (Entry* e = t.find(k)) connect(ctx, t, *e, ev);
+        if (Entry* e = t.find(k)) connect(ctx, s, *e, ev);
       }
     }
   }
 
-  void on_tick(ShardCtx&, uint64_t now, DetectorState* st) const noexcept override {
-    if (now != UINT64_MAX)
-      static_cast<State*>(st)->table->expire(now, std::max(window_ns_, policy_.hold_down_ns), 64);
+  void on_tick(ShardCtx& ctx, uint64_t now, DetectorState* st) const noexcept override {
+    State& s = *static_cast<State*>(st);
+    // Attempts that followed the first alert: report them once they stop.
+    s.settle.sweep([&](uint32_t i) -> Incident& { return s.table->at(i)->inc; },
+                   [&](uint32_t i) {
+                     Entry& e = *s.table->at(i);
+                     if (policy_.settled(e.inc, e.connects, now)) {
+                       emit(ctx, e);
+                       return false;
+                     }
+                     return e.connects > e.inc.alerted_amount && policy_.budget_left(e.inc);
+                   });
+    if (now != UINT64_MAX) s.table->expire(now, std::max(window_ns_, policy_.hold_down_ns), 64);
   }
 
  private:
@@ -147,10 +159,10 @@ class PingThenConnect final : public Detector {
     e->pinged.add(ev.dst, ev.ts);
   }
 
-  void connect(ShardCtx& ctx, Table& t, Entry& e, const HostEvent& ev) const noexcept {
+  void connect(ShardCtx& ctx, State& s, Entry& e, const HostEvent& ev) const noexcept {
     const int i = e.pinged.find(ev.dst);
     if (i < 0) return;  // not a pinged host: no evidence either way
-    t.touch(&e, ev.ts);
+    s.table->touch(&e, ev.ts);
     if (e.reply_ts[i] == 0) {
       // Probed without having answered: a scanner that does not care about the
       // ping (or a monitor checking anyway). Only after the silence is clear.
@@ -164,32 +176,40 @@ class PingThenConnect final : public Detector {
     e.hit_mask |= 1u << i;
     ++e.connects;
     e.inc.last_ts = ev.ts;
+    e.last_order = ev.order;
+    e.last_dst = ev.dst;
+    e.last_sport = ev.sport, e.last_dport = ev.dport;
     e.tcp_flags |= ev.tcp_flags;
     bool known = false;
     for (uint32_t j = 0; j < e.n_ports; ++j)
       known = known || e.ports[j] == ev.dport;
     if (!known && e.n_ports < kPorts) e.ports[e.n_ports++] = ev.dport;
 
-    uint32_t answered = 0, silent = 0;
-    for (uint32_t j = 0; j < e.pinged.n; ++j) {
-      if (e.reply_ts[j])
-        ++answered;
-      else if (ev.ts >= e.pinged.first_ts[j] + silent_ns_)
-        ++silent;
-    }
-    const bool met = e.pinged.total >= min_pinged_ && silent > 0 && e.to_silent == 0 &&
-                     e.connects >= min_connects_;
-    if (policy_.decide(e.inc, e.connects, met)) emit(ctx, e, ev, answered, silent);
+    const bool met = e.pinged.total >= min_pinged_ && silent_count(e, ev.ts) > 0 &&
+                     e.to_silent == 0 && e.connects >= min_connects_;
+    if (policy_.decide(e.inc, e.connects, met, ev.ts)) emit(ctx, e);
+    if (e.inc.alerts_sent && e.connects > e.inc.alerted_amount)
+      s.settle.add(s.table->index_of(&e), e.inc);
   }
 
-  void emit(ShardCtx& ctx, const Entry& e, const HostEvent& ev, uint32_t answered,
-            uint32_t silent) const noexcept {
+  uint32_t silent_count(const Entry& e, uint64_t now) const noexcept {
+    uint32_t silent = 0;
+    for (uint32_t j = 0; j < e.pinged.n; ++j)
+      silent += e.reply_ts[j] == 0 && now >= e.pinged.first_ts[j] + silent_ns_;
+    return silent;
+  }
+
+  void emit(ShardCtx& ctx, const Entry& e) const noexcept {
     Alert* a = ctx.alerts->next();
     if (!a) return;
-    alert_header(*a, cfg_.index, ev.ts, ev.order, 6, ev.src, ev.dst, ev.sport, ev.dport);
+    alert_header(*a, cfg_.index, e.inc.last_ts, e.last_order, 6, e.key.first(), e.last_dst,
+                 e.last_sport, e.last_dport);
     a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
     a->update = policy_.update_number(e.inc);
-    a->score = ctx.score(ev.dst, 6, ev.dport, cfg_.lethality);
+    a->score = ctx.score(e.last_dst, 6, e.last_dport, cfg_.lethality);
+    uint32_t answered = 0;
+    for (uint32_t j = 0; j < e.pinged.n; ++j)
+      answered += e.reply_ts[j] != 0;
     // Targets: the hosts connected to after answering, in order of first ping.
     uint32_t n = 0;
     for (uint32_t j = 0; j < e.pinged.n; ++j)
@@ -200,7 +220,7 @@ class PingThenConnect final : public Detector {
     a->n_targets = n;
     a->count[0] = e.pinged.total;
     a->count[1] = answered;
-    a->count[2] = silent;
+    a->count[2] = silent_count(e, e.inc.last_ts);
     a->count[3] = e.connects;
     a->n_series = e.n_ports;
     for (uint32_t j = 0; j < e.n_ports; ++j)

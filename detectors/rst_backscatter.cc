@@ -2,9 +2,12 @@
 // connections it never opened (the RST itself is the first packet of its
 // flow). Two patterns:
 //  - "same port": >= 2 distinct sources reset us from the same source port
-//    within 72 h. Unrelated hosts do not share a source port by chance: the
-//    SYNs they answered came from one tool that forged our address (the seed:
-//    20766 from three networks over two days);
+//    within 72 h. Unrelated hosts do not share an unprivileged source port by
+//    chance: the SYNs they answered came from one tool that forged our
+//    address (the seed: 20766 from three networks over two days). Service
+//    ports (below `same_port_min`: 80, 443, 25...) are shared by every server,
+//    and a sensor started mid-connection sees their closing RSTs unsolicited,
+//    so they count only toward the flood rule;
 //  - "flood": >= 20 unsolicited RSTs within 1 h, the backscatter of a
 //    spoofed-source flood against someone else.
 // A RST closing a connection the home host did open finds its flow and never
@@ -24,6 +27,8 @@ constexpr ParamSpec kParams[] = {
     {"same_port_sources", ParamType::kCount, 2, 64, 2,
      "distinct sources resetting from one source port"},
     {"same_port_window", ParamType::kSeconds, 1, 2592000, 259200, "seconds for the same-port rule"},
+    {"same_port_min", ParamType::kCount, 0, 65535, 1024,
+     "lowest source port the same-port rule considers (service ports are shared by all)"},
     {"flood_rsts", ParamType::kCount, 2, 64, 20, "unsolicited RSTs for the flood rule"},
     {"flood_window", ParamType::kSeconds, 1, 604800, 3600, "seconds for the flood rule"},
     {"max_updates", ParamType::kCount, 0, 64, 4,
@@ -72,19 +77,16 @@ class RstBackscatter final : public Detector {
       : Detector(d, c),
         same_port_sources_(uint32_t(c.get("same_port_sources"))),
         same_port_window_(uint64_t(c.get("same_port_window") * 1e9)),
+        same_port_min_(uint32_t(c.get("same_port_min"))),
         flood_rsts_(uint32_t(c.get("flood_rsts"))),
         flood_window_(uint64_t(c.get("flood_window") * 1e9)),
         table_size_(uint32_t(c.get("table_size"))) {
-    policy_.max_updates = uint32_t(c.get("max_updates"));
-    policy_.hold_down_ns = uint64_t(c.get("hold_down") * 1e9);
+    policy_ = IncidentPolicy::from_config(c);
   }
 
   std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
                                             std::string* error) const override {
-    auto s = std::make_unique<State>();
-    s->table =
-        make_table<PairKey, Entry>("rstb", table_size_, shard, n_shards, socket, s.get(), error);
-    return s->table ? std::move(s) : nullptr;
+    return state_with_table<State, Entry>("rstb", table_size_, shard, n_shards, socket, error);
   }
 
   void on_packets(ShardCtx& ctx, std::span<const PacketCtx> pkts,
@@ -125,9 +127,10 @@ class RstBackscatter final : public Detector {
       e->ring[e->ring_head++ % kRing] = ev.ts;
       e->sources.add(ev.src, ev.ts);
       const PortSlot* same = note_port(*e, ev);
-      const bool same_port = same && same->n_sources >= same_port_sources_;
+      const bool same_port =
+          same && same->port >= same_port_min_ && same->n_sources >= same_port_sources_;
       const bool flood = flood_count(*e, ev.ts) >= flood_rsts_;
-      if (policy_.decide(e->inc, e->rsts, same_port || flood))
+      if (policy_.decide(e->inc, e->rsts, same_port || flood, ev.ts))
         emit(ctx, *e, ev, same_port ? same : nullptr, flood);
     }
   }
@@ -204,6 +207,7 @@ class RstBackscatter final : public Detector {
 
   uint32_t same_port_sources_;
   uint64_t same_port_window_;
+  uint32_t same_port_min_;
   uint32_t flood_rsts_;
   uint64_t flood_window_;
   IncidentPolicy policy_;

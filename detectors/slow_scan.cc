@@ -98,8 +98,7 @@ class SlowScan final : public Detector {
         max_rate_(c.get("max_rate")),
         grace_ns_(uint64_t(c.get("answer_grace") * 1e9)),
         table_size_(uint32_t(c.get("table_size"))) {
-    policy_.max_updates = uint32_t(c.get("max_updates"));
-    policy_.hold_down_ns = uint64_t(c.get("hold_down") * 1e9);
+    policy_ = IncidentPolicy::from_config(c);
   }
 
   std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
@@ -227,7 +226,7 @@ class SlowScan final : public Detector {
               uint32_t threshold) const noexcept {
     const double span = std::max(1.0, double(p.ts - e.window_first_ts) / 1e9);
     const bool slow = double(n) / span <= max_rate_;
-    if (policy_.decide(e.inc, n, n >= threshold && slow)) emit(ctx, e, p, n, span);
+    if (policy_.decide(e.inc, n, n >= threshold && slow, p.ts)) emit(ctx, e, p, n, span);
   }
 
   void emit(ShardCtx& ctx, const Entry& e, const Pending& p, uint32_t n,

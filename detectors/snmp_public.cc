@@ -58,16 +58,12 @@ class SnmpPublic final : public Detector {
  public:
   SnmpPublic(const DetectorDescriptor& d, const DetectorConfig& c)
       : Detector(d, c), table_size_(uint32_t(c.get("table_size"))) {
-    policy_.max_updates = uint32_t(c.get("max_updates"));
-    policy_.hold_down_ns = uint64_t(c.get("hold_down") * 1e9);
+    policy_ = IncidentPolicy::from_config(c);
   }
 
   std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
                                             std::string* error) const override {
-    auto s = std::make_unique<State>();
-    s->table =
-        make_table<PairKey, Entry>("snmp", table_size_, shard, n_shards, socket, s.get(), error);
-    return s->table ? std::move(s) : nullptr;
+    return state_with_table<State, Entry>("snmp", table_size_, shard, n_shards, socket, error);
   }
 
   void on_packets(ShardCtx& ctx, std::span<const PacketCtx> pkts,
@@ -129,10 +125,10 @@ class SnmpPublic final : public Detector {
       const uint16_t bit = uint16_t(1u << ((ev.aux[0] - 0xA0) & 0x0F));
       const bool new_set = (ev.aux[0] == uint8_t(snmp::Pdu::kSet)) && !(e->pdu_mask & bit);
       e->pdu_mask |= bit;
-      int what = policy_.decide(e->inc, e->requests, true);
+      int what = policy_.decide(e->inc, e->requests, true, ev.ts);
       // A first Set within an incident is news worth an update of its own.
-      if (!what && new_set && e->inc.alerts_sent <= policy_.max_updates) {
-        ++e->inc.alerts_sent;
+      if (!what && new_set && policy_.budget_left(e->inc)) {
+        IncidentPolicy::record(e->inc, e->requests, ev.ts);
         what = 2;
       }
       if (what) emit(ctx, *e, ev);

@@ -88,16 +88,12 @@ class TrojanPortProbe final : public Detector {
  public:
   TrojanPortProbe(const DetectorDescriptor& d, const DetectorConfig& c)
       : Detector(d, c), table_size_(uint32_t(c.get("table_size"))) {
-    policy_.max_updates = uint32_t(c.get("max_updates"));
-    policy_.hold_down_ns = uint64_t(c.get("hold_down") * 1e9);
+    policy_ = IncidentPolicy::from_config(c);
   }
 
   std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
                                             std::string* error) const override {
-    auto s = std::make_unique<State>();
-    s->table =
-        make_table<PairKey, Entry>("troj", table_size_, shard, n_shards, socket, s.get(), error);
-    return s->table ? std::move(s) : nullptr;
+    return state_with_table<State, Entry>("troj", table_size_, shard, n_shards, socket, error);
   }
 
   void on_packets(ShardCtx& ctx, std::span<const PacketCtx> pkts,
@@ -144,7 +140,7 @@ class TrojanPortProbe final : public Detector {
       e->inc.last_ts = ev.ts;
       ++e->packets;
       e->targets.add(ev.dst, ev.ts);
-      if (policy_.decide(e->inc, e->targets.total, true)) emit(ctx, *e, ev);
+      if (policy_.decide(e->inc, e->targets.total, true, ev.ts)) emit(ctx, *e, ev);
     }
   }
 

@@ -82,11 +82,13 @@ struct Entry {
   uint16_t types[kTypes];
   uint8_t ttl;
   uint16_t ip_id;
+  uint64_t last_order;  // of the newest probe, for an update sent from a tick
 };
 using Table = BoundedTable<PairKey, Entry>;
 
 struct State final : DetectorState {
   std::unique_ptr<Table> table;
+  SettleList settle{4096};
 };
 
 class VerticalScan final : public Detector {
@@ -98,36 +100,44 @@ class VerticalScan final : public Detector {
         slow_ports_(uint32_t(c.get("slow_ports"))),
         slow_window_ms_(uint32_t(c.get("slow_window") * 1e3)),
         table_size_(uint32_t(c.get("table_size"))) {
-    policy_.max_updates = uint32_t(c.get("max_updates"));
-    policy_.hold_down_ns = uint64_t(c.get("hold_down") * 1e9);
+    policy_ = IncidentPolicy::from_config(c);
   }
 
   std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
                                             std::string* error) const override {
-    auto s = std::make_unique<State>();
-    s->table =
-        make_table<PairKey, Entry>("vscan", table_size_, shard, n_shards, socket, s.get(), error);
-    return s->table ? std::move(s) : nullptr;
+    return state_with_table<State, Entry>("vscan", table_size_, shard, n_shards, socket, error);
   }
 
   void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
                  DetectorState* st) const noexcept override {
-    Table& t = *static_cast<State*>(st)->table;
+    State& s = *static_cast<State*>(st);
+    Table& t = *s.table;
     for (const HostEvent& ev : events) {
       if (ev.kind == HostEventKind::kDetector || (ev.proto != 6 && ev.proto != 17)) continue;
       const PairKey k = PairKey::make(ev.src, &ev.dst, ev.proto, 0);
       if (ev.kind == HostEventKind::kProbe) {
         if (!(ev.flags & host_event_flag::kUnexpected)) continue;
-        probe(ctx, t, k, ev);
+        probe(ctx, s, k, ev);
       } else if (Entry* e = t.find(k)) {
         answer(*e, ev);
       }
     }
   }
 
-  void on_tick(ShardCtx&, uint64_t now, DetectorState* st) const noexcept override {
+  void on_tick(ShardCtx& ctx, uint64_t now, DetectorState* st) const noexcept override {
+    State& s = *static_cast<State*>(st);
+    // A burst that went quiet: report the whole of it.
+    s.settle.sweep([&](uint32_t i) -> Incident& { return s.table->at(i)->inc; },
+                   [&](uint32_t i) {
+                     Entry& e = *s.table->at(i);
+                     if (policy_.settled(e.inc, e.counted, now)) {
+                       emit(ctx, e, tick_event(e), 0);
+                       return false;
+                     }
+                     return e.counted > e.inc.alerted_amount && policy_.budget_left(e.inc);
+                   });
     if (now != UINT64_MAX)
-      static_cast<State*>(st)->table->expire(
+      s.table->expire(
           now, std::max<uint64_t>(policy_.hold_down_ns, uint64_t(slow_window_ms_) * 1000000), 64);
   }
 
@@ -139,9 +149,21 @@ class VerticalScan final : public Detector {
     return -1;
   }
 
-  void probe(ShardCtx& ctx, Table& t, const PairKey& k, const HostEvent& ev) const noexcept {
+  // The newest probe of an entry, as the event an update from a tick names.
+  static HostEvent tick_event(const Entry& e) noexcept {
+    HostEvent ev;
+    ev.ts = e.inc.last_ts;
+    ev.order = e.last_order;
+    ev.src = e.key.first();
+    ev.dst = e.key.second();
+    ev.proto = e.key.proto;
+    ev.dport = e.port[(e.head + kRing - 1) % kRing];
+    return ev;
+  }
+
+  void probe(ShardCtx& ctx, State& s, const PairKey& k, const HostEvent& ev) const noexcept {
     bool created;
-    Entry* e = t.find_or_insert(k, ev.ts, &created);
+    Entry* e = s.table->find_or_insert(k, ev.ts, &created);
     if (!e) return;
     if (!created && policy_.starts_new(e->inc, ev.ts)) restart_entry(*e), created = true;
     if (e->probes == 0) {
@@ -153,6 +175,7 @@ class VerticalScan final : public Detector {
       return;  // a new flow to a port already probed (a retry from another source port)
     }
     e->inc.last_ts = ev.ts;
+    e->last_order = ev.order;
     const uint32_t at =
         uint32_t(std::min<uint64_t>((ev.ts - e->inc.first_ts) / 1000000, UINT32_MAX));
     const uint32_t slot = e->head;
@@ -173,7 +196,9 @@ class VerticalScan final : public Detector {
       why = 1;
     else if (in_window(*e, at, slow_window_ms_) >= slow_ports_)
       why = 2;
-    if (policy_.decide(e->inc, e->counted, why != 0)) emit(ctx, *e, ev, why);
+    if (policy_.decide(e->inc, e->counted, why != 0, ev.ts)) emit(ctx, *e, ev, why);
+    if (e->inc.alerts_sent && e->counted > e->inc.alerted_amount)
+      s.settle.add(s.table->index_of(e), e->inc);
   }
 
   void answer(Entry& e, const HostEvent& ev) const noexcept {
@@ -247,20 +272,22 @@ void render(const Alert& a, AlertText& t) {
   const uint32_t type = std::min<uint32_t>(a.extra & 0xFF, kTypes - 1);
   const double span = (a.last_ts - a.first_ts) / 1e9;
   const bool sequential = a.target_order == TargetOrder::kAscending;
-  t.signature = "Vertical scan: " + format_count(ports) + " " + proto_name(a.proto) + " ports of " +
+  const uint32_t total = ports + answered, unanswered = ports - refused;
+  std::string outcome;
+  if (answered) outcome += ", " + format_count(answered) + " open";
+  if (refused) outcome += ", " + format_count(refused) + " closed";
+  if (unanswered) outcome += ", " + format_count(unanswered) + " unanswered";
+  t.signature = "Vertical scan: " + format_count(total) + " " + proto_name(a.proto) + " ports of " +
                 ip_to_string(a.dst) + " in " + format_seconds(span) + ", " +
                 (sequential ? "sequential" : "random order") + ", " + kTypeNames[type] +
-                ", ports " + std::to_string(lo) + "-" + std::to_string(hi) +
-                (refused == ports ? ", all refused"
-                 : refused        ? ", " + format_count(refused) + " refused"
-                                  : ", none answered") +
-                (answered ? ", " + format_count(answered) + " open" : "") +
+                ", ports " + std::to_string(lo) + "-" + std::to_string(hi) + outcome +
                 (a.update ? " (update " + std::to_string(a.update) + ")" : "");
   auto& e = t.evidence;
-  e["ports"] = ports;
-  e["refused"] = refused;
+  e["ports"] = total;
+  e["probes_counted"] = ports;
+  e["closed"] = refused;
   e["open"] = answered;
-  e["unanswered"] = ports - refused;
+  e["unanswered"] = unanswered;
   e["port_range"] = {lo, hi};
   e["order"] = sequential ? "sequential" : "random";
   e["probe_type"] = kTypeNames[type];
