@@ -6,11 +6,13 @@ extern const DetectorDescriptor kNetbiosSweep;
 extern const DetectorDescriptor kPortmapProbe;
 extern const DetectorDescriptor kTrojanPortProbe;
 extern const DetectorDescriptor kSynRetryAnomaly;
+extern const DetectorDescriptor kSmtpRelayProbe;
 extern const DetectorDescriptor kRstBackscatter;
 extern const DetectorDescriptor kHorizontalScan;
 extern const DetectorDescriptor kPingThenConnect;
 extern const DetectorDescriptor kIcmpUnreachBackscatter;
 extern const DetectorDescriptor kIcmpTtlBackscatter;
+extern const DetectorDescriptor kOsFingerprint;
 extern const DetectorDescriptor kVerticalScan;
 extern const DetectorDescriptor kSlowScan;
 extern const DetectorDescriptor kFlagAnomaly;
@@ -25,11 +27,13 @@ const DetectorDescriptor* const kRegistry[] = {
     &kPortmapProbe,
     &kTrojanPortProbe,
     &kSynRetryAnomaly,
+    &kSmtpRelayProbe,
     &kRstBackscatter,
     &kHorizontalScan,
     &kPingThenConnect,
     &kIcmpUnreachBackscatter,
     &kIcmpTtlBackscatter,
+    &kOsFingerprint,
     &kVerticalScan,
     &kSlowScan,
     &kFlagAnomaly,

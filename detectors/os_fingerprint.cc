@@ -1,0 +1,713 @@
+// os-fingerprint ("Evaluate an Attack": nmap -O; "Analyze This": "Probable
+// NMAP fingerprint attempt"): a set of probes that only an OS fingerprinter
+// sends, from one source to one home host within a short window. Each probe
+// is built to make stacks answer differently (window, options, flags echoed,
+// ISN generator), so no single one is proof, but two different kinds from the
+// same source against the same host within 10 s are.
+//
+// Probe types (one bit each), all inbound toward a home host:
+//  - ECN: SYN with ECE+CWR plus something no ECN client sends (a reserved
+//    header bit, an urgent pointer without URG, odd options), or ECE or CWR
+//    alone on a SYN carrying options (first-generation nmap's "bogus flag");
+//  - flagless segment carrying options (nmap T2);
+//  - SYN together with FIN, PSH or URG, carrying options (T3);
+//  - lone ACK carrying options that only a SYN may carry (mss, wscale,
+//    sackOK) outside an established connection (T4, T6);
+//  - FIN|PSH|URG carrying options (T7);
+//  - UDP whose payload (>= 64 bytes) repeats one byte, unanswered (U1: 300 x 'C');
+//  - ICMP echo request with a non-zero code (IE: code 9);
+//  - SYN whose options no stack builds: first option not MSS, window < 256,
+//    MSS < 500, timestamp 0xFFFFFFFF, wscale > 14, reserved bits, or the
+//    seed's set (wscale 10, nop, mss 265, timestamp, eol) (SEQ, T5);
+//  - ISN sampling: the prober answers the target's SYN-ACK with a bare RST
+//    (its kernel never knew the connection: a raw-socket SYN), >= 4 times on
+//    the same port within 3 s.
+// Ordinary ECN clients (SYN|ECE|CWR with mss, sackOK, ts, nop, wscale) match
+// none of these; a NULL/XMAS/flag scan without options is flag-anomaly's.
+//
+// Host-behaviour: the flow shards classify and send one event per probe; the
+// host shard keeps one incident per (source, target). The first alert goes out
+// as soon as >= min_types types fall within `window`; types that arrive later
+// are summarised in one update once the prober has been quiet for `settle`.
+#include <algorithm>
+#include <bit>
+#include <cstdio>
+#include <initializer_list>
+
+#include "dataplane/bounded_table.h"
+#include "detectors/detector.h"
+#include "detectors/evidence.h"
+
+namespace harrier {
+namespace {
+
+constexpr ParamSpec kParams[] = {
+    {"window", ParamType::kSeconds, 1, 600, 10,
+     "seconds within which the probe types must fall to count as one probe set"},
+    {"min_types", ParamType::kCount, 2, 9, 2, "distinct probe types that make a probe set"},
+    {"isn_samples", ParamType::kCount, 2, 8, 4,
+     "bare resets to SYN-ACKs on one port that make an ISN-sampling series"},
+    {"isn_window", ParamType::kSeconds, 0.1, 60, 3, "seconds within which those resets must fall"},
+    {"settle", ParamType::kSeconds, 0.1, 600, 2,
+     "seconds without a new probe type before an update reports the completed set"},
+    {"max_updates", ParamType::kCount, 0, 64, 4, "update alerts per incident"},
+    {"hold_down", ParamType::kSeconds, 1, 604800, 3600,
+     "seconds of silence after which the same pair starts a new incident"},
+    {"table_size", ParamType::kCount, 1024, 1 << 24, 16384,
+     "(source, target) pairs remembered, all shards together"},
+};
+
+enum Type : uint8_t {
+  kEcn = 0,
+  kFlagless,
+  kSynFpu,
+  kLoneAck,
+  kFpuOpts,
+  kUdpFill,
+  kEchoCode,
+  kOddSyn,
+  kIsnSample,
+  kTypes,
+};
+constexpr const char* kTypeIds[kTypes] = {"ecn",       "flagless_options", "syn_fin_psh_urg",
+                                          "lone_ack",  "fin_psh_urg",      "udp_fill",
+                                          "echo_code", "odd_syn_options",  "isn_sampling"};
+// As the analyst would list them; nmap's own test names when it is nmap -O.
+constexpr const char* kTypeNames[kTypes] = {"ECN",       "flagless",    "SYN|FIN|PSH|URG",
+                                            "lone ACKs", "FIN|PSH|URG", "UDP fill",
+                                            "echo code", "odd SYNs",    "ISN sampling"};
+constexpr const char* kNmap2Tests[kTypes] = {"",    "T2 ", "T3 ",  "T4/T6 ", "T7 ",
+                                             "U1 ", "IE ", "SEQ ", ""};
+
+// Event `code`: the type in the low nibble, markers in the high one.
+constexpr uint8_t kMarkGen1 = 0x10;  // the seed's option set (wscale 10, nop, mss 265, ts, eol)
+constexpr uint8_t kMarkGen2 = 0x20;  // today's nmap: ts 0xFFFFFFFF, its ECN set, IE code 9 seq 295
+constexpr uint8_t kMarkOpts = 0x40;  // a TCP probe with options: aux carries them
+constexpr uint8_t kMarkSynLike = 0x80;  // a SYN probe: its answer tells open from closed
+
+constexpr uint8_t kKindEol = 0, kKindNop = 1, kKindMss = 2, kKindWscale = 3, kKindSackOk = 4,
+                  kKindTs = 8;
+
+// Option kinds in order, 7 nibbles of (kind + 1, capped at 15); the top
+// nibble holds wscale (capped at 15). Zero nibble = no more options.
+uint32_t pack_options(const TcpOptions& o) noexcept {
+  uint32_t r = 0;
+  for (int i = 0; i < std::min<int>(o.count, 7); ++i)
+    r |= uint32_t(std::min<uint8_t>(o.kinds[i], 14) + 1) << (4 * i);
+  return r | uint32_t(std::min<uint8_t>(o.has_wscale ? o.wscale : 0, 15)) << 28;
+}
+
+bool kinds_are(const TcpOptions& o, std::initializer_list<uint8_t> want) noexcept {
+  if (o.count < want.size()) return false;
+  size_t i = 0;
+  for (uint8_t k : want)
+    if (o.kinds[i++] != k) return false;
+  return true;
+}
+
+// The seed's first-generation nmap set: wscale 10, nop, mss 265, timestamp, eol.
+bool gen1_options(const TcpOptions& o) noexcept {
+  return kinds_are(o, {kKindWscale, kKindNop, kKindMss, kKindTs}) && o.wscale == 10 && o.mss == 265;
+}
+
+// Second-generation nmap: every SEQ and T probe carries timestamp
+// 0xFFFFFFFF 0; the ECN probe carries wscale 10, nop, mss 1460, sackOK, nop, nop.
+bool gen2_options(const TcpOptions& o) noexcept {
+  if (o.has_timestamp && o.ts_val == 0xFFFFFFFFu && o.ts_ecr == 0) return true;
+  return kinds_are(o, {kKindWscale, kKindNop, kKindMss, kKindSackOk, kKindNop, kKindNop}) &&
+         o.count == 6 && o.wscale == 10;
+}
+
+// A SYN no stack builds. Real stacks put MSS first, offer a window of
+// thousands, an MSS near the path MTU, a random timestamp and wscale <= 14.
+bool odd_syn(const PacketView& v) noexcept {
+  const TcpOptions& o = v.tcp_opts;
+  if (o.count == 0) return false;
+  return o.kinds[0] != kKindMss || v.tcp_window < 256 || (o.has_mss && o.mss < 500) ||
+         (o.has_timestamp && o.ts_val == 0xFFFFFFFFu) || (o.has_wscale && o.wscale > 14) ||
+         (v.tcp_flags & tcp_flag::kReserved) || gen1_options(o);
+}
+
+// Options RFC 793/7323/2018 allow on a SYN only.
+bool syn_only_options(const TcpOptions& o) noexcept {
+  return o.has_mss || o.has_wscale || o.has_sack_ok;
+}
+
+bool same_byte_fill(const uint8_t* p, uint16_t n) noexcept {
+  for (uint16_t i = 1; i < n; ++i)
+    if (p[i] != p[0]) return false;
+  return true;
+}
+
+constexpr uint16_t kMinFill = 64;
+
+// Classifies one TCP packet from the flow's initiator toward a home host;
+// kTypes = not a probe.
+Type classify_tcp(const PacketCtx& p) noexcept {
+  using namespace tcp_flag;
+  const PacketView& v = *p.v;
+  const uint16_t f = v.tcp_flags;
+  const uint16_t ctl = f & 0x3F;
+  const bool opts = v.tcp_opts.count > 0;
+  const bool syn = f & kSyn, ack = f & kAck, rst = f & kRst;
+  if (syn && !ack && !rst) {
+    if (f & (kFin | kPsh | kUrg)) return opts ? kSynFpu : kTypes;
+    const bool ece = f & kEce, cwr = f & kCwr;
+    if (ece && cwr) {
+      const bool odd = (f & kReserved) || (v.tcp_urgent != 0 && !(f & kUrg)) || odd_syn(v);
+      return odd ? kEcn : kTypes;  // otherwise RFC 3168 ECN setup
+    }
+    if (ece || cwr) return opts ? kEcn : kTypes;
+    return odd_syn(v) ? kOddSyn : kTypes;
+  }
+  if (ctl == 0) return opts ? kFlagless : kTypes;
+  if (ctl == kAck) {
+    if (v.payload_len != 0 || !syn_only_options(v.tcp_opts)) return kTypes;
+    const bool in_connection = p.flow && (p.flow->tcp_state == TcpState::kEstablished ||
+                                          p.flow->tcp_state == TcpState::kClosing);
+    return in_connection && !p.flow_created ? kTypes : kLoneAck;
+  }
+  if (ctl == (kFin | kPsh | kUrg)) return opts ? kFpuOpts : kTypes;
+  if (ctl == kRst && p.flow && p.flow->syn_count > 0) return kIsnSample;  // checked by caller
+  return kTypes;
+}
+
+// How far back in the burst a reset looks for the SYN-ACK it answers. Only
+// bare resets from an initiator toward a home host pay for it: at most 64
+// pointer compares each.
+constexpr size_t kIsnLookback = 64;
+
+// Whether the bare RST pkts[i] is the prober's kernel resetting a SYN-ACK to
+// a SYN it never sent through its own socket layer: RFC 793 makes that RST's
+// seq the SYN-ACK's ack, and nothing of the prober's comes in between (a
+// real client completes the handshake first). The flow table holds the
+// state at the end of the burst, so the burst itself is searched first;
+// when the answer came in an earlier burst, the flow's SYN tells.
+bool isn_reset(std::span<const PacketCtx> pkts, size_t i) noexcept {
+  const PacketCtx& p = pkts[i];
+  const size_t lo = i > kIsnLookback ? i - kIsnLookback : 0;
+  for (size_t j = i; j-- > lo;) {
+    const PacketCtx& q = pkts[j];
+    if (q.flow != p.flow || !q.decoded) continue;
+    if (q.from_initiator) return false;
+    return (q.v->tcp_flags & 0x3F) == (tcp_flag::kSyn | tcp_flag::kAck) &&
+           q.v->tcp_ack == p.v->tcp_seq;
+  }
+  const FlowEntry& f = *p.flow;
+  return f.responder_replied && p.v->tcp_seq == f.syn_isn + 1;
+}
+
+constexpr int kMaxPorts = 6;
+constexpr int kMaxWindows = 8;
+constexpr int kMaxIsn = 8;
+
+struct Entry {
+  PairKey key;
+  uint64_t last_ts;
+  uint32_t lru_prev, lru_next;
+  Incident inc;
+  uint64_t last_order;
+  uint64_t last_seen;  // last event of any kind, counted or not
+  uint64_t type_first[kTypes];
+  uint64_t type_last[kTypes];
+  uint32_t type_count[kTypes];
+  uint16_t mask;           // types seen in this incident
+  uint16_t reported_mask;  // types the last alert carried
+  uint8_t markers;
+  uint8_t ttl_first, ttl_min, ttl_max;
+  uint16_t first_sport, first_dport;
+  uint8_t first_proto;
+  uint16_t flags_union;
+  uint32_t probes;
+  // ISN sampling: bare resets on one port, the last kMaxIsn times.
+  uint16_t isn_dport;
+  uint32_t isn_n;
+  uint64_t isn_ts[kMaxIsn];
+  // Ports touched: port | udp << 16 | open << 17 | closed << 18 | SYN-probed << 19.
+  uint32_t ports[kMaxPorts];
+  uint8_t n_ports;
+  uint16_t ports_total;
+  uint16_t windows[kMaxWindows];
+  uint8_t n_windows;
+  uint16_t windows_total;
+  // The first probe that carried options.
+  bool have_opts;
+  uint8_t opts_type;
+  uint32_t opts_packed;
+  uint16_t opts_mss;
+  uint16_t opts_window;
+  uint8_t echo_code;
+  uint8_t udp_fill;
+  uint16_t udp_len;
+  uint64_t update_due;  // 0: no update pending
+  bool listed;          // in State::pending
+};
+using Table = BoundedTable<PairKey, Entry>;
+
+constexpr uint32_t kPortUdp = 1u << 16, kPortOpen = 1u << 17, kPortClosed = 1u << 18,
+                   kPortSynProbed = 1u << 19;
+
+struct State final : DetectorState {
+  std::unique_ptr<Table> table;
+  // Incidents with an update waiting for the prober to settle; checked on tick.
+  static constexpr uint32_t kMaxPending = 256;
+  PairKey pending[kMaxPending];
+  uint32_t n_pending = 0;
+};
+
+// Time since `then`; zero when packet time went backwards (merged captures).
+uint64_t age(uint64_t now, uint64_t then) noexcept {
+  return now > then ? now - then : 0;
+}
+
+PairKey pair_key(const IpAddr& src, const IpAddr& dst) noexcept {
+  return PairKey::make(src, &dst, 0, 0, 0);
+}
+
+class OsFingerprint final : public Detector {
+ public:
+  OsFingerprint(const DetectorDescriptor& d, const DetectorConfig& c)
+      : Detector(d, c),
+        window_ns_(uint64_t(c.get("window") * 1e9)),
+        min_types_(uint32_t(c.get("min_types"))),
+        isn_samples_(uint32_t(c.get("isn_samples"))),
+        isn_window_ns_(uint64_t(c.get("isn_window") * 1e9)),
+        settle_ns_(uint64_t(c.get("settle") * 1e9)),
+        table_size_(uint32_t(c.get("table_size"))) {
+    policy_ = IncidentPolicy::from_config(c);
+  }
+
+  std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
+                                            std::string* error) const override {
+    return state_with_table<State, Entry>("osfp", table_size_, shard, n_shards, socket, error);
+  }
+
+  void on_packets(ShardCtx& ctx, std::span<const PacketCtx> pkts,
+                  DetectorState*) const noexcept override {
+    for (size_t i = 0; i < pkts.size(); ++i) {
+      const PacketCtx& p = pkts[i];
+      if (!p.decoded || !p.dst_home || p.v->is_later_fragment || p.v->is_icmp_error()) continue;
+      const PacketView& v = *p.v;
+      HostEvent e;
+      Type type = kTypes;
+      uint8_t markers = 0;
+      if (v.proto == L4Proto::kTcp) {
+        if (p.flow && !p.from_initiator) continue;  // the target's answers
+        type = classify_tcp(p);
+        if (type == kTypes || (type == kIsnSample && !isn_reset(pkts, i))) continue;
+        const TcpOptions& o = v.tcp_opts;
+        if (o.count > 0 && type != kIsnSample) {
+          markers |= kMarkOpts;
+          if (gen1_options(o)) markers |= kMarkGen1;
+          if (gen2_options(o)) markers |= kMarkGen2;
+        }
+        if ((v.tcp_flags & tcp_flag::kSyn) || type == kIsnSample) markers |= kMarkSynLike;
+        e.aux[0] = uint32_t(v.tcp_window) | uint32_t(o.has_mss ? o.mss : 0) << 16;
+        e.aux[1] = pack_options(o);
+      } else if (v.proto == L4Proto::kUdp) {
+        if (p.flow && (!p.from_initiator || p.flow->pkts[1] != 0)) continue;  // answered: open
+        if (v.payload_len < kMinFill || !same_byte_fill(v.payload, v.payload_len)) continue;
+        type = kUdpFill;
+        e.aux[0] = uint32_t(v.payload_len) | uint32_t(v.payload[0]) << 16;
+      } else if ((v.proto == L4Proto::kIcmp && v.icmp_type == 8) ||
+                 (v.proto == L4Proto::kIcmp6 && v.icmp_type == 128)) {
+        if (v.icmp_code == 0) continue;
+        type = kEchoCode;
+        if (v.icmp_code == 9 && v.icmp_seq == 295) markers |= kMarkGen2;
+        e.aux[0] = v.icmp_code;
+      } else {
+        continue;
+      }
+      e.kind = HostEventKind::kDetector;
+      e.detector = cfg_.index;
+      e.ts = p.ts, e.order = p.order;
+      e.src = v.src, e.dst = v.dst, e.sport = v.sport, e.dport = v.dport;
+      e.proto = v.ip_proto, e.tcp_flags = v.tcp_flags, e.ttl = v.ttl, e.ip_id = v.ip_id;
+      if (p.src_home) e.flags |= host_event_flag::kSrcHome;
+      e.code = uint8_t(type | markers);
+      ctx.events->emit(e, e.src);
+    }
+  }
+
+  void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
+                 DetectorState* st) const noexcept override {
+    State& s = *static_cast<State*>(st);
+    Table& tab = *s.table;
+    for (const HostEvent& ev : events) {
+      if (ev.kind == HostEventKind::kAnswered || ev.kind == HostEventKind::kFailed) {
+        // How the target answered: open / closed evidence for ports probed.
+        if (Entry* e = tab.find(pair_key(ev.src, ev.dst)))
+          mark_port(*e, ev.proto, ev.dport, ev.kind == HostEventKind::kAnswered);
+        continue;
+      }
+      if (ev.kind != HostEventKind::kDetector || ev.detector != cfg_.index) continue;
+      const Type type = Type(ev.code & 0x0F);
+      if (type >= kTypes) continue;
+      bool created;
+      Entry* e = tab.find_or_insert(pair_key(ev.src, ev.dst), ev.ts, &created);
+      if (!e) continue;
+      // A new incident after the hold-down; before any alert, evidence older
+      // than the window can no longer complete a set, so it starts over too.
+      const bool stale =
+          e->inc.alerts_sent == 0 && e->last_seen != 0 && age(ev.ts, e->last_seen) > window_ns_;
+      if (!created && (policy_.starts_new(e->inc, ev.ts) || stale)) {
+        const bool listed = e->listed;
+        restart_entry(*e);
+        e->listed = listed;
+      }
+      e->last_seen = ev.ts;
+
+      // A bare reset is one ISN sample; only a series of them, fast and on
+      // one port, is ISN sampling (a SYN scan resets each open port once).
+      uint64_t first_ts = ev.ts;
+      uint32_t n_new = 1;
+      if (type == kIsnSample) {
+        if (e->isn_n == 0 || e->isn_dport != ev.dport) e->isn_dport = ev.dport, e->isn_n = 0;
+        e->isn_ts[e->isn_n % kMaxIsn] = ev.ts;
+        ++e->isn_n;
+        if (e->type_count[kIsnSample] == 0) {
+          if (e->isn_n < isn_samples_) continue;
+          first_ts = e->isn_ts[(e->isn_n - isn_samples_) % kMaxIsn];
+          if (age(ev.ts, first_ts) > isn_window_ns_) continue;
+          n_new = isn_samples_;
+        }
+      }
+
+      const uint8_t markers = ev.code & 0xF0;
+      if (e->probes == 0) {
+        e->inc.first_ts = first_ts;
+        e->ttl_min = 255;
+        e->first_sport = ev.sport, e->first_dport = ev.dport, e->first_proto = ev.proto;
+      }
+      e->inc.first_ts = std::min(e->inc.first_ts, first_ts);
+      e->inc.last_ts = ev.ts;
+      e->last_order = ev.order;
+      e->probes += n_new;
+      e->markers |= markers & (kMarkGen1 | kMarkGen2);
+      if (type != kIsnSample) {  // the prober's kernel made those resets, not the tool
+        e->ttl_min = std::min(e->ttl_min, ev.ttl);
+        e->ttl_max = std::max(e->ttl_max, ev.ttl);
+      }
+      record(*e, ev, type, markers);
+
+      const bool new_type = e->type_count[type] == 0;
+      if (new_type) {
+        e->type_first[type] = first_ts;
+        e->type_count[type] = n_new;
+        e->mask |= uint16_t(1u << type);
+      } else {
+        ++e->type_count[type];
+      }
+      e->type_last[type] = ev.ts;
+
+      if (e->inc.alerts_sent == 0) {
+        uint32_t active = 0;
+        for (int t = 0; t < kTypes; ++t)
+          active += (e->mask >> t & 1) && age(ev.ts, e->type_last[t]) <= window_ns_;
+        if (policy_.decide(e->inc, uint32_t(std::popcount(e->mask)), active >= min_types_)) {
+          emit(ctx, *e);
+          e->reported_mask = e->mask;
+        }
+      } else if (new_type && e->inc.alerts_sent <= policy_.max_updates) {
+        // The set is still growing: report it whole once the prober settles.
+        e->update_due = ev.ts + settle_ns_;
+        if (!e->listed) {
+          if (s.n_pending < State::kMaxPending) {
+            s.pending[s.n_pending++] = e->key;
+            e->listed = true;
+          } else {
+            send_update(ctx, *e);  // no room to wait: report now
+          }
+        }
+      }
+    }
+  }
+
+  void on_tick(ShardCtx& ctx, uint64_t now, DetectorState* st) const noexcept override {
+    State& s = *static_cast<State*>(st);
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < s.n_pending; ++i) {
+      Entry* e = s.table->find(s.pending[i]);
+      if (!e || e->update_due == 0) {
+        if (e) e->listed = false;
+        continue;
+      }
+      if (now >= e->update_due) {
+        e->listed = false;
+        send_update(ctx, *e);
+        continue;
+      }
+      s.pending[kept++] = s.pending[i];
+    }
+    s.n_pending = kept;
+    if (now != UINT64_MAX) s.table->expire(now, policy_.hold_down_ns, 64);
+  }
+
+ private:
+  static void mark_port(Entry& e, uint8_t proto, uint16_t port, bool answered) noexcept {
+    const uint32_t want = port | (proto == 17 ? kPortUdp : 0);
+    for (uint8_t i = 0; i < e.n_ports; ++i) {
+      if ((e.ports[i] & 0x1FFFF) != want) continue;
+      // An answered SYN (or UDP reply) means open; a refusal only counts as
+      // closed for a port that got a SYN or UDP probe (ACK probes get RSTs
+      // from open ports too), and never overrides open.
+      if (answered)
+        e.ports[i] = (e.ports[i] & ~kPortClosed) | kPortOpen;
+      else if (!(e.ports[i] & kPortOpen) && (e.ports[i] & (kPortSynProbed | kPortUdp)))
+        e.ports[i] |= kPortClosed;
+      return;
+    }
+  }
+
+  static void record(Entry& e, const HostEvent& ev, Type type, uint8_t markers) noexcept {
+    if (ev.proto == 6 || ev.proto == 17) {
+      const uint32_t want = ev.dport | (ev.proto == 17 ? kPortUdp : 0);
+      int found = -1;
+      for (uint8_t i = 0; i < e.n_ports; ++i)
+        if ((e.ports[i] & 0x1FFFF) == want) found = i;
+      if (found < 0 && e.ports_total < UINT16_MAX) ++e.ports_total;
+      if (found < 0 && e.n_ports < kMaxPorts) found = e.n_ports++, e.ports[found] = want;
+      if (found >= 0 && (markers & kMarkSynLike)) e.ports[found] |= kPortSynProbed;
+    }
+    if (ev.proto == 6) {
+      e.flags_union |= ev.tcp_flags;
+      const uint16_t win = uint16_t(ev.aux[0]);
+      if (type != kIsnSample) {
+        bool seen = false;
+        for (uint8_t i = 0; i < e.n_windows; ++i)
+          seen = seen || e.windows[i] == win;
+        if (!seen && e.windows_total < UINT16_MAX) ++e.windows_total;
+        if (!seen && e.n_windows < kMaxWindows) e.windows[e.n_windows++] = win;
+      }
+      if ((markers & kMarkOpts) && !e.have_opts) {
+        e.have_opts = true;
+        e.opts_type = type;
+        e.opts_packed = ev.aux[1];
+        e.opts_mss = uint16_t(ev.aux[0] >> 16);
+        e.opts_window = win;
+      }
+    } else if (type == kUdpFill && e.udp_len == 0) {
+      e.udp_len = uint16_t(ev.aux[0]);
+      e.udp_fill = uint8_t(ev.aux[0] >> 16);
+    } else if (type == kEchoCode && e.echo_code == 0) {
+      e.echo_code = uint8_t(ev.aux[0]);
+    }
+  }
+
+  void send_update(ShardCtx& ctx, Entry& e) const noexcept {
+    e.update_due = 0;
+    if (e.mask == e.reported_mask || e.inc.alerts_sent > policy_.max_updates) return;
+    ++e.inc.alerts_sent;
+    emit(ctx, e);
+    e.reported_mask = e.mask;
+  }
+
+  // What goes where (render() reads it back):
+  //  extra     types seen (bit per Type) | generation << 12 (1 first, 2 second)
+  //            | ttl_max << 16 | type of the first probe with options << 24
+  //  count[0]  probes; count[1] per-type counts of types 0-3, count[2] of 4-7
+  //            (one saturating byte each); count[3] ISN samples (byte) | echo
+  //            code << 8 | UDP fill byte << 16 | ttl_min << 24
+  //  series    [0, n_series) ports (port | udp | open | closed | SYN-probed
+  //            bits); [6, 14) windows | 1 << 16; [14], [15] the types in
+  //            first-seen order, a nibble each (type + 1)
+  //  isn       options of the first probe that had any (see pack_options);
+  //            ip_id its MSS; ttl the first probe's TTL; tcp_flags all TCP flags
+  //            the probes used; sport/dport the first probe's ports
+  void emit(ShardCtx& ctx, const Entry& e) const noexcept {
+    Alert* a = ctx.alerts->next();
+    if (!a) return;
+    const IpAddr src = e.key.first(), dst = e.key.second();
+    alert_header(*a, cfg_.index, e.inc.last_ts, e.last_order, e.first_proto, src, dst,
+                 e.first_sport, e.first_dport);
+    a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
+    a->update = policy_.update_number(e.inc);
+    const uint8_t proto = e.first_proto == 17 ? 17 : 6;
+    a->score = ctx.score(dst, proto, e.first_dport, cfg_.lethality);
+    const uint32_t gen = (e.markers & kMarkGen2) ? 2 : (e.markers & kMarkGen1) ? 1 : 0;
+    a->extra = uint32_t(e.mask) | gen << 12 | uint32_t(e.ttl_max) << 16 |
+               uint32_t(e.have_opts ? e.opts_type : 0xF) << 24;
+    a->count[0] = e.probes;
+    for (int t = 0; t < 8; ++t)
+      a->count[1 + t / 4] |= std::min<uint32_t>(e.type_count[t], 255) << (8 * (t % 4));
+    a->count[3] = std::min<uint32_t>(e.type_count[kIsnSample], 255) | uint32_t(e.echo_code) << 8 |
+                  uint32_t(e.udp_len ? e.udp_fill : 0) << 16 | uint32_t(e.ttl_min) << 24;
+    a->n_series = e.n_ports;
+    for (uint8_t i = 0; i < e.n_ports; ++i)
+      a->series[i] = e.ports[i];
+    for (uint8_t i = 0; i < e.n_windows; ++i)
+      a->series[kMaxPorts + i] = e.windows[i] | 1u << 16;
+    uint8_t order[kTypes];
+    uint32_t n = 0;
+    for (int t = 0; t < kTypes; ++t)
+      if (e.mask >> t & 1) order[n++] = uint8_t(t);
+    // First-seen order (insertion sort: at most 9 types).
+    for (uint32_t i = 1; i < n; ++i)
+      for (uint32_t j = i; j > 0 && e.type_first[order[j]] < e.type_first[order[j - 1]]; --j)
+        std::swap(order[j], order[j - 1]);
+    uint64_t packed = 0;
+    for (uint32_t i = 0; i < n; ++i)
+      packed |= uint64_t(order[i] + 1) << (4 * i);
+    a->series[14] = uint32_t(packed), a->series[15] = uint32_t(packed >> 32);
+    a->isn = e.have_opts ? e.opts_packed : 0;
+    a->ip_id = e.opts_mss;
+    a->ttl = e.ttl_first;
+    a->tcp_flags = e.flags_union;
+    a->n_targets = 1;
+    a->targets[0] = dst;
+    a->target_order = TargetOrder::kSingle;
+  }
+
+  IncidentPolicy policy_;
+  uint64_t window_ns_;
+  uint32_t min_types_;
+  uint32_t isn_samples_;
+  uint64_t isn_window_ns_;
+  uint64_t settle_ns_;
+  uint32_t table_size_;
+};
+
+std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig& c) {
+  return std::make_unique<OsFingerprint>(d, c);
+}
+
+std::string options_text(uint32_t packed, uint16_t mss) {
+  std::string s;
+  for (int i = 0; i < 7; ++i) {
+    const uint32_t nib = packed >> (4 * i) & 0xF;
+    if (nib == 0) break;
+    const uint32_t kind = nib - 1;
+    if (!s.empty()) s += ",";
+    switch (kind) {
+      case kKindEol:
+        s += "eol";
+        break;
+      case kKindNop:
+        s += "nop";
+        break;
+      case kKindMss:
+        s += "mss " + std::to_string(mss);
+        break;
+      case kKindWscale:
+        s += "wscale " + std::to_string(packed >> 28);
+        break;
+      case kKindSackOk:
+        s += "sackOK";
+        break;
+      case kKindTs:
+        s += "timestamp";
+        break;
+      default:
+        s += "kind " + std::to_string(kind);
+        break;
+    }
+  }
+  return s;
+}
+
+void render(const Alert& a, AlertText& t) {
+  const uint32_t mask = a.extra & 0x1FF;
+  const uint32_t gen = a.extra >> 12 & 3;
+  const uint8_t echo_code = uint8_t(a.count[3] >> 8);
+  const uint8_t fill = uint8_t(a.count[3] >> 16);
+  const uint32_t isn_samples = a.count[3] & 0xFF;
+  auto type_count = [&](uint32_t ty) -> uint32_t {
+    if (ty == kIsnSample) return isn_samples;
+    return a.count[1 + ty / 4] >> (8 * (ty % 4)) & 0xFF;
+  };
+  const uint64_t packed = uint64_t(a.series[14]) | uint64_t(a.series[15]) << 32;
+  std::string list;
+  auto types = nlohmann::ordered_json::array();
+  auto counts = nlohmann::ordered_json::object();
+  uint32_t n_types = 0;
+  for (int i = 0; i < kTypes; ++i) {
+    const uint32_t nib = uint32_t(packed >> (4 * i) & 0xF);
+    if (nib == 0 || nib > kTypes || !(mask >> (nib - 1) & 1)) break;
+    const uint32_t ty = nib - 1;
+    ++n_types;
+    std::string name = std::string(gen == 2 ? kNmap2Tests[ty] : "") + kTypeNames[ty];
+    // First-generation nmap set ECE alone (its "bogus flag"), not ECE+CWR.
+    if (ty == kEcn && !(a.tcp_flags & tcp_flag::kCwr)) name = "SYN|ECE";
+    if (ty == kEchoCode) name += " " + std::to_string(echo_code);
+    list += (list.empty() ? "" : ", ") + name;
+    types.push_back(kTypeIds[ty]);
+    counts[kTypeIds[ty]] = type_count(ty);
+  }
+  const char* label = gen == 2   ? "OS fingerprint attempt (nmap -O, 2nd generation)"
+                      : gen == 1 ? "OS fingerprint attempt (nmap, 1st generation)"
+                                 : "OS fingerprint probe set";
+  const double span = a.last_ts > a.first_ts ? double(a.last_ts - a.first_ts) / 1e9 : 0.0;
+  t.signature = std::string(label) + ": " + std::to_string(n_types) + " probe types against " +
+                ip_to_string(a.dst) + " in " + format_seconds(span) + ": " + list +
+                (a.update ? " (update " + std::to_string(a.update) + ")" : "");
+
+  auto& e = t.evidence;
+  e["generation"] = gen == 2 ? "nmap-2nd" : gen == 1 ? "nmap-1st" : "unknown";
+  e["probe_types"] = types;
+  e["counts"] = counts;
+  e["probes"] = a.count[0];
+  e["isn_samples"] = isn_samples;
+  auto ports = nlohmann::ordered_json::array();
+  for (uint32_t i = 0; i < std::min<uint32_t>(a.n_series, kMaxPorts); ++i) {
+    const uint32_t p = a.series[i];
+    ports.push_back({{"port", p & 0xFFFF},
+                     {"proto", (p & kPortUdp) ? "udp" : "tcp"},
+                     {"state", (p & kPortOpen)     ? "open"
+                               : (p & kPortClosed) ? "closed"
+                                                   : "unknown"}});
+  }
+  e["ports"] = ports;
+  auto windows = nlohmann::ordered_json::array();
+  for (int i = kMaxPorts; i < kMaxPorts + kMaxWindows; ++i)
+    if (a.series[i] & (1u << 16)) windows.push_back(a.series[i] & 0xFFFF);
+  e["windows"] = windows;
+  if (a.ttl)
+    e["ttl"] = {{"first", a.ttl}, {"min", a.count[3] >> 24}, {"max", a.extra >> 16 & 0xFF}};
+  e["flags"] = format_tcp_flags(a.tcp_flags);
+  const uint32_t opts_type = a.extra >> 24 & 0xF;
+  if (opts_type < kTypes) {
+    e["first_options"] = {{"probe", kTypeIds[opts_type]},
+                          {"options", options_text(a.isn, a.ip_id)}};
+  }
+  if (mask >> kEchoCode & 1) e["echo_code"] = echo_code;
+  if (mask >> kUdpFill & 1) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "0x%02x", fill);
+    e["udp_fill"] = buf;
+  }
+  e["first_seen"] = eve_timestamp(a.first_ts);
+  e["last_seen"] = eve_timestamp(a.last_ts);
+  e["update"] = a.update;
+}
+
+}  // namespace
+
+extern const DetectorDescriptor kOsFingerprint = {
+    "os-fingerprint",
+    1000011,
+    DetectorKind::kHostBehaviour,
+    "Attempted Information Leak",
+    "OS fingerprinting probe sets (nmap -O, first and second generation): >= 2 probe types "
+    "(odd-option SYNs, ECN, flagless, SYN|FIN|PSH|URG, lone ACKs, FIN|PSH|URG, UDP fill, "
+    "echo code, ISN sampling) from one source to one host within 10 s",
+    3,
+    kParams,
+    make,
+    render,
+    {"An OS fingerprinter sends a fixed set of probes that RFC 793 leaves undefined or that no "
+     "stack would build (no flags, SYN with FIN/PSH/URG, lone ACKs, odd windows and option "
+     "orders, ECN with a reserved bit, a closed UDP port, an echo request with a non-zero code) "
+     "and samples the target's ISN generator with a quick SYN / SYN-ACK / RST series. Each "
+     "stack answers these in its own way (which options and window it returns, whether it "
+     "answers at all, how its ISNs and IP IDs grow, what an ICMP error quotes), and the "
+     "combination names the operating system and often its version: reconnaissance for a "
+     "targeted exploit.",
+     "Unlikely: the fingerprint is built from the target's answers, so the prober must receive "
+     "them and the source address is real (or a host the prober controls).",
+     "Normalise traffic at the edge (a scrubbing firewall drops flagless, SYN|FIN and lone-ACK "
+     "segments outside a connection, strips reserved bits, randomises or rewrites options), do "
+     "not answer closed UDP ports or odd ICMP from outside, and look at the source's other "
+     "traffic: an OS fingerprint usually follows a port scan and precedes an exploit for the OS "
+     "it found."}};
+
+}  // namespace harrier
