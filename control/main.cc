@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "control/config.h"
+#include "control/explain_command.h"
 #include "control/read_command.h"
 
 using namespace harrier;
@@ -36,14 +37,27 @@ int main(int argc, char** argv) {
   CLI::App* read = app.add_subcommand("read", "analyse pcap/pcapng files through the dataplane");
   read->add_option("FILE", files, "capture files, read in order")->required();
   add_common(read);
+  bool explain_alerts = false;
+  read->add_flag("--explain", explain_alerts,
+                 "write each alert's full explanation (detect write-up) in the summary");
   CLI::App* run = app.add_subcommand("run", "run on the live ports of the configuration");
   add_common(run);
+  ExplainOptions explain;
+  CLI::App* explain_cmd =
+      app.add_subcommand("explain", "explain the incidents of EVE files, as an analyst's detect");
+  explain_cmd->add_option("FILE", explain.files, "EVE JSON files written by harrier (- = stdin)")
+      ->required();
+  explain_cmd->add_flag("--all", explain.all,
+                        "every alert, not only the last (fullest) of each incident");
+  explain_cmd->add_option("--detector", explain.detector, "only this detector's incidents");
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
+
+  if (explain_cmd->parsed()) return run_explain(explain);
 
   // harrier's own diagnostics (not alerts) go to stderr through spdlog.
   auto log = spdlog::stderr_color_mt("harrier");
@@ -68,5 +82,6 @@ int main(int argc, char** argv) {
   opts.files = files;
   opts.live = run->parsed();
   opts.quiet = quiet;
+  opts.explain = explain_alerts;
   return run_engine(cfg, opts);
 }

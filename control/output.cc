@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "dataplane/prefix.h"
+#include "detectors/explain.h"
 #include "detectors/registry.h"
 
 namespace harrier {
@@ -87,11 +88,17 @@ void AlertOutput::write(const Alert& a) {
   if (eve_) std::fputs((eve_line(a, t) + "\n").c_str(), eve_);
   if (fast_) std::fputs((fast_line(a, t) + "\n").c_str(), fast_);
   if (summary_) std::fputs((summary_line(a, t) + "\n").c_str(), summary_);
+  if (summary_ && cfg_.explain)
+    std::fputs(("\n" + explain_alert(eve_record(a, t)) + "\n").c_str(), summary_);
   ++written_;
   ++per_detector_[std::string(d.id)];
 }
 
 std::string AlertOutput::eve_line(const Alert& a, const AlertText& t) {
+  return eve_record(a, t).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+nlohmann::ordered_json AlertOutput::eve_record(const Alert& a, const AlertText& t) {
   const DetectorDescriptor& d = *detector_registry()[a.detector];
   nlohmann::ordered_json j;
   j["timestamp"] = eve_timestamp(a.ts);
@@ -117,7 +124,7 @@ std::string AlertOutput::eve_line(const Alert& a, const AlertText& t) {
                     {"value", a.score.value()}}},
                   {"update", a.update},
                   {"evidence", t.evidence}};
-  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  return j;
 }
 
 std::string AlertOutput::fast_line(const Alert& a, const AlertText& t) {

@@ -17,9 +17,10 @@
 namespace harrier {
 
 struct OutputConfig {
-  std::string eve;      // path, "-" = stdout, "" = none
-  std::string fast;     // same
-  bool summary = true;  // readable lines (stdout, or stderr when EVE/fast use stdout)
+  std::string eve;       // path, "-" = stdout, "" = none
+  std::string fast;      // same
+  bool summary = true;   // readable lines (stdout, or stderr when EVE/fast use stdout)
+  bool explain = false;  // each alert's full explanation after its summary lines
 };
 
 class AlertOutput {
@@ -38,6 +39,7 @@ class AlertOutput {
   FILE* summary_stream() const { return summary_; }
 
   // Pure formatting, also used by tests.
+  static nlohmann::ordered_json eve_record(const Alert& a, const AlertText& t);
   static std::string eve_line(const Alert& a, const AlertText& t);
   static std::string fast_line(const Alert& a, const AlertText& t);
   static std::string summary_line(const Alert& a, const AlertText& t);

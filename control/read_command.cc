@@ -154,7 +154,7 @@ int run_engine(Config& cfg, const RunOptions& opts) {
   std::unique_ptr<AlertOutput> output;
   try {
     output = std::make_unique<AlertOutput>(
-        OutputConfig{cfg.eve, cfg.fast, cfg.summary && !opts.quiet}, queue.get());
+        OutputConfig{cfg.eve, cfg.fast, cfg.summary && !opts.quiet, opts.explain}, queue.get());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "harrier: %s\n", e.what());
     return 1;

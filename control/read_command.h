@@ -13,7 +13,8 @@ struct RunOptions {
   std::vector<std::string> files;  // read: capture files, in order
   bool live = false;               // run: ports from config
   bool quiet = false;
-  bool stats = true;  // read: print counters to stderr at the end
+  bool explain = false;  // full explanation of each alert in the readable summary
+  bool stats = true;     // read: print counters to stderr at the end
 };
 
 // Returns the process exit status (0 ok, 1 runtime failure).
