@@ -188,6 +188,34 @@ void parse_inventory(const Ctx& c, const YAML::Node& inv, Inventory& out) {
   }
 }
 
+// "12345/tcp NetBus": a port, its protocol and a label for the alert.
+std::vector<PortLabel> port_list(const Ctx& c, const YAML::Node& n, const std::string& key,
+                                 const ParamSpec& s) {
+  if (!n.IsSequence())
+    c.fail(n, key, "must be a list of \"PORT/PROTO LABEL\" strings, e.g. \"12345/tcp NetBus\"");
+  if (n.size() < s.min || n.size() > s.max)
+    c.fail(n, key,
+           "must list " + std::to_string(int(s.min)) + " to " + std::to_string(int(s.max)) +
+               " entries, not " + std::to_string(n.size()));
+  std::vector<PortLabel> out;
+  for (size_t i = 0; i < n.size(); ++i) {
+    const std::string where = key + "[" + std::to_string(i) + "]";
+    const std::string text = c.string(n[i], where);
+    unsigned port = 0;
+    char proto[8] = {};
+    int used = 0;
+    if (std::sscanf(text.c_str(), "%u/%7[a-z]%n", &port, proto, &used) != 2 || port == 0 ||
+        port > 65535 || (std::strcmp(proto, "tcp") != 0 && std::strcmp(proto, "udp") != 0))
+      c.fail(n[i], where, "'" + text + "' is not \"PORT/tcp LABEL\" or \"PORT/udp LABEL\"");
+    std::string label = text.substr(size_t(used));
+    label.erase(0, label.find_first_not_of(' '));
+    if (label.empty() || label.size() > 40)
+      c.fail(n[i], where, "'" + text + "' needs a label of 1 to 40 characters after the port");
+    out.push_back({uint16_t(port), uint8_t(proto[0] == 't' ? 6 : 17), label});
+  }
+  return out;
+}
+
 void parse_detectors(const Ctx& c, const YAML::Node& dets, Config& cfg) {
   if (!dets.IsMap()) c.fail(dets, "detectors", "must be a mapping of catalog id to settings");
   for (const auto& kv : dets) {
@@ -220,8 +248,14 @@ void parse_detectors(const Ctx& c, const YAML::Node& dets, Config& cfg) {
         const ParamSpec& s = dc.specs[i];
         if (s.name != name) continue;
         found = true;
-        dc.values[i] = s.type == ParamType::kSeconds ? c.number(p.second, key, s.min, s.max)
-                                                     : c.integer(p.second, key, s.min, s.max);
+        if (s.type == ParamType::kPortList) {
+          dc.lists.resize(dc.specs.size());
+          dc.lists[i] = port_list(c, p.second, key, s);
+          dc.values[i] = double(dc.lists[i].size());
+        } else {
+          dc.values[i] = s.type == ParamType::kCount ? c.integer(p.second, key, s.min, s.max)
+                                                     : c.number(p.second, key, s.min, s.max);
+        }
       }
       if (!found) {
         std::string list = "enabled, lethality";

@@ -36,6 +36,14 @@ double DetectorConfig::get(std::string_view name) const {
   std::abort();
 }
 
+const std::vector<PortLabel>* DetectorConfig::port_list(std::string_view name) const {
+  for (size_t i = 0; i < specs.size(); ++i)
+    if (specs[i].name == name) return i < lists.size() && !lists[i].empty() ? &lists[i] : nullptr;
+  std::fprintf(stderr, "harrier: internal error: detector parameter '%.*s' is not declared\n",
+               int(name.size()), name.data());
+  std::abort();
+}
+
 std::string format_count(uint64_t n) {
   std::string s = std::to_string(n);
   for (int i = int(s.size()) - 3; i > 0; i -= 3)

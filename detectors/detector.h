@@ -37,7 +37,15 @@ enum class DetectorKind : uint8_t {
   kHostBehaviour,  // counts per source/victim across flows, on the host shard owning the key
 };
 
-enum class ParamType : uint8_t { kCount, kSeconds, kScore };
+// kPortList: a list of "PORT/PROTO LABEL" strings (min/max bound its
+// length; def 0 means the detector's built-in list applies when unset).
+enum class ParamType : uint8_t { kCount, kSeconds, kScore, kPortList };
+
+struct PortLabel {
+  uint16_t port = 0;
+  uint8_t proto = 0;  // 6 or 17
+  std::string label;
+};
 
 struct ParamSpec {
   std::string_view name;
@@ -53,7 +61,10 @@ struct DetectorConfig {
   int lethality = 3;
   std::vector<double> values;
   std::span<const ParamSpec> specs;
-  double get(std::string_view name) const;  // main thread only; aborts on a name not in specs
+  std::vector<std::vector<PortLabel>> lists;  // per spec; set only for configured kPortList
+  double get(std::string_view name) const;    // main thread only; aborts on a name not in specs
+  // A kPortList parameter's configured entries, or nullptr when unset.
+  const std::vector<PortLabel>* port_list(std::string_view name) const;
 };
 
 // One decoded packet as the flow stage hands it to detectors.

@@ -22,6 +22,9 @@ namespace harrier {
 namespace {
 
 constexpr ParamSpec kParams[] = {
+    {"ports", ParamType::kPortList, 1, 255, 0,
+     "backdoor ports as \"PORT/PROTO NAME\" (PROTO: the one the backdoor really uses); "
+     "replaces the built-in list of 19"},
     {"max_updates", ParamType::kCount, 0, 64, 4,
      "update alerts per incident (when the number of targets doubles)"},
     {"hold_down", ParamType::kSeconds, 1, 604800, 86400,
@@ -35,6 +38,10 @@ struct Trojan {
   uint8_t proto;  // the protocol the trojan really uses
   const char* name;
 };
+
+// The name travels in the alert (series[], 64 bytes) so the renderer needs no
+// access to the configured list.
+constexpr size_t kNameBytes = sizeof(Alert::series) - 1;
 
 // Well-documented backdoor ports (SANS/CERT lists of the era; still scanned).
 constexpr Trojan kTrojans[] = {
@@ -59,12 +66,6 @@ constexpr Trojan kTrojans[] = {
     {65000, 6, "Devil"},
 };
 
-int find_trojan(uint16_t port) {
-  for (size_t i = 0; i < std::size(kTrojans); ++i)
-    if (kTrojans[i].port == port) return int(i);
-  return -1;
-}
-
 struct Entry {
   PairKey key;
   uint64_t last_ts;
@@ -87,8 +88,18 @@ struct State final : DetectorState {
 class TrojanPortProbe final : public Detector {
  public:
   TrojanPortProbe(const DetectorDescriptor& d, const DetectorConfig& c)
-      : Detector(d, c), table_size_(uint32_t(c.get("table_size"))) {
+      : Detector(d, c), table_size_(uint32_t(c.get("table_size"))), by_port_(65536, 0) {
     policy_ = IncidentPolicy::from_config(c);
+    if (const auto* list = c.port_list("ports")) {
+      for (const PortLabel& p : *list)
+        trojans_.push_back({p.port, p.proto, p.label});
+    } else {
+      for (const Trojan& t : kTrojans)
+        trojans_.push_back({t.port, t.proto, t.name});
+    }
+    // Index + 1 per port; the first listing of a port wins.
+    for (size_t i = trojans_.size(); i-- > 0;)
+      by_port_[trojans_[i].port] = uint8_t(i + 1);
   }
 
   std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
@@ -107,7 +118,7 @@ class TrojanPortProbe final : public Detector {
       if (v.proto == L4Proto::kTcp &&
           (v.tcp_flags & (tcp_flag::kSyn | tcp_flag::kAck | tcp_flag::kRst)) != tcp_flag::kSyn)
         continue;
-      const int t = find_trojan(v.dport);
+      const int t = int(by_port_[v.dport]) - 1;
       if (t < 0 || ctx.rt.inventory->serves(v.dst, v.ip_proto, v.dport)) continue;
       HostEvent e;
       e.kind = HostEventKind::kDetector;
@@ -157,15 +168,25 @@ class TrojanPortProbe final : public Detector {
     a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
     a->update = policy_.update_number(e.inc);
     a->score = ctx.score(a->dst, ev.proto, ev.dport, cfg_.lethality);
-    a->extra = ev.code;
+    const Listed& tr = trojans_[ev.code];
+    a->extra = tr.proto;
     a->count[0] = e.packets;
     a->count[1] = e.payload_len;
+    std::memcpy(a->series, tr.name.data(), std::min(tr.name.size(), kNameBytes));
     a->tcp_flags = e.tcp_flags, a->ttl = e.ttl, a->ip_id = e.ip_id;
     e.targets.fill(*a);
   }
 
+  struct Listed {
+    uint16_t port;
+    uint8_t proto;
+    std::string name;
+  };
+
   IncidentPolicy policy_;
   uint32_t table_size_;
+  std::vector<Listed> trojans_;
+  std::vector<uint8_t> by_port_;
 };
 
 std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig& c) {
@@ -173,18 +194,20 @@ std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig
 }
 
 void render(const Alert& a, AlertText& t) {
-  const Trojan& tr = kTrojans[a.extra < std::size(kTrojans) ? a.extra : 0];
-  const bool mismatch = tr.proto != a.proto;
-  t.signature = "Trojan port probe: " + proto_name(a.proto) + "/" + std::to_string(a.dport) + " (" +
-                tr.name + ") on " +
-                (a.n_targets == 1 ? ip_to_string(a.dst) : format_count(a.n_targets) + " hosts") +
-                (mismatch ? "; " + std::string(tr.name) + " uses " + proto_name(tr.proto) +
-                                ", not " + proto_name(a.proto)
-                          : "") +
-                (a.update ? " (update " + std::to_string(a.update) + ")" : "");
+  char name_buf[kNameBytes + 1] = {};
+  std::memcpy(name_buf, a.series, kNameBytes);
+  const std::string name = name_buf;
+  const uint8_t trojan_proto = uint8_t(a.extra);
+  const bool mismatch = trojan_proto != a.proto;
+  t.signature =
+      "Trojan port probe: " + proto_name(a.proto) + "/" + std::to_string(a.dport) + " (" + name +
+      ") on " + (a.n_targets == 1 ? ip_to_string(a.dst) : format_count(a.n_targets) + " hosts") +
+      (mismatch ? "; " + name + " uses " + proto_name(trojan_proto) + ", not " + proto_name(a.proto)
+                : "") +
+      (a.update ? " (update " + std::to_string(a.update) + ")" : "");
   auto& e = t.evidence;
-  e["trojan"] = tr.name;
-  e["trojan_proto"] = proto_name(tr.proto);
+  e["trojan"] = name;
+  e["trojan_proto"] = proto_name(trojan_proto);
   e["proto"] = proto_name(a.proto);
   e["protocol_matches_trojan"] = !mismatch;
   e["packets"] = a.count[0];

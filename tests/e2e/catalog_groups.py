@@ -104,6 +104,15 @@ def group_trojan(h, check, by):
     a = by(h.alerts(h.pcap(again), "--home-net", "10.1.0.0/16"), "trojan-port-probe")
     check("trojan: repeated probes are one incident", len(a) >= 1 and a[0]["harrier"]["update"] == 0 and
           all(x["harrier"]["update"] > 0 for x in a[1:]), str(a))
+    # The list is configuration: a site's own backdoor ports replace the built-in ones.
+    conf = os.path.join(h.tmp, "trojans.yaml")
+    open(conf, "w").write('detectors:\n  trojan-port-probe:\n    ports: ["4444/tcp Metasploit handler", "5555/udp Test RAT"]\n')
+    mix = sc.interleave(cat.trojan_probe("203.0.113.70", "172.16.14.8", 40000, 4444, T0, proto="udp"),
+                        cat.trojan_probe("203.0.113.70", "172.16.14.8", 40001, 12345, T0 + 1, proto="tcp"))
+    a = by(h.alerts(h.pcap(mix), "--config", conf), "trojan-port-probe")
+    check("trojan: a configured list replaces the built-in one and names its mismatches",
+          len(a) == 1 and a[0]["dest_port"] == 4444 and ev(a[0])["trojan"] == "Metasploit handler" and
+          "uses tcp, not udp" in a[0]["alert"]["signature"], str(a))
     # Negatives: the port as the home client's ephemeral port; an open service per inventory.
     eph = cat.home_client_on_port("172.16.14.9", "198.51.100.80", 12345, 80, T0)
     check("trojan: 12345 as a home client's ephemeral port is quiet", by(h.alerts(h.pcap(eph)), "trojan-port-probe") == [])

@@ -74,3 +74,40 @@ inventory:
   EXPECT_EQ(t.criticality, 2);
   EXPECT_EQ(t.network_cm, 1);
 }
+
+TEST(Config, PortListsAndFractionalParameters) {
+  Config c = load_config("");
+  apply_config_yaml(
+      c,
+      "detectors:\n  trojan-port-probe:\n    ports: [\"4444/tcp Metasploit handler\", "
+      "\"31337/udp Back Orifice\"]\n  slow-scan:\n    max_rate: 0.5\n",
+      "test.yaml");
+  const DetectorConfig& t = c.detectors[size_t(find_detector("trojan-port-probe"))];
+  const auto* list = t.port_list("ports");
+  ASSERT_NE(list, nullptr);
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].port, 4444);
+  EXPECT_EQ((*list)[0].proto, 6);
+  EXPECT_EQ((*list)[0].label, "Metasploit handler");
+  EXPECT_EQ((*list)[1].proto, 17);
+  EXPECT_DOUBLE_EQ(c.detectors[size_t(find_detector("slow-scan"))].get("max_rate"), 0.5);
+  // Unset: the detector's built-in list applies.
+  EXPECT_EQ(
+      load_config("").detectors[size_t(find_detector("trojan-port-probe"))].port_list("ports"),
+      nullptr);
+  EXPECT_EQ(error_of("detectors:\n  trojan-port-probe:\n    ports: [\"4444/icmp x\"]\n"),
+            "test.yaml:3: detectors.trojan-port-probe.ports[0]: '4444/icmp x' is not "
+            "\"PORT/tcp LABEL\" or \"PORT/udp LABEL\"");
+  EXPECT_NE(error_of("detectors:\n  trojan-port-probe:\n    ports: [\"70000/tcp x\"]\n")
+                .find("ports[0]: '70000/tcp x' is not"),
+            std::string::npos);
+  EXPECT_NE(error_of("detectors:\n  trojan-port-probe:\n    ports: [\"4444/tcp\"]\n")
+                .find("needs a label of 1 to 40 characters"),
+            std::string::npos);
+  EXPECT_NE(error_of("detectors:\n  trojan-port-probe:\n    ports: 4444\n")
+                .find("must be a list of \"PORT/PROTO LABEL\" strings"),
+            std::string::npos);
+  EXPECT_NE(error_of("detectors:\n  trojan-port-probe:\n    ports: []\n")
+                .find("must list 1 to 255 entries, not 0"),
+            std::string::npos);
+}
