@@ -5,12 +5,14 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <map>
 #include <memory>
 
 #include <rte_ethdev.h>
 #include <spdlog/spdlog.h>
 
 #include "control/output.h"
+#include "dataplane/bounded_table.h"
 #include "dataplane/engine/alert_queue.h"
 #include "dataplane/engine/eal.h"
 #include "dataplane/engine/pcap_file.h"
@@ -60,6 +62,25 @@ void print_stats(const Pipeline& p, const PacketSource& src, const AlertOutput& 
                    src.inputs()[i].name.c_str(), (unsigned long long)lost);
 }
 }  // namespace
+
+// A detector table that had to evict forgot keys it was still counting:
+// say which, by how much, and what to raise. Call with the pipeline stopped.
+static void report_detector_tables() {
+  std::map<std::string, TableStats> by_owner;
+  for (const TableStats& t : registered_table_stats()) {
+    TableStats& o = by_owner[t.owner];
+    o.size += t.size, o.capacity += t.capacity;
+    o.evictions += t.evictions, o.insert_failures += t.insert_failures;
+  }
+  for (const auto& [owner, t] : by_owner) {
+    if (t.evictions == 0 && t.insert_failures == 0) continue;
+    spdlog::warn(
+        "{}: its tables were full: {} keys evicted, {} not stored (capacity {} over all "
+        "shards); raise detectors.{}.table_size",
+        owner, format_count(t.evictions), format_count(t.insert_failures), format_count(t.capacity),
+        owner);
+  }
+}
 
 int run_engine(Config& cfg, const RunOptions& opts) {
   // 1. Inputs first: a bad file is the user's mistake and must be named
@@ -203,6 +224,7 @@ int run_engine(Config& cfg, const RunOptions& opts) {
                    (unsigned long long)output->written(), per.c_str());
     }
   }
+  report_detector_tables();
   pipeline.reset();
   queue.reset();
   for (const auto& in : inputs)

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <rte_errno.h>
 #include <rte_hash.h>
@@ -17,8 +19,29 @@
 
 namespace harrier {
 
+// How full a table is and how often it had to evict, for the end-of-run
+// report: a table that evicts is too small for the traffic it sees.
+struct TableStats {
+  std::string owner;  // the detector it belongs to
+  std::string name;
+  uint32_t size = 0, capacity = 0;
+  uint64_t evictions = 0, insert_failures = 0;
+};
+
+class TableStatsSource {
+ public:
+  virtual ~TableStatsSource() = default;
+  virtual TableStats stats() const = 0;
+};
+
+// The process's registered tables. register/unregister on the main thread;
+// read the stats only while the pipeline is stopped (no packet thread runs).
+void register_table(const TableStatsSource* t);
+void unregister_table(const TableStatsSource* t);
+std::vector<TableStats> registered_table_stats();
+
 template <typename Key, typename Entry>
-class BoundedTable {
+class BoundedTable final : public TableStatsSource {
  public:
   static constexpr uint32_t kNil = UINT32_MAX;
 
@@ -41,9 +64,11 @@ class BoundedTable {
       return nullptr;
     }
     t->capacity_ = capacity;
+    t->name_ = name;
     return t;
   }
-  ~BoundedTable() {
+  ~BoundedTable() override {
+    if (!owner_.empty()) unregister_table(this);
     if (hash_) rte_hash_free(hash_);
     if (entries_) rte_free(entries_);
   }
@@ -113,11 +138,21 @@ class BoundedTable {
   uint64_t evictions() const { return evictions_; }
   uint64_t insert_failures() const { return insert_failures_; }
 
+  // Names the detector this table belongs to and lists it for the report.
+  void set_owner(std::string_view owner) {
+    if (owner_.empty()) register_table(this);
+    owner_ = owner;
+  }
+  TableStats stats() const override {
+    return {owner_, name_, size_, capacity_, evictions_, insert_failures_};
+  }
+
  private:
   BoundedTable() = default;
   void unlink(uint32_t i) noexcept { lru_.unlink(entries_, i); }
   void push_tail(uint32_t i) noexcept { lru_.push_tail(entries_, i); }
 
+  std::string owner_, name_;
   rte_hash* hash_ = nullptr;
   Entry* entries_ = nullptr;
   uint32_t capacity_ = 0, size_ = 0;

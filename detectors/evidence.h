@@ -282,22 +282,27 @@ void restart_entry(Entry& e) noexcept {
 // (at least 256 each). `tag` (<= 8 chars) names it in DPDK's hash registry;
 // `owner` keeps names unique when several pipelines share a process (tests).
 template <typename Key, typename Entry>
-std::unique_ptr<BoundedTable<Key, Entry>> make_table(const char* tag, uint32_t total,
-                                                     uint32_t shard, uint32_t n_shards, int socket,
+std::unique_ptr<BoundedTable<Key, Entry>> make_table(std::string_view detector, const char* tag,
+                                                     uint32_t total, uint32_t shard,
+                                                     uint32_t n_shards, int socket,
                                                      const void* owner, std::string* error) {
   const uint32_t cap = std::max<uint32_t>(256, total / std::max<uint32_t>(1, n_shards));
   const std::string name = std::string(tag) + std::to_string(shard) + "_" +
                            std::to_string(reinterpret_cast<uintptr_t>(owner) & 0xFFFFFF);
-  return BoundedTable<Key, Entry>::create(name, cap, socket, error);
+  auto t = BoundedTable<Key, Entry>::create(name, cap, socket, error);
+  if (t) t->set_owner(detector);
+  return t;
 }
 
 // The per-shard state of a detector whose state is one table of
 // PairKey -> Entry (State::table), sized as make_table sizes it.
 template <typename State, typename Entry>
-std::unique_ptr<DetectorState> state_with_table(const char* tag, uint32_t total, uint32_t shard,
-                                                uint32_t n_shards, int socket, std::string* error) {
+std::unique_ptr<DetectorState> state_with_table(std::string_view detector, const char* tag,
+                                                uint32_t total, uint32_t shard, uint32_t n_shards,
+                                                int socket, std::string* error) {
   auto s = std::make_unique<State>();
-  s->table = make_table<PairKey, Entry>(tag, total, shard, n_shards, socket, s.get(), error);
+  s->table =
+      make_table<PairKey, Entry>(detector, tag, total, shard, n_shards, socket, s.get(), error);
   if (!s->table) return nullptr;
   return s;
 }

@@ -100,6 +100,7 @@ class HorizontalScan final : public Detector {
                               std::to_string(reinterpret_cast<uintptr_t>(s.get()) & 0xFFFFFF),
                           cap, socket, error);
     if (!s->table) return nullptr;
+    s->table->set_owner(desc_.id);
     s->pending.reserve(kPendingCap);
     s->pending_next.reserve(kPendingCap);
     return s;

@@ -58,8 +58,9 @@ class Detector final : public harrier::Detector {
   std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
                                             std::string* error) const override {
     auto s = std::make_unique<State>();
-    s->table = make_table<PairKey, Entry>(which_ == Which::kUnreachable ? "icmpu" : "icmpt",
-                                          table_size_, shard, n_shards, socket, s.get(), error);
+    s->table =
+        make_table<PairKey, Entry>(desc_.id, which_ == Which::kUnreachable ? "icmpu" : "icmpt",
+                                   table_size_, shard, n_shards, socket, s.get(), error);
     return s->table ? std::move(s) : nullptr;
   }
 

@@ -73,8 +73,8 @@ class NetbiosWildcard final : public Detector {
   std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
                                             std::string* error) const override {
     auto s = std::make_unique<State>();
-    s->table =
-        make_table<PairKey, Entry>("nbwild", table_size_, shard, n_shards, socket, s.get(), error);
+    s->table = make_table<PairKey, Entry>(desc_.id, "nbwild", table_size_, shard, n_shards, socket,
+                                          s.get(), error);
     if (!s->table) return nullptr;
     s->pending.reserve(kPendingCap);
     s->next.reserve(kPendingCap);

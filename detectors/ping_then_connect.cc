@@ -84,7 +84,8 @@ class PingThenConnect final : public Detector {
 
   std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
                                             std::string* error) const override {
-    return state_with_table<State, Entry>("pingcon", table_size_, shard, n_shards, socket, error);
+    return state_with_table<State, Entry>(desc_.id, "pingcon", table_size_, shard, n_shards, socket,
+                                          error);
   }
 
   void on_packets(ShardCtx& ctx, std::span<const PacketCtx> pkts,

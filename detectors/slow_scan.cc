@@ -104,8 +104,8 @@ class SlowScan final : public Detector {
   std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
                                             std::string* error) const override {
     auto s = std::make_unique<State>();
-    s->table =
-        make_table<PairKey, Entry>("slow", table_size_, shard, n_shards, socket, s.get(), error);
+    s->table = make_table<PairKey, Entry>(desc_.id, "slow", table_size_, shard, n_shards, socket,
+                                          s.get(), error);
     if (!s->table) return nullptr;
     s->fifo.resize(kFifo);
     return s;

@@ -246,8 +246,8 @@ class SmtpRelayProbe final : public Detector {
     auto s = std::make_unique<FlowState>();
     s->scanner = smtp::Scanner::create(*matcher_, error);
     if (!s->scanner) return nullptr;
-    s->sessions = make_table<FlowKey, Session>("smtps", session_table_size_, shard, 1, socket,
-                                               s.get(), error);
+    s->sessions = make_table<FlowKey, Session>(desc_.id, "smtps", session_table_size_, shard, 1,
+                                               socket, s.get(), error);
     return s->sessions ? std::move(s) : nullptr;
   }
 
@@ -258,8 +258,8 @@ class SmtpRelayProbe final : public Detector {
       return nullptr;
     }
     auto s = std::make_unique<HostState>();
-    s->table =
-        make_table<PairKey, Entry>("smtph", table_size_, shard, n_shards, socket, s.get(), error);
+    s->table = make_table<PairKey, Entry>(desc_.id, "smtph", table_size_, shard, n_shards, socket,
+                                          s.get(), error);
     return s->table ? std::move(s) : nullptr;
   }
 

@@ -104,7 +104,8 @@ class TrojanPortProbe final : public Detector {
 
   std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
                                             std::string* error) const override {
-    return state_with_table<State, Entry>("troj", table_size_, shard, n_shards, socket, error);
+    return state_with_table<State, Entry>(desc_.id, "troj", table_size_, shard, n_shards, socket,
+                                          error);
   }
 
   void on_packets(ShardCtx& ctx, std::span<const PacketCtx> pkts,

@@ -105,7 +105,8 @@ class VerticalScan final : public Detector {
 
   std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
                                             std::string* error) const override {
-    return state_with_table<State, Entry>("vscan", table_size_, shard, n_shards, socket, error);
+    return state_with_table<State, Entry>(desc_.id, "vscan", table_size_, shard, n_shards, socket,
+                                          error);
   }
 
   void on_events(ShardCtx& ctx, std::span<const HostEvent> events,

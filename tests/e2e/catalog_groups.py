@@ -191,6 +191,15 @@ def group_vertical(h, check, by):
     a = by(h.alerts(h.pcap(udp), "--home-net", "10.4.0.0/16"), "vertical-scan")
     check("vertical: UDP scan at 3/s trips the 60 s threshold", len(a) >= 1 and ev(a[0])["probe_type"] == "UDP" and
           ev(a[0])["threshold"] == "slow", str(a[:1]))
+    # A table too small for the traffic says so, naming the parameter to raise.
+    conf = os.path.join(h.tmp, "small-vscan.yaml")
+    open(conf, "w").write("detectors:\n  vertical-scan: {table_size: 1024}\n")
+    crowd = sc.interleave(*[cat.vertical_scan(f"198.51.{i // 250}.{i % 250 + 1}", "172.16.14.5", [80 + i % 3],
+                                              T0 + i * 0.01, 0.001) for i in range(1500)])
+    p, _ = h.run(h.pcap(crowd), "--config", conf, "--workers", "1")
+    check("vertical: a full table is reported with the parameter to raise",
+          p.returncode == 0 and "vertical-scan: its tables were full" in p.stderr and
+          "raise detectors.vertical-scan.table_size" in p.stderr, p.stderr[-400:])
     # Negatives: many connections to one port; passive FTP; 19 ports.
     many = cat.many_connections_one_port("198.51.100.20", "172.16.14.80", 80, 300, T0, 0.01)
     check("vertical: many connections to one service port are quiet",
