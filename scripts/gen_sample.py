@@ -26,8 +26,10 @@ def build():
     streams = [
         # Seed detect 1: NetBIOS name queries to six hosts in ascending order, three each.
         cat.nbns_sweep("24.3.42.176", [f"172.16.14.{i}" for i in range(40, 46)], DAY1 + 200.0, 4.5),
-        # Seed detect 2: portmapper GETPORT probes from a privileged source port.
+        # Seed detect 2: portmapper GETPORT probes on two days, same source port 1023.
         sc.portmap_probe("207.8.127.251", home_srv, 1023, DAY1, [0.248564, 0.511997, 0.997102, 1.001406, 1.998677, 3.991277]),
+        sc.portmap_probe("207.8.127.169", home_srv, 1023, DAY1 + DAY + 4772.0,
+                         [0.247787, 0.499958, 1.020454, 0.979089, 2.001639, 4.018818, 3.990255, 7.990788, 16.040802, 16.001105]),
         # Seed detect 3: the "false Netbus", 19 bytes of UDP to 12345.
         cat.trojan_probe("148.64.147.168", "172.16.14.6", 3272, 12345, DAY1 + 400.0, payload=cat.DETECT3_PAYLOAD),
         # Seed detect 4: finger SYN resent with one ISN, doubling from 3 s then held at 120 s.

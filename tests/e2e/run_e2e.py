@@ -91,9 +91,16 @@ def group_sample(h):
         if a["harrier"]["update"] == 0:
             firsts.setdefault(a["detector"], []).append(a)
     # One incident each, except flag-anomaly, which sees the OS fingerprint's
-    # two odd flag combinations (and its ECN probe) as incidents of their own.
-    check("sample: one incident per detector", all(len(v) == 1 for k, v in firsts.items() if k != "flag-anomaly") and
-          len(firsts.get("flag-anomaly", [])) == 3, str({k: len(v) for k, v in firsts.items()}))
+    # two odd flag combinations (and its ECN probe) as incidents of their own,
+    # and portmap-probe, which alerts per probing conversation (two days).
+    check("sample: one incident per detector",
+          all(len(v) == 1 for k, v in firsts.items() if k not in ("flag-anomaly", "portmap-probe")) and
+          len(firsts.get("flag-anomaly", [])) == 3 and len(firsts.get("portmap-probe", [])) == 2,
+          str({k: len(v) for k, v in firsts.items()}))
+    pm = by(alerts, "portmap-probe")
+    check("sample: the second day's portmap probe notes the first day's, same source port",
+          len(pm) == 2 and "earlier_probe" not in pm[0]["harrier"]["evidence"] and
+          pm[1]["harrier"]["evidence"].get("earlier_probe", {}).get("same_source_port") is True, str(pm))
     check("sample: the benign office traffic stays quiet",
           not [a for a in alerts if a["src_ip"].startswith("10.20.30.") or a["dest_ip"].startswith("10.20.30.")])
     for a in alerts:
@@ -161,6 +168,16 @@ def group_portmap(h):
     internal = sc.portmap_probe("172.16.14.77", "172.16.14.1", 800, T0, [1])
     check("portmap: internal RPC allowed by inventory is quiet", by(h.alerts(h.pcap(internal), "--inventory", inv), "portmap-probe") == [])
     check("portmap: without that inventory entry it alerts", len(by(h.alerts(h.pcap(internal)), "portmap-probe")) == 1)
+    # Evidence: the same /24 on another day, from the same source port; not on the same day.
+    days = sc.interleave(sc.portmap_probe("198.51.100.7", "10.20.30.40", 808, T0, []),
+                         sc.portmap_probe("198.51.100.7", "10.20.30.41", 809, T0 + 600, []),
+                         sc.portmap_probe("198.51.100.99", "10.20.30.42", 808, T0 + 2 * 86400, []),
+                         sc.portmap_probe("198.51.101.7", "10.20.30.43", 808, T0 + 2 * 86400 + 5, []))
+    a = by(h.alerts(h.pcap(days), "--home-net", "10.20.0.0/16"), "portmap-probe")
+    rep = [x["harrier"]["evidence"].get("earlier_probe") for x in a]
+    check("portmap: a repeat from the same /24 on another day is noted, with the same source port",
+          len(a) == 4 and rep[0] is None and rep[1] is None and rep[2] is not None and
+          rep[2]["same_source_port"] is True and rep[2]["src_ip"] == "198.51.100.7" and rep[3] is None, str(rep))
     # Negative: the home host's own RPC call outward gets a reply from port 111.
     out = sc.portmap_probe("172.16.14.9", "192.0.2.10", 700, T0, [])
     check("portmap: outbound call is not a probe", by(h.alerts(h.pcap(out)), "portmap-probe") == [])
