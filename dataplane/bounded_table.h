@@ -1,6 +1,7 @@
 // A fixed-budget keyed table for per-shard detector state: rte_hash for the
-// index, an entry array on the shard's socket, and an LRU list so that when
-// the budget is spent the least recently touched entry makes room (counted).
+// index (its data: the entry's slot), an entry array on the shard's socket, a
+// free list of slots, and an LRU list so that when the budget is spent the
+// least recently touched entry makes room (counted).
 // Entry must have members `key` (of type Key), `last_ts`, `lru_prev`, `lru_next`.
 #pragma once
 
@@ -50,7 +51,9 @@ class BoundedTable final : public TableStatsSource {
     std::unique_ptr<BoundedTable> t(new BoundedTable());
     rte_hash_parameters p{};
     p.name = name.c_str();
-    p.entries = capacity;
+    // A cuckoo hash kept full makes every insert search for room; a quarter
+    // more slots than entries keeps inserts cheap when the table evicts.
+    p.entries = capacity + capacity / 4;
     p.key_len = sizeof(Key);
     p.hash_func = rte_hash_crc;
     p.socket_id = socket;
@@ -65,6 +68,9 @@ class BoundedTable final : public TableStatsSource {
     }
     t->capacity_ = capacity;
     t->name_ = name;
+    t->free_.reserve(capacity);
+    for (uint32_t i = capacity; i-- > 0;)
+      t->free_.push_back(i);
     return t;
   }
   ~BoundedTable() override {
@@ -74,8 +80,8 @@ class BoundedTable final : public TableStatsSource {
   }
 
   Entry* find(const Key& k) noexcept {
-    const int32_t pos = rte_hash_lookup(hash_, &k);
-    return pos >= 0 ? &entries_[pos] : nullptr;
+    void* data;
+    return rte_hash_lookup_data(hash_, &k, &data) >= 0 ? &entries_[uintptr_t(data)] : nullptr;
   }
 
   // Finds or creates (zero-initialised, key set) the entry of `k`.
@@ -89,18 +95,22 @@ class BoundedTable final : public TableStatsSource {
       ++evictions_;
       remove(&entries_[lru_.head]);
     }
-    const int32_t pos = rte_hash_add_key(hash_, &k);
-    if (pos < 0 || uint32_t(pos) >= capacity_) {
-      if (pos >= 0) rte_hash_del_key(hash_, &k);
+    if (free_.empty()) {
       ++insert_failures_;
       return nullptr;
     }
+    const uint32_t pos = free_.back();
+    if (rte_hash_add_key_data(hash_, &k, reinterpret_cast<void*>(uintptr_t(pos))) != 0) {
+      ++insert_failures_;
+      return nullptr;
+    }
+    free_.pop_back();
     Entry* e = &entries_[pos];
     *e = Entry{};
     e->key = k;
     e->last_ts = now;
     e->lru_prev = e->lru_next = kNil;
-    push_tail(uint32_t(pos));
+    push_tail(pos);
     ++size_;
     *created = true;
     return e;
@@ -114,9 +124,12 @@ class BoundedTable final : public TableStatsSource {
     push_tail(i);
   }
 
+  // Removes a stored entry (one find/find_or_insert returned, not removed since).
   void remove(Entry* e) noexcept {
-    unlink(uint32_t(e - entries_));
+    const uint32_t i = uint32_t(e - entries_);
+    unlink(i);
     rte_hash_del_key(hash_, &e->key);
+    free_.push_back(i);
     --size_;
   }
 
@@ -153,6 +166,7 @@ class BoundedTable final : public TableStatsSource {
   void push_tail(uint32_t i) noexcept { lru_.push_tail(entries_, i); }
 
   std::string owner_, name_;
+  std::vector<uint32_t> free_;  // entry slots not in use (capacity reserved at create)
   rte_hash* hash_ = nullptr;
   Entry* entries_ = nullptr;
   uint32_t capacity_ = 0, size_ = 0;

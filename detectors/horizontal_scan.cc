@@ -67,6 +67,7 @@ struct ScanEntry {
   uint32_t alerts_sent, next_update_at;
   uint16_t probe_flags;
   bool in_pending_list;
+  uint64_t next_due;  // earliest time a pending target's grace runs out
   ScanTarget t[kTargets];
 };
 
@@ -153,7 +154,8 @@ class HorizontalScan final : public Detector {
       if (!e.in_pending_list) continue;  // evicted, or listed twice
       e.in_pending_list = false;
       if (e.n_pending == 0) continue;
-      resolve_due(ctx, e, now);
+      // Most listed entries wait for nothing yet: one comparison, not a scan.
+      if (now == UINT64_MAX || e.next_due <= now) resolve_due(ctx, e, now);
       if (e.n_pending > 0) {
         e.in_pending_list = true;
         s.pending_next.push_back(idx);
@@ -188,6 +190,7 @@ class HorizontalScan final : public Detector {
         ScanTarget{ev.dst, TargetState::kServed, false, ev.tcp_flags, ev.sport, ev.ts, ev.order};
     if (!(ev.flags & host_event_flag::kUnexpected)) return;  // served: counts only if refused
     slot->state = TargetState::kPending;
+    if (e.n_pending == 0 || ev.ts + grace_ < e.next_due) e.next_due = ev.ts + grace_;
     ++e.n_pending;
     if (!e.in_pending_list) {
       if (s.pending.size() < kPendingCap) {
@@ -206,10 +209,15 @@ class HorizontalScan final : public Detector {
     // Oldest first, so the alert names the probe that really completed it.
     for (;;) {
       ScanTarget* due = nullptr;
-      for (ScanTarget& t : e.t)
-        if (t.state == TargetState::kPending && (now == UINT64_MAX || t.ts + grace_ <= now) &&
-            (!due || t.order < due->order))
-          due = &t;
+      e.next_due = UINT64_MAX;
+      for (ScanTarget& t : e.t) {
+        if (t.state != TargetState::kPending) continue;
+        if (now == UINT64_MAX || t.ts + grace_ <= now) {
+          if (!due || t.order < due->order) due = &t;
+        } else {
+          e.next_due = std::min(e.next_due, t.ts + grace_);
+        }
+      }
       if (!due) return;
       --e.n_pending;
       count(ctx, e, *due, false);
