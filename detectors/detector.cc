@@ -57,8 +57,14 @@ std::string format_seconds(double s) {
     std::snprintf(buf, sizeof(buf), "%.2f s", s);
   else if (s < 100)
     std::snprintf(buf, sizeof(buf), "%.1f s", s);
-  else
+  else if (s < 600)
     std::snprintf(buf, sizeof(buf), "%.0f s", s);
+  else if (s < 7200)  // slow scans and sweeps: minutes, hours, days read better
+    std::snprintf(buf, sizeof(buf), "%.0f min", s / 60);
+  else if (s < 172800)
+    std::snprintf(buf, sizeof(buf), "%.1f h", s / 3600);
+  else
+    std::snprintf(buf, sizeof(buf), "%.1f days", s / 86400);
   return buf;
 }
 

@@ -204,7 +204,7 @@ struct DetectorDescriptor {
 
 // Formatting helpers shared by renderers.
 std::string format_count(uint64_t n);          // 1,141
-std::string format_seconds(double s);          // 0.08 s, 5.0 s, 429 s
+std::string format_seconds(double s);          // 0.08 s, 5.0 s, 429 s, 30 min, 4.8 h, 2.5 days
 std::string proto_name(uint8_t proto);         // tcp, udp, icmp, or the number
 std::string format_tcp_flags(uint16_t flags);  // SYN, SYN|FIN|PSH|URG, NULL
 std::string eve_timestamp(uint64_t ns);
