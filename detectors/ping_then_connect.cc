@@ -9,7 +9,10 @@
 // attempt to a silent host (a monitor checks its service whatever the ping
 // said). Host discovery that probes TCP at the same time as the echo (nmap
 // -sn) does not count either: a hit is a connection attempt made after the
-// target's echo reply.
+// target's echo reply, and probes of silent hosts count against the sweep
+// only once the connect phase has begun. The first alert waits until the
+// connect phase has been quiet for 2 s, so a scanner that goes on to the
+// silent hosts after the live ones is not mistaken for one that chose.
 //
 // Host-behaviour: echo requests toward home hosts and the home hosts' echo
 // replies become events keyed by the pinger; its TCP attempts arrive as the
@@ -60,6 +63,7 @@ struct Entry {
   uint16_t tcp_flags;
   // The newest counted attempt: what an alert names.
   uint64_t last_order;
+  uint64_t first_hit_ts;
   IpAddr last_dst;
   uint16_t last_sport, last_dport;
 };
@@ -136,6 +140,16 @@ class PingThenConnect final : public Detector {
     s.settle.sweep([&](uint32_t i) -> Incident& { return s.table->at(i)->inc; },
                    [&](uint32_t i) {
                      Entry& e = *s.table->at(i);
+                     // Quiet for 2 s, or a connect phase that goes on for 10 s:
+                     // long enough to have seen it reach silent hosts.
+                     const bool quiet = now == UINT64_MAX ||
+                                        now >= e.inc.last_ts + policy_.min_gap_ns ||
+                                        now >= e.first_hit_ts + 5 * policy_.min_gap_ns;
+                     if (e.inc.alerts_sent == 0) {
+                       if (!quiet) return true;
+                       if (met(e) && policy_.decide(e.inc, e.connects, true, now)) emit(ctx, e);
+                       return false;  // judged; a new hit lists it again
+                     }
                      if (policy_.settled(e.inc, e.connects, now)) {
                        emit(ctx, e);
                        return false;
@@ -165,9 +179,11 @@ class PingThenConnect final : public Detector {
     if (i < 0) return;  // not a pinged host: no evidence either way
     s.table->touch(&e, ev.ts);
     if (e.reply_ts[i] == 0) {
-      // Probed without having answered: a scanner that does not care about the
-      // ping (or a monitor checking anyway). Only after the silence is clear.
-      if (ev.ts >= e.pinged.first_ts[i] + silent_ns_) ++e.to_silent;
+      // Probed without having answered, once the connect phase has begun: a
+      // scanner that does not care about the ping, or a monitor checking
+      // anyway. Discovery probes sent alongside the echoes (nmap's SYN to 443
+      // and ACK to 80, and their retries) come before any hit and do not count.
+      if (e.connects > 0 && ev.ts >= e.pinged.first_ts[i] + silent_ns_) ++e.to_silent;
       return;
     }
     if (ev.ts < e.reply_ts[i] || ev.ts - e.reply_ts[i] > window_ns_) return;
@@ -175,7 +191,7 @@ class PingThenConnect final : public Detector {
     e.min_delay_ms = std::min(e.min_delay_ms, delay_ms);
     e.max_delay_ms = std::max(e.max_delay_ms, delay_ms);
     e.hit_mask |= 1u << i;
-    ++e.connects;
+    if (e.connects++ == 0) e.first_hit_ts = ev.ts;
     e.inc.last_ts = ev.ts;
     e.last_order = ev.order;
     e.last_dst = ev.dst;
@@ -186,11 +202,13 @@ class PingThenConnect final : public Detector {
       known = known || e.ports[j] == ev.dport;
     if (!known && e.n_ports < kPorts) e.ports[e.n_ports++] = ev.dport;
 
-    const bool met = e.pinged.total >= min_pinged_ && silent_count(e, ev.ts) > 0 &&
-                     e.to_silent == 0 && e.connects >= min_connects_;
-    if (policy_.decide(e.inc, e.connects, met, ev.ts)) emit(ctx, e);
-    if (e.inc.alerts_sent && e.connects > e.inc.alerted_amount)
-      s.settle.add(s.table->index_of(&e), e.inc);
+    // Judged from a tick once the connect phase has been quiet (see top).
+    s.settle.add(s.table->index_of(&e), e.inc);
+  }
+
+  bool met(const Entry& e) const noexcept {
+    return e.pinged.total >= min_pinged_ && silent_count(e, e.inc.last_ts) > 0 &&
+           e.to_silent == 0 && e.connects >= min_connects_;
   }
 
   uint32_t silent_count(const Entry& e, uint64_t now) const noexcept {

@@ -300,7 +300,7 @@ def group_ping_then_connect(h, check, by):
     check("ping-then-connect: connecting 2 minutes after the reply is quiet",
           by(h.alerts(h.pcap(late)), "ping-then-connect") == [])
     both = sc.interleave(cat.ping_then_connect("203.0.113.90", targets[:5], targets[:2], start=T0),
-                         cat.vertical_scan("203.0.113.90", targets[4], [80], T0 + 1.5, 0.1))
+                         cat.vertical_scan("203.0.113.90", targets[4], [80], T0 + 3.0, 0.1))
     check("ping-then-connect: also probing a silent host is not ping-then-connect",
           by(h.alerts(h.pcap(both)), "ping-then-connect") == [])
 
@@ -313,7 +313,7 @@ TOOL_EXPECT = {
     "nmap_sX": ({"vertical-scan", "flag-anomaly"}, set()),
     "nmap_sF": ({"vertical-scan", "flag-anomaly"}, set()),
     "nmap_O": ({"os-fingerprint"}, set()),
-    "nmap_sn_connect": (set(), {"vertical-scan", "ping-then-connect"}),
+    "nmap_sn_connect": ({"ping-then-connect"}, {"vertical-scan"}),
     "hping3_trojan": ({"trojan-port-probe"}, set()),
     "hping3_portmap": ({"portmap-probe"}, set()),
     "hping3_flags": ({"flag-anomaly"}, set()),
