@@ -111,6 +111,12 @@ void parse_quote(const uint8_t* p, uint32_t len, QuotedPacket& q) noexcept {
     q.dport = rd16(l4 + 2);
     q.has_ports = true;
     if (q.ip_proto == 6 && l4_len >= 8) q.tcp_seq = rd32(l4 + 4), q.has_seq = true;
+  } else if (l4 && l4_len >= 6 &&
+             ((q.ip_proto == 1 && (l4[0] == 8 || l4[0] == 0 || l4[0] == 13 || l4[0] == 14)) ||
+              (q.ip_proto == 58 && (l4[0] == 128 || l4[0] == 129)))) {
+    // A quoted echo (a home host's ping or traceroute -I): its id keys the flow.
+    q.icmp_id = rd16(l4 + 4);
+    q.has_icmp_id = true;
   }
 }
 

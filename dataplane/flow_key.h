@@ -58,8 +58,9 @@ inline bool packet_flow_key(const PacketView& v, FlowKey& k) {
 // The key of the flow an ICMP error quotes. Returns true when the quoted
 // packet's source is the "lo" endpoint.
 inline bool quoted_flow_key(const QuotedPacket& q, FlowKey& k) {
-  return make_flow_key(q.src, q.dst, q.has_ports ? q.sport : 0, q.has_ports ? q.dport : 0,
-                       q.ip_proto, k);
+  const uint16_t sp = q.has_ports ? q.sport : q.has_icmp_id ? q.icmp_id : 0;
+  const uint16_t dp = q.has_ports ? q.dport : q.has_icmp_id ? q.icmp_id : 0;
+  return make_flow_key(q.src, q.dst, sp, dp, q.ip_proto, k);
 }
 
 }  // namespace harrier

@@ -83,6 +83,8 @@ struct QuotedPacket {
   bool has_ports = false;
   uint32_t tcp_seq = 0;
   bool has_seq = false;
+  uint16_t icmp_id = 0;  // a quoted ICMP echo or timestamp request/reply
+  bool has_icmp_id = false;
 };
 
 struct PacketView {

@@ -167,6 +167,20 @@ def group_icmp_backscatter(h, check, by):
     own = cat.unreach_for_own_traffic("172.16.14.9", "198.51.100.53", "192.0.2.1", T0)
     check("icmp-unreach: unreachable for the home host's own datagram is quiet",
           by(h.alerts(h.pcap(own)), "icmp-unreach-backscatter") == [])
+    # The home host's own pings: a dead remote host's router answers unreachable,
+    # and a traceroute -I's probes run out of TTL; both quote the host's echo.
+    from scapy.layers.inet import ICMP, IP
+    from scapy.packet import Raw
+    pings = []
+    for i, (dst, router, typ) in enumerate((("198.51.100.66", "192.0.2.1", 3), ("198.51.100.67", "192.0.2.2", 11))):
+        echo = sc._at(sc._eth(False) / IP(src="172.16.14.9", dst=dst, ttl=1 + i) / ICMP(type=8, id=0x4a00 + i, seq=1) /
+                      Raw(bytes(56)), T0 + i)
+        pings.append(echo)
+        pings += cat._icmp_error(router, "172.16.14.9", T0 + i + 0.01, typ, 1 if typ == 3 else 0,
+                                 bytes(echo[IP])[:28])
+    al = h.alerts(h.pcap(pings))
+    check("icmp backscatter: errors quoting the home host's own pings (ping, traceroute -I) are quiet",
+          by(al, "icmp-ttl-backscatter") == [] and by(al, "icmp-unreach-backscatter") == [], str(al))
     tr = cat.traceroute("172.16.14.9", "198.51.100.80", ["192.0.2.1", "192.0.2.2", "192.0.2.3"], T0)
     al = h.alerts(h.pcap(tr))
     check("icmp-ttl: the home host's own traceroute is quiet",
