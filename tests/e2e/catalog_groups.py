@@ -55,6 +55,19 @@ def group_netbios(h, check, by):
         wins += cat.nbns_name_response("172.16.14.2", "172.16.14.50", T0 + 2 * i + 0.001, name, "172.16.14.9",
                                        txid=100 + i)
     check("netbios-sweep: a client asking its WINS server is quiet", by(h.alerts(h.pcap(wins)), "netbios-sweep") == [])
+    # Six home clients asking the home WINS server, 137 <-> 137: its answers go
+    # to six hosts, but answers are not queries.
+    many = []
+    for i in range(6):
+        client = f"172.16.14.{70 + i}"
+        many += cat.nbns_name_query(client, "172.16.14.2", T0 + i, name="FILESRV", broadcast=False, txid=200 + i)
+        many += cat.nbns_name_response("172.16.14.2", client, T0 + i + 0.001, "FILESRV", "172.16.14.9", txid=200 + i)
+    check("netbios-sweep: a home WINS server answering six clients is not a sweep",
+          by(h.alerts(h.pcap(many)), "netbios-sweep") == [])
+    internal = cat.nbns_sweep("172.16.14.77", [f"172.16.14.{i}" for i in range(100, 106)], T0, 1.0, retries=1)
+    a = by(h.alerts(h.pcap(internal)), "netbios-sweep")
+    check("netbios-sweep: an internal sweep from port 137 is seen, with the right source",
+          len(a) == 1 and a[0]["src_ip"] == "172.16.14.77", str(a))
     four = cat.nbns_sweep("24.3.42.176", hosts[:4], T0, 4.5)
     check("netbios-sweep: four hosts stay below the threshold", by(h.alerts(h.pcap(four)), "netbios-sweep") == [])
     spread = cat.nbns_sweep("24.3.42.176", hosts[:6], T0, 1000.0, retries=1)
@@ -79,6 +92,10 @@ def group_netbios_wildcard(h, check, by):
     check("netbios-wildcard: sweep is one incident with updates, the answer counted",
           len(a) >= 1 and all(x["src_ip"] == "203.0.113.50" for x in a) and a[0]["harrier"]["update"] == 0 and
           max(ev(x)["answered"] for x in a) == 1 and max(ev(x)["hosts"] for x in a) == 8, str([ev(x) for x in a]))
+    inside = cat.nbns_node_status("172.16.14.70", "172.16.14.5", T0, sport=137)
+    a = by(h.alerts(h.pcap(inside)), "netbios-wildcard")
+    check("netbios-wildcard: home to home, 137 <-> 137: the asker is the source, the answer counted",
+          len(a) == 1 and a[0]["src_ip"] == "172.16.14.70" and ev(a[0])["exposed"] is True, str(a))
     # Negatives: name queries (not node status), node status for a real name, home hosts asking outside.
     names = cat.nbns_sweep("192.0.2.99", ["172.16.14.5"], T0, 1.0)
     check("netbios-wildcard: a name query is not a wildcard node-status query",
