@@ -31,7 +31,7 @@ void on_signal(int) {
 void print_stats(const Pipeline& p, const PacketSource& src, const AlertOutput& out, FILE* f) {
   const PipelineCounters c = p.counters();
   uint64_t flows = 0, evicted = 0, expired = 0, decode_err = 0, non_ip = 0, events = 0,
-           events_dropped = 0, no_flow = 0;
+           events_dropped = 0, events_capped = 0, no_flow = 0;
   for (const auto& s : p.flow_shards()) {
     flows += s->flows().counters().inserts;
     evicted += s->flows().counters().evicted;
@@ -41,6 +41,7 @@ void print_stats(const Pipeline& p, const PacketSource& src, const AlertOutput& 
     non_ip += s->counters().non_ip;
     events += s->counters().events;
     events_dropped += s->counters().events_dropped;
+    events_capped += s->counters().events_capped;
     no_flow += s->counters().no_flow;
   }
   std::fprintf(f,
@@ -56,6 +57,11 @@ void print_stats(const Pipeline& p, const PacketSource& src, const AlertOutput& 
                  "without flow, %llu inputs stalled\n",
                  (unsigned long long)c.alerts_dropped, (unsigned long long)events_dropped,
                  (unsigned long long)no_flow, (unsigned long long)src.counters().stalled_inputs);
+  if (events_capped)
+    std::fprintf(f,
+                 "harrier: %llu detector events capped: packets that said more than %u things to "
+                 "one detector (e.g. pipelined SMTP commands); the rest of each was not counted\n",
+                 (unsigned long long)events_capped, kMaxDetectorEventsPerPacket);
   for (size_t i = 0; i < src.inputs().size(); ++i)
     if (uint64_t lost = src.input_losses(i))
       std::fprintf(f, "harrier: WARNING: %s: %llu packets lost in the PMD (mbufs or read errors)\n",

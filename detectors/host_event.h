@@ -51,6 +51,11 @@ struct HostEvent {
   uint32_t aux[2]{};  // kDetector: detector-specific values
 };
 
+// At most this many detector events per packet and detector (the rest are
+// counted as capped); with one connection event and an ICMP error event per
+// packet this bounds a batch's events (see the pipeline's event_cap).
+inline constexpr uint32_t kMaxDetectorEventsPerPacket = 8;
+
 // Which host shard owns events keyed by `key`.
 uint16_t host_shard_of(const IpAddr& key, uint32_t n_host_shards) noexcept;
 
@@ -62,6 +67,19 @@ class EventSink {
       : slots_(slots), n_(n), cap_(cap), n_host_shards_(n_host_shards) {}
   // Sends `e` to the host shard owning `key` (normally e.src or e.dst).
   void emit(HostEvent& e, const IpAddr& key) noexcept {
+    // One packet may say a few things to one detector, never a flood: a
+    // segment of 100 pipelined SMTP commands must not crowd out the batch's
+    // other events. A detector emits a packet's events back to back.
+    if (e.kind == HostEventKind::kDetector) {
+      if (e.order == run_order_ && e.detector == run_detector_) {
+        if (++run_ > kMaxDetectorEventsPerPacket) {
+          ++capped_;
+          return;
+        }
+      } else {
+        run_order_ = e.order, run_detector_ = e.detector, run_ = 1;
+      }
+    }
     if (*n_ == cap_) {
       ++dropped_;
       return;
@@ -73,8 +91,13 @@ class EventSink {
   }
   uint64_t emitted() const { return emitted_; }
   uint64_t dropped() const { return dropped_; }
+  uint64_t capped() const { return capped_; }
 
  private:
+  uint64_t run_order_ = UINT64_MAX;
+  uint16_t run_detector_ = 0;
+  uint32_t run_ = 0;
+  uint64_t capped_ = 0;
   HostEvent* slots_;
   uint32_t* n_;
   uint32_t cap_;

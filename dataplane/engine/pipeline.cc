@@ -157,7 +157,11 @@ std::unique_ptr<Pipeline> Pipeline::create(const PipelineConfig& cfg_in, Runtime
   p->alerts_ = alerts;
   const uint32_t n = cfg.workers;
   const uint32_t per_shard_flows = std::max<uint32_t>(1024, cfg.flow_capacity / n);
-  const uint32_t event_cap = cfg.batch_size * 2;
+  // Room for every packet's connection and ICMP-error events plus a few
+  // detector events each; a detector's own events per packet are capped
+  // (kMaxDetectorEventsPerPacket), so only a batch where most packets speak
+  // to many detectors at once can overflow, and that is counted.
+  const uint32_t event_cap = cfg.batch_size * (2 + kMaxDetectorEventsPerPacket);
   for (uint32_t i = 0; i < n; ++i) {
     p->flow_.push_back(std::make_unique<FlowShard>(i, n, cfg.socket, rt, cfg.batch_size));
     if (!p->flow_.back()->init(per_shard_flows, cfg.timeouts, detectors, error)) return nullptr;

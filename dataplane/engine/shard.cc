@@ -242,6 +242,7 @@ void FlowShard::process(Batch& b) noexcept {
   b.n_alerts[id_] = sink.size();
   counters_.events += events.emitted();
   counters_.events_dropped += events.dropped();
+  counters_.events_capped += events.capped();
   counters_.alerts += sink.size();
   counters_.alerts_dropped += sink.dropped();
 }

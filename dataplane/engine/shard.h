@@ -30,6 +30,7 @@ struct alignas(64) FlowShardCounters {
   uint64_t icmp_errors_unmatched = 0;  // quote names no flow we saw
   uint64_t events = 0;
   uint64_t events_dropped = 0;  // event budget of a batch exceeded
+  uint64_t events_capped = 0;   // a packet's events to one detector beyond the per-packet cap
   uint64_t alerts = 0;
   uint64_t alerts_dropped = 0;
   uint64_t no_flow = 0;  // flow table could not insert

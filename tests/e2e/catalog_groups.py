@@ -8,6 +8,7 @@ Each group takes the runner `h` (h.pcap(pkts) -> path, h.alerts(files,
 """
 import os
 import random
+import subprocess
 
 import catalog as cat
 import scenarios as sc
@@ -231,6 +232,21 @@ def group_vertical(h, check, by):
     check("vertical: a full table is reported with the parameter to raise",
           p.returncode == 0 and "vertical-scan: its tables were full" in p.stderr and
           "raise detectors.vertical-scan.table_size" in p.stderr, p.stderr[-400:])
+    # A flood of pipelined SMTP commands in the same batches as a scan: the
+    # commands are capped per packet, so the scan's events still get through.
+    flood = list(cat.tcp_packet("203.0.113.25", "172.16.14.25", 45000, 25, T0, "S", seq=100))
+    line = b"RCPT TO:<user@example.org>\r\n"
+    per = 1400 // len(line)
+    for k in range(40):
+        flood += cat.tcp_packet("203.0.113.25", "172.16.14.25", 45000, 25, T0 + 0.001 + k * 1e-5, "PA",
+                                seq=101 + k * per * len(line), ack=1, payload=line * per)
+    scan = cat.vertical_scan("203.0.113.26", "172.16.14.26", list(range(1000, 1030)), T0 + 0.0005, 0.0004)
+    path = h.pcap(sc.interleave(flood, scan))
+    p, alerts = h.run(path, "--workers", "1")
+    stats = subprocess.run([h.binary, "read", path, "--workers", "1"], capture_output=True, text=True).stderr
+    check("vertical: a scan is seen through a flood of pipelined SMTP commands, the cap reported",
+          len(by(alerts, "vertical-scan")) >= 1 and "detector events capped" in stats and
+          "host events dropped" not in stats, stats[-500:])
     # Negatives: many connections to one port; passive FTP; 19 ports.
     many = cat.many_connections_one_port("198.51.100.20", "172.16.14.80", 80, 300, T0, 0.01)
     check("vertical: many connections to one service port are quiet",
