@@ -11,8 +11,10 @@
 // that evicts the least recently active key when full.
 //
 // What counts: connection attempts (kProbe) on (host, port)s the inventory
-// does not list, unless the host answers within `answer_grace` (a
-// conversation, e.g. a passive FTP data port). Replies to requests a home
+// does not list, less those the host answered (a conversation, e.g. a passive
+// FTP data port): answered targets go in a second bitmap of the same shape,
+// and the estimate is probed minus answered. No waiting, no queue: the count
+// is the same whatever the traffic around it and the worker count. Replies to requests a home
 // host made are not attempts at all (the flow table knows the request), so
 // they stay quiet; unsolicited "replies" (a fixed privileged source port such
 // as 53 toward high ports) are counted and the alert says they look like
@@ -36,13 +38,11 @@ constexpr ParamSpec kParams[] = {
     {"window", ParamType::kSeconds, 60, 2592000, 86400, "seconds of memory"},
     {"max_rate", ParamType::kScore, 0.001, 1000, 1.67,
      "targets per second above which the scan is a fast one (vertical/horizontal-scan's)"},
-    {"answer_grace", ParamType::kSeconds, 0.001, 60, 3,
-     "seconds a target has to answer before an attempt counts"},
     {"max_updates", ParamType::kCount, 0, 64, 4,
      "update alerts per incident (when the target count doubles)"},
     {"hold_down", ParamType::kSeconds, 1, 2592000, 86400,
      "seconds of silence after which the same key starts a new incident"},
-    {"table_size", ParamType::kCount, 1024, 1 << 24, 65536,
+    {"table_size", ParamType::kCount, 1024, 1 << 24, 32768,
      "(source, host) and (source, port) keys remembered, all shards together"},
 };
 
@@ -55,7 +55,8 @@ struct Entry {
   uint64_t last_ts;
   uint32_t lru_prev, lru_next;
   Incident inc;
-  uint64_t bits[2][kWords];  // [cur] this half-window, [cur ^ 1] the one before
+  uint64_t bits[2][kWords];      // targets tried: [cur] this half-window, [cur ^ 1] the one before
+  uint64_t answered[2][kWords];  // targets that answered, the same way
   uint8_t cur;
   uint64_t half_start;       // when bits[cur] began
   uint64_t window_first_ts;  // first counted attempt still inside the window
@@ -70,23 +71,17 @@ struct Entry {
 };
 using Table = BoundedTable<PairKey, Entry>;
 
-// An attempt waiting `answer_grace` for its answer.
-struct Pending {
+struct State final : DetectorState {
+  std::unique_ptr<Table> table;
+};
+
+// One attempt, as the two legs count it.
+struct Attempt {
   IpAddr src, dst;
   uint64_t ts, order;
   uint16_t sport, dport, tcp_flags;
   uint8_t proto;
-  bool answered;
 };
-
-struct State final : DetectorState {
-  std::unique_ptr<Table> table;
-  std::vector<Pending> fifo;  // ring, capacity fixed at make_state
-  uint32_t head = 0, size = 0;
-  uint64_t committed_early = 0;  // ring full: counted before the grace ran out
-};
-
-constexpr uint32_t kFifo = 8192;
 
 class SlowScan final : public Detector {
  public:
@@ -96,19 +91,14 @@ class SlowScan final : public Detector {
         min_hosts_(uint32_t(c.get("min_hosts"))),
         half_ns_(uint64_t(c.get("window") * 1e9) / 2),
         max_rate_(c.get("max_rate")),
-        grace_ns_(uint64_t(c.get("answer_grace") * 1e9)),
         table_size_(uint32_t(c.get("table_size"))) {
     policy_ = IncidentPolicy::from_config(c);
   }
 
   std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
                                             std::string* error) const override {
-    auto s = std::make_unique<State>();
-    s->table = make_table<PairKey, Entry>(desc_.id, "slow", table_size_, shard, n_shards, socket,
-                                          s.get(), error);
-    if (!s->table) return nullptr;
-    s->fifo.resize(kFifo);
-    return s;
+    return state_with_table<State, Entry>(desc_.id, "slow", table_size_, shard, n_shards, socket,
+                                          error);
   }
 
   void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
@@ -116,76 +106,71 @@ class SlowScan final : public Detector {
     State& s = *static_cast<State*>(st);
     for (const HostEvent& ev : events) {
       if (ev.kind == HostEventKind::kDetector || (ev.proto != 6 && ev.proto != 17)) continue;
-      drain(ctx, s, ev.ts);
+      const Attempt at{ev.src, ev.dst, ev.ts, ev.order, ev.sport, ev.dport, ev.tcp_flags, ev.proto};
       if (ev.kind == HostEventKind::kProbe) {
-        if (!(ev.flags & host_event_flag::kUnexpected)) continue;
-        if (s.size == kFifo) {
-          ++s.committed_early;
-          commit(ctx, s, pop(s));
-        }
-        Pending& p = s.fifo[(s.head + s.size++) % kFifo];
-        p = Pending{ev.src,   ev.dst,       ev.ts,    ev.order, ev.sport,
-                    ev.dport, ev.tcp_flags, ev.proto, false};
+        if (ev.flags & host_event_flag::kUnexpected) commit(ctx, s, at);
       } else if (ev.kind == HostEventKind::kAnswered) {
-        // Answers follow their attempt closely: look back from the newest.
-        for (uint32_t i = 0; i < std::min<uint32_t>(s.size, 256); ++i) {
-          Pending& p = s.fifo[(s.head + s.size - 1 - i) % kFifo];
-          if (p.dport == ev.dport && p.proto == ev.proto && p.dst == ev.dst && p.src == ev.src) {
-            p.answered = true;
-            break;
-          }
-        }
+        answer(s, at);
       }
     }
   }
 
-  void on_tick(ShardCtx& ctx, uint64_t now, DetectorState* st) const noexcept override {
-    State& s = *static_cast<State*>(st);
-    drain(ctx, s, now);
-    if (now != UINT64_MAX) s.table->expire(now, std::max(2 * half_ns_, policy_.hold_down_ns), 64);
+  void on_tick(ShardCtx&, uint64_t now, DetectorState* st) const noexcept override {
+    if (now != UINT64_MAX)
+      static_cast<State*>(st)->table->expire(now, std::max(2 * half_ns_, policy_.hold_down_ns), 64);
   }
 
  private:
-  static Pending pop(State& s) noexcept {
-    const Pending p = s.fifo[s.head];
-    s.head = (s.head + 1) % kFifo;
-    --s.size;
-    return p;
-  }
-
-  void drain(ShardCtx& ctx, State& s, uint64_t now) const noexcept {
-    while (s.size > 0 && (now == UINT64_MAX || s.fifo[s.head].ts + grace_ns_ <= now)) {
-      const Pending p = pop(s);
-      if (!p.answered) commit(ctx, s, p);
-    }
-  }
-
   static uint32_t bit_of(const void* data, uint32_t len) noexcept {
     return rte_hash_crc(data, len, 0x5eed) % kBits;
   }
 
-  // Slides the window and sets one bit; returns the estimated distinct items.
-  uint32_t add(Entry& e, uint32_t bit, uint64_t ts) const noexcept {
-    if (ts >= e.half_start + half_ns_) {
-      // One half-window passed: the older half leaves. Two passed: both.
-      const bool both = ts >= e.half_start + 2 * half_ns_;
-      e.cur ^= 1;
-      std::fill(std::begin(e.bits[e.cur]), std::end(e.bits[e.cur]), 0);
-      if (both) std::fill(std::begin(e.bits[e.cur ^ 1]), std::end(e.bits[e.cur ^ 1]), 0);
-      e.half_start = both ? ts : e.half_start + half_ns_;
-      const uint64_t window_start = ts > 2 * half_ns_ ? ts - 2 * half_ns_ : 0;
-      e.window_first_ts = both ? ts : std::max(e.window_first_ts, window_start);
-    }
-    e.bits[e.cur][bit / 64] |= uint64_t(1) << (bit % 64);
+  // Linear counting (Whang et al.) over the two halves: n = -m ln(zeros / m).
+  static uint32_t estimate(const uint64_t (&maps)[2][kWords]) noexcept {
     uint32_t ones = 0;
     for (uint32_t w = 0; w < kWords; ++w)
-      ones += uint32_t(__builtin_popcountll(e.bits[0][w] | e.bits[1][w]));
+      ones += uint32_t(__builtin_popcountll(maps[0][w] | maps[1][w]));
     if (ones == kBits) return kBits * 7;  // saturated: at least this many
-    // Linear counting (Whang et al.): n = -m ln(zeros / m).
     return uint32_t(std::lround(-double(kBits) * std::log(double(kBits - ones) / kBits)));
   }
 
-  Entry* entry(State& s, const PairKey& k, const Pending& p) const noexcept {
+  // Moves the window on to `ts`: one half-window passed, the older half
+  // leaves; two passed, both.
+  void slide(Entry& e, uint64_t ts) const noexcept {
+    if (ts < e.half_start + half_ns_) return;
+    const bool both = ts >= e.half_start + 2 * half_ns_;
+    e.cur ^= 1;
+    std::fill(std::begin(e.bits[e.cur]), std::end(e.bits[e.cur]), 0);
+    std::fill(std::begin(e.answered[e.cur]), std::end(e.answered[e.cur]), 0);
+    if (both) {
+      std::fill(std::begin(e.bits[e.cur ^ 1]), std::end(e.bits[e.cur ^ 1]), 0);
+      std::fill(std::begin(e.answered[e.cur ^ 1]), std::end(e.answered[e.cur ^ 1]), 0);
+    }
+    e.half_start = both ? ts : e.half_start + half_ns_;
+    const uint64_t window_start = ts > 2 * half_ns_ ? ts - 2 * half_ns_ : 0;
+    e.window_first_ts = both ? ts : std::max(e.window_first_ts, window_start);
+  }
+
+  // Sets one target's bit; returns the estimated distinct unanswered targets.
+  uint32_t add(Entry& e, uint32_t bit, uint64_t ts) const noexcept {
+    slide(e, ts);
+    e.bits[e.cur][bit / 64] |= uint64_t(1) << (bit % 64);
+    const uint32_t tried = estimate(e.bits), answered = estimate(e.answered);
+    return tried > answered ? tried - answered : 0;
+  }
+
+  static void mark_answered(Entry& e, uint32_t bit) noexcept {
+    e.answered[e.cur][bit / 64] |= uint64_t(1) << (bit % 64);
+  }
+
+  void answer(State& s, const Attempt& p) const noexcept {
+    if (Entry* e = s.table->find(PairKey::make(p.src, &p.dst, p.proto, 0, kPortsOfHost)))
+      mark_answered(*e, bit_of(&p.dport, 2));
+    if (Entry* e = s.table->find(PairKey::make(p.src, nullptr, p.proto, p.dport, kHostsOnPort)))
+      mark_answered(*e, bit_of(p.dst.bytes, 16));
+  }
+
+  Entry* entry(State& s, const PairKey& k, const Attempt& p) const noexcept {
     bool created;
     Entry* e = s.table->find_or_insert(k, p.ts, &created);
     if (!e) return nullptr;
@@ -204,7 +189,7 @@ class SlowScan final : public Detector {
     return e;
   }
 
-  void commit(ShardCtx& ctx, State& s, const Pending& p) const noexcept {
+  void commit(ShardCtx& ctx, State& s, const Attempt& p) const noexcept {
     // Ports of one host.
     if (Entry* e = entry(s, PairKey::make(p.src, &p.dst, p.proto, 0, kPortsOfHost), p)) {
       const uint32_t n = add(*e, bit_of(&p.dport, 2), p.ts);
@@ -222,14 +207,14 @@ class SlowScan final : public Detector {
     }
   }
 
-  void decide(ShardCtx& ctx, Entry& e, const Pending& p, uint32_t n,
+  void decide(ShardCtx& ctx, Entry& e, const Attempt& p, uint32_t n,
               uint32_t threshold) const noexcept {
     const double span = std::max(1.0, double(p.ts - e.window_first_ts) / 1e9);
     const bool slow = double(n) / span <= max_rate_;
     if (policy_.decide(e.inc, n, n >= threshold && slow, p.ts)) emit(ctx, e, p, n, span);
   }
 
-  void emit(ShardCtx& ctx, const Entry& e, const Pending& p, uint32_t n,
+  void emit(ShardCtx& ctx, const Entry& e, const Attempt& p, uint32_t n,
             double span) const noexcept {
     Alert* a = ctx.alerts->next();
     if (!a) return;
@@ -259,7 +244,6 @@ class SlowScan final : public Detector {
   uint32_t min_ports_, min_hosts_;
   uint64_t half_ns_;
   double max_rate_;
-  uint64_t grace_ns_;
   IncidentPolicy policy_;
   uint32_t table_size_;
 };

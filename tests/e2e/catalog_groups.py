@@ -278,6 +278,9 @@ def group_slow(h, check, by):
     dns = cat.dns_replies_to_home("172.16.14.9", "192.0.2.53", 300, T0, 20.0, seed=5)
     check("slow-scan: answers to the home host's own DNS queries are quiet",
           by(h.alerts(h.pcap(dns)), "slow-scan") == [])
+    ftp = cat.passive_ftp("198.51.100.21", "172.16.14.21", 70, T0, gap=120.0)
+    check("slow-scan: 70 passive FTP transfers over 2 h (70 answered data ports) are quiet",
+          by(h.alerts(h.pcap(ftp)), "slow-scan") == [])
     fast = cat.vertical_scan("192.0.2.200", "172.16.14.1", list(range(1, 400)), T0, 3.0)
     al = h.alerts(h.pcap(fast))
     check("slow-scan: a fast scan belongs to vertical-scan only", by(al, "slow-scan") == [] and by(al, "vertical-scan"))
