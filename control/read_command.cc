@@ -72,19 +72,19 @@ void print_stats(const Pipeline& p, const PacketSource& src, const AlertOutput& 
 // A detector table that had to evict forgot keys it was still counting:
 // say which, by how much, and what to raise. Call with the pipeline stopped.
 static void report_detector_tables() {
-  std::map<std::string, TableStats> by_owner;
+  std::map<std::pair<std::string, std::string>, TableStats> by_table;
   for (const TableStats& t : registered_table_stats()) {
-    TableStats& o = by_owner[t.owner];
+    TableStats& o = by_table[{t.owner, t.param}];
     o.size += t.size, o.capacity += t.capacity;
     o.evictions += t.evictions, o.insert_failures += t.insert_failures;
   }
-  for (const auto& [owner, t] : by_owner) {
+  for (const auto& [key, t] : by_table) {
     if (t.evictions == 0 && t.insert_failures == 0) continue;
     spdlog::warn(
         "{}: its tables were full: {} keys evicted, {} not stored (capacity {} over all "
-        "shards); raise detectors.{}.table_size",
-        owner, format_count(t.evictions), format_count(t.insert_failures), format_count(t.capacity),
-        owner);
+        "shards); raise detectors.{}.{}",
+        key.first, format_count(t.evictions), format_count(t.insert_failures),
+        format_count(t.capacity), key.first, key.second);
   }
 }
 

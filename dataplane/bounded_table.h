@@ -24,6 +24,7 @@ namespace harrier {
 // report: a table that evicts is too small for the traffic it sees.
 struct TableStats {
   std::string owner;  // the detector it belongs to
+  std::string param;  // the detector parameter that sizes it
   std::string name;
   uint32_t size = 0, capacity = 0;
   uint64_t evictions = 0, insert_failures = 0;
@@ -152,12 +153,13 @@ class BoundedTable final : public TableStatsSource {
   uint64_t insert_failures() const { return insert_failures_; }
 
   // Names the detector this table belongs to and lists it for the report.
-  void set_owner(std::string_view owner) {
+  void set_owner(std::string_view owner, std::string_view param = "table_size") {
     if (owner_.empty()) register_table(this);
     owner_ = owner;
+    param_ = param;
   }
   TableStats stats() const override {
-    return {owner_, name_, size_, capacity_, evictions_, insert_failures_};
+    return {owner_, param_, name_, size_, capacity_, evictions_, insert_failures_};
   }
 
  private:
@@ -165,7 +167,7 @@ class BoundedTable final : public TableStatsSource {
   void unlink(uint32_t i) noexcept { lru_.unlink(entries_, i); }
   void push_tail(uint32_t i) noexcept { lru_.push_tail(entries_, i); }
 
-  std::string owner_, name_;
+  std::string owner_, param_, name_;
   std::vector<uint32_t> free_;  // entry slots not in use (capacity reserved at create)
   rte_hash* hash_ = nullptr;
   Entry* entries_ = nullptr;

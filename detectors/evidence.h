@@ -285,12 +285,13 @@ template <typename Key, typename Entry>
 std::unique_ptr<BoundedTable<Key, Entry>> make_table(std::string_view detector, const char* tag,
                                                      uint32_t total, uint32_t shard,
                                                      uint32_t n_shards, int socket,
-                                                     const void* owner, std::string* error) {
+                                                     const void* owner, std::string* error,
+                                                     std::string_view param = "table_size") {
   const uint32_t cap = std::max<uint32_t>(256, total / std::max<uint32_t>(1, n_shards));
   const std::string name = std::string(tag) + std::to_string(shard) + "_" +
                            std::to_string(reinterpret_cast<uintptr_t>(owner) & 0xFFFFFF);
   auto t = BoundedTable<Key, Entry>::create(name, cap, socket, error);
-  if (t) t->set_owner(detector);
+  if (t) t->set_owner(detector, param);
   return t;
 }
 

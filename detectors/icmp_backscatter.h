@@ -113,7 +113,7 @@ class Detector final : public harrier::Detector {
         ++e->routers;
       }
       e->quoted_dsts.add(ev.peer, ev.ts);
-      if (policy_.decide(e->inc, e->errors, true)) emit(ctx, *e, ev);
+      if (policy_.decide(e->inc, e->errors, true, ev.ts)) emit(ctx, *e, ev);
     }
   }
 

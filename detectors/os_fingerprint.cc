@@ -172,10 +172,10 @@ Type classify_tcp(const PacketCtx& p) noexcept {
   return kTypes;
 }
 
-// How far back in the burst a reset looks for the SYN-ACK it answers. Only
-// bare resets from an initiator toward a home host pay for it: at most 64
-// pointer compares each.
-constexpr size_t kIsnLookback = 64;
+// A reset looks back through the whole burst (at most one batch) for the
+// SYN-ACK it answers: a fixed window would reach less far the fewer workers
+// share a batch, and results must not depend on the worker count. Only bare
+// resets from an initiator toward a home host pay for it.
 
 // Whether the bare RST pkts[i] is the prober's kernel resetting a SYN-ACK to
 // a SYN it never sent through its own socket layer: RFC 793 makes that RST's
@@ -185,8 +185,7 @@ constexpr size_t kIsnLookback = 64;
 // when the answer came in an earlier burst, the flow's SYN tells.
 bool isn_reset(std::span<const PacketCtx> pkts, size_t i) noexcept {
   const PacketCtx& p = pkts[i];
-  const size_t lo = i > kIsnLookback ? i - kIsnLookback : 0;
-  for (size_t j = i; j-- > lo;) {
+  for (size_t j = i; j-- > 0;) {
     const PacketCtx& q = pkts[j];
     if (q.flow != p.flow || !q.decoded) continue;
     if (q.from_initiator) return false;
@@ -386,6 +385,7 @@ class OsFingerprint final : public Detector {
       e->probes += n_new;
       e->markers |= markers & (kMarkGen1 | kMarkGen2);
       if (type != kIsnSample) {  // the prober's kernel made those resets, not the tool
+        if (e->ttl_first == 0) e->ttl_first = ev.ttl;
         e->ttl_min = std::min(e->ttl_min, ev.ttl);
         e->ttl_max = std::max(e->ttl_max, ev.ttl);
       }

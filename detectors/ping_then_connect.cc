@@ -114,7 +114,7 @@ class PingThenConnect final : public Detector {
     }
   }
 
-  void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
+  void on_events(ShardCtx&, std::span<const HostEvent> events,
                  DetectorState* st) const noexcept override {
     State& s = *static_cast<State*>(st);
     Table& t = *s.table;
@@ -129,7 +129,7 @@ class PingThenConnect final : public Detector {
           if (i >= 0 && e->reply_ts[i] == 0) e->reply_ts[i] = ev.ts;
         }
       } else if (ev.kind == HostEventKind::kProbe && ev.proto == 6) {
-        if (Entry* e = t.find(k)) connect(ctx, s, *e, ev);
+        if (Entry* e = t.find(k)) connect(s, *e, ev);
       }
     }
   }
@@ -174,7 +174,7 @@ class PingThenConnect final : public Detector {
     e->pinged.add(ev.dst, ev.ts);
   }
 
-  void connect(ShardCtx& ctx, State& s, Entry& e, const HostEvent& ev) const noexcept {
+  void connect(State& s, Entry& e, const HostEvent& ev) const noexcept {
     const int i = e.pinged.find(ev.dst);
     if (i < 0) return;  // not a pinged host: no evidence either way
     s.table->touch(&e, ev.ts);

@@ -115,6 +115,7 @@ class PortmapProbe final : public Detector {
       e.proto = v.ip_proto, e.ttl = v.ttl, e.ip_id = v.ip_id, e.tcp_flags = v.tcp_flags;
       e.aux[0] = v.payload_len;
       e.aux[1] = rpc_portmap_proc(v);
+      if (p.src_home) e.flags |= host_event_flag::kSrcHome;
       ctx.events->emit(e, network_of(v.src));
     }
   }
@@ -159,6 +160,7 @@ class PortmapProbe final : public Detector {
     a->first_ts = a->last_ts = ev.ts;
     a->score = ctx.score(ev.dst, ev.proto, ev.dport, cfg_.lethality);
     a->count[0] = ev.aux[0];
+    a->count[3] = (ev.flags & host_event_flag::kSrcHome) != 0;
     a->ttl = ev.ttl;
     a->ip_id = ev.ip_id;
     a->tcp_flags = ev.tcp_flags;
@@ -196,10 +198,11 @@ void render(const Alert& a, AlertText& t) {
             (same_port ? " from the same source port" : "") + " (" + ip_to_string(a.targets[1]) +
             ":" + std::to_string(a.count[1]) + ")";
   }
-  t.signature = "SunRPC portmapper probe from outside: " + proto_name(a.proto) + " to port " +
-                std::to_string(a.dport) + (proc ? std::string(" (") + proc + " call)" : "") +
-                (a.sport < 1024 ? ", privileged source port " + std::to_string(a.sport) : "") +
-                again;
+  t.signature =
+      std::string("SunRPC portmapper probe from ") +
+      (a.count[3] ? "inside (not a listed RPC client)" : "outside") + ": " + proto_name(a.proto) +
+      " to port " + std::to_string(a.dport) + (proc ? std::string(" (") + proc + " call)" : "") +
+      (a.sport < 1024 ? ", privileged source port " + std::to_string(a.sport) : "") + again;
   auto& e = t.evidence;
   if (repeat)
     e["earlier_probe"] = {{"timestamp", eve_timestamp(a.first_ts)},
@@ -208,6 +211,7 @@ void render(const Alert& a, AlertText& t) {
                           {"same_source_port", same_port},
                           {"days_before", double(a.ts - a.first_ts) / 86400e9}};
   e["proto"] = proto_name(a.proto);
+  e["source_inside"] = a.count[3] != 0;
   e["src_port"] = a.sport;
   e["privileged_src_port"] = a.sport < 1024;
   if (a.proto == 6) e["tcp_flags"] = format_tcp_flags(a.tcp_flags);

@@ -23,8 +23,10 @@
 namespace harrier {
 namespace {
 
+constexpr int kSources = 4;  // sources remembered per port
+
 constexpr ParamSpec kParams[] = {
-    {"same_port_sources", ParamType::kCount, 2, 64, 2,
+    {"same_port_sources", ParamType::kCount, 2, kSources, 2,
      "distinct sources resetting from one source port"},
     {"same_port_window", ParamType::kSeconds, 1, 2592000, 259200, "seconds for the same-port rule"},
     {"same_port_min", ParamType::kCount, 0, 65535, 1024,
@@ -39,9 +41,8 @@ constexpr ParamSpec kParams[] = {
      "victims remembered, all shards together"},
 };
 
-constexpr int kPorts = 8;    // source ports tracked per victim
-constexpr int kSources = 4;  // sources remembered per port
-constexpr int kRing = 64;    // RST times kept for the flood rule (flood_rsts <= kRing)
+constexpr int kPorts = 8;  // source ports tracked per victim
+constexpr int kRing = 64;  // RST times kept for the flood rule (flood_rsts <= kRing)
 
 struct PortSlot {
   uint16_t port;
@@ -165,8 +166,9 @@ class RstBackscatter final : public Detector {
     slot->last_ts = ev.ts;
     for (uint32_t i = 0; i < slot->n_sources && i < kSources; ++i)
       if (slot->sources[i] == ev.src) return slot;
-    if (slot->n_sources < kSources) slot->sources[slot->n_sources] = ev.src;
-    if (slot->n_sources < 255) ++slot->n_sources;
+    // Beyond the remembered few a repeat cannot be told from a new source, so
+    // the count stops there (same_port_sources is at most kSources).
+    if (slot->n_sources < kSources) slot->sources[slot->n_sources++] = ev.src;
     return slot;
   }
 

@@ -247,7 +247,7 @@ class SmtpRelayProbe final : public Detector {
     s->scanner = smtp::Scanner::create(*matcher_, error);
     if (!s->scanner) return nullptr;
     s->sessions = make_table<FlowKey, Session>(desc_.id, "smtps", session_table_size_, shard, 1,
-                                               socket, s.get(), error);
+                                               socket, s.get(), error, "session_table_size");
     return s->sessions ? std::move(s) : nullptr;
   }
 
@@ -378,7 +378,7 @@ class SmtpRelayProbe final : public Detector {
       }
       const int32_t d = int32_t(v.tcp_seq - s->next_seq[dir]);
       if (d < 0) {
-        const uint32_t seen = uint32_t(-d);
+        const uint32_t seen = 0u - uint32_t(d);
         if (seen >= len) {
           ++fs.counters.retransmits;
           len = 0;
