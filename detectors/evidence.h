@@ -213,6 +213,12 @@ struct PortCounter {
   }
 };
 
+// first..last in seconds; 0 when packet time ran backwards (captures read
+// one after another need not be in time order).
+inline double span_seconds(uint64_t first_ts, uint64_t last_ts) noexcept {
+  return last_ts > first_ts ? double(last_ts - first_ts) / 1e9 : 0.0;
+}
+
 // Fills the fields every alert has from an event-like source.
 inline void alert_header(Alert& a, uint16_t detector, uint64_t ts, uint64_t order, uint8_t proto,
                          const IpAddr& src, const IpAddr& dst, uint16_t sport,

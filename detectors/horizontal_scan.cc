@@ -17,6 +17,7 @@
 #include "dataplane/bounded_table.h"
 #include "dataplane/prefix.h"
 #include "detectors/detector.h"
+#include "detectors/evidence.h"
 
 namespace harrier {
 namespace {
@@ -318,7 +319,7 @@ std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig
 
 void render(const Alert& a, AlertText& t) {
   const uint32_t hosts = a.count[0], refused = a.count[1];
-  const double span = (a.last_ts - a.first_ts) / 1e9;
+  const double span = span_seconds(a.first_ts, a.last_ts);
   const std::string probe =
       a.proto == 6 ? format_tcp_flags(a.tcp_flags) + " probes" : proto_name(a.proto) + " probes";
   const std::string answer = refused == 0 ? "none answered"

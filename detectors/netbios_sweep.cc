@@ -199,7 +199,7 @@ void render(const Alert& a, AlertText& t) {
   const uint32_t hosts = a.n_targets, queries = a.count[0], lo = a.count[1], hi = a.count[2];
   const uint32_t answered = a.count[3];
   const bool nbstat = (a.extra & 0xFFFF) == nbns::kTypeNbstat;
-  const double span = (a.last_ts - a.first_ts) / 1e9;
+  const double span = span_seconds(a.first_ts, a.last_ts);
   const std::string each = lo == hi ? format_count(lo) + (lo == 1 ? " query each" : " queries each")
                                     : format_count(lo) + "-" + format_count(hi) + " queries each";
   t.signature = std::string("NetBIOS ") + (nbstat ? "node-status" : "name-query") +

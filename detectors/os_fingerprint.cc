@@ -637,7 +637,7 @@ void render(const Alert& a, AlertText& t) {
   const char* label = gen == 2   ? "OS fingerprint attempt (nmap -O, 2nd generation)"
                       : gen == 1 ? "OS fingerprint attempt (nmap, 1st generation)"
                                  : "OS fingerprint probe set";
-  const double span = a.last_ts > a.first_ts ? double(a.last_ts - a.first_ts) / 1e9 : 0.0;
+  const double span = span_seconds(a.first_ts, a.last_ts);
   t.signature = std::string(label) + ": " + std::to_string(n_types) + " probe types against " +
                 ip_to_string(a.dst) + " in " + format_seconds(span) + ": " + list +
                 (a.update ? " (update " + std::to_string(a.update) + ")" : "");

@@ -223,7 +223,7 @@ std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig
 
 void render(const Alert& a, AlertText& t) {
   const bool same = a.count[3] & 1, flood = a.count[3] & 2;
-  const double span = (a.last_ts - a.first_ts) / 1e9;
+  const double span = span_seconds(a.first_ts, a.last_ts);
   std::string why;
   if (same)
     why = format_count(a.count[1]) + " sources reset it from the same source port " +

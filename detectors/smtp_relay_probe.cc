@@ -834,7 +834,7 @@ void render(const Alert& a, AlertText& t) {
     std::memcpy(&classes[i], a.targets[1 + i].bytes, 4);
   const std::string sample(reinterpret_cast<const char*>(a.series),
                            std::min<uint32_t>(a.n_series, kSampleLen));
-  const double span = a.last_ts > a.first_ts ? double(a.last_ts - a.first_ts) / 1e9 : 0.0;
+  const double span = span_seconds(a.first_ts, a.last_ts);
 
   std::string outcome;
   if (accepted)

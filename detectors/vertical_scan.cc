@@ -178,7 +178,7 @@ class VerticalScan final : public Detector {
     e->inc.last_ts = ev.ts;
     e->last_order = ev.order;
     const uint32_t at =
-        uint32_t(std::min<uint64_t>((ev.ts - e->inc.first_ts) / 1000000, UINT32_MAX));
+        uint32_t(std::min<uint64_t>(span_seconds(e->inc.first_ts, ev.ts) * 1e3, UINT32_MAX));
     const uint32_t slot = e->head;
     e->head = (e->head + 1) % kRing;
     e->port[slot] = ev.dport;
@@ -271,7 +271,7 @@ void render(const Alert& a, AlertText& t) {
   const uint32_t ports = a.count[0], refused = a.count[1], answered = a.count[3];
   const uint16_t lo = uint16_t(a.count[2] >> 16), hi = uint16_t(a.count[2]);
   const uint32_t type = std::min<uint32_t>(a.extra & 0xFF, kTypes - 1);
-  const double span = (a.last_ts - a.first_ts) / 1e9;
+  const double span = span_seconds(a.first_ts, a.last_ts);
   const bool sequential = a.target_order == TargetOrder::kAscending;
   const uint32_t total = ports + answered, unanswered = ports - refused;
   std::string outcome;
