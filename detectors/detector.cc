@@ -44,6 +44,13 @@ const std::vector<PortLabel>* DetectorConfig::port_list(std::string_view name) c
   std::abort();
 }
 
+nlohmann::ordered_json listed_targets(const Alert& a) {
+  auto out = nlohmann::ordered_json::array();
+  for (uint32_t i = 0; i < std::min<uint32_t>(a.n_targets, Alert::kMaxTargets); ++i)
+    out.push_back(ip_to_string(a.targets[i]));
+  return out;
+}
+
 std::string format_count(uint64_t n) {
   std::string s = std::to_string(n);
   for (int i = int(s.size()) - 3; i > 0; i -= 3)

@@ -208,5 +208,7 @@ std::string format_seconds(double s);          // 0.08 s, 5.0 s, 429 s, 30 min, 
 std::string proto_name(uint8_t proto);         // tcp, udp, icmp, or the number
 std::string format_tcp_flags(uint16_t flags);  // SYN, SYN|FIN|PSH|URG, NULL
 std::string eve_timestamp(uint64_t ns);
+// The alert's listed targets (at most Alert::kMaxTargets) as a JSON array.
+nlohmann::ordered_json listed_targets(const Alert& a);
 
 }  // namespace harrier

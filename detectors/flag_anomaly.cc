@@ -206,10 +206,7 @@ void render(const Alert& a, AlertText& t) {
   e["last_seen"] = eve_timestamp(a.last_ts);
   e["ttl"] = a.ttl;
   e["ip_id"] = a.ip_id;
-  auto targets = nlohmann::ordered_json::array();
-  for (uint32_t i = 0; i < std::min<uint32_t>(a.n_targets, Alert::kMaxTargets); ++i)
-    targets.push_back(ip_to_string(a.targets[i]));
-  e["targets"] = targets;
+  e["targets"] = listed_targets(a);
   e["targets_total"] = a.n_targets;
   e["update"] = a.update;
 }

@@ -342,10 +342,7 @@ void render(const Alert& a, AlertText& t) {
   e["order"] = target_order_name(a.target_order);
   if (a.proto == 6) e["probe_flags"] = format_tcp_flags(a.tcp_flags);
   e["threshold"] = a.count[2] == 1 ? "fast" : a.count[2] == 2 ? "slow" : "update";
-  auto targets = nlohmann::ordered_json::array();
-  for (uint32_t i = 0; i < std::min<uint32_t>(a.n_targets, Alert::kMaxTargets); ++i)
-    targets.push_back(ip_to_string(a.targets[i]));
-  e["targets"] = targets;
+  e["targets"] = listed_targets(a);
   e["targets_total"] = a.n_targets;
   e["update"] = a.update;
 }

@@ -25,10 +25,7 @@ void render(const Alert& a, AlertText& t, const char* what) {
   e["matching_outbound_flow"] = false;
   e["first_seen"] = eve_timestamp(a.first_ts);
   e["last_seen"] = eve_timestamp(a.last_ts);
-  auto dsts = nlohmann::ordered_json::array();
-  for (uint32_t i = 0; i < std::min<uint32_t>(a.n_targets, Alert::kMaxTargets); ++i)
-    dsts.push_back(ip_to_string(a.targets[i]));
-  e["quoted_destinations"] = dsts;
+  e["quoted_destinations"] = listed_targets(a);
   e["quoted_destinations_total"] = a.n_targets;
   e["update"] = a.update;
 }

@@ -289,10 +289,7 @@ void render(const Alert& a, AlertText& t) {
   e["first_seen"] = eve_timestamp(a.first_ts);
   e["last_seen"] = eve_timestamp(a.last_ts);
   e["ttl"] = a.ttl;
-  auto targets = nlohmann::ordered_json::array();
-  for (uint32_t i = 0; i < std::min<uint32_t>(a.n_targets, Alert::kMaxTargets); ++i)
-    targets.push_back(ip_to_string(a.targets[i]));
-  e["connected_hosts"] = targets;
+  e["connected_hosts"] = listed_targets(a);
   e["update"] = a.update;
 }
 

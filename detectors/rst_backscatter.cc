@@ -250,10 +250,7 @@ void render(const Alert& a, AlertText& t) {
   e["matching_flow"] = false;
   e["first_seen"] = eve_timestamp(a.first_ts);
   e["last_seen"] = eve_timestamp(a.last_ts);
-  auto srcs = nlohmann::ordered_json::array();
-  for (uint32_t i = 0; i < std::min<uint32_t>(a.n_targets, Alert::kMaxTargets); ++i)
-    srcs.push_back(ip_to_string(a.targets[i]));
-  e["sources"] = srcs;
+  e["sources"] = listed_targets(a);
   e["update"] = a.update;
 }
 

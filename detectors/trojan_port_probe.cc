@@ -218,10 +218,7 @@ void render(const Alert& a, AlertText& t) {
   e["ip_id"] = a.ip_id;
   e["first_seen"] = eve_timestamp(a.first_ts);
   e["last_seen"] = eve_timestamp(a.last_ts);
-  auto targets = nlohmann::ordered_json::array();
-  for (uint32_t i = 0; i < std::min<uint32_t>(a.n_targets, Alert::kMaxTargets); ++i)
-    targets.push_back(ip_to_string(a.targets[i]));
-  e["targets"] = targets;
+  e["targets"] = listed_targets(a);
   e["targets_total"] = a.n_targets;
   e["update"] = a.update;
 }

@@ -15,9 +15,10 @@ namespace harrier {
 struct PortInput {
   uint16_t port_id = 0;
   uint16_t rx_queues = 1;
-  uint64_t expected = 0;     // packets the input holds; 0 = live, never ends
-  std::string name;          // for messages: the file or device
-  uint64_t first_ts_ns = 0;  // offline: the first non-zero packet time, to learn the PMD's timestamp unit
+  uint64_t expected = 0;  // packets the input holds; 0 = live, never ends
+  std::string name;       // for messages: the file or device
+  uint64_t first_ts_ns =
+      0;  // offline: the first non-zero packet time, to learn the PMD's timestamp unit
 };
 
 struct SourceCounters {
