@@ -75,14 +75,11 @@ class NetbiosSweep final : public Detector {
     for (const PacketCtx& p : pkts) {
       if (!p.decoded || p.v->proto != L4Proto::kUdp || p.v->is_later_fragment) continue;
       const PacketView& v = *p.v;
-      if (!(v.dport == 137 && p.dst_home) && !(v.sport == 137 && p.src_home)) continue;
       nbns::Message m;
-      if (!nbns::parse(v.payload, v.payload_len, m) || m.opcode != 0) continue;
-      // Direction from the message, not the ports: Windows talks 137 <-> 137,
-      // so between two home hosts both port tests hold.
-      const bool query = !m.response && v.dport == 137 && p.dst_home;
-      const bool answer = m.response && v.sport == 137 && p.src_home;
-      if (!query && !answer) continue;
+      const nbns::Direction dir =
+          nbns::classify(v.payload, v.payload_len, v.sport, v.dport, p.src_home, p.dst_home, m);
+      if (dir == nbns::Direction::kNone) continue;
+      const bool query = dir == nbns::Direction::kQueryToHome;
       if (query && (m.qtype != nbns::kTypeNb && m.qtype != nbns::kTypeNbstat)) continue;
       HostEvent e;
       e.kind = HostEventKind::kDetector;

@@ -40,4 +40,13 @@ bool parse(const uint8_t* p, uint32_t len, Message& m) noexcept {
   return true;
 }
 
+Direction classify(const uint8_t* payload, uint32_t len, uint16_t sport, uint16_t dport,
+                   bool src_home, bool dst_home, Message& m) noexcept {
+  if (!(dport == 137 && dst_home) && !(sport == 137 && src_home)) return Direction::kNone;
+  if (!parse(payload, len, m) || m.opcode != 0) return Direction::kNone;
+  if (!m.response && dport == 137 && dst_home) return Direction::kQueryToHome;
+  if (m.response && sport == 137 && src_home) return Direction::kAnswerFromHome;
+  return Direction::kNone;
+}
+
 }  // namespace harrier::nbns

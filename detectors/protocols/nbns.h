@@ -26,4 +26,12 @@ struct Message {
 // short, bad label, bad encoding).
 bool parse(const uint8_t* p, uint32_t len, Message& m) noexcept;
 
+enum class Direction : uint8_t { kNone, kQueryToHome, kAnswerFromHome };
+
+// A UDP datagram's NBNS query to a home host or answer from one (opcode
+// QUERY). Direction comes from the message's response bit, not the ports:
+// Windows talks 137 <-> 137, so between two home hosts both port tests hold.
+Direction classify(const uint8_t* payload, uint32_t len, uint16_t sport, uint16_t dport,
+                   bool src_home, bool dst_home, Message& m) noexcept;
+
 }  // namespace harrier::nbns
