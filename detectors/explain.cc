@@ -65,8 +65,9 @@ std::string targeting(std::string_view id, const Json& ev, const std::string& ds
   }
   if (ports > 1)
     return "One host, " + dst + ", examined closely: " + format_count(ports) +
-           " ports. The source chose this host (its address was known or found earlier) and "
-           "is mapping everything it offers.";
+           " ports. That looks like a chosen target (an address known or found earlier) "
+           "whose every service is being mapped; check the source's other alerts for the sweep "
+           "that found it.";
   return "One host, " + dst + ", one service. Nothing here shows whether the source picked " +
          "this host or tries the same on every network it reaches: look for the source in the " +
          "other alerts.";
