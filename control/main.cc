@@ -37,6 +37,14 @@ int main(int argc, char** argv) {
   CLI::App* read = app.add_subcommand("read", "analyse pcap/pcapng files through the dataplane");
   read->add_option("FILE", files, "capture files, read in order")->required();
   add_common(read);
+  std::string write_path, capture_filter;
+  uint32_t snaplen = 262144;
+  read->add_option("--write", write_path,
+                   "record the packets (those --filter keeps) to this pcapng file");
+  read->add_option("--filter", capture_filter,
+                   "tcpdump-syntax filter for --write, e.g. 'tcp port 111 or icmp'");
+  read->add_option("--snaplen", snaplen, "bytes of each packet recorded (64..262144)")
+      ->check(CLI::Range(64, 262144));
   bool explain_alerts = false;
   read->add_flag("--explain", explain_alerts,
                  "write each alert's full explanation (detect write-up) in the summary");
@@ -83,5 +91,8 @@ int main(int argc, char** argv) {
   opts.live = run->parsed();
   opts.quiet = quiet;
   opts.explain = explain_alerts;
+  opts.write = write_path;
+  opts.filter = capture_filter;
+  opts.snaplen = snaplen;
   return run_engine(cfg, opts);
 }

@@ -11,6 +11,8 @@
 #include <rte_ethdev.h>
 #include <spdlog/spdlog.h>
 
+#include "capture/packet_filter.h"
+#include "capture/pcapng_writer.h"
 #include "control/output.h"
 #include "dataplane/bounded_table.h"
 #include "dataplane/engine/alert_queue.h"
@@ -163,6 +165,27 @@ int run_engine(Config& cfg, const RunOptions& opts) {
   }
   PacketSource source(inputs, !opts.live);
 
+  // 3b. Recording: the filter (libpcap's compiler, DPDK's eBPF) and the
+  //     pcapng writer, after the ports so the file describes each of them.
+  std::unique_ptr<PacketFilter> capture_filter;
+  std::unique_ptr<PcapngWriter> capture;
+  if (!opts.filter.empty() && opts.write.empty()) {
+    std::fprintf(stderr, "harrier: --filter selects what --write records; give --write too\n");
+    return 2;
+  }
+  if (!opts.write.empty()) {
+    capture_filter = PacketFilter::compile(opts.filter, opts.snaplen, &err);
+    if (!capture_filter) {
+      std::fprintf(stderr, "harrier: %s\n", err.c_str());
+      return 2;
+    }
+    capture = PcapngWriter::open(opts.write, opts.snaplen, socket, &err);
+    if (!capture) {
+      std::fprintf(stderr, "harrier: %s\n", err.c_str());
+      return 1;
+    }
+  }
+
   // 4. Detectors from the validated config.
   std::vector<std::unique_ptr<Detector>> owned;
   std::vector<const Detector*> detectors;
@@ -194,6 +217,8 @@ int run_engine(Config& cfg, const RunOptions& opts) {
   pc.timeouts = cfg.timeouts;
   pc.lossless = !opts.live;
   pc.socket = socket;
+  pc.capture_filter = capture_filter.get();
+  pc.capture = capture.get();
   RuntimeView rt{&cfg.home, &cfg.inventory};
   auto pipeline = Pipeline::create(pc, rt, detectors, &source, queue.get(), &err);
   if (!pipeline) {
@@ -212,6 +237,24 @@ int run_engine(Config& cfg, const RunOptions& opts) {
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   g_pipeline = nullptr;
   output->finish();
+  if (capture) {
+    capture->finish();
+    const PcapngCounters c = capture->counters();
+    if (c.dropped_full || c.write_errors)
+      spdlog::warn(
+          "{}: {} packets not recorded because the writer fell behind, {} lost to write "
+          "errors (is the disk full?)",
+          capture->path(), format_count(c.dropped_full), format_count(c.write_errors));
+    if (opts.stats && !opts.quiet)
+      std::fprintf(stderr, "harrier: recorded %s packets (%s bytes) to %s%s\n",
+                   format_count(c.written).c_str(), format_count(c.bytes).c_str(),
+                   capture->path().c_str(),
+                   capture_filter->keeps_everything()
+                       ? ""
+                       : (" matching '" + capture_filter->expression() + "'" +
+                          (capture_filter->jitted() ? "" : " (interpreted eBPF)"))
+                             .c_str());
+  }
 
   if (opts.stats && !opts.quiet) {
     FILE* f = stderr;
@@ -231,6 +274,7 @@ int run_engine(Config& cfg, const RunOptions& opts) {
     }
   }
   report_detector_tables();
+  capture.reset();  // its pool and queue are DPDK memory: free before the EAL stops
   pipeline.reset();
   queue.reset();
   for (const auto& in : inputs)

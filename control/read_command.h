@@ -14,7 +14,10 @@ struct RunOptions {
   bool live = false;               // run: ports from config
   bool quiet = false;
   bool explain = false;  // full explanation of each alert in the readable summary
-  bool stats = true;     // read: print counters to stderr at the end
+  std::string write;     // record to this pcapng file ("" = no recording)
+  std::string filter;    // tcpdump-syntax capture filter for the recording
+  uint32_t snaplen = 262144;
+  bool stats = true;  // read: print counters to stderr at the end
 };
 
 // Returns the process exit status (0 ok, 1 runtime failure).

@@ -29,6 +29,7 @@ struct Batch {
   PacketView* views = nullptr;
   uint8_t* decode_err = nullptr;
   uint16_t* flow_shard = nullptr;
+  uint8_t* capture = nullptr;  // 1: the capture filter keeps this packet
 
   // Flow stage -> host stage: events[s] holds flow shard s's events in
   // packet order, each naming the host shard that owns it.

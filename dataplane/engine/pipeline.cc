@@ -193,6 +193,7 @@ std::unique_ptr<Pipeline> Pipeline::create(const PipelineConfig& cfg_in, Runtime
     b->views = alloc_array<PacketView>(own, B, cfg.socket);
     b->decode_err = alloc_array<uint8_t>(own, B, cfg.socket);
     b->flow_shard = alloc_array<uint16_t>(own, B, cfg.socket);
+    b->capture = alloc_array<uint8_t>(own, B, cfg.socket);
     b->events = alloc_array<HostEvent*>(own, n, cfg.socket);
     b->n_events = alloc_array<uint32_t>(own, n, cfg.socket);
     b->event_cap = event_cap;
@@ -288,6 +289,10 @@ void Pipeline::decode(Batch* b) const noexcept {
       h = 0;
     b->flow_shard[i] = uint16_t(hash_to_shard(h, n_shards));
   }
+  // The capture filter runs here, on the worker threads decoding the batch.
+  if (cfg_.capture)
+    for (uint32_t i = 0; i < b->n; ++i)
+      b->capture[i] = !cfg_.capture_filter || cfg_.capture_filter->matches(b->mbufs[i]);
 }
 
 // emit stage (serial, in input order): alerts out in a stable order, mbufs
@@ -308,6 +313,11 @@ void Pipeline::emit(Batch* b) noexcept {
     else
       ++counters_.alerts_dropped;
   }
+  // Recording in input order, from the one emit thread (the writer's queue
+  // has a single producer).
+  if (cfg_.capture)
+    for (uint32_t i = 0; i < b->n; ++i)
+      if (b->capture[i]) cfg_.capture->submit(b->mbufs[i], b->ts[i]);
   if (b->n) rte_pktmbuf_free_bulk(b->mbufs, b->n);
   ++counters_.batches;
   counters_.packets += b->n;

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "capture/packet_filter.h"
+#include "capture/pcapng_writer.h"
 #include "dataplane/engine/alert_queue.h"
 #include "dataplane/engine/shard.h"
 #include "dataplane/engine/source.h"
@@ -33,6 +35,9 @@ struct PipelineConfig {
   bool lossless = false;           // offline: wait for the output side instead of dropping
   int socket = 0;                  // NUMA socket the shards allocate on
   int numa_node = -1;              // TBB arena's NUMA node (-1: not pinned)
+  // Recording: packets the filter keeps (all, without one) go to the writer.
+  const PacketFilter* capture_filter = nullptr;
+  PcapngWriter* capture = nullptr;
 };
 
 struct PipelineCounters {
