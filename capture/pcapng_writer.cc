@@ -34,10 +34,11 @@ void stamp(rte_mbuf* copy, uint64_t ts_ns) {
 }  // namespace
 
 std::unique_ptr<PcapngWriter> PcapngWriter::open(const std::string& path, uint32_t snaplen,
-                                                 int socket, std::string* error) {
+                                                 int socket, bool lossless, std::string* error) {
   std::unique_ptr<PcapngWriter> w(new PcapngWriter());
   w->path_ = path;
   w->snaplen_ = snaplen;
+  w->lossless_ = lossless;
   w->fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (w->fd_ < 0) {
     *error = path + ": cannot create the capture file: " + std::strerror(errno);
@@ -73,15 +74,22 @@ PcapngWriter::~PcapngWriter() {
 }
 
 void PcapngWriter::submit(const rte_mbuf* m, uint64_t ts_ns) noexcept {
-  rte_mbuf* copy = rte_pcapng_copy(m->port, 0, m, pool_, snaplen_, 0, RTE_PCAPNG_DIRECTION_IN);
-  if (!copy) {
-    dropped_full_.fetch_add(1, std::memory_order_relaxed);
-    return;
+  rte_mbuf* copy;
+  while (!(copy = rte_pcapng_copy(m->port, 0, m, pool_, snaplen_, 0, RTE_PCAPNG_DIRECTION_IN))) {
+    if (!lossless_ || done_.load(std::memory_order_relaxed)) {
+      dropped_full_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    std::this_thread::yield();  // offline: the writer frees copies as it writes
   }
   stamp(copy, ts_ns);
-  if (rte_ring_sp_enqueue(ring_, copy) != 0) {
-    rte_pktmbuf_free(copy);
-    dropped_full_.fetch_add(1, std::memory_order_relaxed);
+  while (rte_ring_sp_enqueue(ring_, copy) != 0) {
+    if (!lossless_ || done_.load(std::memory_order_relaxed)) {
+      rte_pktmbuf_free(copy);
+      dropped_full_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    std::this_thread::yield();
   }
 }
 
@@ -90,7 +98,10 @@ uint32_t PcapngWriter::drain_once() {
   const uint32_t n =
       rte_ring_sc_dequeue_burst(ring_, reinterpret_cast<void**>(pkts), kBurst, nullptr);
   if (n == 0) return 0;
-  const ssize_t wrote = rte_pcapng_write_packets(pcapng_, pkts, uint16_t(n));  // frees them
+  const ssize_t wrote = rte_pcapng_write_packets(pcapng_, pkts, uint16_t(n));
+  // DPDK 22.11 leaves the copies to the caller (its header says otherwise;
+  // a pool's worth of packets, then nothing, showed which is true).
+  rte_pktmbuf_free_bulk(pkts, n);
   if (wrote < 0) {
     write_errors_ += n;
   } else {

@@ -1,8 +1,10 @@
 // Continuous recording to pcapng with DPDK's rte_pcapng: the emit stage hands
 // each kept packet over (a copy into the writer's own mempool, with the
 // packet's time in its Enhanced Packet Block), and a writer thread off the
-// hot path writes them. Nothing blocks the packet path: when the pool or the
-// queue is full, the packet is dropped and counted. finish() writes what is
+// hot path writes them. Live, nothing blocks the packet path: when the pool
+// or the queue is full, the packet is dropped and counted. Offline
+// (`lossless`) the emit stage waits for the writer instead, as it waits for
+// the alert output: a file read is recorded whole. finish() writes what is
 // queued and closes the file, complete and valid.
 #pragma once
 
@@ -31,7 +33,7 @@ class PcapngWriter {
   // Creates `path` (truncating) for Ethernet frames cut at `snaplen`. On
   // failure returns nullptr and an error naming the path and the reason.
   static std::unique_ptr<PcapngWriter> open(const std::string& path, uint32_t snaplen, int socket,
-                                            std::string* error);
+                                            bool lossless, std::string* error);
   ~PcapngWriter();
   PcapngWriter(const PcapngWriter&) = delete;
   PcapngWriter& operator=(const PcapngWriter&) = delete;
@@ -52,6 +54,7 @@ class PcapngWriter {
 
   std::string path_;
   uint32_t snaplen_ = 0;
+  bool lossless_ = false;
   int fd_ = -1;
   rte_pcapng* pcapng_ = nullptr;
   rte_mempool* pool_ = nullptr;

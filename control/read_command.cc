@@ -179,7 +179,7 @@ int run_engine(Config& cfg, const RunOptions& opts) {
       std::fprintf(stderr, "harrier: %s\n", err.c_str());
       return 2;
     }
-    capture = PcapngWriter::open(opts.write, opts.snaplen, socket, &err);
+    capture = PcapngWriter::open(opts.write, opts.snaplen, socket, !opts.live, &err);
     if (!capture) {
       std::fprintf(stderr, "harrier: %s\n", err.c_str());
       return 1;
