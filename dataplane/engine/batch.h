@@ -1,7 +1,7 @@
 // The message that moves through the graph: a burst of mbufs with everything
 // the stages attach to it. A fixed set of batches is allocated once, on the
-// pipeline's socket, and recycled; the limiter node bounds how many are in
-// flight, so memory never grows with load.
+// pipeline's socket, and recycled; rx waits for a free one, which bounds
+// how many are in flight, so memory never grows with load.
 #pragma once
 
 #include <atomic>

@@ -1,6 +1,7 @@
 #include "dataplane/engine/pipeline.h"
 
 #include <algorithm>
+#include <thread>
 #include <tuple>
 
 #include <oneapi/tbb/flow_graph.h>
@@ -51,7 +52,6 @@ using Gather = flow::multifunction_node<Batch*, std::tuple<Batch*>>;
 struct Pipeline::Graph {
   flow::graph g;
   flow::input_node<Batch*> rx;
-  flow::limiter_node<Batch*> limit;
   flow::function_node<Batch*, Batch*> decode;
   flow::sequencer_node<Batch*> seq_decoded;
   flow::broadcast_node<Batch*> to_flow;
@@ -69,15 +69,20 @@ struct Pipeline::Graph {
   explicit Graph(Pipeline& p)
       : rx(g,
            [&p](oneapi::tbb::flow_control& fc) -> Batch* {
-             Batch* b = p.take_free();
-             if (b == nullptr || !p.fill(b)) {
+             // The free batches bound what is in flight: wait for one rather
+             // than let a limiter node refuse rx. (A limiter that refuses
+             // makes TBB re-register the input edge, a heap allocation each
+             // time, and a busy pipeline refuses about once a batch.)
+             Batch* b;
+             while ((b = p.take_free()) == nullptr)
+               std::this_thread::yield();
+             if (!p.fill(b)) {
                if (b) p.give_back(b);
                fc.stop();
                return nullptr;
              }
              return b;
            }),
-        limit(g, p.cfg_.in_flight),
         decode(g, flow::unlimited,
                [&p](Batch* b) {
                  p.decode(b);
@@ -121,8 +126,7 @@ struct Pipeline::Graph {
           }));
     }
     // The topology, in one place.
-    flow::make_edge(rx, limit);
-    flow::make_edge(limit, decode);
+    flow::make_edge(rx, decode);
     flow::make_edge(decode, seq_decoded);
     flow::make_edge(seq_decoded, to_flow);
     for (auto& n : flow_nodes) {
@@ -137,7 +141,6 @@ struct Pipeline::Graph {
     }
     flow::make_edge(flow::output_port<0>(host_done), seq_done);
     flow::make_edge(seq_done, emit);
-    flow::make_edge(emit, limit.decrementer());
   }
 };
 
@@ -171,8 +174,8 @@ std::unique_ptr<Pipeline> Pipeline::create(const PipelineConfig& cfg_in, Runtime
     if (!p->host_.back()->init(detectors, error)) return nullptr;
   }
 
-  // The fixed set of batches: one more than the limiter admits, because the
-  // input node holds one it could not yet pass on.
+  // The fixed set of batches: rx takes a free one for each burst and waits
+  // when none is free, so these bound what is in flight.
   const uint32_t n_batches = cfg.in_flight + 1;
   static std::atomic<int> instance{0};
   p->free_ =

@@ -1,13 +1,14 @@
 // The TBB flow graph that carries bursts from the ports to the alert queue:
 //
-//   rx -> limiter -> decode* -> seq -> { flow shard 0..N-1 } -> gather -> seq
-//      -> { host shard 0..N-1 } -> gather -> seq -> emit -> (limiter.decrement)
+//   rx -> decode* -> seq -> { flow shard 0..N-1 } -> gather -> seq
+//      -> { host shard 0..N-1 } -> gather -> seq -> emit (-> batch back to rx)
 //
 // rx and every shard node are serial (one thread owns each shard); decode runs
 // on as many batches at once as there are threads. Sequencers restore input
 // order after each parallel stage, so host shards see events in packet order
-// and the alert set never depends on the worker count. The limiter bounds the
-// batches in flight: memory is fixed and a slow stage back-pressures rx.
+// and the alert set never depends on the worker count. The fixed set of
+// batches bounds what is in flight: rx waits for emit to return one, so
+// memory is fixed and a slow stage back-pressures rx.
 #pragma once
 
 #include <atomic>
