@@ -270,6 +270,22 @@ struct PairKey {
 };
 static_assert(sizeof(PairKey) == 40);
 
+// The fields every incident-table entry starts with: what BoundedTable needs
+// (key, last packet time, LRU links) and the incident's alert budget.
+// Detectors derive their Entry from it and add their evidence.
+struct IncidentEntry {
+  PairKey key;
+  uint64_t last_ts;
+  uint32_t lru_prev, lru_next;
+  Incident inc;
+};
+
+// The per-shard state of a detector that keeps one table of incidents.
+template <typename Entry>
+struct TableState final : DetectorState {
+  std::unique_ptr<BoundedTable<PairKey, Entry>> table;
+};
+
 // Starts an entry over in place (a new incident for the same key), keeping
 // what the table owns: key, LRU links and time.
 template <typename Entry>

@@ -62,11 +62,7 @@ Kind classify(uint16_t f) {
   return kNone;
 }
 
-struct Entry {
-  PairKey key;
-  uint64_t last_ts;
-  uint32_t lru_prev, lru_next;
-  Incident inc;
+struct Entry : IncidentEntry {
   uint32_t packets;
   uint16_t flags_seen;  // union of the anomalous packets' flags
   uint16_t first_sport, first_dport;

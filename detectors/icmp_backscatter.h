@@ -29,11 +29,7 @@ inline constexpr ParamSpec kParams[] = {
      "victims remembered, all shards together"},
 };
 
-struct Entry {
-  PairKey key;
-  uint64_t last_ts;
-  uint32_t lru_prev, lru_next;
-  Incident inc;
+struct Entry : IncidentEntry {
   uint32_t errors;
   uint32_t routers;  // distinct ICMP senders, as far as the short list tells
   IpAddr router_list[4];
@@ -44,9 +40,7 @@ struct Entry {
 };
 using Table = BoundedTable<PairKey, Entry>;
 
-struct State final : DetectorState {
-  std::unique_ptr<Table> table;
-};
+using State = TableState<Entry>;
 
 class Detector final : public harrier::Detector {
  public:

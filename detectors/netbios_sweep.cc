@@ -34,11 +34,7 @@ constexpr ParamSpec kParams[] = {
 
 enum Code : uint8_t { kQuery = 1, kAnswer = 2 };
 
-struct Entry {
-  PairKey key;
-  uint64_t last_ts;
-  uint32_t lru_prev, lru_next;
-  Incident inc;
+struct Entry : IncidentEntry {
   TargetList<64> targets;
   uint64_t answered;  // bit per listed target that answered
   uint32_t queries;
@@ -50,9 +46,7 @@ struct Entry {
 };
 using Table = BoundedTable<PairKey, Entry>;
 
-struct State final : DetectorState {
-  std::unique_ptr<Table> table;
-};
+using State = TableState<Entry>;
 
 class NetbiosSweep final : public Detector {
  public:

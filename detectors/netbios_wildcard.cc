@@ -34,11 +34,7 @@ constexpr ParamSpec kParams[] = {
 
 enum Code : uint8_t { kQuery = 1, kAnswer = 2 };
 
-struct Entry {
-  PairKey key;
-  uint64_t last_ts;
-  uint32_t lru_prev, lru_next;
-  Incident inc;
+struct Entry : IncidentEntry {
   TargetList<16> targets;
   uint32_t queries;
   uint32_t answered;       // answers from queried hosts

@@ -200,11 +200,7 @@ constexpr int kMaxPorts = 6;
 constexpr int kMaxWindows = 8;
 constexpr int kMaxIsn = 8;
 
-struct Entry {
-  PairKey key;
-  uint64_t last_ts;
-  uint32_t lru_prev, lru_next;
-  Incident inc;
+struct Entry : IncidentEntry {
   uint64_t last_order;
   uint64_t last_seen;  // last event of any kind, counted or not
   uint64_t type_first[kTypes];

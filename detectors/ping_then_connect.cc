@@ -46,11 +46,7 @@ enum Code : uint8_t { kEchoRequest = 1, kEchoReply = 2 };
 constexpr int kHosts = 32;
 constexpr int kPorts = 8;
 
-struct Entry {
-  PairKey key;
-  uint64_t last_ts;
-  uint32_t lru_prev, lru_next;
-  Incident inc;
+struct Entry : IncidentEntry {
   TargetList<kHosts> pinged;
   uint64_t reply_ts[kHosts];  // 0 until the host answered an echo
   uint32_t hit_mask;          // answered hosts probed after their reply

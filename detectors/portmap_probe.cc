@@ -53,9 +53,7 @@ struct Entry {
 };
 using Table = BoundedTable<PairKey, Entry>;
 
-struct State final : DetectorState {
-  std::unique_ptr<Table> table;
-};
+using State = TableState<Entry>;
 
 constexpr uint32_t kPortmapProgram = 100000;
 

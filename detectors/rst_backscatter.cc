@@ -51,11 +51,7 @@ struct PortSlot {
   IpAddr sources[kSources];
 };
 
-struct Entry {
-  PairKey key;
-  uint64_t last_ts;
-  uint32_t lru_prev, lru_next;
-  Incident inc;
+struct Entry : IncidentEntry {
   uint32_t rsts;
   uint32_t ring_head;
   uint64_t ring[kRing];
@@ -68,9 +64,7 @@ struct Entry {
 };
 using Table = BoundedTable<PairKey, Entry>;
 
-struct State final : DetectorState {
-  std::unique_ptr<Table> table;
-};
+using State = TableState<Entry>;
 
 class RstBackscatter final : public Detector {
  public:

@@ -50,11 +50,7 @@ constexpr uint32_t kBits = 1024;
 constexpr uint32_t kWords = kBits / 64;
 enum Leg : uint8_t { kPortsOfHost = 1, kHostsOnPort = 2 };
 
-struct Entry {
-  PairKey key;
-  uint64_t last_ts;
-  uint32_t lru_prev, lru_next;
-  Incident inc;
+struct Entry : IncidentEntry {
   uint64_t bits[2][kWords];      // targets tried: [cur] this half-window, [cur ^ 1] the one before
   uint64_t answered[2][kWords];  // targets that answered, the same way
   uint8_t cur;
@@ -71,9 +67,7 @@ struct Entry {
 };
 using Table = BoundedTable<PairKey, Entry>;
 
-struct State final : DetectorState {
-  std::unique_ptr<Table> table;
-};
+using State = TableState<Entry>;
 
 // One attempt, as the two legs count it.
 struct Attempt {

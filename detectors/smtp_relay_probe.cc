@@ -186,11 +186,7 @@ struct Totals {
   }
 };
 
-struct Entry {
-  PairKey key;
-  uint64_t last_ts;
-  uint32_t lru_prev, lru_next;
-  Incident inc;
+struct Entry : IncidentEntry {
   uint64_t last_order;
   uint64_t pending_since;  // threshold met, alert not yet sent (0: none)
   uint16_t first_cport;

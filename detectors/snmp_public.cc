@@ -38,11 +38,7 @@ int default_community(const snmp::Message& m) {
 
 enum Code : uint8_t { kRequest = 1, kAnswer = 2 };
 
-struct Entry {
-  PairKey key;
-  uint64_t last_ts;
-  uint32_t lru_prev, lru_next;
-  Incident inc;
+struct Entry : IncidentEntry {
   uint32_t requests, answers;
   uint16_t pdu_mask;  // bit (pdu - 0xA0) per request PDU type seen
   uint8_t version;
@@ -50,9 +46,7 @@ struct Entry {
 };
 using Table = BoundedTable<PairKey, Entry>;
 
-struct State final : DetectorState {
-  std::unique_ptr<Table> table;
-};
+using State = TableState<Entry>;
 
 class SnmpPublic final : public Detector {
  public:

@@ -66,11 +66,7 @@ constexpr Trojan kTrojans[] = {
     {65000, 6, "Devil"},
 };
 
-struct Entry {
-  PairKey key;
-  uint64_t last_ts;
-  uint32_t lru_prev, lru_next;
-  Incident inc;
+struct Entry : IncidentEntry {
   uint32_t packets;
   uint16_t first_sport;
   uint16_t tcp_flags;
@@ -81,9 +77,7 @@ struct Entry {
 };
 using Table = BoundedTable<PairKey, Entry>;
 
-struct State final : DetectorState {
-  std::unique_ptr<Table> table;
-};
+using State = TableState<Entry>;
 
 class TrojanPortProbe final : public Detector {
  public:

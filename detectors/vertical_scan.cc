@@ -63,11 +63,7 @@ ProbeType probe_type(uint8_t proto, uint16_t f) {
 
 enum PortState : uint8_t { kUnanswered = 0, kRefused, kAnswered };
 
-struct Entry {
-  PairKey key;
-  uint64_t last_ts;
-  uint32_t lru_prev, lru_next;
-  Incident inc;
+struct Entry : IncidentEntry {
   // The last kRing distinct ports probed, oldest overwritten first.
   uint16_t port[kRing];
   uint32_t at_ms[kRing];  // probe time, ms after inc.first_ts
