@@ -1,6 +1,7 @@
 #include "capture/pcapng_writer.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,6 +14,7 @@
 #include <rte_mempool.h>
 #include <rte_pcapng.h>
 #include <rte_ring.h>
+#include <spdlog/spdlog.h>
 
 namespace harrier {
 
@@ -31,22 +33,25 @@ void stamp(rte_mbuf* copy, uint64_t ts_ns) {
   epb[3] = uint32_t(ts_ns >> 32);
   epb[4] = uint32_t(ts_ns);
 }
+uint64_t packet_time(const rte_mbuf* copy) {
+  const auto* epb = rte_pktmbuf_mtod(copy, const uint32_t*);
+  return uint64_t(epb[3]) << 32 | epb[4];
+}
 }  // namespace
 
-std::unique_ptr<PcapngWriter> PcapngWriter::open(const std::string& path, uint32_t snaplen,
+std::unique_ptr<PcapngWriter> PcapngWriter::open(const std::string& path,
+                                                 const RotationPolicy& rotation, uint32_t snaplen,
                                                  int socket, bool lossless, std::string* error) {
   std::unique_ptr<PcapngWriter> w(new PcapngWriter());
   w->path_ = path;
   w->snaplen_ = snaplen;
   w->lossless_ = lossless;
-  w->fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (w->fd_ < 0) {
+  w->socket_ = socket;
+  if (!w->files_.init(path, rotation, error)) return nullptr;
+  // A single file is created now, so a path that cannot be written is
+  // refused before anything runs; a rotating set checked its directory.
+  if (!rotation.rotating() && !w->open_file(0)) {
     *error = path + ": cannot create the capture file: " + std::strerror(errno);
-    return nullptr;
-  }
-  w->pcapng_ = rte_pcapng_fdopen(w->fd_, nullptr, nullptr, "harrier " HARRIER_VERSION, nullptr);
-  if (!w->pcapng_) {
-    *error = path + ": cannot start a pcapng file: " + rte_strerror(rte_errno);
     return nullptr;
   }
   const std::string tag = std::to_string(reinterpret_cast<uintptr_t>(w.get()) & 0xFFFFFF);
@@ -68,7 +73,6 @@ std::unique_ptr<PcapngWriter> PcapngWriter::open(const std::string& path, uint32
 
 PcapngWriter::~PcapngWriter() {
   finish();
-  if (fd_ >= 0) ::close(fd_);  // rte_pcapng_fdopen failed: nobody else owns it
   if (ring_) rte_ring_free(ring_);
   if (pool_) rte_mempool_free(pool_);
 }
@@ -93,21 +97,130 @@ void PcapngWriter::submit(const rte_mbuf* m, uint64_t ts_ns) noexcept {
   }
 }
 
+// Opens the next file of the set; errno says why when it fails.
+bool PcapngWriter::open_file(uint64_t first_ts_ns) {
+  const std::string name = files_.next_name(first_ts_ns);
+  fd_ = ::open(name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) return false;
+  // Writes the section header and one interface block per port.
+  errno = 0;
+  rte_errno = 0;
+  pcapng_ = rte_pcapng_fdopen(fd_, nullptr, nullptr, "harrier " HARRIER_VERSION, nullptr);
+  if (!pcapng_) {
+    const int saved = errno ? errno : rte_errno ? rte_errno : EIO;
+    struct stat st {};
+    // A header cut short is not a pcapng file; but a device or FIFO the
+    // user named is theirs, not ours to remove.
+    if (::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode)) ::unlink(name.c_str());
+    ::close(fd_);
+    fd_ = -1;
+    errno = saved;
+    return false;
+  }
+  const off_t header = ::lseek(fd_, 0, SEEK_CUR);
+  files_.opened(name, header > 0 ? uint64_t(header) : 0);
+  file_first_ts_ = first_ts_ns;
+  file_packets_ = 0;
+  publish_file_counters();
+  return true;
+}
+
+// Rotating onto a full disk, the oldest files make room for the next one.
+bool PcapngWriter::open_file_making_room(uint64_t first_ts_ns) {
+  while (!open_file(first_ts_ns)) {
+    if (!(errno == ENOSPC || errno == EDQUOT) || !files_.delete_oldest()) return false;
+    publish_file_counters();
+  }
+  return true;
+}
+
+void PcapngWriter::close_file() {
+  if (!pcapng_) return;
+  rte_pcapng_close(pcapng_);  // closes fd_ too
+  pcapng_ = nullptr;
+  fd_ = -1;
+  files_.closed();
+}
+
+void PcapngWriter::publish_file_counters() {
+  files_created_.store(files_.files_created(), std::memory_order_relaxed);
+  files_deleted_.store(files_.files_deleted(), std::memory_order_relaxed);
+  files_kept_.store(files_.kept_files(), std::memory_order_relaxed);
+  bytes_kept_.store(files_.kept_bytes(), std::memory_order_relaxed);
+}
+
+// Writes `n` packet blocks (`bytes` in all) to the open file. What the disk
+// refuses is cut off again at the last whole block, so the file stays valid.
+void PcapngWriter::write_run(rte_mbuf** pkts, uint32_t n, uint64_t bytes) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    files_.enforce(bytes);
+    const ssize_t wrote = rte_pcapng_write_packets(pcapng_, pkts, uint16_t(n));
+    if (wrote == ssize_t(bytes)) {
+      written_.fetch_add(n, std::memory_order_relaxed);
+      bytes_.fetch_add(bytes, std::memory_order_relaxed);
+      files_.written(bytes);
+      file_packets_ += n;
+      publish_file_counters();
+      return;
+    }
+    const int why = wrote < 0 ? rte_errno : ENOSPC;
+    const off_t good = off_t(files_.current_bytes());
+    if (::ftruncate(fd_, good) != 0 || ::lseek(fd_, good, SEEK_SET) != good) {
+      // The file cannot even be cut back: close it where it is and start
+      // the next one on the next packet.
+      close_file();
+      write_errors_.fetch_add(n, std::memory_order_relaxed);
+      return;
+    }
+    if (!reported_error_) {
+      reported_error_ = true;
+      spdlog::error("{}: cannot write packets: {}{}", path_, std::strerror(why),
+                    files_.policy().rotating() ? "; deleting the oldest capture files to make room"
+                                               : "; counting what is lost");
+    }
+    // Full disk, rotating: the oldest file makes room, once per write.
+    if (!(why == ENOSPC || why == EDQUOT) || !files_.delete_oldest()) break;
+  }
+  write_errors_.fetch_add(n, std::memory_order_relaxed);
+  publish_file_counters();
+}
+
 uint32_t PcapngWriter::drain_once() {
   rte_mbuf* pkts[kBurst];
   const uint32_t n =
       rte_ring_sc_dequeue_burst(ring_, reinterpret_cast<void**>(pkts), kBurst, nullptr);
   if (n == 0) return 0;
-  const ssize_t wrote = rte_pcapng_write_packets(pcapng_, pkts, uint16_t(n));
+  const RotationPolicy& rot = files_.policy();
+  uint32_t i = 0;
+  while (i < n) {
+    if (!pcapng_ && !open_file_making_room(packet_time(pkts[i]))) {
+      if (!reported_error_) {
+        reported_error_ = true;
+        spdlog::error("{}: cannot open the next capture file: {}", path_, std::strerror(errno));
+      }
+      write_errors_.fetch_add(n - i, std::memory_order_relaxed);
+      break;
+    }
+    // The run of packets that still belongs in this file.
+    uint32_t j = i;
+    uint64_t bytes = 0;
+    for (; j < n; ++j) {
+      const uint64_t len = pkts[j]->pkt_len;
+      const bool file_has_packets = file_packets_ > 0 || j > i;
+      if (file_has_packets && rot.rotating() &&
+          ((rot.file_bytes && files_.current_bytes() + bytes + len > rot.file_bytes) ||
+           (rot.file_seconds &&
+            packet_time(pkts[j]) >= file_first_ts_ + rot.file_seconds * 1'000'000'000ull)))
+        break;
+      bytes += len;
+    }
+    if (j > i) write_run(pkts + i, j - i, bytes);
+    if (j < n) close_file();  // rotate: the next packet starts the next file
+    i = j;
+  }
   // DPDK 22.11 leaves the copies to the caller (its header says otherwise;
   // a pool's worth of packets, then nothing, showed which is true).
   rte_pktmbuf_free_bulk(pkts, n);
-  if (wrote < 0) {
-    write_errors_ += n;
-  } else {
-    written_ += n;
-    bytes_ += uint64_t(wrote);
-  }
   return n;
 }
 
@@ -123,19 +236,20 @@ void PcapngWriter::finish() {
   finished_ = true;
   done_.store(true, std::memory_order_release);
   if (thread_.joinable()) thread_.join();
-  if (pcapng_) {
-    rte_pcapng_close(pcapng_);  // closes fd_ too
-    pcapng_ = nullptr;
-    fd_ = -1;
-  }
+  close_file();
+  publish_file_counters();
 }
 
 PcapngCounters PcapngWriter::counters() const {
   PcapngCounters c;
-  c.written = written_;
-  c.bytes = bytes_;
+  c.written = written_.load(std::memory_order_relaxed);
+  c.bytes = bytes_.load(std::memory_order_relaxed);
   c.dropped_full = dropped_full_.load(std::memory_order_relaxed);
-  c.write_errors = write_errors_;
+  c.write_errors = write_errors_.load(std::memory_order_relaxed);
+  c.files_created = files_created_.load(std::memory_order_relaxed);
+  c.files_deleted = files_deleted_.load(std::memory_order_relaxed);
+  c.files_kept = files_kept_.load(std::memory_order_relaxed);
+  c.bytes_kept = bytes_kept_.load(std::memory_order_relaxed);
   return c;
 }
 

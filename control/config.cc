@@ -29,6 +29,34 @@ outputs:
 )yaml";
 }
 
+bool parse_size(const std::string& text, uint64_t* bytes) {
+  if (text.empty() || text.size() > 24) return false;
+  uint64_t v = 0;
+  size_t i = 0;
+  for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
+    if (v > (UINT64_MAX - 9) / 10) return false;
+    v = v * 10 + uint64_t(text[i] - '0');
+  }
+  if (i == 0) return false;
+  int shift = 0;
+  if (i < text.size()) {
+    switch (text[i] | 0x20) {
+      case 'k': shift = 10; break;
+      case 'm': shift = 20; break;
+      case 'g': shift = 30; break;
+      case 't': shift = 40; break;
+      default: return false;
+    }
+    ++i;
+    if (i < text.size() && (text[i] | 0x20) == 'i') ++i;  // "Gi"
+    if (i < text.size() && (text[i] | 0x20) == 'b') ++i;  // "GB", "GiB"
+    if (i != text.size()) return false;
+  }
+  if (shift && v > (UINT64_MAX >> shift)) return false;
+  *bytes = v << shift;
+  return true;
+}
+
 namespace {
 
 struct Ctx {
@@ -83,6 +111,17 @@ struct Ctx {
     } catch (const YAML::Exception&) {
       fail(n, key, "'" + (n.IsScalar() ? n.Scalar() : std::string()) + "' is not true or false");
     }
+  }
+  // Bytes as a number or with a K/M/G/T suffix (powers of 1024).
+  uint64_t size(const YAML::Node& n, const std::string& key, uint64_t lo, uint64_t hi) const {
+    uint64_t v = 0;
+    if (!n.IsScalar() || !parse_size(n.Scalar(), &v))
+      fail(n, key, "'" + (n.IsScalar() ? n.Scalar() : std::string()) +
+                       "' is not a size (bytes, or a number with K, M, G or T)");
+    if (v < lo || v > hi)
+      fail(n, key, "value " + n.Scalar() + " out of range " + std::to_string(lo) + ".." +
+                       std::to_string(hi) + " bytes");
+    return v;
   }
   std::string string(const YAML::Node& n, const std::string& key) const {
     if (!n.IsScalar()) fail(n, key, "must be a string");
@@ -267,9 +306,48 @@ void parse_detectors(const Ctx& c, const YAML::Node& dets, Config& cfg) {
   }
 }
 
+constexpr uint64_t kMaxBytes = 1ull << 50;
+
+void parse_capture(const Ctx& c, const YAML::Node& cap, CaptureConfig& out) {
+  c.only_keys(cap, "capture", {"write", "filter", "snaplen", "rotate", "keep", "incidents"});
+  if (cap["write"]) out.write = c.string(cap["write"], "capture.write");
+  if (cap["filter"]) out.filter = c.string(cap["filter"], "capture.filter");
+  if (cap["snaplen"]) out.snaplen = c.integer(cap["snaplen"], "capture.snaplen", 64, 262144);
+  if (const auto r = cap["rotate"]) {
+    c.only_keys(r, "capture.rotate", {"size", "seconds"});
+    if (r["size"]) out.rotation.file_bytes = c.size(r["size"], "capture.rotate.size", 4096, kMaxBytes);
+    if (r["seconds"])
+      out.rotation.file_seconds = c.integer(r["seconds"], "capture.rotate.seconds", 1, 86400 * 366);
+  }
+  if (const auto k = cap["keep"]) {
+    c.only_keys(k, "capture.keep", {"files", "size"});
+    if (k["files"]) out.rotation.keep_files = c.integer(k["files"], "capture.keep.files", 1, 1e9);
+    if (k["size"]) out.rotation.keep_bytes = c.size(k["size"], "capture.keep.size", 4096, kMaxBytes);
+  }
+  if (const auto i = cap["incidents"]) {
+    auto& ic = out.incidents;
+    c.only_keys(i, "capture.incidents",
+                {"dir", "before", "after", "ring_packets", "snaplen", "max_packets", "max_files",
+                 "max_size"});
+    if (i["dir"]) ic.dir = c.string(i["dir"], "capture.incidents.dir");
+    if (i["before"]) ic.before_s = c.integer(i["before"], "capture.incidents.before", 0, 86400);
+    if (i["after"]) ic.after_s = c.integer(i["after"], "capture.incidents.after", 0, 86400);
+    if (i["ring_packets"])
+      ic.ring_packets = c.integer(i["ring_packets"], "capture.incidents.ring_packets", 256, 1u << 24);
+    if (i["snaplen"]) ic.snaplen = c.integer(i["snaplen"], "capture.incidents.snaplen", 64, 65535);
+    if (i["max_packets"])
+      ic.max_packets = c.integer(i["max_packets"], "capture.incidents.max_packets", 1, 1u << 24);
+    if (i["max_files"])
+      ic.max_files = c.integer(i["max_files"], "capture.incidents.max_files", 1, 1e9);
+    if (i["max_size"])
+      ic.max_bytes = c.size(i["max_size"], "capture.incidents.max_size", 65536, kMaxBytes);
+  }
+}
+
 void parse_root(const Ctx& c, const YAML::Node& root, Config& cfg) {
   if (root.IsNull()) return;
-  c.only_keys(root, "", {"dataplane", "home_networks", "inventory", "detectors", "outputs"});
+  c.only_keys(root, "",
+              {"dataplane", "home_networks", "inventory", "detectors", "outputs", "capture"});
   if (const auto dp = root["dataplane"]) {
     c.only_keys(dp, "dataplane",
                 {"eal_args", "ports", "workers", "batch_size", "mbufs", "flow_table"});
@@ -335,6 +413,7 @@ void parse_root(const Ctx& c, const YAML::Node& root, Config& cfg) {
     if (out["fast"]) cfg.fast = c.string(out["fast"], "outputs.fast");
     if (out["summary"]) cfg.summary = c.boolean(out["summary"], "outputs.summary");
   }
+  if (const auto cap = root["capture"]) parse_capture(c, cap, cfg.capture);
 }
 
 YAML::Node parse_text(const std::string& text, const std::string& name) {

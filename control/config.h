@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "capture/capture_config.h"
 #include "dataplane/engine/port.h"
 #include "dataplane/flow_table.h"
 #include "dataplane/prefix.h"
@@ -41,7 +42,13 @@ struct Config {
   std::string eve;   // path, "-" for stdout, "" for none
   std::string fast;  // same
   bool summary = true;
+
+  CaptureConfig capture;
 };
+
+// "1048576", "512K", "100M", "2G", "1T" (powers of 1024) -> bytes; false
+// when `text` is none of these.
+bool parse_size(const std::string& text, uint64_t* bytes);
 
 // The built-in configuration `harrier read` uses without --config.
 const char* default_config_yaml();

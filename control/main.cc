@@ -2,6 +2,7 @@
 // through the same DPDK dataplane as `harrier run` on live ports.
 #include <cstdio>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -37,19 +38,39 @@ int main(int argc, char** argv) {
   CLI::App* read = app.add_subcommand("read", "analyse pcap/pcapng files through the dataplane");
   read->add_option("FILE", files, "capture files, read in order")->required();
   add_common(read);
-  std::string write_path, capture_filter;
-  uint32_t snaplen = 262144;
-  read->add_option("--write", write_path,
-                   "record the packets (those --filter keeps) to this pcapng file");
-  read->add_option("--filter", capture_filter,
-                   "tcpdump-syntax filter for --write, e.g. 'tcp port 111 or icmp'");
-  read->add_option("--snaplen", snaplen, "bytes of each packet recorded (64..262144)")
-      ->check(CLI::Range(64, 262144));
   bool explain_alerts = false;
   read->add_flag("--explain", explain_alerts,
                  "write each alert's full explanation (detect write-up) in the summary");
   CLI::App* run = app.add_subcommand("run", "run on the live ports of the configuration");
   add_common(run);
+  // Recording and printing: the same in both modes; each overrides the
+  // config's `capture:` section.
+  std::string write_path, capture_filter, rotate_size, keep_size, incident_dir;
+  uint32_t snaplen = 0, rotate_seconds = 0, keep_files = 0;
+  bool print = false, print_hex = false;
+  for (CLI::App* sub : {read, run}) {
+    sub->add_option("-w,--write", write_path,
+                    "record the packets (those --filter keeps) to this pcapng file, or to a "
+                    "rotating set named after it");
+    sub->add_option("--filter", capture_filter,
+                    "tcpdump-syntax filter for --write and --print, e.g. 'tcp port 111 or icmp'");
+    sub->add_option("-s,--snaplen", snaplen, "bytes of each packet recorded (64..262144)")
+        ->check(CLI::Range(64, 262144));
+    sub->add_option("-C,--rotate-size", rotate_size,
+                    "start a new file before one passes this size (e.g. 100M, 1G)");
+    sub->add_option("-G,--rotate-seconds", rotate_seconds,
+                    "start a new file when packets are this many seconds past its first")
+        ->check(CLI::Range(1, 86400 * 366));
+    sub->add_option("-W,--keep-files", keep_files,
+                    "rotating: keep at most this many files, deleting the oldest")
+        ->check(CLI::Range(1, 1000000000));
+    sub->add_option("--keep-size", keep_size,
+                    "rotating: keep at most this many bytes of files (e.g. 50G)");
+    sub->add_option("--incidents", incident_dir,
+                    "write each incident's packets to a pcapng in this directory");
+    sub->add_flag("--print", print, "print each packet --filter keeps, one line as tcpdump does");
+    sub->add_flag("-x", print_hex, "with --print: the packet's bytes in hex too");
+  }
   ExplainOptions explain;
   CLI::App* explain_cmd =
       app.add_subcommand("explain", "explain the incidents of EVE files, as an analyst's detect");
@@ -85,14 +106,33 @@ int main(int argc, char** argv) {
   if (workers) cfg.workers = uint32_t(workers);
   if (!eve.empty()) cfg.eve = eve;
   if (!fast.empty()) cfg.fast = fast;
+  CaptureConfig& cap = cfg.capture;
+  if (!write_path.empty()) cap.write = write_path;
+  if (!capture_filter.empty()) cap.filter = capture_filter;
+  if (snaplen) cap.snaplen = snaplen;
+  for (auto [text, flag, out] : {std::tuple{&rotate_size, "--rotate-size", &cap.rotation.file_bytes},
+                                 std::tuple{&keep_size, "--keep-size", &cap.rotation.keep_bytes}}) {
+    if (text->empty()) continue;
+    if (!parse_size(*text, out) || *out < 4096) {
+      std::fprintf(stderr, "harrier: %s %s: not a size of at least 4096 bytes (e.g. 100M, 1G)\n",
+                   flag, text->c_str());
+      return 2;
+    }
+  }
+  if (rotate_seconds) cap.rotation.file_seconds = rotate_seconds;
+  if (keep_files) cap.rotation.keep_files = keep_files;
+  if (!incident_dir.empty()) cap.incidents.dir = incident_dir;
+  if (print_hex && !print) {
+    std::fprintf(stderr, "harrier: -x adds the hex dump to --print; give --print too\n");
+    return 2;
+  }
 
   RunOptions opts;
   opts.files = files;
   opts.live = run->parsed();
   opts.quiet = quiet;
   opts.explain = explain_alerts;
-  opts.write = write_path;
-  opts.filter = capture_filter;
-  opts.snaplen = snaplen;
+  opts.print = print;
+  opts.print_hex = print_hex;
   return run_engine(cfg, opts);
 }

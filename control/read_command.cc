@@ -167,19 +167,28 @@ int run_engine(Config& cfg, const RunOptions& opts) {
 
   // 3b. Recording: the filter (libpcap's compiler, DPDK's eBPF) and the
   //     pcapng writer, after the ports so the file describes each of them.
+  const CaptureConfig& cap = cfg.capture;
   std::unique_ptr<PacketFilter> capture_filter;
   std::unique_ptr<PcapngWriter> capture;
-  if (!opts.filter.empty() && opts.write.empty()) {
-    std::fprintf(stderr, "harrier: --filter selects what --write records; give --write too\n");
+  if (!cap.filter.empty() && cap.write.empty() && !opts.print) {
+    std::fprintf(stderr,
+                 "harrier: --filter selects what --write records and --print shows; give one\n");
     return 2;
   }
-  if (!opts.write.empty()) {
-    capture_filter = PacketFilter::compile(opts.filter, opts.snaplen, &err);
+  const RotationPolicy& rot = cap.rotation;
+  if (cap.write.empty() && (rot.rotating() || rot.keep_files || rot.keep_bytes)) {
+    std::fprintf(stderr, "harrier: rotation and retention apply to --write; give --write too\n");
+    return 2;
+  }
+  if (!cap.write.empty() || opts.print) {
+    capture_filter = PacketFilter::compile(cap.filter, cap.snaplen, &err);
     if (!capture_filter) {
       std::fprintf(stderr, "harrier: %s\n", err.c_str());
       return 2;
     }
-    capture = PcapngWriter::open(opts.write, opts.snaplen, socket, !opts.live, &err);
+  }
+  if (!cap.write.empty()) {
+    capture = PcapngWriter::open(cap.write, rot, cap.snaplen, socket, !opts.live, &err);
     if (!capture) {
       std::fprintf(stderr, "harrier: %s\n", err.c_str());
       return 1;
@@ -240,11 +249,21 @@ int run_engine(Config& cfg, const RunOptions& opts) {
   if (capture) {
     capture->finish();
     const PcapngCounters c = capture->counters();
-    if (c.dropped_full || c.write_errors)
-      spdlog::warn(
-          "{}: {} packets not recorded because the writer fell behind, {} lost to write "
-          "errors (is the disk full?)",
-          capture->path(), format_count(c.dropped_full), format_count(c.write_errors));
+    if (c.dropped_full)
+      spdlog::warn("{}: {} packets not recorded because the writer fell behind", capture->path(),
+                   format_count(c.dropped_full));
+    if (c.write_errors)
+      spdlog::warn("{}: {} packets not recorded because the disk refused them (full?); the "
+                   "files hold every packet before that, whole",
+                   capture->path(), format_count(c.write_errors));
+    if (opts.stats && !opts.quiet && capture->rotating())
+      std::fprintf(stderr,
+                   "harrier: rotating set %s: %s files written, %s deleted (retention budget or full "
+                   "disk); "
+                   "%s files (%s bytes) on disk\n",
+                   capture->path().c_str(), format_count(c.files_created).c_str(),
+                   format_count(c.files_deleted).c_str(), format_count(c.files_kept).c_str(),
+                   format_count(c.bytes_kept).c_str());
     if (opts.stats && !opts.quiet)
       std::fprintf(stderr, "harrier: recorded %s packets (%s bytes) to %s%s\n",
                    format_count(c.written).c_str(), format_count(c.bytes).c_str(),

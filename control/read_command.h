@@ -14,9 +14,8 @@ struct RunOptions {
   bool live = false;               // run: ports from config
   bool quiet = false;
   bool explain = false;  // full explanation of each alert in the readable summary
-  std::string write;     // record to this pcapng file ("" = no recording)
-  std::string filter;    // tcpdump-syntax capture filter for the recording
-  uint32_t snaplen = 262144;
+  bool print = false;    // tcpdump-style line per packet the capture filter keeps
+  bool print_hex = false;  // ... and its bytes in hex
   bool stats = true;  // read: print counters to stderr at the end
 };
 

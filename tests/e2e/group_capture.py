@@ -1,6 +1,7 @@
 """Recording (issue 4, first part): `harrier read IN --write OUT.pcapng
 --filter EXPR` writes, packet for packet and with the same times, what
 `tcpdump -r IN -w OUT EXPR` writes; bad filters and paths are refused."""
+import glob
 import os
 import subprocess
 
@@ -70,8 +71,105 @@ def run(h, check, by, cat):
     check("capture: an unwritable path is named", p.returncode == 1 and
           "/nonexistent/dir/x.pcapng: cannot create the capture file" in p.stderr, p.stderr)
     p = subprocess.run([h.binary, "read", src, "--filter", "icmp"], capture_output=True, text=True)
-    check("capture: --filter without --write is refused", p.returncode == 2 and "give --write too" in p.stderr, p.stderr)
+    check("capture: --filter without --write or --print is refused", p.returncode == 2 and "give one" in p.stderr, p.stderr)
     # Alerts are the same with recording on.
     p1, a1 = h.run(src)
     p2, a2 = h.run(src, "--write", os.path.join(h.tmp, "y.pcapng"), "--filter", "icmp")
     check("capture: recording does not change the alerts", a1 == a2 and len(a1) > 0)
+
+    rotation(h, check, src)
+    full_disk(h, check, src)
+
+
+def rotated(d, stem="cap"):
+    return sorted(glob.glob(os.path.join(d, stem + "-*.pcapng")),
+                  key=lambda f: int(f.rsplit("-", 1)[1].split(".")[0]))
+
+
+def rotation(h, check, src):
+    """Rotated files together hold every packet once, in order; each is a
+    valid pcapng on its own; the retention budget holds across runs."""
+    want = packets_pcap(src)
+    for label, args, limit in [("size", ["-C", "16K"], lambda f: os.path.getsize(f) <= 16384),
+                               ("time", ["-G", "3600"], None)]:
+        d = os.path.join(h.tmp, "rot-" + label)
+        os.makedirs(d, exist_ok=True)
+        p = subprocess.run([h.binary, "read", src, "--write", os.path.join(d, "cap.pcapng"), "--quiet"] + args,
+                           capture_output=True, text=True)
+        files = rotated(d)
+        got = []
+        ok = p.returncode == 0 and len(files) > 2
+        for f in files:
+            r = subprocess.run(["tcpdump", "-r", f, "-w", "/dev/null"], capture_output=True, text=True)
+            ok = ok and r.returncode == 0 and "truncated" not in r.stderr and (limit is None or limit(f))
+            pk = packets_pcapng(f)
+            if label == "time":  # every packet of a file within an hour of its first
+                ok = ok and max(t for t, _ in pk) - pk[0][0] < 3600 * 10**6
+            got += pk
+        check(f"capture: rotating by {label}: {len(files)} valid files holding the {len(want)} packets once, in order",
+              ok and got == want, f"rc={p.returncode} {p.stderr[-300:]} files={len(files)} got={len(got)}")
+    # Retention: at most 3 files, and a second run counts the first's files.
+    d = os.path.join(h.tmp, "keep")
+    os.makedirs(d)
+    args = [h.binary, "read", src, "--write", os.path.join(d, "cap.pcapng"), "-C", "16K", "-W", "3"]
+    p1 = subprocess.run(args, capture_output=True, text=True)
+    first = rotated(d)
+    p2 = subprocess.run(args, capture_output=True, text=True)
+    second = rotated(d)
+    seqs = [int(f.rsplit("-", 1)[1].split(".")[0]) for f in second]
+    check("capture: -W 3 keeps the 3 newest files, across runs, numbering on",
+          p1.returncode == 0 and p2.returncode == 0 and len(first) == 3 and len(second) == 3
+          and seqs == list(range(seqs[0], seqs[0] + 3)) and seqs[0] > 3
+          and not set(first) & set(second), f"{first} {second} {p2.stderr[-300:]}")
+    d = os.path.join(h.tmp, "keepsize")
+    os.makedirs(d)
+    p = subprocess.run([h.binary, "read", src, "--write", os.path.join(d, "cap.pcapng"), "-C", "16K",
+                        "--keep-size", "40K", "--quiet"], capture_output=True, text=True)
+    total = sum(os.path.getsize(f) for f in rotated(d))
+    check("capture: --keep-size 40K keeps the set within 40 KiB",
+          p.returncode == 0 and 0 < total <= 40 * 1024 and len(rotated(d)) == 2, f"{total} {p.stderr[-300:]}")
+    for args, msg in [(["-W", "3"], "rotation and retention apply to --write"),
+                      (["--write", os.path.join(d, "c.pcapng"), "-W", "3"], "a retention budget needs rotation"),
+                      (["--write", os.path.join(d, "c.pcapng"), "-C", "1M", "--keep-size", "64K"],
+                       "smaller than one file"),
+                      (["--write", os.path.join(d, "c.pcapng"), "-C", "12Q"], "--rotate-size 12Q: not a size"),
+                      (["--write", "/nonexistent/c.pcapng", "-C", "1M"], "/nonexistent: the capture directory does not exist")]:
+        p = subprocess.run([h.binary, "read", src] + args, capture_output=True, text=True)
+        check(f"capture: {' '.join(args[-2:])} refused: {msg}", p.returncode in (1, 2) and msg in p.stderr, p.stderr)
+
+
+def full_disk(h, check, src):
+    """A capture directory that fills up: the file keeps every whole packet
+    before that and stays valid, the loss is counted; rotating, the oldest
+    files make room and recording goes on."""
+    if os.geteuid() != 0:
+        print("SKIP capture: full disk (needs root to mount a small tmpfs)")
+        return
+    d = os.path.join(h.tmp, "small")
+    os.makedirs(d)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", d], check=True)
+    try:
+        want = packets_pcap(src)
+        p = subprocess.run([h.binary, "read", src, "--write", os.path.join(d, "c.pcapng")],
+                           capture_output=True, text=True)
+        r = subprocess.run(["tcpdump", "-r", os.path.join(d, "c.pcapng"), "-w", "/dev/null"], capture_output=True, text=True)
+        got = packets_pcapng(os.path.join(d, "c.pcapng"))
+        check("capture: a full disk leaves a valid file of whole packets, the rest counted as lost",
+              p.returncode == 0 and r.returncode == 0 and 0 < len(got) < len(want) and got == want[:len(got)]
+              and f"{len(want) - len(got)} packets not recorded because the disk refused them" in p.stderr
+              and "No space left on device" in p.stderr, p.stderr[-600:])
+        os.unlink(os.path.join(d, "c.pcapng"))
+        p = subprocess.run([h.binary, "read", src, "--write", os.path.join(d, "c.pcapng"), "-C", "16K"],
+                           capture_output=True, text=True)
+        files = rotated(d, "c")
+        ok = all(subprocess.run(["tcpdump", "-r", f, "-w", "/dev/null"], capture_output=True).returncode == 0 for f in files)
+        last = packets_pcapng(files[-1]) if files else []
+        check("capture: rotating onto a full disk deletes the oldest files and records to the end",
+              p.returncode == 0 and ok and last and last[-1] == want[-1] and "refused" not in p.stderr,
+              p.stderr[-600:])
+        p = subprocess.run([h.binary, "read", src, "--write", "/dev/full"], capture_output=True, text=True)
+        check("capture: --write /dev/full is refused, naming the device and the reason",
+              p.returncode == 1 and "/dev/full: cannot create the capture file: No space left on device" in p.stderr
+              and os.path.exists("/dev/full"), p.stderr)
+    finally:
+        subprocess.run(["umount", d])

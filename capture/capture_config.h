@@ -1,0 +1,30 @@
+// What to record, from the config's `capture:` section and the command line.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "capture/capture_files.h"
+
+namespace harrier {
+
+struct IncidentCaptureConfig {
+  std::string dir;                // where incident pcapngs go; "" = off
+  uint32_t before_s = 60;         // packets from this long before the first alert...
+  uint32_t after_s = 30;          // ... to this long after it
+  uint32_t ring_packets = 65536;  // recent packets each worker keeps for the look-back
+  uint32_t snaplen = 65535;
+  uint32_t max_packets = 10000;  // per incident
+  uint32_t max_files = 1000;     // incident files this run may write
+  uint64_t max_bytes = 1ull << 30;
+};
+
+struct CaptureConfig {
+  std::string write;       // pcapng path (or the rotating set's path); "" = no recording
+  std::string filter;      // tcpdump syntax; "" = everything
+  uint32_t snaplen = 262144;
+  RotationPolicy rotation;
+  IncidentCaptureConfig incidents;
+};
+
+}  // namespace harrier
