@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
   // config's `capture:` section.
   std::string write_path, capture_filter, rotate_size, keep_size, incident_dir;
   uint32_t snaplen = 0, rotate_seconds = 0, keep_files = 0;
-  bool print = false, print_hex = false;
+  bool print = false, print_hex = false, print_numeric = false;
   for (CLI::App* sub : {read, run}) {
     sub->add_option("-w,--write", write_path,
                     "record the packets (those --filter keeps) to this pcapng file, or to a "
@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
                     "write each incident's packets to a pcapng in this directory");
     sub->add_flag("--print", print, "print each packet --filter keeps, one line as tcpdump does");
     sub->add_flag("-x", print_hex, "with --print: the packet's bytes in hex too");
+    sub->add_flag("-n", print_numeric, "with --print: port numbers, not service names");
   }
   ExplainOptions explain;
   CLI::App* explain_cmd =
@@ -122,8 +123,8 @@ int main(int argc, char** argv) {
   if (rotate_seconds) cap.rotation.file_seconds = rotate_seconds;
   if (keep_files) cap.rotation.keep_files = keep_files;
   if (!incident_dir.empty()) cap.incidents.dir = incident_dir;
-  if (print_hex && !print) {
-    std::fprintf(stderr, "harrier: -x adds the hex dump to --print; give --print too\n");
+  if ((print_hex || print_numeric) && !print) {
+    std::fprintf(stderr, "harrier: -x and -n change what --print shows; give --print too\n");
     return 2;
   }
 
@@ -134,5 +135,6 @@ int main(int argc, char** argv) {
   opts.explain = explain_alerts;
   opts.print = print;
   opts.print_hex = print_hex;
+  opts.print_numeric = print_numeric;
   return run_engine(cfg, opts);
 }

@@ -228,6 +228,15 @@ int run_engine(Config& cfg, const RunOptions& opts) {
   pc.socket = socket;
   pc.capture_filter = capture_filter.get();
   pc.capture = capture.get();
+  std::unique_ptr<PacketPrinter> printer;
+  if (opts.print) {
+    PrintOptions po;
+    po.numeric = opts.print_numeric;
+    po.hex = opts.print_hex;
+    printer = std::make_unique<PacketPrinter>(po);
+    pc.printer = printer.get();
+    pc.print_to = stdout;
+  }
   RuntimeView rt{&cfg.home, &cfg.inventory};
   auto pipeline = Pipeline::create(pc, rt, detectors, &source, queue.get(), &err);
   if (!pipeline) {

@@ -16,6 +16,7 @@ struct RunOptions {
   bool explain = false;  // full explanation of each alert in the readable summary
   bool print = false;    // tcpdump-style line per packet the capture filter keeps
   bool print_hex = false;  // ... and its bytes in hex
+  bool print_numeric = false;  // ... with port numbers, not service names
   bool stats = true;  // read: print counters to stderr at the end
 };
 

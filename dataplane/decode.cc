@@ -121,6 +121,7 @@ void parse_quote(const uint8_t* p, uint32_t len, QuotedPacket& q) noexcept {
 }
 
 DecodeError decode_l4(const uint8_t* p, uint32_t len, PacketView& v) noexcept {
+  v.l4 = p;
   switch (v.ip_proto) {
     case 6: {
       v.proto = L4Proto::kTcp;

@@ -118,7 +118,9 @@ struct PacketView {
   uint16_t icmp_id = 0, icmp_seq = 0;
   QuotedPacket quoted;  // ICMP errors only
 
-  // Payload (L4 payload within the first segment)
+  // Start of the transport header (first fragments and whole packets), and
+  // the L4 payload, within the first segment.
+  const uint8_t* l4 = nullptr;
   const uint8_t* payload = nullptr;
   uint16_t payload_len = 0;
   uint32_t wire_len = 0;  // whole frame length as received

@@ -293,7 +293,7 @@ void Pipeline::decode(Batch* b) const noexcept {
     b->flow_shard[i] = uint16_t(hash_to_shard(h, n_shards));
   }
   // The capture filter runs here, on the worker threads decoding the batch.
-  if (cfg_.capture)
+  if (cfg_.capture || cfg_.printer)
     for (uint32_t i = 0; i < b->n; ++i)
       b->capture[i] = !cfg_.capture_filter || cfg_.capture_filter->matches(b->mbufs[i]);
 }
@@ -321,6 +321,15 @@ void Pipeline::emit(Batch* b) noexcept {
   if (cfg_.capture)
     for (uint32_t i = 0; i < b->n; ++i)
       if (b->capture[i]) cfg_.capture->submit(b->mbufs[i], b->ts[i]);
+  if (cfg_.printer) {
+    print_buf_.clear();
+    for (uint32_t i = 0; i < b->n; ++i)
+      if (b->capture[i])
+        cfg_.printer->print(b->views[i], DecodeError(b->decode_err[i]),
+                            rte_pktmbuf_mtod(b->mbufs[i], const uint8_t*), b->mbufs[i]->data_len,
+                            b->ts[i], print_buf_);
+    std::fwrite(print_buf_.data(), 1, print_buf_.size(), cfg_.print_to);
+  }
   if (b->n) rte_pktmbuf_free_bulk(b->mbufs, b->n);
   ++counters_.batches;
   counters_.packets += b->n;

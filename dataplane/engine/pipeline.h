@@ -17,7 +17,10 @@
 #include <string>
 #include <vector>
 
+#include <cstdio>
+
 #include "capture/packet_filter.h"
+#include "capture/packet_printer.h"
 #include "capture/pcapng_writer.h"
 #include "dataplane/engine/alert_queue.h"
 #include "dataplane/engine/shard.h"
@@ -39,6 +42,9 @@ struct PipelineConfig {
   // Recording: packets the filter keeps (all, without one) go to the writer.
   const PacketFilter* capture_filter = nullptr;
   PcapngWriter* capture = nullptr;
+  // --print: a line per packet the filter keeps, to `print_to`, in input order.
+  PacketPrinter* printer = nullptr;
+  FILE* print_to = nullptr;
 };
 
 struct PipelineCounters {
@@ -85,6 +91,7 @@ class Pipeline {
   std::vector<void*> allocations_;
   struct rte_ring* free_ = nullptr;
   std::vector<const Alert*> sort_scratch_;
+  std::string print_buf_;
   std::atomic<bool> stop_{false};
   bool end_sent_ = false;
   uint64_t next_seq_ = 0;
