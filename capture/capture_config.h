@@ -12,7 +12,9 @@ struct IncidentCaptureConfig {
   std::string dir;                // where incident pcapngs go; "" = off
   uint32_t before_s = 60;         // packets from this long before the first alert...
   uint32_t after_s = 30;          // ... to this long after it
-  uint32_t ring_packets = 65536;  // recent packets each worker keeps for the look-back
+  // Recent packets each worker keeps for the look-back (about 2 KiB each):
+  // the look-back reaches `before_s` or this many packets, whichever is less.
+  uint32_t ring_packets = 16384;
   uint32_t snaplen = 65535;
   uint32_t max_packets = 10000;  // per incident
   uint32_t max_files = 1000;     // incident files this run may write

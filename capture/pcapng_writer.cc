@@ -1,5 +1,7 @@
 #include "capture/pcapng_writer.h"
 
+#include "capture/pcapng_block.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -22,21 +24,6 @@ namespace {
 constexpr uint32_t kQueue = 8192;  // packets between the emit stage and the writer
 constexpr uint32_t kBurst = 64;
 
-// rte_pcapng_copy (DPDK 22.11) stamps a packet with the TSC it is given,
-// converted against a clock base the library took privately at start-up, so
-// it cannot express a time before the process started (a capture file's).
-// The block it builds starts with the Enhanced Packet Block header (type,
-// length, interface, timestamp high, timestamp low, ...), in the file's ns
-// resolution: write the packet's own time there.
-void stamp(rte_mbuf* copy, uint64_t ts_ns) {
-  auto* epb = rte_pktmbuf_mtod(copy, uint32_t*);
-  epb[3] = uint32_t(ts_ns >> 32);
-  epb[4] = uint32_t(ts_ns);
-}
-uint64_t packet_time(const rte_mbuf* copy) {
-  const auto* epb = rte_pktmbuf_mtod(copy, const uint32_t*);
-  return uint64_t(epb[3]) << 32 | epb[4];
-}
 }  // namespace
 
 std::unique_ptr<PcapngWriter> PcapngWriter::open(const std::string& path,

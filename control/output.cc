@@ -85,20 +85,27 @@ void AlertOutput::write(const Alert& a) {
   const DetectorDescriptor& d = *detector_registry()[a.detector];
   AlertText t;
   d.render(a, t);
-  if (eve_) std::fputs((eve_line(a, t) + "\n").c_str(), eve_);
+  const std::string capture =
+      a.capture_id && cfg_.incidents ? cfg_.incidents->file_for(a.capture_id) : std::string();
+  if (eve_) std::fputs((eve_line(a, t, capture) + "\n").c_str(), eve_);
   if (fast_) std::fputs((fast_line(a, t) + "\n").c_str(), fast_);
-  if (summary_) std::fputs((summary_line(a, t) + "\n").c_str(), summary_);
+  if (summary_)
+    std::fputs((summary_line(a, t) + (capture.empty() ? "" : "\n    packets: " + capture) + "\n")
+                   .c_str(),
+               summary_);
   if (summary_ && cfg_.explain)
-    std::fputs(("\n" + explain_alert(eve_record(a, t)) + "\n").c_str(), summary_);
+    std::fputs(("\n" + explain_alert(eve_record(a, t, capture)) + "\n").c_str(), summary_);
   ++written_;
   ++per_detector_[std::string(d.id)];
 }
 
-std::string AlertOutput::eve_line(const Alert& a, const AlertText& t) {
-  return eve_record(a, t).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+std::string AlertOutput::eve_line(const Alert& a, const AlertText& t,
+                                  const std::string& capture_file) {
+  return eve_record(a, t, capture_file).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
-nlohmann::ordered_json AlertOutput::eve_record(const Alert& a, const AlertText& t) {
+nlohmann::ordered_json AlertOutput::eve_record(const Alert& a, const AlertText& t,
+                                               const std::string& capture_file) {
   const DetectorDescriptor& d = *detector_registry()[a.detector];
   nlohmann::ordered_json j;
   j["timestamp"] = eve_timestamp(a.ts);
@@ -124,6 +131,7 @@ nlohmann::ordered_json AlertOutput::eve_record(const Alert& a, const AlertText& 
                     {"value", a.score.value()}}},
                   {"update", a.update},
                   {"evidence", t.evidence}};
+  if (!capture_file.empty()) j["harrier"]["capture_file"] = capture_file;
   return j;
 }
 

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "capture/incident_recorder.h"
 #include "dataplane/engine/alert_queue.h"
 #include "detectors/detector.h"
 
@@ -21,6 +22,7 @@ struct OutputConfig {
   std::string fast;      // same
   bool summary = true;   // readable lines (stdout, or stderr when EVE/fast use stdout)
   bool explain = false;  // each alert's full explanation after its summary lines
+  const IncidentRecorder* incidents = nullptr;  // names each alert's incident capture
 };
 
 class AlertOutput {
@@ -39,8 +41,11 @@ class AlertOutput {
   FILE* summary_stream() const { return summary_; }
 
   // Pure formatting, also used by tests.
-  static nlohmann::ordered_json eve_record(const Alert& a, const AlertText& t);
-  static std::string eve_line(const Alert& a, const AlertText& t);
+  // `capture_file`: the incident capture holding the alert's packets, if any.
+  static nlohmann::ordered_json eve_record(const Alert& a, const AlertText& t,
+                                           const std::string& capture_file = {});
+  static std::string eve_line(const Alert& a, const AlertText& t,
+                              const std::string& capture_file = {});
   static std::string fast_line(const Alert& a, const AlertText& t);
   static std::string summary_line(const Alert& a, const AlertText& t);
 

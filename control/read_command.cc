@@ -8,7 +8,9 @@
 #include <map>
 #include <memory>
 
+#include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <rte_pdump.h>
 #include <spdlog/spdlog.h>
 
 #include "capture/packet_filter.h"
@@ -130,6 +132,11 @@ int run_engine(Config& cfg, const RunOptions& opts) {
     std::fprintf(stderr, "harrier: %s\n", err.c_str());
     return 1;
   }
+  // Live, DPDK's own capture tools (dpdk-dumpcap, dpdk-pdump) attach to the
+  // ports as secondary processes; this primary serves their requests.
+  const bool pdump = opts.live && rte_pdump_init() == 0;
+  if (opts.live && !pdump)
+    spdlog::warn("dpdk-dumpcap cannot attach: rte_pdump_init failed: {}", rte_strerror(rte_errno));
 
   // 3. Ports: one pcap vdev per file, or the configured ports.
   std::vector<PortInput> inputs;
@@ -195,6 +202,15 @@ int run_engine(Config& cfg, const RunOptions& opts) {
     }
   }
 
+  std::unique_ptr<IncidentRecorder> incidents;
+  if (!cap.incidents.dir.empty()) {
+    incidents = IncidentRecorder::create(cap.incidents, cfg.workers, socket, !opts.live, &err);
+    if (!incidents) {
+      std::fprintf(stderr, "harrier: %s\n", err.c_str());
+      return 1;
+    }
+  }
+
   // 4. Detectors from the validated config.
   std::vector<std::unique_ptr<Detector>> owned;
   std::vector<const Detector*> detectors;
@@ -213,7 +229,8 @@ int run_engine(Config& cfg, const RunOptions& opts) {
   std::unique_ptr<AlertOutput> output;
   try {
     output = std::make_unique<AlertOutput>(
-        OutputConfig{cfg.eve, cfg.fast, cfg.summary && !opts.quiet, opts.explain}, queue.get());
+        OutputConfig{cfg.eve, cfg.fast, cfg.summary && !opts.quiet, opts.explain, incidents.get()},
+        queue.get());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "harrier: %s\n", e.what());
     return 1;
@@ -228,6 +245,7 @@ int run_engine(Config& cfg, const RunOptions& opts) {
   pc.socket = socket;
   pc.capture_filter = capture_filter.get();
   pc.capture = capture.get();
+  pc.incidents = incidents.get();
   std::unique_ptr<PacketPrinter> printer;
   if (opts.print) {
     PrintOptions po;
@@ -254,6 +272,8 @@ int run_engine(Config& cfg, const RunOptions& opts) {
   pipeline->run();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   g_pipeline = nullptr;
+  // Incident files are complete before the alerts naming them are flushed.
+  if (incidents) incidents->finish();
   output->finish();
   if (capture) {
     capture->finish();
@@ -301,12 +321,37 @@ int run_engine(Config& cfg, const RunOptions& opts) {
                    (unsigned long long)output->written(), per.c_str());
     }
   }
+  if (incidents) {
+    const IncidentCounters c = incidents->counters();
+    if (opts.stats && !opts.quiet)
+      std::fprintf(stderr, "harrier: %s incident captures (%s packets, %s bytes) in %s\n",
+                   format_count(c.files).c_str(), format_count(c.packets).c_str(),
+                   format_count(c.bytes).c_str(), incidents->dir().c_str());
+    if (c.skipped_files_cap)
+      spdlog::warn("{} incidents without a capture: capture.incidents.max_files ({}) reached",
+                   format_count(c.skipped_files_cap), cap.incidents.max_files);
+    if (c.skipped_busy)
+      spdlog::warn("{} incidents without a capture: 64 were being recorded at once",
+                   format_count(c.skipped_busy));
+    if (c.packets_capped)
+      spdlog::warn("{} incident packets left out by capture.incidents.max_packets ({}) or "
+                   "max_size ({} bytes)",
+                   format_count(c.packets_capped), cap.incidents.max_packets,
+                   cap.incidents.max_bytes);
+    if (c.packets_dropped || c.ring_misses || c.write_errors)
+      spdlog::warn("incident captures: {} packets dropped (queue full), {} not kept in the "
+                   "look-back ring (pool busy), {} lost to write errors",
+                   format_count(c.packets_dropped), format_count(c.ring_misses),
+                   format_count(c.write_errors));
+  }
   report_detector_tables();
+  incidents.reset();
   capture.reset();  // its pool and queue are DPDK memory: free before the EAL stops
   pipeline.reset();
   queue.reset();
   for (const auto& in : inputs)
     close_port(in.port_id);
+  if (pdump) rte_pdump_uninit();
   eal_stop();
   return 0;
 }

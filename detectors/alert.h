@@ -40,6 +40,8 @@ struct Alert {
   uint16_t ip_id = 0;
   uint32_t isn = 0;
   uint32_t extra = 0;  // detector-specific code (e.g. RPC procedure)
+
+  uint32_t capture_id = 0;  // its incident capture (set by the emit stage; 0: none)
 };
 
 }  // namespace harrier

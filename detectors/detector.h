@@ -200,6 +200,9 @@ struct DetectorDescriptor {
   std::unique_ptr<Detector> (*make)(const DetectorDescriptor&, const DetectorConfig&);
   void (*render)(const Alert&, AlertText&);
   Explanation explain;
+  // Incident captures follow the alert's destination (the victim of
+  // backscatter), not its source.
+  bool incident_is_victim = false;
 };
 
 // Formatting helpers shared by renderers.

@@ -34,6 +34,7 @@ extern const DetectorDescriptor kIcmpTtlBackscatter = {
      "The error is genuine; the quoted packet was spoofed with our address (no matching flow "
      "left the home host).",
      "No action on the host itself; keep egress anti-spoofing filters in place and note the "
-     "quoted destinations as the spoofer's targets."}};
+     "quoted destinations as the spoofer's targets."},
+    /*incident_is_victim=*/true};
 
 }  // namespace harrier

@@ -35,6 +35,7 @@ extern const DetectorDescriptor kIcmpUnreachBackscatter = {
      "spoofing us, not that the router attacks us.",
      "Nothing to block on the home host; make sure egress filtering stops our own addresses "
      "being spoofed from inside, and watch the quoted destinations: they are the spoofer's "
-     "real targets."}};
+     "real targets."},
+    /*incident_is_victim=*/true};
 
 }  // namespace harrier

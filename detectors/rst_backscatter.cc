@@ -267,6 +267,7 @@ extern const DetectorDescriptor kRstBackscatter = {
      "The resets themselves are genuine answers from the third parties; the SYNs that caused "
      "them carried our address, spoofed. The RST senders are victims too, not attackers.",
      "Nothing to block on the home host; keep egress anti-spoofing filters, and if the volume "
-     "grows, the host is being framed in a flood: tell the upstream provider."}};
+     "grows, the host is being framed in a flood: tell the upstream provider."},
+    /*incident_is_victim=*/true};
 
 }  // namespace harrier

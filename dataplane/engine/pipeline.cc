@@ -16,6 +16,7 @@
 
 #include "dataplane/decode.h"
 #include "dataplane/softrss.h"
+#include "detectors/registry.h"
 
 namespace harrier {
 
@@ -109,11 +110,15 @@ struct Pipeline::Graph {
           p.emit(b);
           return flow::continue_msg();
         }) {
-    for (auto& shard : p.flow_) {
-      FlowShard* s = shard.get();
-      flow_nodes.push_back(
-          std::make_unique<flow::function_node<Batch*, Batch*>>(g, flow::serial, [s](Batch* b) {
+    for (uint32_t i = 0; i < p.flow_.size(); ++i) {
+      FlowShard* s = p.flow_[i].get();
+      IncidentRecorder* incidents = p.cfg_.incidents;
+      flow_nodes.push_back(std::make_unique<flow::function_node<Batch*, Batch*>>(
+          g, flow::serial, [s, i, incidents](Batch* b) {
             s->process(*b);
+            if (incidents)
+              incidents->on_batch(i, b->mbufs, b->ts, b->views, b->flow_shard, b->n, b->max_ts,
+                                  b->end_of_input);
             return b;
           }));
     }
@@ -310,7 +315,19 @@ void Pipeline::emit(Batch* b) noexcept {
     return std::tie(x->ts, x->order, x->detector, x->update) <
            std::tie(y->ts, y->order, y->detector, y->update);
   });
-  for (const Alert* a : sort_scratch_) {
+  const auto registry = detector_registry();
+  for (Alert* a : sort_scratch_) {
+    if (cfg_.incidents) {
+      const DetectorDescriptor& d = *registry[a->detector];
+      IncidentRef ref;
+      ref.detector = a->detector;
+      ref.detector_id = d.id;
+      ref.first_ts = a->first_ts;
+      ref.alert_ts = a->ts;
+      ref.subject = d.incident_is_victim ? a->dst : a->src;
+      ref.first_alert = a->update == 0;
+      a->capture_id = cfg_.incidents->on_alert(ref);
+    }
     if (alerts_->push(*a, cfg_.lossless))
       ++counters_.alerts;
     else

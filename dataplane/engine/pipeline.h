@@ -19,6 +19,7 @@
 
 #include <cstdio>
 
+#include "capture/incident_recorder.h"
 #include "capture/packet_filter.h"
 #include "capture/packet_printer.h"
 #include "capture/pcapng_writer.h"
@@ -45,6 +46,8 @@ struct PipelineConfig {
   // --print: a line per packet the filter keeps, to `print_to`, in input order.
   PacketPrinter* printer = nullptr;
   FILE* print_to = nullptr;
+  // Incident captures: the flow shards keep rings, emit opens requests.
+  IncidentRecorder* incidents = nullptr;
 };
 
 struct PipelineCounters {
@@ -90,7 +93,7 @@ class Pipeline {
   std::vector<Batch*> batches_;
   std::vector<void*> allocations_;
   struct rte_ring* free_ = nullptr;
-  std::vector<const Alert*> sort_scratch_;
+  std::vector<Alert*> sort_scratch_;
   std::string print_buf_;
   std::atomic<bool> stop_{false};
   bool end_sent_ = false;

@@ -150,17 +150,18 @@ def run(h, check, by, cat):
 
     # The seed's layouts, from packets built like its detects (other addresses).
     from scapy.all import Ether, IP, UDP, TCP, ICMP, Raw, wrpcap
-    pk = [Ether() / IP(src="208.61.141.146", dst="10.9.8.7") / UDP(sport=137, dport=137) /
+    E = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+    pk = [E / IP(src="208.61.141.146", dst="10.9.8.7") / UDP(sport=137, dport=137) /
           Raw(bytes.fromhex("0001 0110 0001 0000 0000 0000") + b"\x20CKAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\x00"
               + bytes.fromhex("0021 0001")),
-          Ether() / IP(src="207.8.127.169", dst="10.9.8.7") / UDP(sport=1023, dport=111) / Raw(b"\0" * 84),
-          Ether() / IP(src="131.215.103.94", dst="10.9.8.7", flags="DF") /
+          E / IP(src="207.8.127.169", dst="10.9.8.7") / UDP(sport=1023, dport=111) / Raw(b"\0" * 84),
+          E / IP(src="131.215.103.94", dst="10.9.8.7", flags="DF") /
           TCP(sport=1189, dport=79, flags="S", seq=784278959, window=32120,
               options=[("MSS", 1460), ("SAckOK", b""), ("Timestamp", (418650, 0)), ("NOP", None), ("WScale", 0)]),
-          Ether() / IP(src="63.253.248.251", dst="10.9.8.7") / ICMP(type=8),
-          Ether() / IP(src="24.0.0.1", dst="10.9.8.7") / ICMP(type=3, code=1) / IP(src="10.9.8.7", dst="24.5.6.7") / UDP(sport=1, dport=2),
-          Ether() / IP(src="24.0.0.1", dst="10.9.8.7") / ICMP(type=11, code=0) / IP(src="10.9.8.7", dst="24.5.6.7") / UDP(sport=1, dport=2),
-          Ether() / IP(src="216.223.94.152", dst="10.9.8.7", id=0x10ed, ttl=110) / UDP(sport=3272, dport=12345) / Raw(b"x" * 11)]
+          E / IP(src="63.253.248.251", dst="10.9.8.7") / ICMP(type=8),
+          E / IP(src="24.0.0.1", dst="10.9.8.7") / ICMP(type=3, code=1) / IP(src="10.9.8.7", dst="24.5.6.7") / UDP(sport=1, dport=2),
+          E / IP(src="24.0.0.1", dst="10.9.8.7") / ICMP(type=11, code=0) / IP(src="10.9.8.7", dst="24.5.6.7") / UDP(sport=1, dport=2),
+          E / IP(src="216.223.94.152", dst="10.9.8.7", id=0x10ed, ttl=110) / UDP(sport=3272, dport=12345) / Raw(b"x" * 11)]
     for i, p in enumerate(pk):
         p.time = 964109260.894521 + i
     seed = os.path.join(h.tmp, "seed_layouts.pcap")
