@@ -350,7 +350,8 @@ void parse_root(const Ctx& c, const YAML::Node& root, Config& cfg) {
               {"dataplane", "home_networks", "inventory", "detectors", "outputs", "capture"});
   if (const auto dp = root["dataplane"]) {
     c.only_keys(dp, "dataplane",
-                {"eal_args", "ports", "workers", "batch_size", "mbufs", "flow_table"});
+                {"eal_args", "ports", "workers", "batch_size", "mbufs", "flow_table", "pdump"});
+    if (dp["pdump"]) cfg.pdump = c.boolean(dp["pdump"], "dataplane.pdump");
     if (dp["workers"]) cfg.workers = c.integer(dp["workers"], "dataplane.workers", 1, 64);
     if (dp["batch_size"])
       cfg.batch_size = c.integer(dp["batch_size"], "dataplane.batch_size", 32, 1024);

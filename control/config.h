@@ -33,6 +33,7 @@ struct Config {
   uint32_t mbufs = 16383;
   uint32_t flow_capacity = 1u << 18;
   FlowTimeouts timeouts;
+  bool pdump = true;  // run: let dpdk-dumpcap attach (worker threads stay non-EAL)
 
   PrefixSet home;
   Inventory inventory;

@@ -132,11 +132,6 @@ int run_engine(Config& cfg, const RunOptions& opts) {
     std::fprintf(stderr, "harrier: %s\n", err.c_str());
     return 1;
   }
-  // Live, DPDK's own capture tools (dpdk-dumpcap, dpdk-pdump) attach to the
-  // ports as secondary processes; this primary serves their requests.
-  const bool pdump = opts.live && rte_pdump_init() == 0;
-  if (opts.live && !pdump)
-    spdlog::warn("dpdk-dumpcap cannot attach: rte_pdump_init failed: {}", rte_strerror(rte_errno));
 
   // 3. Ports: one pcap vdev per file, or the configured ports.
   std::vector<PortInput> inputs;
@@ -243,6 +238,11 @@ int run_engine(Config& cfg, const RunOptions& opts) {
   pc.timeouts = cfg.timeouts;
   pc.lossless = !opts.live;
   pc.socket = socket;
+  // DPDK refuses secondary processes once a non-EAL thread registers as an
+  // lcore, so with pdump on the worker threads stay unregistered (no
+  // per-lcore mempool caches; no difference measured, docs/performance.md).
+  const bool want_pdump = opts.live && cfg.pdump;
+  pc.register_lcores = !want_pdump;
   pc.capture_filter = capture_filter.get();
   pc.capture = capture.get();
   pc.incidents = incidents.get();
@@ -262,6 +262,16 @@ int run_engine(Config& cfg, const RunOptions& opts) {
     return 1;
   }
 
+  // Live, DPDK's own capture tools (dpdk-dumpcap, dpdk-pdump) attach to the
+  // ports as secondary processes. Served only now that everything is
+  // allocated: a secondary attaching mid-start-up stalls the primary's
+  // memory allocations.
+  const bool pdump = want_pdump && rte_pdump_init() == 0;
+  if (want_pdump && !pdump)
+    spdlog::warn("dpdk-dumpcap cannot attach: rte_pdump_init failed: {}", rte_strerror(rte_errno));
+  if (opts.live)
+    spdlog::info("running: {} port(s), {} workers{}", inputs.size(), cfg.workers,
+                 pdump ? "; dpdk-dumpcap can attach" : "");
   output->start();
   g_pipeline = pipeline.get();
   struct sigaction sa {};

@@ -1,6 +1,7 @@
 #include "dataplane/engine/pipeline.h"
 
 #include <algorithm>
+#include <optional>
 #include <thread>
 #include <tuple>
 
@@ -364,7 +365,8 @@ void Pipeline::run() {
   c.set_max_concurrency(int(cfg_.workers) + 1);
   oneapi::tbb::task_arena arena(c);
   arena.initialize();
-  EalThreadObserver observer(arena);
+  std::optional<EalThreadObserver> observer;
+  if (cfg_.register_lcores) observer.emplace(arena);
   arena.execute([&] {
     Graph graph(*this);
     graph.rx.activate();

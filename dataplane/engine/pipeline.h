@@ -40,6 +40,9 @@ struct PipelineConfig {
   bool lossless = false;           // offline: wait for the output side instead of dropping
   int socket = 0;                  // NUMA socket the shards allocate on
   int numa_node = -1;              // TBB arena's NUMA node (-1: not pinned)
+  // Register the worker threads as DPDK lcores (per-lcore mempool caches).
+  // DPDK then refuses secondary processes, so dpdk-dumpcap needs this off.
+  bool register_lcores = true;
   // Recording: packets the filter keeps (all, without one) go to the writer.
   const PacketFilter* capture_filter = nullptr;
   PcapngWriter* capture = nullptr;

@@ -90,14 +90,24 @@ bool open_port(const PortConfig& cfg, uint32_t mbufs, OpenPort* out, std::string
   if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER)
     conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
 
-  if (int rc = rte_eth_dev_configure(port_id, cfg.rx_queues, 0, &conf); rc != 0) {
+  // harrier never transmits, but DPDK's packet capture (dpdk-dumpcap)
+  // installs its callbacks on RX and TX queues alike and refuses a port
+  // without a TX queue: give it one, idle.
+  const uint16_t tx_queues = info.max_tx_queues > 0 ? 1 : 0;
+  if (int rc = rte_eth_dev_configure(port_id, cfg.rx_queues, tx_queues, &conf); rc != 0) {
     *error = "cannot configure port " + dev + ": " + rte_strerror(-rc);
     return false;
   }
   rte_mempool* pool = mbuf_pool(socket, mbufs, error);
   if (!pool) return false;
-  uint16_t nb_rxd = cfg.rx_descriptors, nb_txd = 0;
+  uint16_t nb_rxd = cfg.rx_descriptors, nb_txd = 64;
   rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &nb_rxd, &nb_txd);
+  if (tx_queues) {
+    if (int rc = rte_eth_tx_queue_setup(port_id, 0, nb_txd, unsigned(socket), nullptr); rc != 0) {
+      *error = "cannot set up the (idle) TX queue of port " + dev + ": " + rte_strerror(-rc);
+      return false;
+    }
+  }
   for (uint16_t q = 0; q < cfg.rx_queues; ++q) {
     if (int rc = rte_eth_rx_queue_setup(port_id, q, nb_rxd, unsigned(socket), nullptr, pool);
         rc != 0) {

@@ -1,0 +1,79 @@
+"""DPDK's own capture tool attaches to a running harrier (issue 4):
+`harrier run` calls rte_pdump_init, and `dpdk-dumpcap` (a secondary
+process) records packets from its port. Secondary processes share the
+primary's memory, which needs hugepages: the test reserves 2 MiB pages
+(and mounts hugetlbfs) only if none are there, and restores both."""
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+from scapy.utils import PcapNgReader, RawPcapReader
+
+
+def run(h, check, by, cat):
+    if os.geteuid() != 0 or not shutil.which("dpdk-dumpcap"):
+        print("SKIP pdump: needs root (hugepages) and dpdk-dumpcap")
+        return
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+    sample = os.path.join(root, "tests", "pcaps", "sample.pcap")
+    nr_path = "/proc/sys/vm/nr_hugepages"
+    with open(nr_path) as f:
+        nr_before = int(f.read())
+    mounted_here = False
+    if "hugetlbfs" not in open("/proc/mounts").read():
+        os.makedirs("/dev/hugepages", exist_ok=True)
+        subprocess.run(["mount", "-t", "hugetlbfs", "nodev", "/dev/hugepages"], check=True)
+        mounted_here = True
+    prefix = f"harrier-pdump-{os.getpid()}"
+    proc = None
+    try:
+        if nr_before < 256:
+            with open(nr_path, "w") as f:
+                f.write("256")
+        cfg = os.path.join(h.tmp, "pdump.yaml")
+        with open(cfg, "w") as f:
+            f.write(f"""dataplane:
+  eal_args: ["-l", "0-1", "--file-prefix", "{prefix}", "--no-pci", "-m", "256", "--no-telemetry"]
+  ports:
+    - device: net_pcap0,rx_pcap={sample},infinite_rx=1
+  workers: 1
+outputs:
+  summary: false
+""")
+        proc = subprocess.Popen([h.binary, "run", "--config", cfg, "--log-level", "info"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # Attach once harrier says it is running (it logs it at info).
+        start, early = time.time(), []
+        while time.time() - start < 60:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            early.append(line)
+            if "dpdk-dumpcap can attach" in line:
+                break
+        out = os.path.join(h.tmp, "dumpcap.pcapng")
+        d = subprocess.run(["dpdk-dumpcap", f"--file-prefix={prefix}", "-i", "0", "-c", "100", "-w", out],
+                           capture_output=True, text=True, timeout=60)
+        inputs = {bytes(data) for data, _ in RawPcapReader(sample)}
+        got = []
+        if d.returncode == 0 and os.path.exists(out):
+            with PcapNgReader(out) as r:
+                got = [bytes(p) for p in r]
+        check("pdump: dpdk-dumpcap attaches to a running harrier and records 100 of its packets",
+              d.returncode == 0 and len(got) >= 100 and all(g in inputs for g in got),
+              f"rc={d.returncode} {d.stderr[-400:]} got={len(got)} harrier: {''.join(early)[-400:]}")
+        proc.send_signal(signal.SIGTERM)
+        o, e = proc.communicate(timeout=60)
+        check("pdump: harrier keeps analysing while captured, and stops cleanly on SIGTERM",
+              proc.returncode == 0 and " packets in " in e, e[-400:])
+    finally:
+        if proc and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        with open(nr_path, "w") as f:
+            f.write(str(nr_before))
+        if mounted_here:
+            subprocess.run(["umount", "/dev/hugepages"])
+        shutil.rmtree(f"/var/run/dpdk/{prefix}", ignore_errors=True)
