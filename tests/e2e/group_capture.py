@@ -79,6 +79,26 @@ def run(h, check, by, cat):
 
     rotation(h, check, src)
     full_disk(h, check, src)
+    truncated_input(h, check, src)
+
+
+def truncated_input(h, check, src):
+    """An input cut mid-packet: harrier says so, records every whole packet
+    before the cut (as tcpdump reads them), and the output is valid."""
+    data = open(src, "rb").read()
+    cut = os.path.join(h.tmp, "cut.pcap")
+    with open(cut, "wb") as f:
+        f.write(data[:len(data) * 2 // 3 + 7])
+    want_path = os.path.join(h.tmp, "cut_want.pcap")
+    subprocess.run(["tcpdump", "-r", cut, "-w", want_path], capture_output=True)
+    out = os.path.join(h.tmp, "cut.pcapng")
+    p = subprocess.run([h.binary, "read", cut, "--write", out], capture_output=True, text=True)
+    want = packets_pcap(want_path)
+    got = packets_pcapng(out) if p.returncode == 0 else []
+    r = subprocess.run(["tcpdump", "-r", out, "-w", "/dev/null"], capture_output=True, text=True)
+    check(f"capture: an input cut mid-packet is named, and its {len(want)} whole packets are recorded validly",
+          p.returncode == 0 and "is truncated" in p.stderr and got == want and len(want) > 100
+          and r.returncode == 0, f"{p.stderr[-300:]} got={len(got)} want={len(want)}")
 
 
 def rotated(d, stem="cap"):

@@ -41,7 +41,13 @@ def run(h, check, by, cat):
   workers: 1
 outputs:
   summary: false
+capture:
+  write: {os.path.join(h.tmp, "live", "rec.pcapng")}
+  filter: "udp"
+  rotate: {{size: 64K}}
+  keep: {{files: 4}}
 """)
+        os.makedirs(os.path.join(h.tmp, "live"))
         proc = subprocess.Popen([h.binary, "run", "--config", cfg, "--log-level", "info"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         # Attach once harrier says it is running (it logs it at info).
@@ -68,6 +74,22 @@ outputs:
         o, e = proc.communicate(timeout=60)
         check("pdump: harrier keeps analysing while captured, and stops cleanly on SIGTERM",
               proc.returncode == 0 and " packets in " in e, e[-400:])
+        # Its own recording (capture: section) rotated under way, and the
+        # file open at SIGTERM was completed: every file reads whole.
+        files = sorted(os.listdir(os.path.join(h.tmp, "live")))
+        bad = []
+        for f in files:
+            r = subprocess.run(["tcpdump", "-r", os.path.join(h.tmp, "live", f), "-w", "/dev/null", "not udp"],
+                               capture_output=True, text=True)
+            n_udp = subprocess.run(["tcpdump", "-r", os.path.join(h.tmp, "live", f), "udp"],
+                                   capture_output=True, text=True).stdout.count("\n")
+            n_all = subprocess.run(["tcpdump", "-r", os.path.join(h.tmp, "live", f)],
+                                   capture_output=True, text=True).stdout.count("\n")
+            if r.returncode != 0 or "truncated" in r.stderr or n_all == 0 or n_udp != n_all:
+                bad.append(f"{f}: rc {r.returncode} {r.stderr[-120:]} {n_udp}/{n_all} udp")
+        check("pdump: the live recording (capture: section, filter udp, 64K files, keep 4) "
+              "is 4 whole files of udp packets after SIGTERM",
+              len(files) == 4 and not bad, f"{files} {bad}")
     finally:
         if proc and proc.poll() is None:
             proc.kill()
