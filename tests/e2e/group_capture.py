@@ -19,6 +19,12 @@ EXPRS = [
 ]
 
 
+def tshark_reads(path):
+    """tshark (Wireshark's reader) reads the whole file without complaint."""
+    r = subprocess.run(["tshark", "-r", path, "-q"], capture_output=True, text=True)
+    return r.returncode == 0 and "cut short" not in r.stderr and "damaged" not in r.stderr
+
+
 def packets_pcap(path):
     out = []
     for data, meta in RawPcapReader(path):
@@ -48,8 +54,8 @@ def run(h, check, by, cat):
             p = subprocess.run(args, capture_output=True, text=True)
             want = packets_pcap(want_path)
             got = packets_pcapng(got_path) if p.returncode == 0 else None
-            check(f"capture: {os.path.basename(src)} '{expr}' = tcpdump's {len(want)} packets, same bytes and times",
-                  p.returncode == 0 and got == want,
+            check(f"capture: {os.path.basename(src)} '{expr}' = tcpdump's {len(want)} packets, same bytes and times; tshark reads it",
+                  p.returncode == 0 and got == want and tshark_reads(got_path),
                   f"rc={p.returncode} {p.stderr[-300:]} got {len(got or [])} want {len(want)}")
     # More packets than the writer's pool holds: every one is recorded (read
     # waits for the writer; the copies go back to the pool once written).
@@ -121,12 +127,12 @@ def rotation(h, check, src):
         ok = p.returncode == 0 and len(files) > 2
         for f in files:
             r = subprocess.run(["tcpdump", "-r", f, "-w", "/dev/null"], capture_output=True, text=True)
-            ok = ok and r.returncode == 0 and "truncated" not in r.stderr and (limit is None or limit(f))
+            ok = ok and r.returncode == 0 and "truncated" not in r.stderr and tshark_reads(f) and (limit is None or limit(f))
             pk = packets_pcapng(f)
             if label == "time":  # every packet of a file within an hour of its first
                 ok = ok and max(t for t, _ in pk) - pk[0][0] < 3600 * 10**6
             got += pk
-        check(f"capture: rotating by {label}: {len(files)} valid files holding the {len(want)} packets once, in order",
+        check(f"capture: rotating by {label}: {len(files)} files tcpdump and tshark read whole, holding the {len(want)} packets once, in order",
               ok and got == want, f"rc={p.returncode} {p.stderr[-300:]} files={len(files)} got={len(got)}")
     # Retention: at most 3 files, and a second run counts the first's files.
     d = os.path.join(h.tmp, "keep")
@@ -174,15 +180,16 @@ def full_disk(h, check, src):
                            capture_output=True, text=True)
         r = subprocess.run(["tcpdump", "-r", os.path.join(d, "c.pcapng"), "-w", "/dev/null"], capture_output=True, text=True)
         got = packets_pcapng(os.path.join(d, "c.pcapng"))
-        check("capture: a full disk leaves a valid file of whole packets, the rest counted as lost",
-              p.returncode == 0 and r.returncode == 0 and 0 < len(got) < len(want) and got == want[:len(got)]
+        check("capture: a full disk leaves a valid file of whole packets (tcpdump, tshark), the rest counted as lost",
+              p.returncode == 0 and r.returncode == 0 and tshark_reads(os.path.join(d, "c.pcapng")) and 0 < len(got) < len(want) and got == want[:len(got)]
               and f"{len(want) - len(got)} packets not recorded because the disk refused them" in p.stderr
               and "No space left on device" in p.stderr, p.stderr[-600:])
         os.unlink(os.path.join(d, "c.pcapng"))
         p = subprocess.run([h.binary, "read", src, "--write", os.path.join(d, "c.pcapng"), "-C", "16K"],
                            capture_output=True, text=True)
         files = rotated(d, "c")
-        ok = all(subprocess.run(["tcpdump", "-r", f, "-w", "/dev/null"], capture_output=True).returncode == 0 for f in files)
+        ok = all(subprocess.run(["tcpdump", "-r", f, "-w", "/dev/null"], capture_output=True).returncode == 0
+                 and tshark_reads(f) for f in files)
         last = packets_pcapng(files[-1]) if files else []
         check("capture: rotating onto a full disk deletes the oldest files and records to the end",
               p.returncode == 0 and ok and last and last[-1] == want[-1] and "refused" not in p.stderr,

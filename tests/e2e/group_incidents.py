@@ -112,12 +112,13 @@ def run(h, check, by, cat):
             bad.append(f"{a['detector']}: no file {f}")
             continue
         r = subprocess.run(["tcpdump", "-r", f, "-w", "/dev/null"], capture_output=True, text=True)
+        t = subprocess.run(["tshark", "-r", f, "-q"], capture_output=True, text=True)
         pk = pcapng_packets(f)
-        if r.returncode != 0 or not pk or not all(involves(fr, subject) for _, fr in pk):
+        if r.returncode != 0 or t.returncode != 0 or not pk or not all(involves(fr, subject) for _, fr in pk):
             bad.append(f"{a['detector']}: {len(pk)} packets, tcpdump rc {r.returncode}")
         elif a["harrier"]["update"] == 0 and not any(t == eve_us(a["timestamp"]) for t, _ in pk):
             bad.append(f"{a['detector']}: the alert's own packet is missing")
-    check(f"incidents: sample: all {len(alerts)} alerts name a valid capture of their subject's packets, "
+    check(f"incidents: sample: all {len(alerts)} alerts name a capture tcpdump and tshark read, of their subject's packets, "
           f"the alert's packet included", p.returncode == 0 and len(alerts) == 22 and not bad, "\n".join(bad))
     check("incidents: one file per incident", len(os.listdir(d)) == len({a["harrier"]["capture_file"] for a in alerts}))
 

@@ -85,7 +85,8 @@ capture:
                                    capture_output=True, text=True).stdout.count("\n")
             n_all = subprocess.run(["tcpdump", "-r", os.path.join(h.tmp, "live", f)],
                                    capture_output=True, text=True).stdout.count("\n")
-            if r.returncode != 0 or "truncated" in r.stderr or n_all == 0 or n_udp != n_all:
+            t = subprocess.run(["tshark", "-r", os.path.join(h.tmp, "live", f), "-q"], capture_output=True, text=True)
+            if r.returncode != 0 or t.returncode != 0 or "truncated" in r.stderr or n_all == 0 or n_udp != n_all:
                 bad.append(f"{f}: rc {r.returncode} {r.stderr[-120:]} {n_udp}/{n_all} udp")
         check("pdump: the live recording (capture: section, filter udp, 64K files, keep 4) "
               "is 4 whole files of udp packets after SIGTERM",
