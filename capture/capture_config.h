@@ -9,9 +9,9 @@
 namespace harrier {
 
 struct IncidentCaptureConfig {
-  std::string dir;                // where incident pcapngs go; "" = off
-  uint32_t before_s = 60;         // packets from this long before the first alert...
-  uint32_t after_s = 30;          // ... to this long after it
+  std::string dir;         // where incident pcapngs go; "" = off
+  uint32_t before_s = 60;  // packets from this long before the first alert...
+  uint32_t after_s = 30;   // ... to this long after it
   // Recent packets each worker keeps for the look-back (about 2 KiB each):
   // the look-back reaches `before_s` or this many packets, whichever is less.
   uint32_t ring_packets = 16384;
@@ -22,8 +22,8 @@ struct IncidentCaptureConfig {
 };
 
 struct CaptureConfig {
-  std::string write;       // pcapng path (or the rotating set's path); "" = no recording
-  std::string filter;      // tcpdump syntax; "" = everything
+  std::string write;   // pcapng path (or the rotating set's path); "" = no recording
+  std::string filter;  // tcpdump syntax; "" = everything
   uint32_t snaplen = 262144;
   RotationPolicy rotation;
   IncidentCaptureConfig incidents;

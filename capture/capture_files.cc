@@ -143,9 +143,8 @@ bool CaptureFileSet::delete_oldest() {
 }
 
 void CaptureFileSet::enforce(uint64_t incoming) {
-  while (!kept_.empty() &&
-         ((policy_.keep_files && kept_files() > policy_.keep_files) ||
-          (policy_.keep_bytes && kept_bytes() + incoming > policy_.keep_bytes)))
+  while (!kept_.empty() && ((policy_.keep_files && kept_files() > policy_.keep_files) ||
+                            (policy_.keep_bytes && kept_bytes() + incoming > policy_.keep_bytes)))
     delete_oldest();
 }
 

@@ -18,7 +18,7 @@
 #include <rte_ring_elem.h>
 #include <spdlog/spdlog.h>
 
-#include "capture/pcapng_block.h"
+#include "capture/pcapng_file.h"
 
 namespace harrier {
 
@@ -83,8 +83,8 @@ std::unique_ptr<IncidentRecorder> IncidentRecorder::create(const IncidentCapture
     s->watching.reserve(kSlots);
     r->shards_.push_back(std::move(s));
   }
-  r->queue_ = rte_ring_create_elem(("incq" + tag).c_str(), sizeof(Msg), kQueue, socket,
-                                   RING_F_SC_DEQ);
+  r->queue_ =
+      rte_ring_create_elem(("incq" + tag).c_str(), sizeof(Msg), kQueue, socket, RING_F_SC_DEQ);
   if (!r->queue_) {
     *error = std::string("cannot allocate the incident capture queue: ") + rte_strerror(rte_errno);
     return nullptr;
@@ -200,8 +200,8 @@ void IncidentRecorder::on_batch(uint32_t shard, rte_mbuf* const* mbufs, const ui
   for (uint32_t i = 0; i < n; ++i) {
     if (owner[i] != shard || views[i].ip_version == 0) continue;
     Entry& e = s.ring[s.head];
-    rte_mbuf* copy =
-        rte_pcapng_copy(mbufs[i]->port, 0, mbufs[i], s.pool, cfg_.snaplen, 0, RTE_PCAPNG_DIRECTION_IN);
+    rte_mbuf* copy = rte_pcapng_copy(mbufs[i]->port, 0, mbufs[i], s.pool, cfg_.snaplen, 0,
+                                     RTE_PCAPNG_DIRECTION_IN);
     if (!copy && e.copy) {  // the pool is short: the slot's old copy makes room
       rte_pktmbuf_free(e.copy);
       e.copy = nullptr;
@@ -239,11 +239,8 @@ void IncidentRecorder::on_batch(uint32_t shard, rte_mbuf* const* mbufs, const ui
 bool IncidentRecorder::open_slot_file(uint32_t slot) {
   OpenFile& f = open_[slot];
   const std::string& path = slot_path_[slot];
-  f.fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (f.fd >= 0) f.pcapng = rte_pcapng_fdopen(f.fd, nullptr, nullptr, "harrier " HARRIER_VERSION, nullptr);
+  f.pcapng = create_pcapng(path, &f.fd);
   if (!f.pcapng) {
-    if (f.fd >= 0) ::close(f.fd);
-    f.fd = -1;
     write_errors_.fetch_add(1, std::memory_order_relaxed);
     spdlog::error("{}: cannot write the incident capture: {}", path, std::strerror(errno));
     return false;
@@ -298,10 +295,7 @@ uint32_t IncidentRecorder::drain_once() {
 }
 
 void IncidentRecorder::writer_loop() {
-  while (!done_.load(std::memory_order_acquire))
-    if (drain_once() == 0) std::this_thread::sleep_for(std::chrono::microseconds(500));
-  while (drain_once()) {
-  }
+  drain_until_done(done_, std::chrono::microseconds(500), [this] { return drain_once(); });
 }
 
 void IncidentRecorder::finish() {

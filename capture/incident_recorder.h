@@ -160,8 +160,8 @@ class IncidentRecorder {
   std::map<uint32_t, std::string> paths_;
   std::array<std::string, kSlots> slot_path_;  // written before the slot is published
 
-  std::atomic<uint64_t> files_{0}, packets_{0}, bytes_{0}, skipped_files_cap_{0},
-      skipped_busy_{0}, packets_capped_{0}, write_errors_{0};
+  std::atomic<uint64_t> files_{0}, packets_{0}, bytes_{0}, skipped_files_cap_{0}, skipped_busy_{0},
+      packets_capped_{0}, write_errors_{0};
 };
 
 }  // namespace harrier

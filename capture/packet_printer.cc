@@ -13,8 +13,12 @@ namespace harrier {
 
 namespace {
 
-uint16_t rd16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
-uint32_t rd32(const uint8_t* p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
+uint16_t rd16(const uint8_t* p) {
+  return uint16_t(p[0] << 8 | p[1]);
+}
+uint32_t rd32(const uint8_t* p) {
+  return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3];
+}
 
 template <typename... Args>
 void appendf(std::string& out, const char* fmt, Args... args) {
@@ -77,14 +81,22 @@ void tcp_options(const uint8_t* p, uint32_t len, std::string& out) {
 
 const char* nbns_opcode(unsigned op) {
   switch (op) {
-    case 0: return "QUERY";
-    case 5: return "REGISTER";
-    case 6: return "RELEASE";
-    case 7: return "WACK";
-    case 8: return "REFRESH(8)";
-    case 9: return "REFRESH";
-    case 15: return "MULTIHOMED REGISTER";
-    default: return "OPUNKNOWN";
+    case 0:
+      return "QUERY";
+    case 5:
+      return "REGISTER";
+    case 6:
+      return "RELEASE";
+    case 7:
+      return "WACK";
+    case 8:
+      return "REFRESH(8)";
+    case 9:
+      return "REFRESH";
+    case 15:
+      return "MULTIHOMED REGISTER";
+    default:
+      return "OPUNKNOWN";
   }
 }
 
@@ -93,10 +105,14 @@ void hex_dump(const uint8_t* p, uint32_t len, std::string& out) {
     const uint32_t n = std::min<uint32_t>(16, len - off);
     appendf(out, "0x%04x  ", off);
     for (uint32_t k = 0; k < 16; k += 2) {
-      if (k < n) appendf(out, "%02x", p[off + k]);
-      else out += "  ";
-      if (k + 1 < n) appendf(out, "%02x", p[off + k + 1]);
-      else out += "  ";
+      if (k < n)
+        appendf(out, "%02x", p[off + k]);
+      else
+        out += "  ";
+      if (k + 1 < n)
+        appendf(out, "%02x", p[off + k + 1]);
+      else
+        out += "  ";
       out += ' ';
     }
     out += ' ';
@@ -117,9 +133,12 @@ PacketPrinter::PacketPrinter(const PrintOptions& opts) : opts_(opts) {
   // One pass over /etc/services (getservbyport would read it per port).
   setservent(1);
   while (const servent* e = getservent()) {
-    const int slot = std::string_view(e->s_proto) == "tcp" ? 0 : std::string_view(e->s_proto) == "udp" ? 1 : -1;
+    const int slot = std::string_view(e->s_proto) == "tcp"   ? 0
+                     : std::string_view(e->s_proto) == "udp" ? 1
+                                                             : -1;
     const uint16_t port = ntohs(uint16_t(e->s_port));
-    if (slot >= 0 && services_[size_t(slot)][port].empty()) services_[size_t(slot)][port] = e->s_name;
+    if (slot >= 0 && services_[size_t(slot)][port].empty())
+      services_[size_t(slot)][port] = e->s_name;
   }
   endservent();
 }
@@ -202,7 +221,8 @@ void PacketPrinter::print(const PacketView& v, DecodeError err, const uint8_t* d
   out += '\n';
   // Like tcpdump, the dump ends with the IP packet, not the frame's padding.
   if (opts_.hex)
-    hex_dump(l3, v.ip_version && v.ip_total_len ? std::min<uint32_t>(l3_cap, v.ip_total_len) : l3_cap,
+    hex_dump(l3,
+             v.ip_version && v.ip_total_len ? std::min<uint32_t>(l3_cap, v.ip_total_len) : l3_cap,
              out);
 }
 
@@ -277,30 +297,61 @@ void PacketPrinter::print_icmp(const PacketView& v, std::string& out) {
   if (v.proto == L4Proto::kIcmp6) {
     out += " icmp6: ";
     switch (v.icmp_type) {
-      case 1: out += "destination unreachable"; break;
-      case 2: out += "packet too big"; break;
-      case 3: out += "time exceeded in-transit"; break;
-      case 4: out += "parameter problem"; break;
-      case 128: out += "echo request"; break;
-      case 129: out += "echo reply"; break;
-      case 133: out += "router solicitation"; break;
-      case 134: out += "router advertisement"; break;
-      case 135: out += "neighbor solicitation"; break;
-      case 136: out += "neighbor advertisement"; break;
-      default: appendf(out, "type-#%u", v.icmp_type);
+      case 1:
+        out += "destination unreachable";
+        break;
+      case 2:
+        out += "packet too big";
+        break;
+      case 3:
+        out += "time exceeded in-transit";
+        break;
+      case 4:
+        out += "parameter problem";
+        break;
+      case 128:
+        out += "echo request";
+        break;
+      case 129:
+        out += "echo reply";
+        break;
+      case 133:
+        out += "router solicitation";
+        break;
+      case 134:
+        out += "router advertisement";
+        break;
+      case 135:
+        out += "neighbor solicitation";
+        break;
+      case 136:
+        out += "neighbor advertisement";
+        break;
+      default:
+        appendf(out, "type-#%u", v.icmp_type);
     }
     return;
   }
   out += " icmp: ";
   const std::string dst = q.present ? addr_text(q.dst) : std::string("?");
   switch (v.icmp_type) {
-    case 0: out += "echo reply"; break;
-    case 8: out += "echo request"; break;
+    case 0:
+      out += "echo reply";
+      break;
+    case 8:
+      out += "echo request";
+      break;
     case 3:
       switch (v.icmp_code) {
-        case 0: out += "net " + dst + " unreachable"; break;
-        case 1: out += "host " + dst + " unreachable"; break;
-        case 2: appendf(out, "%s protocol %u unreachable", dst.c_str(), q.ip_proto); break;
+        case 0:
+          out += "net " + dst + " unreachable";
+          break;
+        case 1:
+          out += "host " + dst + " unreachable";
+          break;
+        case 2:
+          appendf(out, "%s protocol %u unreachable", dst.c_str(), q.ip_proto);
+          break;
         case 3:
         case 13:
           if (v.icmp_code == 3 && q.has_ports && (q.ip_proto == 6 || q.ip_proto == 17)) {
@@ -316,28 +367,54 @@ void PacketPrinter::print_icmp(const PacketView& v, std::string& out) {
             out += dst + " unreachable - admin prohibited filter";
           }
           break;
-        case 4: appendf(out, "%s unreachable - need to frag (mtu %u)", dst.c_str(), v.icmp_seq); break;
-        case 9: out += "net " + dst + " unreachable - admin prohibited"; break;
-        case 10: out += "host " + dst + " unreachable - admin prohibited"; break;
-        default: appendf(out, "%s unreachable - #%u", dst.c_str(), v.icmp_code);
+        case 4:
+          appendf(out, "%s unreachable - need to frag (mtu %u)", dst.c_str(), v.icmp_seq);
+          break;
+        case 9:
+          out += "net " + dst + " unreachable - admin prohibited";
+          break;
+        case 10:
+          out += "host " + dst + " unreachable - admin prohibited";
+          break;
+        default:
+          appendf(out, "%s unreachable - #%u", dst.c_str(), v.icmp_code);
       }
       break;
-    case 4: out += "source quench"; break;
+    case 4:
+      out += "source quench";
+      break;
     case 5: {
       IpAddr gw = IpAddr::v4(0);
       std::memcpy(gw.bytes, v.l4 + 4, 4);
       out += "redirect " + dst + " to host " + addr_text(gw);
       break;
     }
-    case 9: out += "router advertisement"; break;
-    case 10: out += "router solicitation"; break;
-    case 11: out += v.icmp_code == 0 ? "time exceeded in-transit" : "ip reassembly time exceeded"; break;
-    case 12: out += "parameter problem"; break;
-    case 13: appendf(out, "time stamp query id %u seq %u", v.icmp_id, v.icmp_seq); break;
-    case 14: appendf(out, "time stamp reply id %u seq %u", v.icmp_id, v.icmp_seq); break;
-    case 17: out += "address mask request"; break;
-    case 18: out += "address mask reply"; break;
-    default: appendf(out, "type-#%u", v.icmp_type);
+    case 9:
+      out += "router advertisement";
+      break;
+    case 10:
+      out += "router solicitation";
+      break;
+    case 11:
+      out += v.icmp_code == 0 ? "time exceeded in-transit" : "ip reassembly time exceeded";
+      break;
+    case 12:
+      out += "parameter problem";
+      break;
+    case 13:
+      appendf(out, "time stamp query id %u seq %u", v.icmp_id, v.icmp_seq);
+      break;
+    case 14:
+      appendf(out, "time stamp reply id %u seq %u", v.icmp_id, v.icmp_seq);
+      break;
+    case 17:
+      out += "address mask request";
+      break;
+    case 18:
+      out += "address mask reply";
+      break;
+    default:
+      appendf(out, "type-#%u", v.icmp_type);
   }
 }
 

@@ -1,6 +1,6 @@
 #include "capture/pcapng_writer.h"
 
-#include "capture/pcapng_block.h"
+#include "capture/pcapng_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -87,23 +87,8 @@ void PcapngWriter::submit(const rte_mbuf* m, uint64_t ts_ns) noexcept {
 // Opens the next file of the set; errno says why when it fails.
 bool PcapngWriter::open_file(uint64_t first_ts_ns) {
   const std::string name = files_.next_name(first_ts_ns);
-  fd_ = ::open(name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd_ < 0) return false;
-  // Writes the section header and one interface block per port.
-  errno = 0;
-  rte_errno = 0;
-  pcapng_ = rte_pcapng_fdopen(fd_, nullptr, nullptr, "harrier " HARRIER_VERSION, nullptr);
-  if (!pcapng_) {
-    const int saved = errno ? errno : rte_errno ? rte_errno : EIO;
-    struct stat st {};
-    // A header cut short is not a pcapng file; but a device or FIFO the
-    // user named is theirs, not ours to remove.
-    if (::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode)) ::unlink(name.c_str());
-    ::close(fd_);
-    fd_ = -1;
-    errno = saved;
-    return false;
-  }
+  pcapng_ = create_pcapng(name, &fd_);
+  if (!pcapng_) return false;
   const off_t header = ::lseek(fd_, 0, SEEK_CUR);
   files_.opened(name, header > 0 ? uint64_t(header) : 0);
   file_first_ts_ = first_ts_ns;
@@ -212,10 +197,7 @@ uint32_t PcapngWriter::drain_once() {
 }
 
 void PcapngWriter::loop() {
-  while (!done_.load(std::memory_order_acquire))
-    if (drain_once() == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
-  while (drain_once()) {
-  }
+  drain_until_done(done_, std::chrono::microseconds(200), [this] { return drain_once(); });
 }
 
 void PcapngWriter::finish() {
