@@ -1,5 +1,6 @@
 #include "dataplane/decode.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace harrier {
@@ -214,12 +215,15 @@ DecodeError decode_ipv6(const uint8_t* p, uint32_t len, PacketView& v) noexcept 
   if (len < 40) return DecodeError::kTruncatedIpv6;
   v.ip_version = 6;
   v.tos = uint8_t((rd16(p) >> 4) & 0xFF);
-  v.ip_total_len = uint16_t(rd16(p + 4) + 40);
+  // Payload length plus the fixed header: up to 65,575, more than 16 bits
+  // hold, so the arithmetic is done wide (a wrapped length once let a
+  // hostile 0xFFFF payload length walk past the captured bytes).
+  const uint32_t total = uint32_t(rd16(p + 4)) + 40;
+  v.ip_total_len = uint16_t(std::min<uint32_t>(total, 0xFFFF));
   v.ttl = p[7];
   v.src = IpAddr::v6(p + 8);
   v.dst = IpAddr::v6(p + 24);
-  uint32_t l3_len = len;
-  if (v.ip_total_len < l3_len) l3_len = v.ip_total_len;
+  const uint32_t l3_len = std::min(len, total);
   uint8_t next = p[6];
   uint32_t off = 40;
   // Walk the common extension headers; the chain length is bounded by the

@@ -182,3 +182,28 @@ TEST(Decode, RandomBytesStayInBounds) {
     }
   }
 }
+
+// A payload length of 0xFFFF plus the 40-byte header does not fit 16 bits;
+// wrapped, it once made the L4 length huge and decode read past the frame.
+TEST(Decode, Ipv6PayloadLengthNearMaxStaysWithinTheFrame) {
+  for (uint8_t next : {uint8_t(6), uint8_t(17), uint8_t(58)}) {
+    std::vector<uint8_t> p = eth(0x86DD);
+    std::vector<uint8_t> ip6(40, 0);
+    ip6[0] = 0x60, ip6[4] = 0xFF, ip6[5] = 0xFF, ip6[6] = next, ip6[7] = 64;
+    p.insert(p.end(), ip6.begin(), ip6.end());
+    PacketView v;
+    const DecodeError e = decode(p.data(), uint32_t(p.size()), uint32_t(p.size()), v);
+    EXPECT_NE(e, DecodeError::kNone) << int(next);
+    EXPECT_EQ(v.payload_len, 0) << int(next);
+    EXPECT_EQ(v.ip_total_len, 0xFFFF) << int(next);
+  }
+  // With a whole UDP header, what follows it is what the frame holds.
+  std::vector<uint8_t> p = eth(0x86DD);
+  std::vector<uint8_t> ip6(40, 0);
+  ip6[0] = 0x60, ip6[4] = 0xFF, ip6[5] = 0xFF, ip6[6] = 17, ip6[7] = 64;
+  p.insert(p.end(), ip6.begin(), ip6.end());
+  p.insert(p.end(), {0x13, 0x88, 0x00, 0x35, 0, 20, 0, 0, 1, 2, 3, 4});
+  PacketView v;
+  EXPECT_EQ(decode(p.data(), uint32_t(p.size()), uint32_t(p.size()), v), DecodeError::kNone);
+  EXPECT_EQ(v.payload_len, 4);
+}
