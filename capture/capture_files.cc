@@ -11,6 +11,8 @@
 #include <ctime>
 #include <vector>
 
+#include <spdlog/spdlog.h>
+
 namespace harrier {
 
 namespace {
@@ -137,8 +139,16 @@ bool CaptureFileSet::delete_oldest() {
   const Kept k = kept_.front();
   kept_.pop_front();
   kept_total_ -= k.bytes;
-  // Gone already (an operator moved it away) is as good as deleted.
-  if (unlink(k.name.c_str()) == 0 || errno == ENOENT) ++deleted_;
+  // Gone already (an operator moved it away) is as good as deleted. One
+  // that cannot be deleted leaves the budget's count all the same (it is
+  // not ours to keep trying), and the operator is told.
+  if (unlink(k.name.c_str()) == 0 || errno == ENOENT)
+    ++deleted_;
+  else
+    spdlog::error(
+        "{}: cannot delete this old capture file ({}); it stays on disk, outside the "
+        "retention budget",
+        k.name, std::strerror(errno));
   return true;
 }
 

@@ -43,6 +43,7 @@ class CaptureFileSet {
   bool delete_oldest();
 
   bool is_open() const { return !current_.empty(); }
+  const std::string& current_name() const { return current_; }
   uint64_t current_bytes() const { return current_bytes_; }
   uint64_t kept_files() const { return kept_.size() + (is_open() ? 1 : 0); }
   uint64_t kept_bytes() const { return kept_total_ + current_bytes_; }

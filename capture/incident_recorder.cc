@@ -69,10 +69,11 @@ std::unique_ptr<IncidentRecorder> IncidentRecorder::create(const IncidentCapture
       std::min<uint32_t>(rte_pcapng_mbuf_size(std::min<uint32_t>(cfg.snaplen, 1518)), UINT16_MAX));
   for (uint32_t i = 0; i < n_shards; ++i) {
     auto s = std::make_unique<Shard>();
-    // The ring's packets, and as many again on their way to the writer.
+    // The ring's packets, and the queue's worth more on their way to the
+    // writer (one shard may fill it). No per-lcore cache: it would strand
+    // copies on lcores that never return them to this shard.
     s->pool = rte_pktmbuf_pool_create(("incring" + tag + "_" + std::to_string(i)).c_str(),
-                                      cfg.ring_packets + kQueue / n_shards + 2 * kBurst, 256, 0,
-                                      room, socket);
+                                      cfg.ring_packets + kQueue + 2 * kBurst, 0, 0, room, socket);
     if (!s->pool) {
       *error = "cannot allocate " + std::to_string(cfg.ring_packets) +
                " incident ring packets per worker: " + rte_strerror(rte_errno) +
@@ -106,7 +107,7 @@ IncidentRecorder::~IncidentRecorder() {
 // ---- emit thread -----------------------------------------------------------
 
 uint32_t IncidentRecorder::on_alert(const IncidentRef& ref) {
-  const auto key = std::make_tuple(ref.detector, ref.first_ts, ref.subject);
+  const auto key = std::make_tuple(ref.detector, ref.first_ts, ref.subject, ref.peer);
   if (!ref.first_alert) {
     const auto it = by_incident_.find(key);
     return it == by_incident_.end() ? 0 : it->second;
@@ -152,6 +153,13 @@ std::string IncidentRecorder::file_for(uint32_t id) const {
 // ---- flow shard threads ----------------------------------------------------
 
 void IncidentRecorder::send(Shard& s, uint32_t slot, rte_mbuf* copy) noexcept {
+  // Live, the last kSlots places in the queue are kept for closes (at most
+  // one per slot is ever pending), so a close always fits and a stalled
+  // disk can never hold a worker.
+  if (!lossless_ && rte_ring_free_count(queue_) <= kSlots) {
+    s.dropped.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   share(copy);
   Msg m{slot, 0, copy};
   while (rte_ring_mp_enqueue_elem(queue_, &m, sizeof(Msg)) != 0) {
@@ -165,10 +173,29 @@ void IncidentRecorder::send(Shard& s, uint32_t slot, rte_mbuf* copy) noexcept {
 }
 
 void IncidentRecorder::send_close(uint32_t slot) noexcept {
-  // A close is never dropped: the writer always drains, so this waits briefly at most.
+  // Never dropped, and never waits long: live, packets leave room for it.
   Msg m{slot, 1, nullptr};
   while (rte_ring_mp_enqueue_elem(queue_, &m, sizeof(Msg)) != 0)
     std::this_thread::yield();
+}
+
+// A copy of `m` from the shard's pool. When the pool is short, the ring's
+// oldest copy makes room; offline, when the writer still holds copies, wait
+// for it to let them go rather than miss the packet.
+rte_mbuf* IncidentRecorder::copy_packet(Shard& s, Entry& oldest, const rte_mbuf* m) noexcept {
+  for (;;) {
+    rte_mbuf* copy =
+        rte_pcapng_copy(m->port, 0, m, s.pool, cfg_.snaplen, 0, RTE_PCAPNG_DIRECTION_IN);
+    if (copy) return copy;
+    if (oldest.copy) {
+      rte_pktmbuf_free(oldest.copy);
+      oldest.copy = nullptr;
+    } else if (lossless_ && !rte_ring_empty(queue_)) {
+      std::this_thread::yield();
+    } else {
+      return nullptr;
+    }
+  }
 }
 
 void IncidentRecorder::follow_new_requests(Shard& s) noexcept {
@@ -200,14 +227,7 @@ void IncidentRecorder::on_batch(uint32_t shard, rte_mbuf* const* mbufs, const ui
   for (uint32_t i = 0; i < n; ++i) {
     if (owner[i] != shard || views[i].ip_version == 0) continue;
     Entry& e = s.ring[s.head];
-    rte_mbuf* copy = rte_pcapng_copy(mbufs[i]->port, 0, mbufs[i], s.pool, cfg_.snaplen, 0,
-                                     RTE_PCAPNG_DIRECTION_IN);
-    if (!copy && e.copy) {  // the pool is short: the slot's old copy makes room
-      rte_pktmbuf_free(e.copy);
-      e.copy = nullptr;
-      copy = rte_pcapng_copy(mbufs[i]->port, 0, mbufs[i], s.pool, cfg_.snaplen, 0,
-                             RTE_PCAPNG_DIRECTION_IN);
-    }
+    rte_mbuf* copy = copy_packet(s, e, mbufs[i]);
     if (!copy) {
       s.ring_misses.fetch_add(1, std::memory_order_relaxed);
       continue;
@@ -246,6 +266,8 @@ bool IncidentRecorder::open_slot_file(uint32_t slot) {
     return false;
   }
   f.packets = 0;
+  const off_t header = ::lseek(f.fd, 0, SEEK_CUR);
+  f.good = header > 0 ? uint64_t(header) : 0;
   return true;
 }
 
@@ -258,13 +280,24 @@ void IncidentRecorder::write_packet(uint32_t slot, rte_mbuf* copy) {
     write_errors_.fetch_add(1, std::memory_order_relaxed);
   } else if (f.packets >= cfg_.max_packets || bytes_total_ + copy->pkt_len > cfg_.max_bytes) {
     packets_capped_.fetch_add(1, std::memory_order_relaxed);
-  } else if (rte_pcapng_write_packets(f.pcapng, &copy, 1) == ssize_t(copy->pkt_len)) {
-    ++f.packets;
-    bytes_total_ += copy->pkt_len;
-    packets_.fetch_add(1, std::memory_order_relaxed);
-    bytes_.fetch_add(copy->pkt_len, std::memory_order_relaxed);
   } else {
-    write_errors_.fetch_add(1, std::memory_order_relaxed);
+    bool cut_failed = false;
+    const int why = append_blocks(f.pcapng, f.fd, &copy, 1, copy->pkt_len, f.good, &cut_failed);
+    if (why == 0) {
+      ++f.packets;
+      f.good += copy->pkt_len;
+      bytes_total_ += copy->pkt_len;
+      packets_.fetch_add(1, std::memory_order_relaxed);
+      bytes_.fetch_add(copy->pkt_len, std::memory_order_relaxed);
+    } else {
+      // Cut back to its last whole packet, the file stays readable.
+      write_errors_.fetch_add(1, std::memory_order_relaxed);
+      if (!f.reported)
+        spdlog::error("{}: cannot write the incident capture: {}{}", slot_path_[slot],
+                      std::strerror(why),
+                      cut_failed ? " (and cannot cut it back: it may end torn)" : "");
+      f.reported = true;
+    }
   }
   rte_pktmbuf_free(copy);
 }

@@ -58,6 +58,7 @@ struct IncidentRef {
   uint64_t first_ts = 0;  // the incident's first packet
   uint64_t alert_ts = 0;
   IpAddr subject;
+  IpAddr peer;              // what else tells incidents apart (the alert's first target), or unset
   bool first_alert = true;  // false: an update of an incident already alerted
 };
 
@@ -124,10 +125,13 @@ class IncidentRecorder {
     int fd = -1;
     rte_pcapng* pcapng = nullptr;
     uint32_t packets = 0;
+    uint64_t good = 0;      // end of its last whole block
+    bool reported = false;  // a write error was logged
   };
 
   IncidentRecorder() = default;
   void send(Shard& s, uint32_t slot, rte_mbuf* copy) noexcept;
+  rte_mbuf* copy_packet(Shard& s, Entry& oldest, const rte_mbuf* m) noexcept;
   void send_close(uint32_t slot) noexcept;
   void follow_new_requests(Shard& s) noexcept;
   void writer_loop();
@@ -150,7 +154,7 @@ class IncidentRecorder {
   // Emit thread.
   uint32_t next_id_ = 1;
   uint64_t files_started_ = 0;
-  std::map<std::tuple<uint16_t, uint64_t, IpAddr>, uint32_t> by_incident_;
+  std::map<std::tuple<uint16_t, uint64_t, IpAddr, IpAddr>, uint32_t> by_incident_;
 
   // Writer thread.
   std::array<OpenFile, kSlots> open_;

@@ -172,7 +172,9 @@ void PacketPrinter::print(const PacketView& v, DecodeError err, const uint8_t* d
   const uint32_t l3_cap = caplen > l3_off ? caplen - l3_off : 0;
 
   if (v.ip_version == 0) {
-    if (v.ether_type == 0x0806)
+    if (v.ether_type == 0x0800 || v.ether_type == 0x86DD)
+      out += v.ether_type == 0x0800 ? "IP [|ip]" : "IP6 [|ip6]";  // too short for its header
+    else if (v.ether_type == 0x0806)
       print_arp(l3, l3_cap, out);
     else if (err == DecodeError::kTruncatedEthernet || err == DecodeError::kTruncatedVlan)
       out += "[|ether]";
@@ -188,7 +190,9 @@ void PacketPrinter::print(const PacketView& v, DecodeError err, const uint8_t* d
     out += " > ";
     endpoint(v.dst, v.dport, v.ip_proto, ports, out);
     out += ':';
-    const uint32_t hdr_len = v.l4 ? uint32_t(v.l4 - l3) : 0;
+    // The IP header's length: up to the transport header, or for a later
+    // fragment (no transport header) the IPv4 IHL / IPv6 fixed header.
+    const uint32_t hdr_len = v.l4 ? uint32_t(v.l4 - l3) : v.payload ? uint32_t(v.payload - l3) : 0;
     const uint32_t l4_len = v.ip_total_len > hdr_len ? v.ip_total_len - hdr_len : 0;
     if (v.is_later_fragment) {
       // The fragment line below says it all.

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -27,6 +28,22 @@ rte_pcapng* create_pcapng(const std::string& path, int* fd) {
   *fd = -1;
   errno = saved;
   return nullptr;
+}
+
+int append_blocks(rte_pcapng* p, int fd, rte_mbuf** pkts, uint16_t n, uint64_t bytes, uint64_t good,
+                  bool* cut_failed) {
+  *cut_failed = false;
+  rte_errno = 0;
+  const ssize_t wrote = rte_pcapng_write_packets(p, pkts, n);
+  if (wrote == ssize_t(bytes)) return 0;
+  int why = wrote < 0 && rte_errno ? rte_errno : EIO;
+  if (wrote >= 0) {  // short: say whether the file system is what filled up
+    struct statvfs fs {};
+    if (::fstatvfs(fd, &fs) == 0 && uint64_t(fs.f_bavail) * fs.f_frsize < bytes) why = ENOSPC;
+  }
+  if (::ftruncate(fd, off_t(good)) != 0 || ::lseek(fd, off_t(good), SEEK_SET) != off_t(good))
+    *cut_failed = true;
+  return why;
 }
 
 }  // namespace harrier

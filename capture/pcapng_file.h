@@ -36,6 +36,14 @@ inline uint64_t packet_time(const rte_mbuf* copy) {
 // why, and removes a regular file it left with half a header.
 rte_pcapng* create_pcapng(const std::string& path, int* fd);
 
+// Appends `n` packet blocks (`bytes` in all) to `fd`, whose whole blocks end
+// at offset `good`. Returns 0, or the errno of a write the disk refused (a
+// short write is ENOSPC when the file system is full, else EIO); the file
+// is then cut back to `good`, still valid, unless *cut_failed says it could
+// not be.
+int append_blocks(rte_pcapng* p, int fd, rte_mbuf** pkts, uint16_t n, uint64_t bytes, uint64_t good,
+                  bool* cut_failed);
+
 // A writer thread's body: `drain()` (returns how much it wrote) until `done`,
 // resting `idle` when there was nothing, then whatever is left.
 template <typename Drain>

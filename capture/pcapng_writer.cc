@@ -126,8 +126,10 @@ void PcapngWriter::publish_file_counters() {
 void PcapngWriter::write_run(rte_mbuf** pkts, uint32_t n, uint64_t bytes) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     files_.enforce(bytes);
-    const ssize_t wrote = rte_pcapng_write_packets(pcapng_, pkts, uint16_t(n));
-    if (wrote == ssize_t(bytes)) {
+    bool cut_failed = false;
+    const int why =
+        append_blocks(pcapng_, fd_, pkts, uint16_t(n), bytes, files_.current_bytes(), &cut_failed);
+    if (why == 0) {
       written_.fetch_add(n, std::memory_order_relaxed);
       bytes_.fetch_add(bytes, std::memory_order_relaxed);
       files_.written(bytes);
@@ -135,26 +137,28 @@ void PcapngWriter::write_run(rte_mbuf** pkts, uint32_t n, uint64_t bytes) {
       publish_file_counters();
       return;
     }
-    const int why = wrote < 0 ? rte_errno : ENOSPC;
-    const off_t good = off_t(files_.current_bytes());
-    if (::ftruncate(fd_, good) != 0 || ::lseek(fd_, good, SEEK_SET) != good) {
+    report_error(why, "cannot write packets to " + files_.current_name(),
+                 files_.policy().rotating() && (why == ENOSPC || why == EDQUOT)
+                     ? "deleting the oldest capture files to make room"
+                     : "counting what is lost");
+    if (cut_failed) {
       // The file cannot even be cut back: close it where it is and start
       // the next one on the next packet.
       close_file();
-      write_errors_.fetch_add(n, std::memory_order_relaxed);
-      return;
-    }
-    if (!reported_error_) {
-      reported_error_ = true;
-      spdlog::error("{}: cannot write packets: {}{}", path_, std::strerror(why),
-                    files_.policy().rotating() ? "; deleting the oldest capture files to make room"
-                                               : "; counting what is lost");
+      break;
     }
     // Full disk, rotating: the oldest file makes room, once per write.
     if (!(why == ENOSPC || why == EDQUOT) || !files_.delete_oldest()) break;
   }
   write_errors_.fetch_add(n, std::memory_order_relaxed);
   publish_file_counters();
+}
+
+// Each kind of failure is logged when it first happens, not per packet.
+void PcapngWriter::report_error(int why, const std::string& what, const char* consequence) {
+  if (why == last_errno_) return;
+  last_errno_ = why;
+  spdlog::error("{}: {}; {}", what, std::strerror(why), consequence);
 }
 
 uint32_t PcapngWriter::drain_once() {
@@ -166,10 +170,8 @@ uint32_t PcapngWriter::drain_once() {
   uint32_t i = 0;
   while (i < n) {
     if (!pcapng_ && !open_file_making_room(packet_time(pkts[i]))) {
-      if (!reported_error_) {
-        reported_error_ = true;
-        spdlog::error("{}: cannot open the next capture file: {}", path_, std::strerror(errno));
-      }
+      report_error(errno, "cannot create " + files_.next_name(packet_time(pkts[i])),
+                   "counting what is lost");
       write_errors_.fetch_add(n - i, std::memory_order_relaxed);
       break;
     }

@@ -71,6 +71,7 @@ class PcapngWriter {
   void close_file();
   void write_run(rte_mbuf** pkts, uint32_t n, uint64_t bytes);
   void publish_file_counters();
+  void report_error(int why, const std::string& what, const char* consequence);
 
   std::string path_;
   uint32_t snaplen_ = 0;
@@ -88,7 +89,7 @@ class PcapngWriter {
   rte_pcapng* pcapng_ = nullptr;
   uint64_t file_first_ts_ = 0;
   uint64_t file_packets_ = 0;
-  bool reported_error_ = false;
+  int last_errno_ = 0;  // the last failure logged
 
   // Written by their one owner, read by anyone.
   std::atomic<uint64_t> dropped_full_{0};

@@ -182,6 +182,13 @@ int run_engine(Config& cfg, const RunOptions& opts) {
     std::fprintf(stderr, "harrier: rotation and retention apply to --write; give --write too\n");
     return 2;
   }
+  if (opts.print && (cfg.eve == "-" || cfg.fast == "-")) {
+    std::fprintf(stderr,
+                 "harrier: --print writes packets to stdout, and so would --%s -; send the "
+                 "alerts to a file\n",
+                 cfg.eve == "-" ? "eve" : "fast");
+    return 2;
+  }
   if (!cap.write.empty() || opts.print) {
     capture_filter = PacketFilter::compile(cap.filter, cap.snaplen, &err);
     if (!capture_filter) {
@@ -247,13 +254,15 @@ int run_engine(Config& cfg, const RunOptions& opts) {
   pc.capture = capture.get();
   pc.incidents = incidents.get();
   std::unique_ptr<PacketPrinter> printer;
+  std::unique_ptr<PrintWriter> print_writer;
   if (opts.print) {
     PrintOptions po;
     po.numeric = opts.print_numeric;
     po.hex = opts.print_hex;
     printer = std::make_unique<PacketPrinter>(po);
+    print_writer = std::make_unique<PrintWriter>(stdout, !opts.live);
     pc.printer = printer.get();
-    pc.print_to = stdout;
+    pc.print_to = print_writer.get();
   }
   RuntimeView rt{&cfg.home, &cfg.inventory};
   auto pipeline = Pipeline::create(pc, rt, detectors, &source, queue.get(), &err);
@@ -282,6 +291,12 @@ int run_engine(Config& cfg, const RunOptions& opts) {
   pipeline->run();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   g_pipeline = nullptr;
+  if (print_writer) {
+    print_writer->finish();
+    if (const uint64_t d = print_writer->dropped_packets())
+      spdlog::warn("--print: {} packets not printed because the output could not keep up",
+                   format_count(d));
+  }
   // Incident files are complete before the alerts naming them are flushed.
   if (incidents) incidents->finish();
   output->finish();

@@ -326,6 +326,9 @@ void Pipeline::emit(Batch* b) noexcept {
       ref.first_ts = a->first_ts;
       ref.alert_ts = a->ts;
       ref.subject = d.incident_is_victim ? a->dst : a->src;
+      // A victim's incident is one per victim; a source's may be one per
+      // target (vertical-scan), and the alert's first target stays put.
+      if (!d.incident_is_victim) ref.peer = a->dst;
       ref.first_alert = a->update == 0;
       a->capture_id = cfg_.incidents->on_alert(ref);
     }
@@ -340,13 +343,16 @@ void Pipeline::emit(Batch* b) noexcept {
     for (uint32_t i = 0; i < b->n; ++i)
       if (b->capture[i]) cfg_.capture->submit(b->mbufs[i], b->ts[i]);
   if (cfg_.printer) {
-    print_buf_.clear();
+    std::string lines;
+    uint32_t printed = 0;
     for (uint32_t i = 0; i < b->n; ++i)
-      if (b->capture[i])
+      if (b->capture[i]) {
         cfg_.printer->print(b->views[i], DecodeError(b->decode_err[i]),
                             rte_pktmbuf_mtod(b->mbufs[i], const uint8_t*), b->mbufs[i]->data_len,
-                            b->ts[i], print_buf_);
-    std::fwrite(print_buf_.data(), 1, print_buf_.size(), cfg_.print_to);
+                            b->ts[i], lines);
+        ++printed;
+      }
+    cfg_.print_to->push(std::move(lines), printed);
   }
   if (b->n) rte_pktmbuf_free_bulk(b->mbufs, b->n);
   ++counters_.batches;

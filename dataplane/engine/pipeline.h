@@ -17,11 +17,10 @@
 #include <string>
 #include <vector>
 
-#include <cstdio>
-
 #include "capture/incident_recorder.h"
 #include "capture/packet_filter.h"
 #include "capture/packet_printer.h"
+#include "capture/print_writer.h"
 #include "capture/pcapng_writer.h"
 #include "dataplane/engine/alert_queue.h"
 #include "dataplane/engine/shard.h"
@@ -48,7 +47,7 @@ struct PipelineConfig {
   PcapngWriter* capture = nullptr;
   // --print: a line per packet the filter keeps, to `print_to`, in input order.
   PacketPrinter* printer = nullptr;
-  FILE* print_to = nullptr;
+  PrintWriter* print_to = nullptr;
   // Incident captures: the flow shards keep rings, emit opens requests.
   IncidentRecorder* incidents = nullptr;
 };
@@ -97,7 +96,6 @@ class Pipeline {
   std::vector<void*> allocations_;
   struct rte_ring* free_ = nullptr;
   std::vector<Alert*> sort_scratch_;
-  std::string print_buf_;
   std::atomic<bool> stop_{false};
   bool end_sent_ = false;
   uint64_t next_seq_ = 0;

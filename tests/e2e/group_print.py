@@ -189,3 +189,6 @@ def run(h, check, by, cat):
           and got[3].startswith("0x0020  7878 7878 7878 78") and got[3].endswith("xxxxxxx"), o.stdout)
     o = subprocess.run([h.binary, "read", seed, "-x"], capture_output=True, text=True)
     check("print: -x without --print is refused", o.returncode == 2 and "give --print too" in o.stderr, o.stderr)
+    o = subprocess.run([h.binary, "read", seed, "--print", "--eve", "-"], capture_output=True, text=True)
+    check("print: --print with --eve - (both on stdout) is refused", o.returncode == 2 and
+          "send the alerts to a file" in o.stderr and o.stdout == "", o.stderr)
