@@ -161,7 +161,7 @@ int run_engine(Config& cfg, const RunOptions& opts) {
         std::fprintf(stderr, "harrier: %s\n", err.c_str());
         return 1;
       }
-      inputs.push_back({op.port_id, pc.rx_queues, 0, pc.device, 0});
+      inputs.push_back({op.port_id, pc.rx_queues, 0, pc.device, 0, op.ts_unit_ns});
       socket = op.socket;
     }
   }

@@ -245,21 +245,40 @@ void Pipeline::give_back(Batch* b) noexcept {
 }
 
 // rx stage: fill one batch from the source. Returns false when there is
-// nothing more to send (the end-of-input batch has gone out).
+// nothing more to send (the end-of-input batch has gone out). Live, a queue
+// that stays quiet for heartbeat_ms still sends an empty batch: packet time
+// moves on by the wall time since the last packet, so detector deadlines,
+// flow timeouts and incident-capture windows close on an idle link too.
 bool Pipeline::fill(Batch* b) noexcept {
   if (end_sent_) return false;
   b->n = 0;
   b->end_of_input = false;
   const uint32_t cap = cfg_.batch_size;
+  bool heartbeat = false;
+  uint32_t idle_polls = 0;
   while (!stop_.load(std::memory_order_relaxed)) {
     const uint32_t want = std::min<uint32_t>(32, cap - b->n);
     const uint32_t got = source_->poll(b->mbufs + b->n, b->ts + b->n, want);
     b->n += got;
     if (b->n == cap || (b->n > 0 && got < want)) break;
     if (b->n == 0 && source_->finished()) break;
-    if (got == 0) rte_pause();
+    if (got == 0) {
+      rte_pause();
+      // The clock is read only every 1024 empty polls.
+      if (!cfg_.lossless && cfg_.heartbeat_ms && last_packet_wall_ && b->n == 0 &&
+          (++idle_polls & 1023) == 0) {
+        const uint64_t now = wall_ns();
+        if (now - last_activity_wall_ >= uint64_t(cfg_.heartbeat_ms) * 1'000'000ull) {
+          heartbeat = true;
+          last_activity_wall_ = now;
+          break;
+        }
+      }
+    }
   }
-  if (b->n == 0) {
+  if (heartbeat) {
+    b->max_ts = last_ts_ + (last_activity_wall_ - last_packet_wall_);
+  } else if (b->n == 0) {
     // Offline end or stop request: one empty batch flushes every deadline.
     b->end_of_input = true;
     end_sent_ = true;
@@ -270,6 +289,7 @@ bool Pipeline::fill(Batch* b) noexcept {
       mx = std::max(mx, b->ts[i]);
     b->max_ts = mx;
     last_ts_ = std::max(last_ts_, mx);
+    if (!cfg_.lossless) last_packet_wall_ = last_activity_wall_ = wall_ns();
   }
   b->seq = next_seq_++;
   b->first_order = next_order_;

@@ -37,6 +37,7 @@ struct PipelineConfig {
   FlowTimeouts timeouts;
   uint32_t alerts_per_batch = 32;  // per shard; more in one batch are counted as dropped
   bool lossless = false;           // offline: wait for the output side instead of dropping
+  uint32_t heartbeat_ms = 100;     // live: an empty batch after this long without packets
   int socket = 0;                  // NUMA socket the shards allocate on
   int numa_node = -1;              // TBB arena's NUMA node (-1: not pinned)
   // Register the worker threads as DPDK lcores (per-lcore mempool caches).
@@ -101,6 +102,8 @@ class Pipeline {
   uint64_t next_seq_ = 0;
   uint64_t next_order_ = 0;
   uint64_t last_ts_ = 0;
+  uint64_t last_packet_wall_ = 0;    // live: wall time of the last packets
+  uint64_t last_activity_wall_ = 0;  // live: ... or of the last heartbeat
   PipelineCounters counters_;
 };
 

@@ -123,6 +123,9 @@ bool open_port(const PortConfig& cfg, uint32_t mbufs, OpenPort* out, std::string
   rte_eth_promiscuous_enable(port_id);  // not every PMD has it; harmless where absent
   out->port_id = port_id;
   out->socket = socket;
+  // DPDK 22.11's pcap PMD stamps microseconds (offline reading learns the
+  // same from each file's first packet time).
+  if (info.driver_name && std::string(info.driver_name) == "net_pcap") out->ts_unit_ns = 1000;
   return true;
 }
 

@@ -19,6 +19,9 @@ struct PortConfig {
 struct OpenPort {
   uint16_t port_id = 0;
   int socket = 0;
+  // ns per unit of the RX timestamp the PMD writes, where that is known
+  // without a reference time (0: unknown).
+  uint64_t ts_unit_ns = 0;
 };
 
 // The mbuf pool for `socket`, created on first use. nullptr + *error on failure.

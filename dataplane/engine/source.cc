@@ -77,7 +77,10 @@ uint32_t PacketSource::poll(rte_mbuf** out, uint64_t* ts, uint32_t max) noexcept
   uint64_t wall = 0;  // read once per burst, and only if a packet is unstamped
   for (uint32_t k = 0; k < n; ++k) {
     rte_mbuf* m = out[k];
-    if (ts_offset_ < 0 || !(m->ol_flags & ts_flag_)) {
+    // A live port whose stamp unit is unknown would put packets at a wrong
+    // time (1000x off for a microsecond PMD): the wall clock is right.
+    const bool unit_known = in.first_ts_ns || in.ts_unit_ns || in.expected;
+    if (ts_offset_ < 0 || !(m->ol_flags & ts_flag_) || !unit_known) {
       if (wall == 0) wall = wall_ns();
       ts[k] = wall;
       continue;
@@ -90,7 +93,7 @@ uint32_t PacketSource::poll(rte_mbuf** out, uint64_t* ts, uint32_t max) noexcept
         ts[k] = 0;
         continue;
       }
-      ts_scale_[i] = timestamp_scale(raw, in.first_ts_ns);
+      ts_scale_[i] = in.ts_unit_ns ? in.ts_unit_ns : timestamp_scale(raw, in.first_ts_ns);
     }
     ts[k] = raw * ts_scale_[i];
   }

@@ -19,6 +19,9 @@ struct PortInput {
   std::string name;       // for messages: the file or device
   uint64_t first_ts_ns =
       0;  // offline: the first non-zero packet time, to learn the PMD's timestamp unit
+  // ns per PMD timestamp unit when known up front; live ports with neither
+  // this nor a first time are stamped with the wall clock instead.
+  uint64_t ts_unit_ns = 0;
 };
 
 struct SourceCounters {
