@@ -41,11 +41,20 @@ bool parse_size(const std::string& text, uint64_t* bytes) {
   int shift = 0;
   if (i < text.size()) {
     switch (text[i] | 0x20) {
-      case 'k': shift = 10; break;
-      case 'm': shift = 20; break;
-      case 'g': shift = 30; break;
-      case 't': shift = 40; break;
-      default: return false;
+      case 'k':
+        shift = 10;
+        break;
+      case 'm':
+        shift = 20;
+        break;
+      case 'g':
+        shift = 30;
+        break;
+      case 't':
+        shift = 40;
+        break;
+      default:
+        return false;
     }
     ++i;
     if (i < text.size() && (text[i] | 0x20) == 'i') ++i;  // "Gi"
@@ -116,11 +125,13 @@ struct Ctx {
   uint64_t size(const YAML::Node& n, const std::string& key, uint64_t lo, uint64_t hi) const {
     uint64_t v = 0;
     if (!n.IsScalar() || !parse_size(n.Scalar(), &v))
-      fail(n, key, "'" + (n.IsScalar() ? n.Scalar() : std::string()) +
-                       "' is not a size (bytes, or a number with K, M, G or T)");
+      fail(n, key,
+           "'" + (n.IsScalar() ? n.Scalar() : std::string()) +
+               "' is not a size (bytes, or a number with K, M, G or T)");
     if (v < lo || v > hi)
-      fail(n, key, "value " + n.Scalar() + " out of range " + std::to_string(lo) + ".." +
-                       std::to_string(hi) + " bytes");
+      fail(n, key,
+           "value " + n.Scalar() + " out of range " + std::to_string(lo) + ".." +
+               std::to_string(hi) + " bytes");
     return v;
   }
   std::string string(const YAML::Node& n, const std::string& key) const {
@@ -315,14 +326,16 @@ void parse_capture(const Ctx& c, const YAML::Node& cap, CaptureConfig& out) {
   if (cap["snaplen"]) out.snaplen = c.integer(cap["snaplen"], "capture.snaplen", 64, 262144);
   if (const auto r = cap["rotate"]) {
     c.only_keys(r, "capture.rotate", {"size", "seconds"});
-    if (r["size"]) out.rotation.file_bytes = c.size(r["size"], "capture.rotate.size", 4096, kMaxBytes);
+    if (r["size"])
+      out.rotation.file_bytes = c.size(r["size"], "capture.rotate.size", 4096, kMaxBytes);
     if (r["seconds"])
       out.rotation.file_seconds = c.integer(r["seconds"], "capture.rotate.seconds", 1, 86400 * 366);
   }
   if (const auto k = cap["keep"]) {
     c.only_keys(k, "capture.keep", {"files", "size"});
     if (k["files"]) out.rotation.keep_files = c.integer(k["files"], "capture.keep.files", 1, 1e9);
-    if (k["size"]) out.rotation.keep_bytes = c.size(k["size"], "capture.keep.size", 4096, kMaxBytes);
+    if (k["size"])
+      out.rotation.keep_bytes = c.size(k["size"], "capture.keep.size", 4096, kMaxBytes);
   }
   if (const auto i = cap["incidents"]) {
     auto& ic = out.incidents;
@@ -333,7 +346,8 @@ void parse_capture(const Ctx& c, const YAML::Node& cap, CaptureConfig& out) {
     if (i["before"]) ic.before_s = c.integer(i["before"], "capture.incidents.before", 0, 86400);
     if (i["after"]) ic.after_s = c.integer(i["after"], "capture.incidents.after", 0, 86400);
     if (i["ring_packets"])
-      ic.ring_packets = c.integer(i["ring_packets"], "capture.incidents.ring_packets", 256, 1u << 24);
+      ic.ring_packets =
+          c.integer(i["ring_packets"], "capture.incidents.ring_packets", 256, 1u << 24);
     if (i["snaplen"]) ic.snaplen = c.integer(i["snaplen"], "capture.incidents.snaplen", 64, 65535);
     if (i["max_packets"])
       ic.max_packets = c.integer(i["max_packets"], "capture.incidents.max_packets", 1, 1u << 24);

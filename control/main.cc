@@ -111,8 +111,9 @@ int main(int argc, char** argv) {
   if (!write_path.empty()) cap.write = write_path;
   if (!capture_filter.empty()) cap.filter = capture_filter;
   if (snaplen) cap.snaplen = snaplen;
-  for (auto [text, flag, out] : {std::tuple{&rotate_size, "--rotate-size", &cap.rotation.file_bytes},
-                                 std::tuple{&keep_size, "--keep-size", &cap.rotation.keep_bytes}}) {
+  for (auto [text, flag, out] :
+       {std::tuple{&rotate_size, "--rotate-size", &cap.rotation.file_bytes},
+        std::tuple{&keep_size, "--keep-size", &cap.rotation.keep_bytes}}) {
     if (text->empty()) continue;
     if (!parse_size(*text, out) || *out < 4096) {
       std::fprintf(stderr, "harrier: %s %s: not a size of at least 4096 bytes (e.g. 100M, 1G)\n",

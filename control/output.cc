@@ -90,9 +90,9 @@ void AlertOutput::write(const Alert& a) {
   if (eve_) std::fputs((eve_line(a, t, capture) + "\n").c_str(), eve_);
   if (fast_) std::fputs((fast_line(a, t) + "\n").c_str(), fast_);
   if (summary_)
-    std::fputs((summary_line(a, t) + (capture.empty() ? "" : "\n    packets: " + capture) + "\n")
-                   .c_str(),
-               summary_);
+    std::fputs(
+        (summary_line(a, t) + (capture.empty() ? "" : "\n    packets: " + capture) + "\n").c_str(),
+        summary_);
   if (summary_ && cfg_.explain)
     std::fputs(("\n" + explain_alert(eve_record(a, t, capture)) + "\n").c_str(), summary_);
   ++written_;
@@ -101,7 +101,8 @@ void AlertOutput::write(const Alert& a) {
 
 std::string AlertOutput::eve_line(const Alert& a, const AlertText& t,
                                   const std::string& capture_file) {
-  return eve_record(a, t, capture_file).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  return eve_record(a, t, capture_file)
+      .dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 nlohmann::ordered_json AlertOutput::eve_record(const Alert& a, const AlertText& t,

@@ -307,17 +307,19 @@ int run_engine(Config& cfg, const RunOptions& opts) {
       spdlog::warn("{}: {} packets not recorded because the writer fell behind", capture->path(),
                    format_count(c.dropped_full));
     if (c.write_errors)
-      spdlog::warn("{}: {} packets not recorded because the disk refused them (full?); the "
-                   "files hold every packet before that, whole",
-                   capture->path(), format_count(c.write_errors));
+      spdlog::warn(
+          "{}: {} packets not recorded because the disk refused them (full?); the "
+          "files hold every packet before that, whole",
+          capture->path(), format_count(c.write_errors));
     if (opts.stats && !opts.quiet && capture->rotating())
-      std::fprintf(stderr,
-                   "harrier: rotating set %s: %s files written, %s deleted (retention budget or full "
-                   "disk); "
-                   "%s files (%s bytes) on disk\n",
-                   capture->path().c_str(), format_count(c.files_created).c_str(),
-                   format_count(c.files_deleted).c_str(), format_count(c.files_kept).c_str(),
-                   format_count(c.bytes_kept).c_str());
+      std::fprintf(
+          stderr,
+          "harrier: rotating set %s: %s files written, %s deleted (retention budget or full "
+          "disk); "
+          "%s files (%s bytes) on disk\n",
+          capture->path().c_str(), format_count(c.files_created).c_str(),
+          format_count(c.files_deleted).c_str(), format_count(c.files_kept).c_str(),
+          format_count(c.bytes_kept).c_str());
     if (opts.stats && !opts.quiet)
       std::fprintf(stderr, "harrier: recorded %s packets (%s bytes) to %s%s\n",
                    format_count(c.written).c_str(), format_count(c.bytes).c_str(),
@@ -359,15 +361,16 @@ int run_engine(Config& cfg, const RunOptions& opts) {
       spdlog::warn("{} incidents without a capture: 64 were being recorded at once",
                    format_count(c.skipped_busy));
     if (c.packets_capped)
-      spdlog::warn("{} incident packets left out by capture.incidents.max_packets ({}) or "
-                   "max_size ({} bytes)",
-                   format_count(c.packets_capped), cap.incidents.max_packets,
-                   cap.incidents.max_bytes);
+      spdlog::warn(
+          "{} incident packets left out by capture.incidents.max_packets ({}) or "
+          "max_size ({} bytes)",
+          format_count(c.packets_capped), cap.incidents.max_packets, cap.incidents.max_bytes);
     if (c.packets_dropped || c.ring_misses || c.write_errors)
-      spdlog::warn("incident captures: {} packets dropped (queue full), {} not kept in the "
-                   "look-back ring (pool busy), {} lost to write errors",
-                   format_count(c.packets_dropped), format_count(c.ring_misses),
-                   format_count(c.write_errors));
+      spdlog::warn(
+          "incident captures: {} packets dropped (queue full), {} not kept in the "
+          "look-back ring (pool busy), {} lost to write errors",
+          format_count(c.packets_dropped), format_count(c.ring_misses),
+          format_count(c.write_errors));
   }
   report_detector_tables();
   incidents.reset();

@@ -13,11 +13,11 @@ struct RunOptions {
   std::vector<std::string> files;  // read: capture files, in order
   bool live = false;               // run: ports from config
   bool quiet = false;
-  bool explain = false;  // full explanation of each alert in the readable summary
-  bool print = false;    // tcpdump-style line per packet the capture filter keeps
-  bool print_hex = false;  // ... and its bytes in hex
+  bool explain = false;        // full explanation of each alert in the readable summary
+  bool print = false;          // tcpdump-style line per packet the capture filter keeps
+  bool print_hex = false;      // ... and its bytes in hex
   bool print_numeric = false;  // ... with port numbers, not service names
-  bool stats = true;  // read: print counters to stderr at the end
+  bool stats = true;           // read: print counters to stderr at the end
 };
 
 // Returns the process exit status (0 ok, 1 runtime failure).

@@ -143,6 +143,7 @@ TEST(CaptureFiles, SizesWithSuffixes) {
   EXPECT_EQ(v, 2ull << 30);
   EXPECT_TRUE(parse_size("1tb", &v));
   EXPECT_EQ(v, 1ull << 40);
-  for (const char* bad : {"", "M", "10X", "1.5G", "-1", "10 M", "99999999999999999999", "20000000T"})
+  for (const char* bad :
+       {"", "M", "10X", "1.5G", "-1", "10 M", "99999999999999999999", "20000000T"})
     EXPECT_FALSE(parse_size(bad, &v)) << bad;
 }
