@@ -203,7 +203,7 @@ void PacketPrinter::print(const PacketView& v, DecodeError err, const uint8_t* d
     } else if (err == DecodeError::kTruncatedIcmp) {
       out += v.ip_proto == 58 ? " [|icmp6]" : " [|icmp]";
     } else if (v.proto == L4Proto::kTcp) {
-      print_tcp(v, l3, l4_len, out);
+      print_tcp(v, l4_len, out);
     } else if (v.proto == L4Proto::kUdp) {
       print_udp(v, out);
     } else if (v.proto == L4Proto::kIcmp || v.proto == L4Proto::kIcmp6) {
@@ -230,9 +230,7 @@ void PacketPrinter::print(const PacketView& v, DecodeError err, const uint8_t* d
              out);
 }
 
-void PacketPrinter::print_tcp(const PacketView& v, const uint8_t* l3, uint32_t l4_len,
-                              std::string& out) {
-  (void)l3;
+void PacketPrinter::print_tcp(const PacketView& v, uint32_t l4_len, std::string& out) {
   using namespace tcp_flag;
   const uint16_t f = v.tcp_flags;
   out += ' ';

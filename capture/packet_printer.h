@@ -44,7 +44,7 @@ class PacketPrinter {
   struct SeqBase {
     uint32_t seq, ack;
   };
-  void print_tcp(const PacketView& v, const uint8_t* l3, uint32_t l4_len, std::string& out);
+  void print_tcp(const PacketView& v, uint32_t l4_len, std::string& out);
   void print_udp(const PacketView& v, std::string& out);
   void print_icmp(const PacketView& v, std::string& out);
   void print_arp(const uint8_t* p, uint32_t len, std::string& out);
