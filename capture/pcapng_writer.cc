@@ -65,6 +65,7 @@ PcapngWriter::~PcapngWriter() {
 }
 
 void PcapngWriter::submit(const rte_mbuf* m, uint64_t ts_ns) noexcept {
+  if (paused_.load(std::memory_order_relaxed)) return;
   rte_mbuf* copy;
   while (!(copy = rte_pcapng_copy(m->port, 0, m, pool_, snaplen_, 0, RTE_PCAPNG_DIRECTION_IN))) {
     if (!lossless_ || done_.load(std::memory_order_relaxed)) {

@@ -57,6 +57,11 @@ class PcapngWriter {
   // Writes everything queued and closes the file. Idempotent.
   void finish();
 
+  // Any thread: stop or resume recording (harrierctl capture stop|start);
+  // paused, submit() keeps nothing. The open file stays complete.
+  void set_paused(bool paused) { paused_.store(paused, std::memory_order_relaxed); }
+  bool paused() const { return paused_.load(std::memory_order_relaxed); }
+
   // Totals, safe to read while the writer runs; exact after finish().
   PcapngCounters counters() const;
   const std::string& path() const { return path_; }
@@ -81,6 +86,7 @@ class PcapngWriter {
   rte_ring* ring_ = nullptr;
   std::thread thread_;
   std::atomic<bool> done_{false};
+  std::atomic<bool> paused_{false};
   bool finished_ = false;
 
   // Writer thread only.

@@ -360,8 +360,9 @@ void parse_capture(const Ctx& c, const YAML::Node& cap, CaptureConfig& out) {
 
 void parse_root(const Ctx& c, const YAML::Node& root, Config& cfg) {
   if (root.IsNull()) return;
-  c.only_keys(root, "",
-              {"dataplane", "home_networks", "inventory", "detectors", "outputs", "capture"});
+  c.only_keys(
+      root, "",
+      {"dataplane", "home_networks", "inventory", "detectors", "outputs", "capture", "control"});
   if (const auto dp = root["dataplane"]) {
     c.only_keys(dp, "dataplane",
                 {"eal_args", "ports", "workers", "batch_size", "mbufs", "flow_table", "pdump"});
@@ -429,6 +430,11 @@ void parse_root(const Ctx& c, const YAML::Node& root, Config& cfg) {
     if (out["summary"]) cfg.summary = c.boolean(out["summary"], "outputs.summary");
   }
   if (const auto cap = root["capture"]) parse_capture(c, cap, cfg.capture);
+  if (const auto ctl = root["control"]) {
+    c.only_keys(ctl, "control", {"socket", "group"});
+    if (ctl["socket"]) cfg.control_socket = c.string(ctl["socket"], "control.socket");
+    if (ctl["group"]) cfg.control_group = c.string(ctl["group"], "control.group");
+  }
 }
 
 YAML::Node parse_text(const std::string& text, const std::string& name) {

@@ -45,6 +45,10 @@ struct Config {
   bool summary = true;
 
   CaptureConfig capture;
+
+  // run: the control socket harrierctl talks to, and the group that may
+  std::string control_socket = "/run/harrier/harrier.sock";
+  std::string control_group;  // "" = the owner's group
 };
 
 // "1048576", "512K", "100M", "2G", "1T" (powers of 1024) -> bytes; false

@@ -15,6 +15,7 @@
 
 #include "capture/packet_filter.h"
 #include "capture/pcapng_writer.h"
+#include "control/control_commands.h"
 #include "control/output.h"
 #include "dataplane/bounded_table.h"
 #include "dataplane/engine/alert_queue.h"
@@ -116,6 +117,15 @@ int run_engine(Config& cfg, const RunOptions& opts) {
           "harrier: warning: %s is truncated (%s); reading the %llu complete packets before it\n",
           f.c_str(), info.truncation.c_str(), (unsigned long long)info.packets);
     infos.push_back(info);
+  }
+
+  // A second instance is refused before it touches DPDK or the ports.
+  if (opts.live && ControlServer::in_use(cfg.control_socket)) {
+    std::fprintf(stderr,
+                 "harrier: %s: another harrier is running on this control socket (stop it, or "
+                 "give this one another control.socket)\n",
+                 cfg.control_socket.c_str());
+    return 1;
   }
 
   // 2. EAL. Offline reading needs no hugepages, PCI or shared config, and
@@ -281,6 +291,25 @@ int run_engine(Config& cfg, const RunOptions& opts) {
   if (opts.live)
     spdlog::info("running: {} port(s), {} workers{}", inputs.size(), cfg.workers,
                  pdump ? "; dpdk-dumpcap can attach" : "");
+  // Live: the control socket, once everything it reports on exists.
+  std::unique_ptr<ControlServer> control;
+  if (opts.live) {
+    ControlContext ctx{&cfg,
+                       pipeline.get(),
+                       &inputs,
+                       capture.get(),
+                       capture_filter.get(),
+                       incidents.get(),
+                       pdump,
+                       std::chrono::steady_clock::now()};
+    control =
+        ControlServer::start(cfg.control_socket, cfg.control_group, control_handlers(ctx), &err);
+    if (!control) {
+      std::fprintf(stderr, "harrier: %s\n", err.c_str());
+      return 1;
+    }
+    spdlog::info("control socket {}", cfg.control_socket);
+  }
   output->start();
   g_pipeline = pipeline.get();
   struct sigaction sa {};
@@ -291,6 +320,7 @@ int run_engine(Config& cfg, const RunOptions& opts) {
   pipeline->run();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   g_pipeline = nullptr;
+  control.reset();  // no requests about a pipeline that has stopped
   if (print_writer) {
     print_writer->finish();
     if (const uint64_t d = print_writer->dropped_packets())

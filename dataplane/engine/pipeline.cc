@@ -353,9 +353,9 @@ void Pipeline::emit(Batch* b) noexcept {
       a->capture_id = cfg_.incidents->on_alert(ref);
     }
     if (alerts_->push(*a, cfg_.lossless))
-      ++counters_.alerts;
+      counters_.alerts.fetch_add(1, std::memory_order_relaxed);
     else
-      ++counters_.alerts_dropped;
+      counters_.alerts_dropped.fetch_add(1, std::memory_order_relaxed);
   }
   // Recording in input order, from the one emit thread (the writer's queue
   // has a single producer).
@@ -375,8 +375,8 @@ void Pipeline::emit(Batch* b) noexcept {
     cfg_.print_to->push(std::move(lines), printed);
   }
   if (b->n) rte_pktmbuf_free_bulk(b->mbufs, b->n);
-  ++counters_.batches;
-  counters_.packets += b->n;
+  counters_.batches.fetch_add(1, std::memory_order_relaxed);
+  counters_.packets.fetch_add(b->n, std::memory_order_relaxed);
   give_back(b);
 }
 
@@ -400,8 +400,17 @@ void Pipeline::run() {
   });
 }
 
+PipelineCounters Pipeline::live_counters() const {
+  PipelineCounters c;
+  c.batches = counters_.batches.load(std::memory_order_relaxed);
+  c.packets = counters_.packets.load(std::memory_order_relaxed);
+  c.alerts = counters_.alerts.load(std::memory_order_relaxed);
+  c.alerts_dropped = counters_.alerts_dropped.load(std::memory_order_relaxed);
+  return c;
+}
+
 PipelineCounters Pipeline::counters() const {
-  PipelineCounters c = counters_;
+  PipelineCounters c = live_counters();
   for (const auto& s : flow_)
     c.alerts_dropped += s->counters().alerts_dropped;
   for (const auto& s : host_)

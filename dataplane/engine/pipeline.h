@@ -75,7 +75,10 @@ class Pipeline {
   // Any thread: finish at the next burst.
   void stop() { stop_.store(true, std::memory_order_relaxed); }
 
+  // Exact once run() returned (adds the shards' own counts).
   PipelineCounters counters() const;
+  // Any thread, while running: the emit stage's counts (atomics, never torn).
+  PipelineCounters live_counters() const;
   const std::vector<std::unique_ptr<FlowShard>>& flow_shards() const { return flow_; }
   const std::vector<std::unique_ptr<HostShard>>& host_shards() const { return host_; }
 
@@ -104,7 +107,9 @@ class Pipeline {
   uint64_t last_ts_ = 0;
   uint64_t last_packet_wall_ = 0;    // live: wall time of the last packets
   uint64_t last_activity_wall_ = 0;  // live: ... or of the last heartbeat
-  PipelineCounters counters_;
+  struct {
+    std::atomic<uint64_t> batches{0}, packets{0}, alerts{0}, alerts_dropped{0};
+  } counters_;  // written by the emit stage only
 };
 
 }  // namespace harrier

@@ -27,6 +27,8 @@ def run(h, check, by, cat):
 outputs:
   summary: false
   eve: {eve}
+control:
+  socket: {os.path.join(h.tmp, "live.sock")}
 capture:
   incidents: {{dir: {inc}, after: 1}}
 """)

@@ -41,6 +41,8 @@ def run(h, check, by, cat):
   workers: 1
 outputs:
   summary: false
+control:
+  socket: {os.path.join(h.tmp, "pdump.sock")}
 capture:
   write: {os.path.join(h.tmp, "live", "rec.pcapng")}
   filter: "udp"

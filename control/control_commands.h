@@ -1,0 +1,38 @@
+// What `harrierctl` can ask a running harrier: the handlers behind the
+// control socket. Each reads only what is safe to read while the workers
+// run (atomics, DPDK port statistics, configuration fixed at start).
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "capture/incident_recorder.h"
+#include "capture/packet_filter.h"
+#include "capture/pcapng_writer.h"
+#include "control/config.h"
+#include "control/control_server.h"
+#include "dataplane/engine/pipeline.h"
+#include "dataplane/engine/source.h"
+
+namespace harrier {
+
+struct ControlContext {
+  const Config* cfg;
+  Pipeline* pipeline;
+  const std::vector<PortInput>* ports;
+  PcapngWriter* capture;  // null: no recording configured
+  const PacketFilter* capture_filter;
+  const IncidentRecorder* incidents;
+  bool pdump;
+  std::chrono::steady_clock::time_point started;
+};
+
+// status, stats, detectors, capture (status|start|stop), shutdown.
+std::map<std::string, ControlServer::Handler> control_handlers(const ControlContext& ctx);
+
+// FNV-1a over the configuration files loaded, to tell which config runs.
+std::string config_hash(const std::vector<std::string>& sources);
+
+}  // namespace harrier

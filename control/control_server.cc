@@ -1,0 +1,243 @@
+#include "control/control_server.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+namespace harrier {
+
+namespace {
+bool fill_addr(const std::string& path, sockaddr_un* a) {
+  std::memset(a, 0, sizeof *a);
+  a->sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof a->sun_path) return false;
+  std::memcpy(a->sun_path, path.data(), path.size());
+  return true;
+}
+
+nlohmann::ordered_json error_reply(const std::string& msg) {
+  return {{"ok", false}, {"error", msg}};
+}
+}  // namespace
+
+std::unique_ptr<ControlServer> ControlServer::start(const std::string& path,
+                                                    const std::string& group,
+                                                    std::map<std::string, Handler> handlers,
+                                                    std::string* error) {
+  std::unique_ptr<ControlServer> s(new ControlServer());
+  s->path_ = path;
+  s->handlers_ = std::move(handlers);
+  sockaddr_un addr;
+  if (!fill_addr(path, &addr)) {
+    *error = "control socket '" + path + "': path empty or longer than " +
+             std::to_string(sizeof addr.sun_path - 1) + " bytes";
+    return nullptr;
+  }
+  gid_t gid = gid_t(-1);
+  if (!group.empty()) {
+    const struct group* g = getgrnam(group.c_str());
+    if (!g) {
+      *error = "control.group '" + group + "': no such group";
+      return nullptr;
+    }
+    gid = g->gr_gid;
+  }
+  // A socket that answers belongs to a running harrier: refuse, never steal it.
+  if (in_use(path)) {
+    *error = path +
+             ": another harrier is running on this control socket (stop it, or give "
+             "this one another control.socket)";
+    return nullptr;
+  }
+  // The socket's directory (/run/harrier by default) is made if missing.
+  const size_t slash = path.rfind('/');
+  if (slash != std::string::npos && slash > 0) {
+    const std::string dir = path.substr(0, slash);
+    struct stat ds {};
+    if (stat(dir.c_str(), &ds) != 0 && mkdir(dir.c_str(), 0750) != 0) {
+      *error = dir + ": cannot create the control socket's directory: " + std::strerror(errno);
+      return nullptr;
+    }
+  }
+  struct stat st {};
+  if (lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      *error = path + ": exists and is not a socket; refusing to replace it";
+      return nullptr;
+    }
+    unlink(path.c_str());  // stale: its harrier is gone
+  }
+  s->listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  // Created 0660 from the start (umask), not chmod'ed after: no window
+  // in which others could connect.
+  const mode_t old_mask = umask(0117);
+  const bool bound = s->listen_fd_ >= 0 &&
+                     bind(s->listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  const int bind_errno = errno;
+  umask(old_mask);
+  if (!bound) {
+    *error = path + ": cannot create the control socket: " + std::strerror(bind_errno);
+    return nullptr;
+  }
+  if (gid != gid_t(-1) && chown(path.c_str(), uid_t(-1), gid) != 0) {
+    *error =
+        path + ": cannot give the control socket to group '" + group + "': " + std::strerror(errno);
+    unlink(path.c_str());
+    return nullptr;
+  }
+  if (listen(s->listen_fd_, 16) != 0 || pipe2(s->wake_, O_CLOEXEC | O_NONBLOCK) != 0) {
+    *error = path + ": cannot listen: " + std::strerror(errno);
+    unlink(path.c_str());
+    return nullptr;
+  }
+  s->thread_ = std::thread([p = s.get()] { p->loop(); });
+  return s;
+}
+
+bool ControlServer::in_use(const std::string& path) {
+  sockaddr_un addr;
+  if (!fill_addr(path, &addr)) return false;
+  const int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const bool answered =
+      probe >= 0 && connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  if (probe >= 0) close(probe);
+  return answered;
+}
+
+ControlServer::~ControlServer() {
+  stop();
+  if (listen_fd_ >= 0) {
+    close(listen_fd_);
+    unlink(path_.c_str());
+  }
+  for (int fd : wake_)
+    if (fd >= 0) close(fd);
+}
+
+void ControlServer::stop() {
+  if (!thread_.joinable()) return;
+  const char c = 1;
+  [[maybe_unused]] const ssize_t w = write(wake_[1], &c, 1);
+  thread_.join();
+}
+
+std::string ControlServer::answer(const std::string& line) const {
+  nlohmann::ordered_json reply;
+  nlohmann::json req;
+  try {
+    req = nlohmann::json::parse(line);
+  } catch (const nlohmann::json::parse_error& e) {
+    return error_reply(std::string("request is not JSON: ") + e.what()).dump() + "\n";
+  }
+  if (!req.is_object() || !req.contains("command") || !req["command"].is_string())
+    return error_reply("request must be an object with a string \"command\"").dump() + "\n";
+  const std::string cmd = req["command"].get<std::string>();
+  const auto it = handlers_.find(cmd);
+  if (it == handlers_.end()) {
+    std::string known;
+    for (const auto& [name, h] : handlers_)
+      known += (known.empty() ? "" : ", ") + name;
+    return error_reply("unknown command '" + cmd + "' (known: " + known + ")").dump() + "\n";
+  }
+  try {
+    const nlohmann::ordered_json fields = it->second(req);
+    reply = {{"ok", true}};
+    for (const auto& [k, v] : fields.items())
+      reply[k] = v;
+  } catch (const std::invalid_argument& e) {
+    reply = error_reply(cmd + ": " + e.what());
+  } catch (const nlohmann::json::exception& e) {
+    reply = error_reply(cmd + ": bad argument: " + e.what());
+  }
+  return reply.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+}
+
+void ControlServer::loop() {
+  struct Client {
+    int fd;
+    std::string in, out;
+  };
+  std::vector<Client> clients;
+  for (;;) {
+    std::vector<pollfd> fds;
+    fds.push_back({wake_[0], POLLIN, 0});
+    fds.push_back({listen_fd_, POLLIN, 0});
+    for (const Client& c : clients)
+      fds.push_back({c.fd, short(POLLIN | (c.out.empty() ? 0 : POLLOUT)), 0});
+    if (poll(fds.data(), fds.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      spdlog::error("control socket {}: poll failed: {}", path_, std::strerror(errno));
+      break;
+    }
+    if (fds[0].revents) break;
+    if (fds[1].revents & POLLIN) {
+      const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (fd >= 0 && clients.size() >= size_t(kMaxClients)) {
+        const std::string busy = error_reply("too many control clients").dump() + "\n";
+        [[maybe_unused]] const ssize_t w = write(fd, busy.data(), busy.size());
+        close(fd);
+      } else if (fd >= 0) {
+        clients.push_back({fd, {}, {}});
+      }
+    }
+    std::vector<int> closing;
+    for (size_t i = 0; i < clients.size(); ++i) {
+      Client& c = clients[i];
+      const short ev = fds[i + 2].revents;
+      if (ev & POLLIN) {
+        char buf[4096];
+        const ssize_t n = read(c.fd, buf, sizeof buf);
+        if (n <= 0) {
+          closing.push_back(int(i));
+          continue;
+        }
+        c.in.append(buf, size_t(n));
+        size_t nl;
+        while ((nl = c.in.find('\n')) != std::string::npos) {
+          c.out += answer(c.in.substr(0, nl));
+          c.in.erase(0, nl + 1);
+        }
+        if (c.in.size() > kMaxLine) {
+          c.out += error_reply("request longer than " + std::to_string(kMaxLine) +
+                               " bytes; closing the connection")
+                       .dump() +
+                   "\n";
+          c.in.clear();
+          [[maybe_unused]] const ssize_t w = write(c.fd, c.out.data(), c.out.size());
+          closing.push_back(int(i));
+          continue;
+        }
+      } else if (ev & (POLLHUP | POLLERR)) {
+        closing.push_back(int(i));
+        continue;
+      }
+      if (!c.out.empty()) {
+        const ssize_t w = write(c.fd, c.out.data(), c.out.size());
+        if (w > 0) c.out.erase(0, size_t(w));
+        if (w < 0 && errno != EAGAIN) closing.push_back(int(i));
+        // A client that never reads its replies cannot make us buffer forever.
+        if (c.out.size() > 4 * kMaxLine) closing.push_back(int(i));
+      }
+    }
+    for (auto it = closing.rbegin(); it != closing.rend(); ++it) {
+      if (it + 1 != closing.rend() && *(it + 1) == *it) continue;
+      close(clients[size_t(*it)].fd);
+      clients.erase(clients.begin() + *it);
+    }
+  }
+  for (const Client& c : clients)
+    close(c.fd);
+}
+
+}  // namespace harrier
