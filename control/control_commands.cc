@@ -55,9 +55,42 @@ json stats(const ControlContext& c) {
          {"drops",
           {{"imissed", st.imissed}, {"ierrors", st.ierrors}, {"rx_nombuf", st.rx_nombuf}}}});
   }
+  // Per worker: its flow shard's and host shard's counts as of their last
+  // batch (published under a sequence lock: never torn, never counted twice).
+  json workers = json::array();
+  uint64_t alerts_dropped_in_shards = 0;
+  for (size_t i = 0; i < c.pipeline->flow_shards().size(); ++i) {
+    const FlowShardSnapshot f = c.pipeline->flow_shards()[i]->snapshot();
+    const HostShardCounters hs = c.pipeline->host_shards()[i]->snapshot();
+    uint64_t undecodable = 0;
+    for (uint64_t e : f.shard.decode_errors)
+      undecodable += e;
+    alerts_dropped_in_shards += f.shard.alerts_dropped + hs.alerts_dropped;
+    workers.push_back(
+        {{"worker", i},
+         {"packets", f.shard.packets},
+         {"bytes", f.shard.bytes},
+         {"non_ip", f.shard.non_ip},
+         {"undecodable", undecodable},
+         {"flows",
+          {{"in_table", f.flows},
+           {"capacity", f.flow_capacity},
+           {"fill", f.flow_capacity ? double(f.flows) / double(f.flow_capacity) : 0.0},
+           {"created", f.table.inserts},
+           {"expired", f.table.expired},
+           {"evicted", f.table.evicted},
+           {"not_stored", f.table.insert_failures}}},
+         {"host_events",
+          {{"raised", f.shard.events},
+           {"dropped", f.shard.events_dropped},
+           {"capped", f.shard.events_capped}}},
+         {"alerts", f.shard.alerts + hs.alerts}});
+  }
   return {{"analysed", {{"packets", pc.packets}, {"batches", pc.batches}}},
-          {"alerts", {{"emitted", pc.alerts}, {"dropped", pc.alerts_dropped}}},
-          {"ports", ports}};
+          {"alerts",
+           {{"emitted", pc.alerts}, {"dropped", pc.alerts_dropped + alerts_dropped_in_shards}}},
+          {"ports", ports},
+          {"workers", workers}};
 }
 
 json detectors(const ControlContext& c) {

@@ -245,6 +245,7 @@ void FlowShard::process(Batch& b) noexcept {
   counters_.events_capped += events.capped();
   counters_.alerts += sink.size();
   counters_.alerts_dropped += sink.dropped();
+  published_.publish({counters_, flows_->counters(), flows_->size(), flows_->capacity()});
 }
 
 void HostShard::process(Batch& b) noexcept {
@@ -280,6 +281,7 @@ void HostShard::process(Batch& b) noexcept {
   b.n_alerts[slot] = sink.size();
   counters_.alerts += sink.size();
   counters_.alerts_dropped += sink.dropped();
+  published_.publish(counters_);
 }
 
 }  // namespace harrier

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "dataplane/engine/batch.h"
+#include "dataplane/engine/published.h"
 #include "dataplane/flow_table.h"
 #include "detectors/detector.h"
 
@@ -34,6 +35,14 @@ struct alignas(64) FlowShardCounters {
   uint64_t alerts = 0;
   uint64_t alerts_dropped = 0;
   uint64_t no_flow = 0;  // flow table could not insert
+};
+
+// What a flow shard publishes for readers while it runs.
+struct FlowShardSnapshot {
+  FlowShardCounters shard;
+  FlowTableCounters table;
+  uint64_t flows = 0;  // in the table now
+  uint64_t flow_capacity = 0;
 };
 
 struct alignas(64) HostShardCounters {
@@ -69,7 +78,10 @@ class FlowShard {
   // Packet thread: this shard's packets of one batch.
   void process(Batch& b) noexcept;
 
+  // This shard's thread, or once the pipeline stopped.
   const FlowShardCounters& counters() const { return counters_; }
+  // Any thread, while running: as of the end of the last batch.
+  FlowShardSnapshot snapshot() const { return published_.read(); }
   const FlowTable& flows() const { return *flows_; }
 
  private:
@@ -90,6 +102,7 @@ class FlowShard {
   std::vector<uint8_t> key_src_lo_;  // packet's source is the key's "lo" endpoint
   std::vector<uint64_t> key_ts_;     // packet time of each key
   FlowShardCounters counters_;
+  Published<FlowShardSnapshot> published_;
 };
 
 class HostShard {
@@ -100,6 +113,7 @@ class HostShard {
   bool init(const std::vector<const Detector*>& detectors, std::string* error);
   void process(Batch& b) noexcept;
   const HostShardCounters& counters() const { return counters_; }
+  HostShardCounters snapshot() const { return published_.read(); }  // any thread
 
  private:
   uint32_t id_;
@@ -109,6 +123,7 @@ class HostShard {
   std::vector<AttachedDetector> detectors_;
   std::vector<HostEvent> merged_;
   HostShardCounters counters_;
+  Published<HostShardCounters> published_;
 };
 
 }  // namespace harrier

@@ -28,7 +28,7 @@ def run(h, check, by, cat):
              "--file-prefix", "harrier-ctl-{os.getpid()}"]
   ports:
     - device: net_pcap0,rx_pcap={sample},infinite_rx=1
-  workers: 1
+  workers: 2
   pdump: false
 outputs:
   summary: false
@@ -79,7 +79,7 @@ control:
         p, st = ask_json("status")
         check("control: status names version, config file and hash, workers and ports",
               p.returncode == 0 and st.get("ok") and st["config"]["files"][-1] == cfg
-              and len(st["config"]["hash"]) == 16 and st["workers"] == 1 and len(st["ports"]) == 1,
+              and len(st["config"]["hash"]) == 16 and st["workers"] == 2 and len(st["ports"]) == 1,
               p.stdout + p.stderr)
         mode = oct(os.stat(sock).st_mode & 0o777)
         check("control: the socket is created 0660", mode == "0o660", mode)
@@ -92,6 +92,12 @@ control:
         check("control: stats count packets as they are analysed, per port with drops by cause",
               s2.get("ok") and s2["analysed"]["packets"] > s1["analysed"]["packets"] > 0
               and "imissed" in s2["ports"][0]["drops"] and "rx_nombuf" in s2["ports"][0]["drops"], str(s2))
+        w = s2.get("workers", [])
+        check("control: stats per worker: packets, flow-table fill and evictions, host events, alerts",
+              len(w) == 2 and all(x["packets"] > 0 and 0 < x["flows"]["in_table"] <= x["flows"]["capacity"]
+                                  and 0 < x["flows"]["fill"] <= 1 and "evicted" in x["flows"]
+                                  and "dropped" in x["host_events"] for x in w)
+              and sum(x["packets"] for x in w) >= s2["analysed"]["packets"], str(w)[:400])
         p, dets = ask_json("detectors")
         check("control: detectors lists all 16 with their parameters",
               dets.get("ok") and len(dets["detectors"]) == 16
