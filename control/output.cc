@@ -6,6 +6,8 @@
 #include <ctime>
 #include <stdexcept>
 
+#include <spdlog/spdlog.h>
+
 #include "dataplane/prefix.h"
 #include "detectors/explain.h"
 #include "detectors/registry.h"
@@ -67,7 +69,25 @@ void AlertOutput::loop() {
   }
 }
 
+// A file that cannot be reopened keeps the old one, so no alert is lost.
+void AlertOutput::reopen() {
+  auto swap = [](const std::string& path, bool owned, FILE*& f) {
+    if (!owned || !f) return;
+    FILE* fresh = std::fopen(path.c_str(), "a");
+    if (!fresh) {
+      spdlog::error("{}: cannot reopen after SIGHUP ({}); still writing to the old file", path,
+                    std::strerror(errno));
+      return;
+    }
+    std::fclose(f);
+    f = fresh;
+  };
+  swap(cfg_.eve, own_eve_, eve_);
+  swap(cfg_.fast, own_fast_, fast_);
+}
+
 uint32_t AlertOutput::drain() {
+  if (reopen_.exchange(false, std::memory_order_relaxed)) reopen();
   Alert* batch[64];
   const uint32_t n = queue_->pop(batch, 64);
   for (uint32_t i = 0; i < n; ++i)

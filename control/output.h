@@ -36,6 +36,10 @@ class AlertOutput {
   // pipeline stopped producing.
   void finish();
 
+  // Async-signal-safe: the output thread reopens the EVE and fast files
+  // before its next write (logrotate moved them away).
+  void request_reopen() { reopen_.store(true, std::memory_order_relaxed); }
+
   uint64_t written() const { return written_; }
   const std::map<std::string, uint64_t>& per_detector() const { return per_detector_; }
   FILE* summary_stream() const { return summary_; }
@@ -62,6 +66,8 @@ class AlertOutput {
   bool own_eve_ = false, own_fast_ = false;
   std::thread thread_;
   std::atomic<bool> done_{false};
+  std::atomic<bool> reopen_{false};
+  void reopen();
   uint64_t written_ = 0;
   std::map<std::string, uint64_t> per_detector_;
 };

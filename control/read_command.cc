@@ -32,6 +32,11 @@ Pipeline* g_pipeline = nullptr;
 void on_signal(int) {
   if (g_pipeline) g_pipeline->stop();
 }
+AlertOutput* g_output = nullptr;
+// SIGHUP (logrotate): the output thread reopens the EVE and fast files.
+void on_hangup(int) {
+  if (g_output) g_output->request_reopen();
+}
 
 void print_stats(const Pipeline& p, const PacketSource& src, const AlertOutput& out, FILE* f) {
   const PipelineCounters c = p.counters();
@@ -316,10 +321,16 @@ int run_engine(Config& cfg, const RunOptions& opts) {
   sa.sa_handler = on_signal;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  g_output = output.get();
+  struct sigaction hup {};
+  hup.sa_handler = on_hangup;
+  sigaction(SIGHUP, &hup, nullptr);
   const auto t0 = std::chrono::steady_clock::now();
   pipeline->run();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   g_pipeline = nullptr;
+  signal(SIGHUP, SIG_IGN);
+  g_output = nullptr;
   control.reset();  // no requests about a pipeline that has stopped
   if (print_writer) {
     print_writer->finish();

@@ -32,6 +32,7 @@ def run(h, check, by, cat):
   pdump: false
 outputs:
   summary: false
+  eve: {os.path.join(d, "a.eve")}
 capture:
   write: {os.path.join(d, "rec.pcapng")}
   filter: icmp
@@ -132,6 +133,23 @@ control:
               c1.get("ok") and c2["recording"]["state"] == "stopped" and rec(c3) == rec(c2)
               and c4["recording"]["state"] == "recording" and rec(c5) > rec(c4),
               f"{c2.get('recording')} {c3.get('recording')} {c5.get('recording')}")
+
+        # SIGHUP (logrotate): the EVE file moved away is reopened at its path.
+        eve = os.path.join(d, "a.eve")
+        for _ in range(40):
+            if os.path.exists(eve) and os.path.getsize(eve) > 0:
+                break
+            time.sleep(0.25)
+        before = open(eve).read().count("\n") if os.path.exists(eve) else 0
+        os.rename(eve, eve + ".1")
+        proc.send_signal(signal.SIGHUP)
+        for _ in range(40):
+            if os.path.exists(eve):
+                break
+            time.sleep(0.1)
+        check("control: SIGHUP reopens the EVE file at its path; the moved one keeps its alerts",
+              before > 0 and os.path.exists(eve) and open(eve + ".1").read().count("\n") >= before
+              and proc.poll() is None, f"before={before} exists={os.path.exists(eve)}")
 
         # A second instance is refused at once, naming the socket.
         p = subprocess.run([h.binary, "run", "--config", cfg], capture_output=True, text=True, timeout=60)
