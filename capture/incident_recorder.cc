@@ -273,9 +273,7 @@ bool IncidentRecorder::open_slot_file(uint32_t slot) {
 
 void IncidentRecorder::write_packet(uint32_t slot, rte_mbuf* copy) {
   OpenFile& f = open_[slot];
-  if (!f.pcapng && f.fd == -1 && !open_slot_file(slot)) {
-    f.fd = -2;  // failed: the rest of this incident's packets are lost, counted
-  }
+  if (!f.pcapng && !f.failed) f.failed = !open_slot_file(slot);
   if (!f.pcapng) {
     write_errors_.fetch_add(1, std::memory_order_relaxed);
   } else if (f.packets >= cfg_.max_packets || bytes_total_ + copy->pkt_len > cfg_.max_bytes) {
@@ -306,7 +304,7 @@ void IncidentRecorder::close_slot(uint32_t slot) {
   OpenFile& f = open_[slot];
   // An incident whose packets all left the rings still gets its (empty)
   // file, so the name in its alert is never dangling.
-  if (!f.pcapng && f.fd == -1) open_slot_file(slot);
+  if (!f.pcapng && !f.failed) open_slot_file(slot);
   if (f.pcapng) {
     rte_pcapng_close(f.pcapng);  // closes the fd too
     files_.fetch_add(1, std::memory_order_relaxed);

@@ -126,6 +126,7 @@ class IncidentRecorder {
     rte_pcapng* pcapng = nullptr;
     uint32_t packets = 0;
     uint64_t good = 0;      // end of its last whole block
+    bool failed = false;    // could not be created: its packets are counted as lost
     bool reported = false;  // a write error was logged
   };
 

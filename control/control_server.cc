@@ -55,9 +55,7 @@ std::unique_ptr<ControlServer> ControlServer::start(const std::string& path,
   }
   // A socket that answers belongs to a running harrier: refuse, never steal it.
   if (in_use(path)) {
-    *error = path +
-             ": another harrier is running on this control socket (stop it, or give "
-             "this one another control.socket)";
+    *error = in_use_error(path);
     return nullptr;
   }
   // The socket's directory (/run/harrier by default) is made if missing.
@@ -113,6 +111,12 @@ bool ControlServer::in_use(const std::string& path) {
       probe >= 0 && connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   if (probe >= 0) close(probe);
   return answered;
+}
+
+std::string ControlServer::in_use_error(const std::string& path) {
+  return path +
+         ": another harrier is running on this control socket (stop it, or give this one "
+         "another control.socket)";
 }
 
 ControlServer::~ControlServer() {

@@ -32,8 +32,10 @@ class ControlServer {
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
 
-  // True when a harrier answers on `path` (checked before anything starts).
+  // True when a harrier answers on `path` (checked before anything starts),
+  // and what to tell the user then.
   static bool in_use(const std::string& path);
+  static std::string in_use_error(const std::string& path);
 
   void stop();
   const std::string& path() const { return path_; }

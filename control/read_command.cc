@@ -126,10 +126,7 @@ int run_engine(Config& cfg, const RunOptions& opts) {
 
   // A second instance is refused before it touches DPDK or the ports.
   if (opts.live && ControlServer::in_use(cfg.control_socket)) {
-    std::fprintf(stderr,
-                 "harrier: %s: another harrier is running on this control socket (stop it, or "
-                 "give this one another control.socket)\n",
-                 cfg.control_socket.c_str());
+    std::fprintf(stderr, "harrier: %s\n", ControlServer::in_use_error(cfg.control_socket).c_str());
     return 1;
   }
 

@@ -58,7 +58,6 @@ struct PipelineCounters {
   uint64_t packets = 0;
   uint64_t alerts = 0;
   uint64_t alerts_dropped = 0;  // per-batch alert budget or alert queue
-  uint64_t out_of_order = 0;    // a shard saw batches out of order (must stay 0)
 };
 
 class Pipeline {

@@ -75,12 +75,12 @@ uint32_t PacketSource::poll(rte_mbuf** out, uint64_t* ts, uint32_t max) noexcept
   idle_polls_[i] = n ? 0 : idle_polls_[i] + 1;
   counters_.received += n;
   uint64_t wall = 0;  // read once per burst, and only if a packet is unstamped
+  // A live port whose stamp unit is unknown would put packets at a wrong
+  // time (1000x off for a microsecond PMD): the wall clock is right.
+  const bool use_stamps = ts_offset_ >= 0 && (in.first_ts_ns || in.ts_unit_ns || in.expected);
   for (uint32_t k = 0; k < n; ++k) {
     rte_mbuf* m = out[k];
-    // A live port whose stamp unit is unknown would put packets at a wrong
-    // time (1000x off for a microsecond PMD): the wall clock is right.
-    const bool unit_known = in.first_ts_ns || in.ts_unit_ns || in.expected;
-    if (ts_offset_ < 0 || !(m->ol_flags & ts_flag_) || !unit_known) {
+    if (!use_stamps || !(m->ol_flags & ts_flag_)) {
       if (wall == 0) wall = wall_ns();
       ts[k] = wall;
       continue;
