@@ -12,6 +12,7 @@
 #include "control/config.h"
 #include "control/explain_command.h"
 #include "control/read_command.h"
+#include "control/replay_command.h"
 
 using namespace harrier;
 
@@ -81,6 +82,31 @@ int main(int argc, char** argv) {
                         "every alert, not only the last (fullest) of each incident");
   explain_cmd->add_option("--detector", explain.detector, "only this detector's incidents");
 
+  ReplayOptions replay;
+  CLI::App* replay_cmd = app.add_subcommand(
+      "replay", "transmit a capture on a DPDK port (lab traffic), e.g. to a harrier on net_memif");
+  replay_cmd->add_option("FILE", replay.file, "pcap or pcapng file (Ethernet)")->required();
+  replay_cmd->add_option("--port", replay.port, "vdev string or PCI address to send on")
+      ->required();
+  auto* pps_opt = replay_cmd->add_option("--pps", replay.pps, "packets per second");
+  auto* speed_opt =
+      replay_cmd->add_option("--speed", replay.speed, "multiple of the recorded timing (default 1)");
+  bool topspeed = false;
+  auto* top_opt = replay_cmd->add_flag("--topspeed", topspeed, "as fast as the link takes it");
+  pps_opt->excludes(speed_opt)->excludes(top_opt);
+  speed_opt->excludes(top_opt);
+  replay_cmd->add_option("--loop", replay.loops, "send the capture this many times")
+      ->check(CLI::Range(1u, 1000000000u));
+  replay_cmd->add_flag("--lossless", replay.lossless,
+                       "wait for room when the link is full instead of dropping (functional "
+                       "runs, not rate tests)");
+  replay_cmd->add_option("--link-timeout", replay.link_timeout_s,
+                         "seconds to wait for the link (a memif peer) to come up")
+      ->check(CLI::Range(0.1, 3600.0));
+  replay_cmd->add_option("--eal", replay.eal_extra, "extra EAL arguments")->allow_extra_args(false);
+  replay_cmd->add_flag("--json", replay.json, "report as one JSON object");
+  replay_cmd->add_flag("--quiet", replay.quiet, "no report");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -88,6 +114,12 @@ int main(int argc, char** argv) {
   }
 
   if (explain_cmd->parsed()) return run_explain(explain);
+  if (replay_cmd->parsed()) {
+    replay.pace = topspeed            ? ReplayPace::kTopSpeed
+                  : pps_opt->count()  ? ReplayPace::kPps
+                                      : ReplayPace::kRecorded;
+    return run_replay(replay);
+  }
 
   // harrier's own diagnostics (not alerts) go to stderr through spdlog.
   auto log = spdlog::stderr_color_mt("harrier");

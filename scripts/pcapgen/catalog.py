@@ -1041,3 +1041,39 @@ def benign_mix(home_net_prefix="10.20.30.", outside_prefix="203.0.113.", start=0
     streams.append(traceroute(tracer, out(250), [out(241), out(242), out(243)], start + 300))
     streams.append(closed_by_rst(aborter, out(70), 42000, 8080, start + 400))
     return interleave(*streams)
+
+
+def lab_mix(home_prefix="10.1.0.", start=0.0, seed=7):
+    """A few seconds of the seed's quick detects among ordinary traffic, for
+    live runs where the link, not the file, sets packet time (`harrier
+    replay` at recorded speed into `harrier run`). Every detection here is
+    decided by counts within windows far wider than scheduling jitter, so a
+    live run must raise exactly what `harrier read` raises on the file."""
+    import scenarios as sc
+    rng = random.Random(seed)
+
+    def home(n):
+        return f"{home_prefix}{n}"
+
+    streams = [
+        sc.horizontal_scan("198.18.7.1", [home(i) for i in range(10, 16)], 5900, start + 0.2, 0.03),
+        vertical_scan("198.18.7.2", home(20), rng.sample(range(1, 65536), 30), start + 0.5, 1.0),
+        nbns_sweep("198.18.7.3", [home(i) for i in range(40, 46)], start + 0.3, 0.25, retry_gap=0.08),
+        trojan_probe("198.18.7.4", home(6), 3272, 31337, start + 1.1),
+        sc.portmap_probe("198.18.7.5", home(1), 1023, start + 0.8, [0.25, 0.5, 1.0]),
+        icmp_unreach_backscatter("198.18.7.6", home(7), "192.0.2.14", start + 1.5),
+        icmp_ttl_backscatter("198.18.7.7", home(8), "192.0.2.15", start + 1.7),
+        snmp_request("198.18.7.8", home(254), 1035, start + 2.0, answer=True),
+        nbns_node_status("198.18.7.9", home(5), start + 2.2),
+        nmap_gen1_os("198.18.7.10", home(2), start=start + 2.5, closed_retry=0.5, probe_delay=0.8),
+        rst_backscatter(["198.18.8.1", "198.18.8.2", "198.18.8.3"], home(3), 20766, [1107, 2308, 3418],
+                        [start + 0.4, start + 1.4, start + 2.4]),
+        orbs_relay_test("198.18.7.11", home(25), start + 0.6, gap=0.4, count=6, banner_delay=0.05, rtt=0.01),
+        ping_then_connect("198.18.7.12", [home(i) for i in range(60, 70)], [home(63)], ports=(80,),
+                          start=start + 1.0, retry_gap=0.3),
+        [p for i in range(6) for p in sc.http_session(f"203.0.113.{i + 1}", home(80), 40000 + i,
+                                                      start + 0.1 + 0.5 * i)],
+        [p for i in range(4) for p in sc.dns_query(home(100), "192.0.2.53", 53000 + i, start + 0.7 * i,
+                                                   qid=0x4000 + i)],
+    ]
+    return sc.interleave(*streams)

@@ -1,0 +1,349 @@
+#include "control/replay_command.h"
+
+#include <pcap/pcap.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include "dataplane/engine/eal.h"
+#include "dataplane/engine/port.h"
+#include "detectors/detector.h"
+
+namespace harrier {
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+void on_stop_signal(int) {
+  g_stop.store(true, std::memory_order_relaxed);
+}
+
+// The whole capture in memory: one flat buffer, so the send loop touches
+// nothing but memcpy and the TX queue.
+struct Capture {
+  std::vector<uint8_t> data;
+  std::vector<uint64_t> offset;
+  std::vector<uint32_t> length;
+  std::vector<uint64_t> ts_ns;
+  uint64_t truncated = 0;  // recorded shorter than on the wire: sent as recorded
+  uint32_t max_len = 0;
+};
+
+// One mbuf per frame: its data room is a uint16_t.
+constexpr uint32_t kMaxFrame = 65535 - RTE_PKTMBUF_HEADROOM;
+
+bool load_capture(const std::string& path, Capture* c, std::string* error) {
+  char errbuf[PCAP_ERRBUF_SIZE] = {};
+  pcap_t* p =
+      pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf);
+  if (!p) {
+    *error = path + ": " + errbuf;
+    return false;
+  }
+  if (pcap_datalink(p) != DLT_EN10MB) {
+    const char* name = pcap_datalink_val_to_name(pcap_datalink(p));
+    *error = path + ": replay sends Ethernet frames; this capture's link type is " +
+             (name ? name : std::to_string(pcap_datalink(p)));
+    pcap_close(p);
+    return false;
+  }
+  pcap_pkthdr* h;
+  const u_char* bytes;
+  int rc;
+  while ((rc = pcap_next_ex(p, &h, &bytes)) == 1) {
+    if (h->caplen > kMaxFrame) {
+      *error = path + ": packet " + std::to_string(c->length.size() + 1) + " is " +
+               std::to_string(h->caplen) + " bytes; replay sends frames of up to " +
+               std::to_string(kMaxFrame);
+      pcap_close(p);
+      return false;
+    }
+    if (h->caplen < h->len) ++c->truncated;
+    c->offset.push_back(c->data.size());
+    c->length.push_back(h->caplen);
+    c->ts_ns.push_back(uint64_t(h->ts.tv_sec) * 1'000'000'000ull + uint64_t(h->ts.tv_usec));
+    c->data.insert(c->data.end(), bytes, bytes + h->caplen);
+    c->max_len = std::max(c->max_len, h->caplen);
+  }
+  if (rc == PCAP_ERROR) {
+    // A torn last record: replay what came before it, as tcpreplay does.
+    std::fprintf(stderr, "harrier: replay: warning: %s: %s; sending the %zu packets before it\n",
+                 path.c_str(), pcap_geterr(p), c->length.size());
+  }
+  pcap_close(p);
+  if (c->length.empty()) {
+    *error = path + ": no packets to replay";
+    return false;
+  }
+  return true;
+}
+
+bool looks_like_pci(const std::string& d) {
+  return d.find(':') != std::string::npos && d.find('.') != std::string::npos &&
+         d.find(',') == std::string::npos && d.find('=') == std::string::npos;
+}
+
+// One RX queue (some PMDs insist on one) that is never polled, one TX queue.
+bool open_tx_port(const std::string& dev, rte_mempool* pool, uint16_t* port_id,
+                  std::string* error) {
+  if (looks_like_pci(dev)) {
+    if (rte_eth_dev_get_port_by_name(dev.c_str(), port_id) != 0) {
+      *error = "no DPDK port for PCI device " + dev +
+               " (bound to vfio-pci? allowed with --eal '-a " + dev + "'?)";
+      return false;
+    }
+  } else {
+    if (const int rc = rte_dev_probe(dev.c_str()); rc < 0) {
+      *error = "cannot create device '" + dev + "': " + rte_strerror(-rc);
+      return false;
+    }
+    const std::string name = dev.substr(0, dev.find(','));
+    if (rte_eth_dev_get_port_by_name(name.c_str(), port_id) != 0) {
+      *error = "device '" + name + "' was probed but is not an ethdev port";
+      return false;
+    }
+  }
+  rte_eth_conf conf{};
+  rte_eth_dev_info info{};
+  if (const int rc = rte_eth_dev_info_get(*port_id, &info); rc != 0) {
+    *error = "cannot query " + dev + ": " + rte_strerror(-rc);
+    return false;
+  }
+  if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS)
+    conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+  if (const int rc = rte_eth_dev_configure(*port_id, 1, 1, &conf); rc != 0) {
+    *error = "cannot configure " + dev + ": " + rte_strerror(-rc);
+    return false;
+  }
+  uint16_t nb_rxd = 256, nb_txd = 1024;
+  rte_eth_dev_adjust_nb_rx_tx_desc(*port_id, &nb_rxd, &nb_txd);
+  const int socket = std::max(0, rte_eth_dev_socket_id(*port_id));
+  if (const int rc = rte_eth_rx_queue_setup(*port_id, 0, nb_rxd, unsigned(socket), nullptr, pool);
+      rc != 0) {
+    *error = "cannot set up the RX queue of " + dev + ": " + rte_strerror(-rc);
+    return false;
+  }
+  if (const int rc = rte_eth_tx_queue_setup(*port_id, 0, nb_txd, unsigned(socket), nullptr);
+      rc != 0) {
+    *error = "cannot set up the TX queue of " + dev + ": " + rte_strerror(-rc);
+    return false;
+  }
+  if (const int rc = rte_eth_dev_start(*port_id); rc != 0) {
+    *error = "cannot start " + dev + ": " + rte_strerror(-rc);
+    return false;
+  }
+  return true;
+}
+
+bool wait_for_link(uint16_t port_id, double timeout_s) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  while (!g_stop.load(std::memory_order_relaxed)) {
+    rte_eth_link link{};
+    if (rte_eth_link_get_nowait(port_id, &link) == 0 && link.link_status == RTE_ETH_LINK_UP)
+      return true;
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+// Busy-waiting for the next packet would starve the receiver on a small
+// machine: sleep when it is far, yield when it is near, spin only at the end.
+void wait_until(uint64_t due_tsc, uint64_t hz) {
+  for (;;) {
+    const uint64_t now = rte_rdtsc();
+    if (now >= due_tsc) return;
+    const uint64_t left_us = (due_tsc - now) * 1'000'000 / hz;
+    if (left_us > 2000)
+      std::this_thread::sleep_for(std::chrono::microseconds(left_us - 1000));
+    else if (left_us > 50)
+      sched_yield();
+    else
+      rte_pause();
+  }
+}
+
+struct Sent {
+  uint64_t packets = 0, bytes = 0, refused = 0;
+};
+
+// Copies packets [i, end) into mbufs and hands them to the TX queue.
+void send_burst(const Capture& c, size_t i, size_t end, uint16_t port_id, rte_mempool* pool,
+                bool lossless, Sent& s) {
+  rte_mbuf* m[32];
+  const uint16_t n = uint16_t(end - i);
+  while (rte_pktmbuf_alloc_bulk(pool, m, n) != 0) {
+    if (g_stop.load(std::memory_order_relaxed)) return;
+    rte_pause();  // the PMD still holds mbufs of earlier bursts
+  }
+  for (uint16_t k = 0; k < n; ++k) {
+    const uint32_t len = c.length[i + k];
+    char* dst = rte_pktmbuf_append(m[k], uint16_t(len));
+    std::memcpy(dst, c.data.data() + c.offset[i + k], len);
+  }
+  uint16_t done = 0;
+  for (;;) {
+    done += rte_eth_tx_burst(port_id, 0, m + done, uint16_t(n - done));
+    if (done == n || !lossless || g_stop.load(std::memory_order_relaxed)) break;
+    rte_pause();
+  }
+  for (uint16_t k = 0; k < done; ++k)
+    s.bytes += c.length[i + k];
+  s.packets += done;
+  if (done < n) {
+    s.refused += n - done;
+    rte_pktmbuf_free_bulk(m + done, n - done);
+  }
+}
+
+}  // namespace
+
+int run_replay(const ReplayOptions& o) {
+  if (o.pace == ReplayPace::kPps && !(o.pps > 0)) {
+    std::fprintf(stderr, "harrier: replay: --pps must be above 0\n");
+    return 2;
+  }
+  if (o.pace == ReplayPace::kRecorded && !(o.speed > 0)) {
+    std::fprintf(stderr, "harrier: replay: --speed must be above 0\n");
+    return 2;
+  }
+  Capture cap;
+  std::string err;
+  if (!load_capture(o.file, &cap, &err)) {
+    std::fprintf(stderr, "harrier: replay: %s\n", err.c_str());
+    return 1;
+  }
+  // A vdev needs no hugepages or PCI; a NIC gets hugepages and only its own
+  // PCI address, so a replay never grabs harrier's ports.
+  std::vector<std::string> eal;
+  if (looks_like_pci(o.port))
+    eal = {"-a", o.port, "--file-prefix", "harrier-replay-" + std::to_string(getpid())};
+  else
+    eal = {"--no-huge", "--no-pci",       "--no-shconf", "-m",
+           "1024",      "--file-prefix", "harrier-replay-" + std::to_string(getpid())};
+  eal.insert(eal.end(), {"--no-telemetry", "--log-level", "lib.eal:warning"});
+  eal.insert(eal.end(), o.eal_extra.begin(), o.eal_extra.end());
+  if (!eal_start(eal, &err)) {
+    std::fprintf(stderr, "harrier: replay: %s\n", err.c_str());
+    return 1;
+  }
+  // Each mbuf holds a whole frame, jumbo frames too.
+  const uint32_t room = std::max<uint32_t>(RTE_MBUF_DEFAULT_BUF_SIZE,
+                                           cap.max_len + RTE_PKTMBUF_HEADROOM);
+  rte_mempool* pool = rte_pktmbuf_pool_create("replay_mbufs", 8191, 256, 0,
+                                              uint16_t(std::min<uint32_t>(room, 65535)), 0);
+  if (!pool) {
+    std::fprintf(stderr, "harrier: replay: cannot create the mbuf pool: %s\n",
+                 rte_strerror(rte_errno));
+    eal_stop();
+    return 1;
+  }
+  uint16_t port_id = 0;
+  if (!open_tx_port(o.port, pool, &port_id, &err)) {
+    std::fprintf(stderr, "harrier: replay: %s\n", err.c_str());
+    eal_stop();
+    return 1;
+  }
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  if (!wait_for_link(port_id, o.link_timeout_s)) {
+    std::fprintf(stderr,
+                 "harrier: replay: %s: the link did not come up within %.0f s (for a memif "
+                 "client: is a server, e.g. harrier run, listening on that socket?)\n",
+                 o.port.c_str(), o.link_timeout_s);
+    close_port(port_id);
+    eal_stop();
+    return 1;
+  }
+
+  const uint64_t hz = rte_get_tsc_hz();
+  const size_t n = cap.length.size();
+  Sent s;
+  const uint64_t t_start = rte_rdtsc();
+  uint64_t global = 0;  // packets scheduled so far, over all loops (--pps)
+  for (uint32_t loop = 0; loop < o.loops && !g_stop.load(std::memory_order_relaxed); ++loop) {
+    const uint64_t loop_start = rte_rdtsc();
+    auto due = [&](size_t k) -> uint64_t {
+      switch (o.pace) {
+        case ReplayPace::kTopSpeed:
+          return 0;
+        case ReplayPace::kPps:
+          return t_start + uint64_t(double(global + k) * double(hz) / o.pps);
+        case ReplayPace::kRecorded: {
+          // Time that runs backwards in the file sends at once.
+          const uint64_t d = cap.ts_ns[k] > cap.ts_ns[0] ? cap.ts_ns[k] - cap.ts_ns[0] : 0;
+          return loop_start + uint64_t(double(d) * 1e-9 * double(hz) / o.speed);
+        }
+      }
+      return 0;
+    };
+    size_t i = 0;
+    while (i < n && !g_stop.load(std::memory_order_relaxed)) {
+      wait_until(due(i), hz);
+      const uint64_t now = rte_rdtsc();
+      size_t end = i + 1;
+      while (end < n && end - i < 32 && due(end) <= now)
+        ++end;
+      send_burst(cap, i, end, port_id, pool, o.lossless, s);
+      i = end;
+    }
+    global += n;
+  }
+  const double secs = double(rte_rdtsc() - t_start) / double(hz);
+  // The receiver reads the link's ring after we wrote it: closing the port
+  // at once would take the last bursts with it (memif unmaps its region).
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  rte_eth_stats st{};
+  rte_eth_stats_get(port_id, &st);
+  close_port(port_id);
+  eal_stop();
+
+  const double pps = secs > 0 ? double(s.packets) / secs : 0;
+  const double bps = secs > 0 ? double(s.bytes) * 8 / secs : 0;
+  if (o.json) {
+    nlohmann::ordered_json j = {{"file", o.file},
+                                {"port", o.port},
+                                {"packets_in_file", n},
+                                {"loops", o.loops},
+                                {"sent", s.packets},
+                                {"bytes", s.bytes},
+                                {"refused", s.refused},
+                                {"seconds", secs},
+                                {"pps", pps},
+                                {"bps", bps},
+                                {"interrupted", g_stop.load()},
+                                {"port_stats",
+                                 {{"opackets", st.opackets},
+                                  {"obytes", st.obytes},
+                                  {"oerrors", st.oerrors}}}};
+    std::printf("%s\n", j.dump().c_str());
+  } else if (!o.quiet) {
+    std::printf("replay: sent %s packets (%s bytes) in %.3f s: %.0f pps, %.1f Mbit/s%s\n",
+                format_count(s.packets).c_str(), format_count(s.bytes).c_str(), secs, pps,
+                bps / 1e6, g_stop.load() ? " (interrupted)" : "");
+    if (s.refused)
+      std::printf("replay: %s packets refused by the link (the receiver's ring was full)\n",
+                  format_count(s.refused).c_str());
+    if (cap.truncated)
+      std::printf("replay: %s packets were recorded shorter than on the wire; sent as recorded\n",
+                  format_count(cap.truncated).c_str());
+  }
+  return 0;
+}
+
+}  // namespace harrier
