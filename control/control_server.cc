@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
 #include <vector>
@@ -34,10 +35,12 @@ nlohmann::ordered_json error_reply(const std::string& msg) {
 std::unique_ptr<ControlServer> ControlServer::start(const std::string& path,
                                                     const std::string& group,
                                                     std::map<std::string, Handler> handlers,
-                                                    std::string* error) {
+                                                    std::string* error,
+                                                    std::function<void()> tick) {
   std::unique_ptr<ControlServer> s(new ControlServer());
   s->path_ = path;
   s->handlers_ = std::move(handlers);
+  s->tick_ = std::move(tick);
   sockaddr_un addr;
   if (!fill_addr(path, &addr)) {
     *error = "control socket '" + path + "': path empty or longer than " +
@@ -163,6 +166,9 @@ std::string ControlServer::answer(const std::string& line) const {
     reply = error_reply(cmd + ": " + e.what());
   } catch (const nlohmann::json::exception& e) {
     reply = error_reply(cmd + ": bad argument: " + e.what());
+  } catch (const std::exception& e) {
+    // Whatever else a handler meets is the reply, never the control thread's end.
+    reply = error_reply(cmd + ": " + e.what());
   }
   return reply.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
@@ -173,13 +179,24 @@ void ControlServer::loop() {
     std::string in, out;
   };
   std::vector<Client> clients;
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point next_tick = Clock::now() + std::chrono::seconds(1);
   for (;;) {
+    int timeout_ms = -1;
+    if (tick_) {
+      const Clock::time_point now = Clock::now();
+      if (now >= next_tick) {
+        tick_();
+        next_tick = now + std::chrono::seconds(1);
+      }
+      timeout_ms = int(std::chrono::ceil<std::chrono::milliseconds>(next_tick - now).count());
+    }
     std::vector<pollfd> fds;
     fds.push_back({wake_[0], POLLIN, 0});
     fds.push_back({listen_fd_, POLLIN, 0});
     for (const Client& c : clients)
       fds.push_back({c.fd, short(POLLIN | (c.out.empty() ? 0 : POLLOUT)), 0});
-    if (poll(fds.data(), fds.size(), -1) < 0) {
+    if (poll(fds.data(), fds.size(), timeout_ms) < 0) {
       if (errno == EINTR) continue;
       spdlog::error("control socket {}: poll failed: {}", path_, std::strerror(errno));
       break;
@@ -196,7 +213,10 @@ void ControlServer::loop() {
       }
     }
     std::vector<int> closing;
-    for (size_t i = 0; i < clients.size(); ++i) {
+    // Only the clients polled this round: one accepted just now has no
+    // entry in fds yet (reading one past the end closed it at random).
+    const size_t polled = fds.size() - 2;
+    for (size_t i = 0; i < polled; ++i) {
       Client& c = clients[i];
       const short ev = fds[i + 2].revents;
       if (ev & POLLIN) {

@@ -25,9 +25,11 @@ class ControlServer {
   using Handler = std::function<nlohmann::ordered_json(const nlohmann::json& request)>;
 
   // Binds `path` (its directory must exist), owned by `group` when given.
+  // `tick`, when given, runs on the server's thread once a second (rate
+  // sampling), between requests.
   static std::unique_ptr<ControlServer> start(const std::string& path, const std::string& group,
                                               std::map<std::string, Handler> handlers,
-                                              std::string* error);
+                                              std::string* error, std::function<void()> tick = {});
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
@@ -54,6 +56,7 @@ class ControlServer {
   int listen_fd_ = -1;
   int wake_[2] = {-1, -1};  // stop() writes here to end poll()
   std::map<std::string, Handler> handlers_;
+  std::function<void()> tick_;
   std::thread thread_;
 };
 
