@@ -19,6 +19,7 @@ struct IncidentCaptureConfig {
   uint32_t max_packets = 10000;  // per incident
   uint32_t max_files = 1000;     // incident files this run may write
   uint64_t max_bytes = 1ull << 30;
+  bool operator==(const IncidentCaptureConfig&) const = default;
 };
 
 struct CaptureConfig {
@@ -27,6 +28,7 @@ struct CaptureConfig {
   uint32_t snaplen = 262144;
   RotationPolicy rotation;
   IncidentCaptureConfig incidents;
+  bool operator==(const CaptureConfig&) const = default;
 };
 
 }  // namespace harrier

@@ -18,6 +18,7 @@ struct RotationPolicy {
   uint32_t keep_files = 0;    // files on disk at most, the open one included (0: no limit)
   uint64_t keep_bytes = 0;    // bytes on disk at most, the open one included (0: no limit)
   bool rotating() const { return file_bytes || file_seconds; }
+  bool operator==(const RotationPolicy&) const = default;
 };
 
 class CaptureFileSet {

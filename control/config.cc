@@ -510,4 +510,45 @@ void set_home_networks(Config& cfg, const std::string& csv, const std::string& o
   if (cfg.home.empty()) throw ConfigError(origin + ": no home network given");
 }
 
+std::vector<std::string> restart_only_changes(const Config& a, const Config& b) {
+  std::vector<std::string> out;
+  auto number = [&](const char* key, auto x, auto y) {
+    if (x != y)
+      out.push_back(std::string(key) + " (" + std::to_string(x) + " -> " + std::to_string(y) + ")");
+  };
+  auto text = [&](const char* key, const std::string& x, const std::string& y) {
+    if (x != y) out.push_back(std::string(key) + " ('" + x + "' -> '" + y + "')");
+  };
+  auto same = [&](const char* key, bool equal) {
+    if (!equal) out.push_back(key);
+  };
+  same("dataplane.eal_args", a.eal_args == b.eal_args);
+  same("dataplane.ports", a.ports == b.ports);
+  number("dataplane.workers", a.workers, b.workers);
+  number("dataplane.batch_size", a.batch_size, b.batch_size);
+  number("dataplane.mbufs", a.mbufs, b.mbufs);
+  number("dataplane.flow_table.capacity", a.flow_capacity, b.flow_capacity);
+  same("dataplane.flow_table.timeouts", a.timeouts == b.timeouts);
+  same("dataplane.pdump", a.pdump == b.pdump);
+  text("outputs.eve", a.eve, b.eve);
+  text("outputs.fast", a.fast, b.fast);
+  same("outputs.summary", a.summary == b.summary);
+  same("capture", a.capture == b.capture);
+  text("control.socket", a.control_socket, b.control_socket);
+  text("control.group", a.control_group, b.control_group);
+  // Detector tables are allocated once per shard; their state survives a
+  // reload only at the size it was made.
+  for (size_t i = 0; i < a.detectors.size() && i < b.detectors.size(); ++i) {
+    const DetectorConfig& x = a.detectors[i];
+    const DetectorConfig& y = b.detectors[i];
+    for (size_t k = 0; k < x.specs.size() && k < y.values.size(); ++k) {
+      if (!x.specs[k].name.ends_with("table_size") || x.values[k] == y.values[k]) continue;
+      const std::string key = "detectors." + std::string(detector_registry()[i]->id) + "." +
+                              std::string(x.specs[k].name);
+      number(key.c_str(), uint64_t(x.values[k]), uint64_t(y.values[k]));
+    }
+  }
+  return out;
+}
+
 }  // namespace harrier

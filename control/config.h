@@ -64,6 +64,11 @@ Config load_config(const std::string& path);
 void apply_config_yaml(Config& cfg, const std::string& text, const std::string& name);
 // Replaces the inventory with the one in `path` (the `inventory:` schema).
 void load_inventory_file(Config& cfg, const std::string& path);
+// What differs between `running` and `next` that a reload cannot apply
+// (dataplane, outputs, capture, control, detector table sizes): one
+// "key (old -> new)" or "key" per difference; empty when a reload may go on.
+std::vector<std::string> restart_only_changes(const Config& running, const Config& next);
+
 // "--home-net a,b": replaces the home networks.
 void set_home_networks(Config& cfg, const std::string& csv, const std::string& origin);
 

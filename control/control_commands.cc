@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iterator>
 #include <stdexcept>
+#include <thread>
 
 #include <rte_ethdev.h>
 
@@ -29,6 +30,7 @@ namespace {
 using json = nlohmann::ordered_json;
 
 json status(const ControlContext& c) {
+  const Config& cfg = c.store->config();
   json ports = json::array();
   for (const PortInput& p : *c.ports)
     ports.push_back({{"port_id", p.port_id}, {"device", p.name}, {"rx_queues", p.rx_queues}});
@@ -36,68 +38,38 @@ json status(const ControlContext& c) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - c.started).count();
   return {{"version", HARRIER_VERSION},
           {"uptime_s", up},
-          {"config", {{"files", c.cfg->sources}, {"hash", config_hash(c.cfg->sources)}}},
-          {"workers", c.cfg->workers},
+          {"config",
+           {{"files", cfg.sources},
+            {"hash", config_hash(cfg.sources)},
+            {"generation", c.store->current()->generation}}},
+          {"workers", cfg.workers},
           {"ports", ports},
           {"pdump", c.pdump}};
 }
 
-json stats(const ControlContext& c) {
-  const PipelineCounters pc = c.pipeline->live_counters();
-  json ports = json::array();
-  for (const PortInput& p : *c.ports) {
-    rte_eth_stats st{};
-    if (rte_eth_stats_get(p.port_id, &st) != 0) continue;
-    ports.push_back(
-        {{"device", p.name},
-         {"packets", st.ipackets},
-         {"bytes", st.ibytes},
-         {"drops",
-          {{"imissed", st.imissed}, {"ierrors", st.ierrors}, {"rx_nombuf", st.rx_nombuf}}}});
-  }
-  // Per worker: its flow shard's and host shard's counts as of their last
-  // batch (published under a sequence lock: never torn, never counted twice).
-  json workers = json::array();
-  uint64_t alerts_dropped_in_shards = 0;
-  for (size_t i = 0; i < c.pipeline->flow_shards().size(); ++i) {
-    const FlowShardSnapshot f = c.pipeline->flow_shards()[i]->snapshot();
-    const HostShardCounters hs = c.pipeline->host_shards()[i]->snapshot();
-    uint64_t undecodable = 0;
-    for (uint64_t e : f.shard.decode_errors)
-      undecodable += e;
-    alerts_dropped_in_shards += f.shard.alerts_dropped + hs.alerts_dropped;
-    workers.push_back(
-        {{"worker", i},
-         {"packets", f.shard.packets},
-         {"bytes", f.shard.bytes},
-         {"non_ip", f.shard.non_ip},
-         {"undecodable", undecodable},
-         {"flows",
-          {{"in_table", f.flows},
-           {"capacity", f.flow_capacity},
-           {"fill", f.flow_capacity ? double(f.flows) / double(f.flow_capacity) : 0.0},
-           {"created", f.table.inserts},
-           {"expired", f.table.expired},
-           {"evicted", f.table.evicted},
-           {"not_stored", f.table.insert_failures}}},
-         {"host_events",
-          {{"raised", f.shard.events},
-           {"dropped", f.shard.events_dropped},
-           {"capped", f.shard.events_capped}}},
-         {"alerts", f.shard.alerts + hs.alerts}});
-  }
-  return {{"analysed", {{"packets", pc.packets}, {"batches", pc.batches}}},
-          {"alerts",
-           {{"emitted", pc.alerts}, {"dropped", pc.alerts_dropped + alerts_dropped_in_shards}}},
-          {"ports", ports},
-          {"workers", workers}};
+// Hands a prepared snapshot to the dataplane and waits (briefly) until no
+// batch runs with an older one; then those are freed. Idle links still move
+// batches (the heartbeat), so this takes about one batch or 100 ms.
+json apply(const ControlContext& c, const RuntimeSnapshot* s, std::vector<std::string> changes) {
+  c.pipeline->publish(s);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (c.pipeline->generation_in_effect() < s->generation &&
+         std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  const uint64_t in_effect = c.pipeline->generation_in_effect();
+  c.store->release_before(in_effect);
+  return {{"generation", s->generation},
+          // false: published, but no batch has carried it yet (a stalled dataplane)
+          {"in_effect", in_effect >= s->generation},
+          {"changes", changes}};
 }
 
-json detectors(const ControlContext& c) {
+json detector_list(const ControlContext& c) {
+  const Config& cfg = c.store->config();
   json list = json::array();
   const auto reg = detector_registry();
   for (size_t i = 0; i < reg.size(); ++i) {
-    const DetectorConfig& dc = c.cfg->detectors[i];
+    const DetectorConfig& dc = cfg.detectors[i];
     json params = json::object();
     for (size_t k = 0; k < dc.specs.size(); ++k)
       if (dc.specs[k].type != ParamType::kPortList)
@@ -105,9 +77,61 @@ json detectors(const ControlContext& c) {
     list.push_back({{"id", reg[i]->id},
                     {"enabled", dc.enabled},
                     {"lethality", dc.lethality},
+                    {"alerts", c.pipeline->alerts_of(i)},
                     {"params", params}});
   }
   return {{"detectors", list}};
+}
+
+// detectors [list] | enable ID | disable ID: a switch is a reload of the
+// running configuration with one flag changed (a later reload from the
+// file sets it as the file says).
+json detectors(const ControlContext& c, const nlohmann::json& req) {
+  const std::string action = req.value("action", std::string("list"));
+  if (action == "list") return detector_list(c);
+  if (action != "enable" && action != "disable")
+    throw std::invalid_argument("action must be list, enable or disable, not '" + action + "'");
+  if (!req.contains("id") || !req["id"].is_string())
+    throw std::invalid_argument(action + " needs a detector id (\"id\": \"horizontal-scan\")");
+  const std::string id = req["id"].get<std::string>();
+  const auto reg = detector_registry();
+  size_t idx = reg.size();
+  std::string known;
+  for (size_t i = 0; i < reg.size(); ++i) {
+    if (reg[i]->id == id) idx = i;
+    known += (known.empty() ? "" : ", ") + std::string(reg[i]->id);
+  }
+  if (idx == reg.size())
+    throw std::invalid_argument("no detector '" + id + "' (known: " + known + ")");
+  Config next = c.store->config();
+  next.detectors[idx].enabled = action == "enable";
+  std::vector<std::string> changes;
+  std::string err;
+  const RuntimeSnapshot* s = c.store->prepare(next, &changes, &err);
+  if (!s) throw std::invalid_argument(err);
+  json out = apply(c, s, changes);
+  out["id"] = id;
+  out["enabled"] = action == "enable";
+  return out;
+}
+
+// reload: the configuration files again (the command line's options over
+// them, as at start). Home networks, inventory and detector settings change
+// between two batches; flow tables and detector state carry on.
+json reload(const ControlContext& c) {
+  Config next;
+  try {
+    next = c.reload_config();
+  } catch (const ConfigError& e) {
+    throw std::invalid_argument(std::string("nothing was changed: ") + e.what());
+  }
+  std::vector<std::string> changes;
+  std::string err;
+  const RuntimeSnapshot* s = c.store->prepare(next, &changes, &err);
+  if (!s) throw std::invalid_argument(err);
+  json out = apply(c, s, changes);
+  out["config"] = {{"files", next.sources}, {"hash", config_hash(next.sources)}};
+  return out;
 }
 
 json capture(const ControlContext& c, const nlohmann::json& req) {
@@ -155,13 +179,32 @@ json capture(const ControlContext& c, const nlohmann::json& req) {
   return out;
 }
 
+// alerts tail: the latest alerts' EVE records, oldest first. `after` (the
+// `last` of an earlier reply) returns only newer ones: harrierctl --follow
+// asks again with it.
+json alerts(const ControlContext& c, const nlohmann::json& req) {
+  const std::string action = req.value("action", std::string("tail"));
+  if (action != "tail") throw std::invalid_argument("action must be tail, not '" + action + "'");
+  const int64_t n = req.value("n", int64_t(10));
+  const int64_t after = req.value("after", int64_t(0));
+  if (n < 1 || n > 1000) throw std::invalid_argument("n must be 1..1000 (the alerts kept)");
+  if (after < 0) throw std::invalid_argument("after must be 0 or more");
+  uint64_t last = 0;
+  json list = json::array();
+  for (const std::string& line : c.output->recent(uint64_t(after), size_t(n), &last))
+    list.push_back(json::parse(line));
+  return {{"last", last}, {"alerts", list}};
+}
+
 }  // namespace
 
 std::map<std::string, ControlServer::Handler> control_handlers(const ControlContext& ctx) {
   return {
       {"status", [ctx](const nlohmann::json&) { return status(ctx); }},
-      {"stats", [ctx](const nlohmann::json&) { return stats(ctx); }},
-      {"detectors", [ctx](const nlohmann::json&) { return detectors(ctx); }},
+      {"stats", [ctx](const nlohmann::json&) { return ctx.stats->collect(); }},
+      {"detectors", [ctx](const nlohmann::json& r) { return detectors(ctx, r); }},
+      {"reload", [ctx](const nlohmann::json&) { return reload(ctx); }},
+      {"alerts", [ctx](const nlohmann::json& r) { return alerts(ctx, r); }},
       {"capture", [ctx](const nlohmann::json& r) { return capture(ctx, r); }},
       {"shutdown",
        [ctx](const nlohmann::json&) {

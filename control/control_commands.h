@@ -13,13 +13,17 @@
 #include "capture/pcapng_writer.h"
 #include "control/config.h"
 #include "control/control_server.h"
+#include "control/live_stats.h"
+#include "control/output.h"
+#include "control/runtime_store.h"
 #include "dataplane/engine/pipeline.h"
 #include "dataplane/engine/source.h"
 
 namespace harrier {
 
 struct ControlContext {
-  const Config* cfg;
+  RuntimeStore* store;                    // the running configuration and its snapshots
+  std::function<Config()> reload_config;  // loads the files again, CLI options over them
   Pipeline* pipeline;
   const std::vector<PortInput>* ports;
   PcapngWriter* capture;  // null: no recording configured
@@ -27,9 +31,12 @@ struct ControlContext {
   const IncidentRecorder* incidents;
   bool pdump;
   std::chrono::steady_clock::time_point started;
+  LiveStats* stats;
+  const AlertOutput* output;  // the latest alerts, for `alerts tail`
 };
 
-// status, stats, detectors, capture (status|start|stop), shutdown.
+// status, stats, detectors (list|enable|disable), reload, alerts (tail),
+// capture (status|start|stop), shutdown.
 std::map<std::string, ControlServer::Handler> control_handlers(const ControlContext& ctx);
 
 // FNV-1a over the configuration files loaded, to tell which config runs.

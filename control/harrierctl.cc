@@ -1,6 +1,8 @@
 // harrierctl: talks to a running `harrier run` over its control socket.
-//   harrierctl [--socket PATH] [--json] status|stats|detectors|shutdown
+//   harrierctl [--socket PATH] [--json] status|stats|reload|shutdown
+//   harrierctl [--socket PATH] [--json] detectors [list | enable ID | disable ID]
 //   harrierctl [--socket PATH] [--json] capture [status|start|stop]
+//   harrierctl [--socket PATH] [--json] alerts tail [-n N] [--follow]
 // Exit status: 0 done, 1 harrier refused or could not be reached, 2 usage.
 #include <poll.h>
 #include <sys/socket.h>
@@ -8,9 +10,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -86,6 +91,73 @@ void print_readable(const json& j, int indent) {
   }
 }
 
+// One alert as a line: time, detector, who -> whom, the analyst's sentence.
+void print_alert(const json& a, bool as_json) {
+  if (as_json) {
+    std::printf("%s\n", a.dump().c_str());
+    return;
+  }
+  auto endpoint = [&](const char* ip, const char* port) {
+    std::string s = a.value(ip, std::string("?"));
+    if (a.contains(port)) s += ":" + a[port].dump();
+    return s;
+  };
+  const json& al = a.value("alert", json::object());
+  std::printf("%s  %s  %s -> %s  %s\n", a.value("timestamp", std::string()).c_str(),
+              a.value("detector", std::string()).c_str(), endpoint("src_ip", "src_port").c_str(),
+              endpoint("dest_ip", "dest_port").c_str(),
+              al.value("signature", std::string()).c_str());
+}
+
+volatile std::sig_atomic_t g_interrupted = 0;
+void on_interrupt(int) {
+  g_interrupted = 1;
+}
+
+// alerts tail [--follow]: the latest n, then (following) whatever is newer,
+// asked for every quarter second until interrupted or harrier goes away.
+int tail_alerts(const std::string& path, int n, bool follow, bool as_json) {
+  uint64_t after = 0;
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
+  for (bool first = true; first || (follow && !g_interrupted); first = false) {
+    if (!first) std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    std::string error;
+    json req{{"command", "alerts"}, {"action", "tail"}, {"n", first ? n : 1000}};
+    if (!first) req["after"] = after;
+    const std::string reply = ask(path, req.dump(), &error);
+    if (reply.empty()) {
+      if (g_interrupted) break;
+      std::fprintf(stderr, "harrierctl: %s\n", error.c_str());
+      return 1;
+    }
+    json j;
+    try {
+      j = json::parse(reply);
+    } catch (const json::exception&) {
+      std::fprintf(stderr, "harrierctl: harrier sent a reply that is not JSON: %s\n",
+                   reply.c_str());
+      return 1;
+    }
+    if (!j.value("ok", false)) {
+      std::fprintf(stderr, "harrierctl: %s\n", j.value("error", std::string("failed")).c_str());
+      return 1;
+    }
+    const uint64_t last = j.value("last", uint64_t(0));
+    const json& list = j["alerts"];
+    // Alerts that scrolled out of harrier's window between two asks are
+    // said to be missed, not silently skipped.
+    if (!first && last > after + list.size())
+      std::fprintf(stderr, "harrierctl: %llu alerts came and went between two looks\n",
+                   (unsigned long long)(last - after - list.size()));
+    for (const json& a : list)
+      print_alert(a, as_json);
+    std::fflush(stdout);
+    after = last;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -97,8 +169,23 @@ int main(int argc, char** argv) {
   app.add_flag("--json", as_json, "print harrier's reply as JSON");
   app.require_subcommand(1);
   app.fallthrough();  // --json and --socket after the command too
-  for (const char* c : {"status", "stats", "detectors", "shutdown"})
+  for (const char* c : {"status", "stats", "shutdown"})
     app.add_subcommand(c, std::string("harrier's ") + c);
+  app.add_subcommand("reload",
+                     "load the configuration files again: home networks, inventory and "
+                     "detector settings change without dropping a packet");
+  std::string det_action = "list", det_id;
+  CLI::App* det = app.add_subcommand("detectors", "list the detectors, or switch one on or off");
+  det->add_option("ACTION", det_action, "list, enable or disable")
+      ->check(CLI::IsMember({"list", "enable", "disable"}));
+  det->add_option("ID", det_id, "detector id, e.g. horizontal-scan");
+  std::string alerts_action = "tail";
+  int tail_n = 10;
+  bool follow = false;
+  CLI::App* al = app.add_subcommand("alerts", "the latest alerts");
+  al->add_option("ACTION", alerts_action, "tail")->check(CLI::IsMember({"tail"}));
+  al->add_option("-n", tail_n, "how many (1..1000)")->check(CLI::Range(1, 1000));
+  al->add_flag("-f,--follow", follow, "keep printing new alerts until interrupted");
   std::string action = "status";
   CLI::App* cap = app.add_subcommand("capture", "recording and incident captures");
   cap->add_option("ACTION", action, "status, start or stop")
@@ -108,8 +195,17 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
+  if (al->parsed()) return tail_alerts(socket_path, tail_n, follow, as_json);
   json req{{"command", app.get_subcommands().front()->get_name()}};
   if (cap->parsed()) req["action"] = action;
+  if (det->parsed()) {
+    if (det_action != "list" && det_id.empty()) {
+      std::fprintf(stderr, "harrierctl: detectors %s needs a detector id\n", det_action.c_str());
+      return 2;
+    }
+    req["action"] = det_action;
+    if (!det_id.empty()) req["id"] = det_id;
+  }
 
   std::string error;
   const std::string reply = ask(socket_path, req.dump(), &error);

@@ -89,8 +89,8 @@ int main(int argc, char** argv) {
   replay_cmd->add_option("--port", replay.port, "vdev string or PCI address to send on")
       ->required();
   auto* pps_opt = replay_cmd->add_option("--pps", replay.pps, "packets per second");
-  auto* speed_opt =
-      replay_cmd->add_option("--speed", replay.speed, "multiple of the recorded timing (default 1)");
+  auto* speed_opt = replay_cmd->add_option("--speed", replay.speed,
+                                           "multiple of the recorded timing (default 1)");
   bool topspeed = false;
   auto* top_opt = replay_cmd->add_flag("--topspeed", topspeed, "as fast as the link takes it");
   pps_opt->excludes(speed_opt)->excludes(top_opt);
@@ -100,8 +100,9 @@ int main(int argc, char** argv) {
   replay_cmd->add_flag("--lossless", replay.lossless,
                        "wait for room when the link is full instead of dropping (functional "
                        "runs, not rate tests)");
-  replay_cmd->add_option("--link-timeout", replay.link_timeout_s,
-                         "seconds to wait for the link (a memif peer) to come up")
+  replay_cmd
+      ->add_option("--link-timeout", replay.link_timeout_s,
+                   "seconds to wait for the link (a memif peer) to come up")
       ->check(CLI::Range(0.1, 3600.0));
   replay_cmd->add_option("--eal", replay.eal_extra, "extra EAL arguments")->allow_extra_args(false);
   replay_cmd->add_flag("--json", replay.json, "report as one JSON object");
@@ -115,9 +116,9 @@ int main(int argc, char** argv) {
 
   if (explain_cmd->parsed()) return run_explain(explain);
   if (replay_cmd->parsed()) {
-    replay.pace = topspeed            ? ReplayPace::kTopSpeed
-                  : pps_opt->count()  ? ReplayPace::kPps
-                                      : ReplayPace::kRecorded;
+    replay.pace = topspeed           ? ReplayPace::kTopSpeed
+                  : pps_opt->count() ? ReplayPace::kPps
+                                     : ReplayPace::kRecorded;
     return run_replay(replay);
   }
 
@@ -127,25 +128,11 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(log);
   spdlog::set_level(spdlog::level::from_str(log_level == "warning" ? "warn" : log_level));
 
-  Config cfg;
-  try {
-    cfg = load_config(config_path);
-    if (!inventory_path.empty()) load_inventory_file(cfg, inventory_path);
-    if (!home_net.empty()) set_home_networks(cfg, home_net, "--home-net");
-  } catch (const ConfigError& e) {
-    std::fprintf(stderr, "harrier: %s\n", e.what());
-    return 2;
-  }
-  if (workers) cfg.workers = uint32_t(workers);
-  if (!eve.empty()) cfg.eve = eve;
-  if (!fast.empty()) cfg.fast = fast;
-  CaptureConfig& cap = cfg.capture;
-  if (!write_path.empty()) cap.write = write_path;
-  if (!capture_filter.empty()) cap.filter = capture_filter;
-  if (snaplen) cap.snaplen = snaplen;
-  for (auto [text, flag, out] :
-       {std::tuple{&rotate_size, "--rotate-size", &cap.rotation.file_bytes},
-        std::tuple{&keep_size, "--keep-size", &cap.rotation.keep_bytes}}) {
+  // CLI values that are not the config's: checked once, applied to every
+  // load (at start, and again at each `harrierctl reload`).
+  uint64_t rotate_bytes = 0, keep_bytes = 0;
+  for (auto [text, flag, out] : {std::tuple{&rotate_size, "--rotate-size", &rotate_bytes},
+                                 std::tuple{&keep_size, "--keep-size", &keep_bytes}}) {
     if (text->empty()) continue;
     if (!parse_size(*text, out) || *out < 4096) {
       std::fprintf(stderr, "harrier: %s %s: not a size of at least 4096 bytes (e.g. 100M, 1G)\n",
@@ -153,9 +140,32 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (rotate_seconds) cap.rotation.file_seconds = rotate_seconds;
-  if (keep_files) cap.rotation.keep_files = keep_files;
-  if (!incident_dir.empty()) cap.incidents.dir = incident_dir;
+  // The configuration file with the command line over it. Throws ConfigError.
+  auto make_config = [=]() {
+    Config c = load_config(config_path);
+    if (!inventory_path.empty()) load_inventory_file(c, inventory_path);
+    if (!home_net.empty()) set_home_networks(c, home_net, "--home-net");
+    if (workers) c.workers = uint32_t(workers);
+    if (!eve.empty()) c.eve = eve;
+    if (!fast.empty()) c.fast = fast;
+    CaptureConfig& cap = c.capture;
+    if (!write_path.empty()) cap.write = write_path;
+    if (!capture_filter.empty()) cap.filter = capture_filter;
+    if (snaplen) cap.snaplen = snaplen;
+    if (rotate_bytes) cap.rotation.file_bytes = rotate_bytes;
+    if (keep_bytes) cap.rotation.keep_bytes = keep_bytes;
+    if (rotate_seconds) cap.rotation.file_seconds = rotate_seconds;
+    if (keep_files) cap.rotation.keep_files = keep_files;
+    if (!incident_dir.empty()) cap.incidents.dir = incident_dir;
+    return c;
+  };
+  Config cfg;
+  try {
+    cfg = make_config();
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "harrier: %s\n", e.what());
+    return 2;
+  }
   if ((print_hex || print_numeric) && !print) {
     std::fprintf(stderr, "harrier: -x and -n change what --print shows; give --print too\n");
     return 2;
@@ -169,5 +179,6 @@ int main(int argc, char** argv) {
   opts.print = print;
   opts.print_hex = print_hex;
   opts.print_numeric = print_numeric;
+  opts.reload_config = make_config;
   return run_engine(cfg, opts);
 }

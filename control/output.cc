@@ -1,5 +1,6 @@
 #include "control/output.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -107,7 +108,16 @@ void AlertOutput::write(const Alert& a) {
   d.render(a, t);
   const std::string capture =
       a.capture_id && cfg_.incidents ? cfg_.incidents->file_for(a.capture_id) : std::string();
-  if (eve_) std::fputs((eve_line(a, t, capture) + "\n").c_str(), eve_);
+  if (eve_ || cfg_.keep_recent) {
+    std::string line = eve_line(a, t, capture);
+    if (eve_) std::fputs((line + "\n").c_str(), eve_);
+    if (cfg_.keep_recent) {
+      std::lock_guard lock(recent_mu_);
+      recent_.push_back(std::move(line));
+      if (recent_.size() > cfg_.keep_recent) recent_.pop_front();
+      ++recent_last_;
+    }
+  }
   if (fast_) std::fputs((fast_line(a, t) + "\n").c_str(), fast_);
   if (summary_)
     std::fputs(
@@ -117,6 +127,18 @@ void AlertOutput::write(const Alert& a) {
     std::fputs(("\n" + explain_alert(eve_record(a, t, capture)) + "\n").c_str(), summary_);
   ++written_;
   ++per_detector_[std::string(d.id)];
+}
+
+std::vector<std::string> AlertOutput::recent(uint64_t after, size_t max, uint64_t* last) const {
+  std::lock_guard lock(recent_mu_);
+  *last = recent_last_;
+  const uint64_t first = recent_last_ - recent_.size() + 1;  // number of recent_.front()
+  uint64_t from = std::max(first, after + 1);
+  if (recent_last_ >= from && recent_last_ - from + 1 > max) from = recent_last_ - max + 1;
+  std::vector<std::string> out;
+  for (uint64_t n = from; n <= recent_last_; ++n)
+    out.push_back(recent_[size_t(n - first)]);
+  return out;
 }
 
 std::string AlertOutput::eve_line(const Alert& a, const AlertText& t,

@@ -6,7 +6,9 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
+#include <deque>
 #include <map>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,6 +25,7 @@ struct OutputConfig {
   bool summary = true;   // readable lines (stdout, or stderr when EVE/fast use stdout)
   bool explain = false;  // each alert's full explanation after its summary lines
   const IncidentRecorder* incidents = nullptr;  // names each alert's incident capture
+  uint32_t keep_recent = 0;  // EVE lines of the latest alerts kept for `harrierctl alerts tail`
 };
 
 class AlertOutput {
@@ -39,6 +42,11 @@ class AlertOutput {
   // Async-signal-safe: the output thread reopens the EVE and fast files
   // before its next write (logrotate moved them away).
   void request_reopen() { reopen_.store(true, std::memory_order_relaxed); }
+
+  // Any thread: up to `max` of the kept EVE lines numbered above `after`
+  // (alerts are numbered from 1), the newest last; *last = the newest
+  // alert's number. Lines older than the kept window are gone.
+  std::vector<std::string> recent(uint64_t after, size_t max, uint64_t* last) const;
 
   uint64_t written() const { return written_; }
   const std::map<std::string, uint64_t>& per_detector() const { return per_detector_; }
@@ -70,6 +78,9 @@ class AlertOutput {
   void reopen();
   uint64_t written_ = 0;
   std::map<std::string, uint64_t> per_detector_;
+  mutable std::mutex recent_mu_;
+  std::deque<std::string> recent_;  // EVE lines of alerts recent_last_ - size + 1 .. recent_last_
+  uint64_t recent_last_ = 0;
 };
 
 }  // namespace harrier

@@ -16,6 +16,7 @@
 #include "capture/packet_filter.h"
 #include "capture/pcapng_writer.h"
 #include "control/control_commands.h"
+#include "control/runtime_store.h"
 #include "control/output.h"
 #include "dataplane/bounded_table.h"
 #include "dataplane/engine/alert_queue.h"
@@ -225,15 +226,9 @@ int run_engine(Config& cfg, const RunOptions& opts) {
     }
   }
 
-  // 4. Detectors from the validated config.
-  std::vector<std::unique_ptr<Detector>> owned;
-  std::vector<const Detector*> detectors;
-  const auto reg = detector_registry();
-  for (size_t i = 0; i < reg.size(); ++i) {
-    if (!cfg.detectors[i].enabled) continue;
-    owned.push_back(reg[i]->make(*reg[i], cfg.detectors[i]));
-    detectors.push_back(owned.back().get());
-  }
+  // 4. Detectors from the validated config. Live, every detector is built
+  //    (and gets its state) so that any can be switched on while running.
+  RuntimeStore store(cfg, opts.live);
 
   auto queue = AlertQueue::create(8192, socket, &err);
   if (!queue) {
@@ -243,7 +238,8 @@ int run_engine(Config& cfg, const RunOptions& opts) {
   std::unique_ptr<AlertOutput> output;
   try {
     output = std::make_unique<AlertOutput>(
-        OutputConfig{cfg.eve, cfg.fast, cfg.summary && !opts.quiet, opts.explain, incidents.get()},
+        OutputConfig{cfg.eve, cfg.fast, cfg.summary && !opts.quiet, opts.explain, incidents.get(),
+                     opts.live ? 1000u : 0u},
         queue.get());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "harrier: %s\n", e.what());
@@ -276,8 +272,7 @@ int run_engine(Config& cfg, const RunOptions& opts) {
     pc.printer = printer.get();
     pc.print_to = print_writer.get();
   }
-  RuntimeView rt{&cfg.home, &cfg.inventory};
-  auto pipeline = Pipeline::create(pc, rt, detectors, &source, queue.get(), &err);
+  auto pipeline = Pipeline::create(pc, store.current(), &source, queue.get(), &err);
   if (!pipeline) {
     std::fprintf(stderr, "harrier: %s\n", err.c_str());
     return 1;
@@ -295,17 +290,23 @@ int run_engine(Config& cfg, const RunOptions& opts) {
                  pdump ? "; dpdk-dumpcap can attach" : "");
   // Live: the control socket, once everything it reports on exists.
   std::unique_ptr<ControlServer> control;
+  std::unique_ptr<LiveStats> live_stats;
   if (opts.live) {
-    ControlContext ctx{&cfg,
+    live_stats = std::make_unique<LiveStats>(
+        LiveStatsSources{pipeline.get(), &source, capture.get(), capture_filter.get()});
+    ControlContext ctx{&store,
+                       opts.reload_config,
                        pipeline.get(),
                        &inputs,
                        capture.get(),
                        capture_filter.get(),
                        incidents.get(),
                        pdump,
-                       std::chrono::steady_clock::now()};
-    control =
-        ControlServer::start(cfg.control_socket, cfg.control_group, control_handlers(ctx), &err);
+                       std::chrono::steady_clock::now(),
+                       live_stats.get(),
+                       output.get()};
+    control = ControlServer::start(cfg.control_socket, cfg.control_group, control_handlers(ctx),
+                                   &err, [s = live_stats.get()] { s->sample(); });
     if (!control) {
       std::fprintf(stderr, "harrier: %s\n", err.c_str());
       return 1;

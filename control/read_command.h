@@ -2,6 +2,7 @@
 // run it to the end of input (or a signal), and report.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,8 @@ struct RunOptions {
   bool print_hex = false;      // ... and its bytes in hex
   bool print_numeric = false;  // ... with port numbers, not service names
   bool stats = true;           // read: print counters to stderr at the end
+  // run: loads the configuration again as at start (harrierctl reload).
+  std::function<Config()> reload_config;
 };
 
 // Returns the process exit status (0 ok, 1 runtime failure).

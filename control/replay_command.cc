@@ -232,8 +232,13 @@ int run_replay(const ReplayOptions& o) {
   if (looks_like_pci(o.port))
     eal = {"-a", o.port, "--file-prefix", "harrier-replay-" + std::to_string(getpid())};
   else
-    eal = {"--no-huge", "--no-pci",       "--no-shconf", "-m",
-           "1024",      "--file-prefix", "harrier-replay-" + std::to_string(getpid())};
+    eal = {"--no-huge",
+           "--no-pci",
+           "--no-shconf",
+           "-m",
+           "1024",
+           "--file-prefix",
+           "harrier-replay-" + std::to_string(getpid())};
   eal.insert(eal.end(), {"--no-telemetry", "--log-level", "lib.eal:warning"});
   eal.insert(eal.end(), o.eal_extra.begin(), o.eal_extra.end());
   if (!eal_start(eal, &err)) {
@@ -241,8 +246,8 @@ int run_replay(const ReplayOptions& o) {
     return 1;
   }
   // Each mbuf holds a whole frame, jumbo frames too.
-  const uint32_t room = std::max<uint32_t>(RTE_MBUF_DEFAULT_BUF_SIZE,
-                                           cap.max_len + RTE_PKTMBUF_HEADROOM);
+  const uint32_t room =
+      std::max<uint32_t>(RTE_MBUF_DEFAULT_BUF_SIZE, cap.max_len + RTE_PKTMBUF_HEADROOM);
   rte_mempool* pool = rte_pktmbuf_pool_create("replay_mbufs", 8191, 256, 0,
                                               uint16_t(std::min<uint32_t>(room, 65535)), 0);
   if (!pool) {
@@ -316,21 +321,20 @@ int run_replay(const ReplayOptions& o) {
   const double pps = secs > 0 ? double(s.packets) / secs : 0;
   const double bps = secs > 0 ? double(s.bytes) * 8 / secs : 0;
   if (o.json) {
-    nlohmann::ordered_json j = {{"file", o.file},
-                                {"port", o.port},
-                                {"packets_in_file", n},
-                                {"loops", o.loops},
-                                {"sent", s.packets},
-                                {"bytes", s.bytes},
-                                {"refused", s.refused},
-                                {"seconds", secs},
-                                {"pps", pps},
-                                {"bps", bps},
-                                {"interrupted", g_stop.load()},
-                                {"port_stats",
-                                 {{"opackets", st.opackets},
-                                  {"obytes", st.obytes},
-                                  {"oerrors", st.oerrors}}}};
+    nlohmann::ordered_json j = {
+        {"file", o.file},
+        {"port", o.port},
+        {"packets_in_file", n},
+        {"loops", o.loops},
+        {"sent", s.packets},
+        {"bytes", s.bytes},
+        {"refused", s.refused},
+        {"seconds", secs},
+        {"pps", pps},
+        {"bps", bps},
+        {"interrupted", g_stop.load()},
+        {"port_stats",
+         {{"opackets", st.opackets}, {"obytes", st.obytes}, {"oerrors", st.oerrors}}}};
     std::printf("%s\n", j.dump().c_str());
   } else if (!o.quiet) {
     std::printf("replay: sent %s packets (%s bytes) in %.3f s: %.0f pps, %.1f Mbit/s%s\n",

@@ -56,6 +56,7 @@ struct FlowTimeouts {
   uint32_t closed_s = 30;
   uint32_t udp_s = 180;
   uint32_t other_s = 60;
+  bool operator==(const FlowTimeouts&) const = default;
 };
 
 struct FlowTableCounters {

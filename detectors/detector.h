@@ -45,6 +45,7 @@ struct PortLabel {
   uint16_t port = 0;
   uint8_t proto = 0;  // 6 or 17
   std::string label;
+  bool operator==(const PortLabel&) const = default;
 };
 
 struct ParamSpec {

@@ -15,13 +15,16 @@ struct rte_mbuf;
 
 namespace harrier {
 
+struct RuntimeSnapshot;
+
 struct Batch {
   uint64_t seq = 0;          // position in the input; sequencers order on it
   uint64_t first_order = 0;  // global packet number of mbufs[0]
   uint64_t max_ts = 0;       // latest packet time in the batch (or heartbeat time)
   uint32_t n = 0;
-  bool end_of_input = false;         // last batch: no packets, flush every deadline
-  std::atomic<uint32_t> pending{0};  // shards still working on the current stage
+  bool end_of_input = false;              // last batch: no packets, flush every deadline
+  const RuntimeSnapshot* snap = nullptr;  // the configuration every stage uses for it
+  std::atomic<uint32_t> pending{0};       // shards still working on the current stage
 
   // Per packet, filled by the rx and decode stages.
   rte_mbuf** mbufs = nullptr;

@@ -75,9 +75,12 @@ struct Pipeline::Graph {
              // than let a limiter node refuse rx. (A limiter that refuses
              // makes TBB re-register the input edge, a heap allocation each
              // time, and a busy pipeline refuses about once a batch.)
-             Batch* b;
-             while ((b = p.take_free()) == nullptr)
-               std::this_thread::yield();
+             Batch* b = p.take_free();
+             if (!b) {
+               p.counters_.rx_waits.fetch_add(1, std::memory_order_relaxed);
+               while ((b = p.take_free()) == nullptr)
+                 std::this_thread::yield();
+             }
              if (!p.fill(b)) {
                if (b) p.give_back(b);
                fc.stop();
@@ -150,10 +153,9 @@ struct Pipeline::Graph {
   }
 };
 
-std::unique_ptr<Pipeline> Pipeline::create(const PipelineConfig& cfg_in, RuntimeView rt,
-                                           const std::vector<const Detector*>& detectors,
-                                           PacketSource* source, AlertQueue* alerts,
-                                           std::string* error) {
+std::unique_ptr<Pipeline> Pipeline::create(const PipelineConfig& cfg_in,
+                                           const RuntimeSnapshot* initial, PacketSource* source,
+                                           AlertQueue* alerts, std::string* error) {
   std::unique_ptr<Pipeline> p(new Pipeline());
   PipelineConfig cfg = cfg_in;
   if (cfg.workers == 0 || cfg.workers > 64) {
@@ -161,9 +163,15 @@ std::unique_ptr<Pipeline> Pipeline::create(const PipelineConfig& cfg_in, Runtime
     return nullptr;
   }
   if (cfg.in_flight == 0) cfg.in_flight = 2 * cfg.workers + 2;
+  if (detector_registry().size() > kMaxDetectors) {
+    *error = "more detectors than the per-detector alert counters hold";
+    return nullptr;
+  }
   p->cfg_ = cfg;
   p->source_ = source;
   p->alerts_ = alerts;
+  p->snapshot_.store(initial, std::memory_order_relaxed);
+  p->in_effect_.store(initial->generation, std::memory_order_relaxed);
   const uint32_t n = cfg.workers;
   const uint32_t per_shard_flows = std::max<uint32_t>(1024, cfg.flow_capacity / n);
   // Room for every packet's connection and ICMP-error events plus a few
@@ -172,12 +180,12 @@ std::unique_ptr<Pipeline> Pipeline::create(const PipelineConfig& cfg_in, Runtime
   // to many detectors at once can overflow, and that is counted.
   const uint32_t event_cap = cfg.batch_size * (2 + kMaxDetectorEventsPerPacket);
   for (uint32_t i = 0; i < n; ++i) {
-    p->flow_.push_back(std::make_unique<FlowShard>(i, n, cfg.socket, rt, cfg.batch_size));
-    if (!p->flow_.back()->init(per_shard_flows, cfg.timeouts, detectors, error)) return nullptr;
+    p->flow_.push_back(std::make_unique<FlowShard>(i, n, cfg.socket, cfg.batch_size));
+    if (!p->flow_.back()->init(per_shard_flows, cfg.timeouts, *initial, error)) return nullptr;
   }
   for (uint32_t i = 0; i < n; ++i) {
-    p->host_.push_back(std::make_unique<HostShard>(i, n, cfg.socket, rt, event_cap * n));
-    if (!p->host_.back()->init(detectors, error)) return nullptr;
+    p->host_.push_back(std::make_unique<HostShard>(i, n, cfg.socket, event_cap * n));
+    if (!p->host_.back()->init(*initial, error)) return nullptr;
   }
 
   // The fixed set of batches: rx takes a free one for each burst and waits
@@ -264,10 +272,11 @@ bool Pipeline::fill(Batch* b) noexcept {
     if (b->n == 0 && source_->finished()) break;
     if (got == 0) {
       rte_pause();
-      // The clock is read only every 1024 empty polls.
-      if (!cfg_.lossless && cfg_.heartbeat_ms && last_packet_wall_ && b->n == 0 &&
-          (++idle_polls & 1023) == 0) {
+      // The clock is read only every 1024 empty polls. A link that has not
+      // seen a packet yet beats too: a reload must not wait for traffic.
+      if (!cfg_.lossless && cfg_.heartbeat_ms && b->n == 0 && (++idle_polls & 1023) == 0) {
         const uint64_t now = wall_ns();
+        if (last_activity_wall_ == 0) last_activity_wall_ = now;
         if (now - last_activity_wall_ >= uint64_t(cfg_.heartbeat_ms) * 1'000'000ull) {
           heartbeat = true;
           last_activity_wall_ = now;
@@ -277,7 +286,9 @@ bool Pipeline::fill(Batch* b) noexcept {
     }
   }
   if (heartbeat) {
-    b->max_ts = last_ts_ + (last_activity_wall_ - last_packet_wall_);
+    // Packet time moves on by the wall time since the last packet; before
+    // the first there is no packet time to move (0: nothing is due).
+    b->max_ts = last_packet_wall_ ? last_ts_ + (last_activity_wall_ - last_packet_wall_) : 0;
   } else if (b->n == 0) {
     // Offline end or stop request: one empty batch flushes every deadline.
     b->end_of_input = true;
@@ -291,6 +302,8 @@ bool Pipeline::fill(Batch* b) noexcept {
     last_ts_ = std::max(last_ts_, mx);
     if (!cfg_.lossless) last_packet_wall_ = last_activity_wall_ = wall_ns();
   }
+  // A reload published before this point applies from this batch on.
+  b->snap = snapshot_.load(std::memory_order_acquire);
   b->seq = next_seq_++;
   b->first_order = next_order_;
   next_order_ += b->n;
@@ -352,13 +365,21 @@ void Pipeline::emit(Batch* b) noexcept {
       ref.first_alert = a->update == 0;
       a->capture_id = cfg_.incidents->on_alert(ref);
     }
-    if (alerts_->push(*a, cfg_.lossless))
+    if (alerts_->push(*a, cfg_.lossless)) {
       counters_.alerts.fetch_add(1, std::memory_order_relaxed);
-    else
+      if (a->detector < kMaxDetectors)
+        counters_.by_detector[a->detector].fetch_add(1, std::memory_order_relaxed);
+    } else
       counters_.alerts_dropped.fetch_add(1, std::memory_order_relaxed);
   }
   // Recording in input order, from the one emit thread (the writer's queue
   // has a single producer).
+  if (cfg_.capture || cfg_.printer) {
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < b->n; ++i)
+      kept += b->capture[i];
+    counters_.capture_kept.fetch_add(kept, std::memory_order_relaxed);
+  }
   if (cfg_.capture)
     for (uint32_t i = 0; i < b->n; ++i)
       if (b->capture[i]) cfg_.capture->submit(b->mbufs[i], b->ts[i]);
@@ -377,6 +398,7 @@ void Pipeline::emit(Batch* b) noexcept {
   if (b->n) rte_pktmbuf_free_bulk(b->mbufs, b->n);
   counters_.batches.fetch_add(1, std::memory_order_relaxed);
   counters_.packets.fetch_add(b->n, std::memory_order_relaxed);
+  in_effect_.store(b->snap->generation, std::memory_order_release);
   give_back(b);
 }
 
@@ -406,6 +428,8 @@ PipelineCounters Pipeline::live_counters() const {
   c.packets = counters_.packets.load(std::memory_order_relaxed);
   c.alerts = counters_.alerts.load(std::memory_order_relaxed);
   c.alerts_dropped = counters_.alerts_dropped.load(std::memory_order_relaxed);
+  c.rx_waits = counters_.rx_waits.load(std::memory_order_relaxed);
+  c.capture_kept = counters_.capture_kept.load(std::memory_order_relaxed);
   return c;
 }
 

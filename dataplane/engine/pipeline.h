@@ -23,6 +23,7 @@
 #include "capture/print_writer.h"
 #include "capture/pcapng_writer.h"
 #include "dataplane/engine/alert_queue.h"
+#include "dataplane/engine/runtime_snapshot.h"
 #include "dataplane/engine/shard.h"
 #include "dataplane/engine/source.h"
 #include "dataplane/flow_table.h"
@@ -58,12 +59,18 @@ struct PipelineCounters {
   uint64_t packets = 0;
   uint64_t alerts = 0;
   uint64_t alerts_dropped = 0;  // per-batch alert budget or alert queue
+  // rx found every batch in flight and waited: the pipeline, not the input,
+  // was the bottleneck. Nothing is dropped here; a NIC's queue fills
+  // meanwhile and its own drops show as imissed.
+  uint64_t rx_waits = 0;
+  uint64_t capture_kept = 0;  // packets the capture filter passed to --write / --print
 };
 
 class Pipeline {
  public:
-  static std::unique_ptr<Pipeline> create(const PipelineConfig& cfg, RuntimeView rt,
-                                          const std::vector<const Detector*>& detectors,
+  // `initial`'s built detectors get their per-shard state now; every later
+  // snapshot must build the same ones (same registry indexes).
+  static std::unique_ptr<Pipeline> create(const PipelineConfig& cfg, const RuntimeSnapshot* initial,
                                           PacketSource* source, AlertQueue* alerts,
                                           std::string* error);
   ~Pipeline();
@@ -74,10 +81,24 @@ class Pipeline {
   // Any thread: finish at the next burst.
   void stop() { stop_.store(true, std::memory_order_relaxed); }
 
+  // Any thread: batches filled from now on run with `s` (a reload). The
+  // caller keeps `s` alive, and the snapshots before it until
+  // generation_in_effect() reaches s->generation.
+  void publish(const RuntimeSnapshot* s) { snapshot_.store(s, std::memory_order_release); }
+  // The generation of the last batch emitted: no batch in the pipeline
+  // uses an older snapshot.
+  uint64_t generation_in_effect() const { return in_effect_.load(std::memory_order_acquire); }
+
   // Exact once run() returned (adds the shards' own counts).
   PipelineCounters counters() const;
   // Any thread, while running: the emit stage's counts (atomics, never torn).
   PipelineCounters live_counters() const;
+  // Any thread: alerts emitted by the detector at this registry index.
+  uint64_t alerts_of(size_t detector) const {
+    return detector < kMaxDetectors
+               ? counters_.by_detector[detector].load(std::memory_order_relaxed)
+               : 0;
+  }
   const std::vector<std::unique_ptr<FlowShard>>& flow_shards() const { return flow_; }
   const std::vector<std::unique_ptr<HostShard>>& host_shards() const { return host_; }
 
@@ -100,15 +121,20 @@ class Pipeline {
   struct rte_ring* free_ = nullptr;
   std::vector<Alert*> sort_scratch_;
   std::atomic<bool> stop_{false};
+  std::atomic<const RuntimeSnapshot*> snapshot_{nullptr};
+  std::atomic<uint64_t> in_effect_{0};
   bool end_sent_ = false;
   uint64_t next_seq_ = 0;
   uint64_t next_order_ = 0;
   uint64_t last_ts_ = 0;
   uint64_t last_packet_wall_ = 0;    // live: wall time of the last packets
   uint64_t last_activity_wall_ = 0;  // live: ... or of the last heartbeat
+  static constexpr size_t kMaxDetectors = 64;
   struct {
-    std::atomic<uint64_t> batches{0}, packets{0}, alerts{0}, alerts_dropped{0};
-  } counters_;  // written by the emit stage only
+    std::atomic<uint64_t> batches{0}, packets{0}, alerts{0}, alerts_dropped{0}, capture_kept{0};
+    std::atomic<uint64_t> by_detector[kMaxDetectors]{};
+    std::atomic<uint64_t> rx_waits{0};  // the rx stage's
+  } counters_;                          // written by the emit stage only, but for rx_waits
 };
 
 }  // namespace harrier

@@ -14,6 +14,7 @@ struct PortConfig {
   std::string device;  // "0000:3b:00.0" or "net_pcap0,rx_pcap=file.pcap" etc.
   uint16_t rx_queues = 1;
   uint16_t rx_descriptors = 1024;
+  bool operator==(const PortConfig&) const = default;
 };
 
 struct OpenPort {

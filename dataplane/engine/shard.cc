@@ -7,16 +7,17 @@
 namespace harrier {
 
 namespace {
-bool attach(const std::vector<const Detector*>& detectors, bool host_stage, int socket,
-            uint32_t shard, uint32_t n_shards, std::vector<AttachedDetector>& out,
-            std::string* error) {
-  for (const Detector* d : detectors) {
+bool attach(const RuntimeSnapshot& snap, bool host_stage, int socket, uint32_t shard,
+            uint32_t n_shards, std::vector<AttachedDetector>& out, std::string* error) {
+  for (size_t i = 0; i < snap.detectors.size(); ++i) {
+    const Detector* d = snap.detectors[i];
+    if (!d) continue;
     // Host-behaviour detectors have a half on each stage: on_packets on the
     // flow shards (raising their events), on_events/on_tick on the host shards.
     const bool is_host = d->descriptor().kind == DetectorKind::kHostBehaviour;
     if (host_stage && !is_host) continue;
     AttachedDetector a;
-    a.detector = d;
+    a.index = uint16_t(i);
     error->clear();
     a.state = host_stage || !is_host ? d->make_state(socket, shard, n_shards, error)
                                      : d->make_flow_state(socket, shard, error);
@@ -28,18 +29,18 @@ bool attach(const std::vector<const Detector*>& detectors, bool host_stage, int 
 }  // namespace
 
 bool FlowShard::init(uint32_t flow_capacity, const FlowTimeouts& timeouts,
-                     const std::vector<const Detector*>& detectors, std::string* error) {
+                     const RuntimeSnapshot& snap, std::string* error) {
   // rte_hash names are global within the process; the pointer keeps them
   // unique when several pipelines (tests) live side by side.
   const std::string name = "flows" + std::to_string(id_) + "_" +
                            std::to_string(reinterpret_cast<uintptr_t>(this) & 0xFFFFFF);
   flows_ = FlowTable::create(name, flow_capacity, socket_, timeouts, error);
   if (!flows_) return false;
-  return attach(detectors, false, socket_, id_, 0, detectors_, error);
+  return attach(snap, false, socket_, id_, 0, detectors_, error);
 }
 
-bool HostShard::init(const std::vector<const Detector*>& detectors, std::string* error) {
-  return attach(detectors, true, socket_, id_, n_flow_shards_, detectors_, error);
+bool HostShard::init(const RuntimeSnapshot& snap, std::string* error) {
+  return attach(snap, true, socket_, id_, n_flow_shards_, detectors_, error);
 }
 
 // The TCP/UDP state machine: who opened the flow, how far the handshake got,
@@ -127,6 +128,7 @@ void FlowShard::on_icmp_error(EventSink& events, PacketCtx& c) noexcept {
 }
 
 void FlowShard::process(Batch& b) noexcept {
+  rt_ = b.snap->rt;
   b.n_events[id_] = 0;
   AlertSink sink(b.alerts[id_], b.alert_cap);
   EventSink events(b.events[id_], &b.n_events[id_], b.event_cap, n_host_shards_);
@@ -225,7 +227,7 @@ void FlowShard::process(Batch& b) noexcept {
   // 3. Detectors, one call per burst each.
   const std::span<const PacketCtx> span(pkts_.data(), m);
   for (AttachedDetector& d : detectors_)
-    d.detector->on_packets(ctx, span, d.state.get());
+    if (b.snap->runs(d.index)) b.snap->detectors[d.index]->on_packets(ctx, span, d.state.get());
 
   // Events were raised in stages (connections, ICMP errors, each detector);
   // the host shards merge on packet order, so put them back in it.
@@ -271,12 +273,14 @@ void HostShard::process(Batch& b) noexcept {
 
   const uint32_t slot = n_flow_shards_ + id_;
   AlertSink sink(b.alerts[slot], b.alert_cap);
-  ShardCtx ctx{id_, socket_, rt_, &sink};
+  ShardCtx ctx{id_, socket_, b.snap->rt, &sink};
   const std::span<const HostEvent> span(merged_.data(), k);
   const uint64_t now = b.end_of_input ? UINT64_MAX : b.max_ts;
   for (AttachedDetector& d : detectors_) {
-    if (k) d.detector->on_events(ctx, span, d.state.get());
-    if (now) d.detector->on_tick(ctx, now, d.state.get());
+    if (!b.snap->runs(d.index)) continue;
+    const Detector* det = b.snap->detectors[d.index];
+    if (k) det->on_events(ctx, span, d.state.get());
+    if (now) det->on_tick(ctx, now, d.state.get());
   }
   b.n_alerts[slot] = sink.size();
   counters_.alerts += sink.size();

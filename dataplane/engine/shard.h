@@ -17,6 +17,7 @@
 
 #include "dataplane/engine/batch.h"
 #include "dataplane/engine/published.h"
+#include "dataplane/engine/runtime_snapshot.h"
 #include "dataplane/flow_table.h"
 #include "detectors/detector.h"
 
@@ -51,19 +52,19 @@ struct alignas(64) HostShardCounters {
   uint64_t alerts_dropped = 0;
 };
 
-// One detector attached to one shard.
+// One detector's state on one shard. Which Detector object (settings) runs
+// on it, and whether it runs at all, comes from each batch's snapshot.
 struct AttachedDetector {
-  const Detector* detector = nullptr;
+  uint16_t index = 0;  // registry index
   std::unique_ptr<DetectorState> state;
 };
 
 class FlowShard {
  public:
-  FlowShard(uint32_t id, uint32_t n_host_shards, int socket, RuntimeView rt, uint32_t batch_cap)
+  FlowShard(uint32_t id, uint32_t n_host_shards, int socket, uint32_t batch_cap)
       : id_(id),
         n_host_shards_(n_host_shards),
         socket_(socket),
-        rt_(rt),
         pkts_(batch_cap),
         keys_(batch_cap),
         key_ptrs_(batch_cap),
@@ -71,9 +72,10 @@ class FlowShard {
         key_src_lo_(batch_cap),
         key_ts_(batch_cap) {}
 
-  // Main thread: allocates the flow table and attaches detectors.
-  bool init(uint32_t flow_capacity, const FlowTimeouts& timeouts,
-            const std::vector<const Detector*>& detectors, std::string* error);
+  // Main thread: allocates the flow table and attaches the snapshot's
+  // built detectors (their state lives here for the whole run).
+  bool init(uint32_t flow_capacity, const FlowTimeouts& timeouts, const RuntimeSnapshot& snap,
+            std::string* error);
 
   // Packet thread: this shard's packets of one batch.
   void process(Batch& b) noexcept;
@@ -91,7 +93,7 @@ class FlowShard {
   uint32_t id_;
   uint32_t n_host_shards_;
   int socket_;
-  RuntimeView rt_;
+  RuntimeView rt_;  // the current batch's
   std::unique_ptr<FlowTable> flows_;
   std::vector<AttachedDetector> detectors_;
   // Scratch for one batch, sized once.
@@ -107,10 +109,10 @@ class FlowShard {
 
 class HostShard {
  public:
-  HostShard(uint32_t id, uint32_t n_flow_shards, int socket, RuntimeView rt, uint32_t event_cap)
-      : id_(id), n_flow_shards_(n_flow_shards), socket_(socket), rt_(rt), merged_(event_cap) {}
+  HostShard(uint32_t id, uint32_t n_flow_shards, int socket, uint32_t event_cap)
+      : id_(id), n_flow_shards_(n_flow_shards), socket_(socket), merged_(event_cap) {}
 
-  bool init(const std::vector<const Detector*>& detectors, std::string* error);
+  bool init(const RuntimeSnapshot& snap, std::string* error);
   void process(Batch& b) noexcept;
   const HostShardCounters& counters() const { return counters_; }
   HostShardCounters snapshot() const { return published_.read(); }  // any thread
@@ -119,7 +121,6 @@ class HostShard {
   uint32_t id_;
   uint32_t n_flow_shards_;
   int socket_;
-  RuntimeView rt_;
   std::vector<AttachedDetector> detectors_;
   std::vector<HostEvent> merged_;
   HostShardCounters counters_;

@@ -40,6 +40,8 @@ PacketSource::PacketSource(std::vector<PortInput> inputs, bool sequential)
   const int bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, nullptr);
   ts_flag_ = bit >= 0 ? (1ull << bit) : 0;
   finished_ = inputs_.empty();
+  for (const PortInput& in : inputs_)
+    queues_.push_back(std::make_unique<QueueCounters[]>(in.rx_queues));
 }
 
 uint64_t PacketSource::input_losses(size_t i) const {
@@ -74,12 +76,14 @@ uint32_t PacketSource::poll(rte_mbuf** out, uint64_t* ts, uint32_t max) noexcept
   got_[i] += n;
   idle_polls_[i] = n ? 0 : idle_polls_[i] + 1;
   counters_.received += n;
+  uint64_t bytes = 0;
   uint64_t wall = 0;  // read once per burst, and only if a packet is unstamped
   // A live port whose stamp unit is unknown would put packets at a wrong
   // time (1000x off for a microsecond PMD): the wall clock is right.
   const bool use_stamps = ts_offset_ >= 0 && (in.first_ts_ns || in.ts_unit_ns || in.expected);
   for (uint32_t k = 0; k < n; ++k) {
     rte_mbuf* m = out[k];
+    bytes += m->pkt_len;
     if (!use_stamps || !(m->ol_flags & ts_flag_)) {
       if (wall == 0) wall = wall_ns();
       ts[k] = wall;
@@ -97,6 +101,7 @@ uint32_t PacketSource::poll(rte_mbuf** out, uint64_t* ts, uint32_t max) noexcept
     }
     ts[k] = raw * ts_scale_[i];
   }
+  if (n) queues_[i][q].add(n, bytes);
   if (sequential_ && n == 0 && input_done(i)) {
     ++current_;
     if (current_ >= inputs_.size()) finished_ = true;

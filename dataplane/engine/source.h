@@ -4,7 +4,9 @@
 // itself just returns nothing forever.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,17 @@ struct PortInput {
   // ns per PMD timestamp unit when known up front; live ports with neither
   // this nor a first time are stamped with the wall clock instead.
   uint64_t ts_unit_ns = 0;
+};
+
+// What one RX queue delivered, counted by the rx thread and read by the
+// control thread (single writer: relaxed loads and stores, never torn).
+struct alignas(64) QueueCounters {
+  std::atomic<uint64_t> packets{0};
+  std::atomic<uint64_t> bytes{0};
+  void add(uint64_t n, uint64_t b) noexcept {
+    packets.store(packets.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    bytes.store(bytes.load(std::memory_order_relaxed) + b, std::memory_order_relaxed);
+  }
 };
 
 struct SourceCounters {
@@ -44,6 +57,8 @@ class PacketSource {
   // What an input lost inside the PMD (mbuf exhaustion, read errors).
   uint64_t input_losses(size_t i) const;
   const std::vector<PortInput>& inputs() const { return inputs_; }
+  // Any thread: packets and bytes received on queue `q` of input `i`.
+  const QueueCounters& queue(size_t i, uint16_t q) const { return queues_[i][q]; }
 
  private:
   bool input_done(size_t i) noexcept;
@@ -51,7 +66,9 @@ class PacketSource {
   std::vector<PortInput> inputs_;
   std::vector<uint64_t> got_;
   std::vector<uint32_t> idle_polls_;
-  std::vector<uint64_t> ts_scale_;  // PMD timestamp units -> ns, per input (0 = not learnt yet)
+  std::vector<uint64_t> ts_scale_;
+  std::vector<std::unique_ptr<QueueCounters[]>>
+      queues_;  // PMD timestamp units -> ns, per input (0 = not learnt yet)
   bool sequential_;
   size_t current_ = 0;
   uint16_t next_queue_ = 0;

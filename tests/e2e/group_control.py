@@ -92,7 +92,9 @@ control:
         p, s2 = ask_json("stats")
         check("control: stats count packets as they are analysed, per port with drops by cause",
               s2.get("ok") and s2["analysed"]["packets"] > s1["analysed"]["packets"] > 0
-              and "imissed" in s2["ports"][0]["drops"] and "rx_nombuf" in s2["ports"][0]["drops"], str(s2))
+              and "imissed" in s2["ports"][0]["nic"] and "rx_nombuf" in s2["ports"][0]["nic"]
+              and all(k in s2["drops"] for k in ("nic_imissed", "nic_rx_nombuf", "nic_ierrors", "alerts"))
+              and s2["ports"][0]["queues"][0]["packets"] == s2["ports"][0]["packets"] > 0, str(s2))
         w = s2.get("workers", [])
         check("control: stats per worker: packets, flow-table fill and evictions, host events, alerts",
               len(w) == 2 and all(x["packets"] > 0 and 0 < x["flows"]["in_table"] <= x["flows"]["capacity"]

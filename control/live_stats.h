@@ -1,0 +1,58 @@
+// The counters of a running harrier, as `harrierctl stats`, the Prometheus
+// endpoint and DPDK telemetry show them. Everything read here is safe while
+// the workers run: atomics with one writer, shard counters published under
+// a sequence lock, DPDK port statistics. Rates (pps, bps) are over the last
+// whole second, sampled by the control thread.
+#pragma once
+
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "capture/incident_recorder.h"
+#include "capture/packet_filter.h"
+#include "capture/pcapng_writer.h"
+#include "dataplane/engine/pipeline.h"
+#include "dataplane/engine/source.h"
+
+namespace harrier {
+
+struct LiveStatsSources {
+  const Pipeline* pipeline = nullptr;
+  const PacketSource* source = nullptr;
+  const PcapngWriter* capture = nullptr;  // null: no recording
+  const PacketFilter* capture_filter = nullptr;
+};
+
+class LiveStats {
+ public:
+  explicit LiveStats(LiveStatsSources s);
+
+  // Once a second, from one thread: the reference point of the rates.
+  void sample();
+  // Any thread.
+  nlohmann::ordered_json collect();
+  // Prometheus text exposition format 0.0.4 of the same counters.
+  std::string prometheus();
+
+ private:
+  struct Point {
+    std::chrono::steady_clock::time_point at;
+    std::vector<std::vector<uint64_t>> queue_packets, queue_bytes;  // [port][queue]
+    uint64_t analysed = 0;
+    std::vector<uint64_t> worker_packets, worker_bytes;
+  };
+  Point take() const;
+  nlohmann::ordered_json collect_locked();
+
+  LiveStatsSources s_;
+  std::chrono::steady_clock::time_point started_;
+  std::mutex mu_;  // rte_eth_stats_get and the samples, between control, metrics, telemetry
+  Point prev_, last_;
+  bool have_rates_ = false;
+};
+
+}  // namespace harrier
