@@ -8,6 +8,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "control/metrics_server.h"
 #include "detectors/registry.h"
 
 namespace harrier {
@@ -431,9 +432,17 @@ void parse_root(const Ctx& c, const YAML::Node& root, Config& cfg) {
   }
   if (const auto cap = root["capture"]) parse_capture(c, cap, cfg.capture);
   if (const auto ctl = root["control"]) {
-    c.only_keys(ctl, "control", {"socket", "group"});
+    c.only_keys(ctl, "control", {"socket", "group", "metrics"});
     if (ctl["socket"]) cfg.control_socket = c.string(ctl["socket"], "control.socket");
     if (ctl["group"]) cfg.control_group = c.string(ctl["group"], "control.group");
+    if (ctl["metrics"]) {
+      cfg.metrics = c.string(ctl["metrics"], "control.metrics");
+      sockaddr_storage addr;
+      socklen_t len;
+      std::string why;
+      if (!cfg.metrics.empty() && !parse_listen_address(cfg.metrics, &addr, &len, &why))
+        c.fail(ctl["metrics"], "control.metrics", why);
+    }
   }
 }
 
@@ -536,6 +545,7 @@ std::vector<std::string> restart_only_changes(const Config& a, const Config& b) 
   same("capture", a.capture == b.capture);
   text("control.socket", a.control_socket, b.control_socket);
   text("control.group", a.control_group, b.control_group);
+  text("control.metrics", a.metrics, b.metrics);
   // Detector tables are allocated once per shard; their state survives a
   // reload only at the size it was made.
   for (size_t i = 0; i < a.detectors.size() && i < b.detectors.size(); ++i) {

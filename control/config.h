@@ -49,6 +49,7 @@ struct Config {
   // run: the control socket harrierctl talks to, and the group that may
   std::string control_socket = "/run/harrier/harrier.sock";
   std::string control_group;  // "" = the owner's group
+  std::string metrics;        // Prometheus endpoint "ADDR:PORT"; "" = off
 };
 
 // "1048576", "512K", "100M", "2G", "1T" (powers of 1024) -> bytes; false

@@ -16,7 +16,9 @@
 #include "capture/packet_filter.h"
 #include "capture/pcapng_writer.h"
 #include "control/control_commands.h"
+#include "control/metrics_server.h"
 #include "control/runtime_store.h"
+#include "control/telemetry.h"
 #include "control/output.h"
 #include "dataplane/bounded_table.h"
 #include "dataplane/engine/alert_queue.h"
@@ -291,6 +293,7 @@ int run_engine(Config& cfg, const RunOptions& opts) {
   // Live: the control socket, once everything it reports on exists.
   std::unique_ptr<ControlServer> control;
   std::unique_ptr<LiveStats> live_stats;
+  std::unique_ptr<MetricsServer> metrics;
   if (opts.live) {
     live_stats = std::make_unique<LiveStats>(
         LiveStatsSources{pipeline.get(), &source, capture.get(), capture_filter.get()});
@@ -312,6 +315,18 @@ int run_engine(Config& cfg, const RunOptions& opts) {
       return 1;
     }
     spdlog::info("control socket {}", cfg.control_socket);
+    if (!cfg.metrics.empty()) {
+      metrics = MetricsServer::start(
+          cfg.metrics, [s = live_stats.get()] { return s->prometheus(); }, &err);
+      if (!metrics) {
+        std::fprintf(stderr, "harrier: %s\n", err.c_str());
+        return 1;
+      }
+      spdlog::info("Prometheus metrics on http://{}/metrics", cfg.metrics);
+    }
+    if (!telemetry_attach(live_stats.get()))
+      spdlog::warn(
+          "DPDK telemetry refused harrier's commands; dpdk-telemetry.py shows DPDK's only");
   }
   output->start();
   g_pipeline = pipeline.get();
@@ -330,6 +345,8 @@ int run_engine(Config& cfg, const RunOptions& opts) {
   signal(SIGHUP, SIG_IGN);
   g_output = nullptr;
   control.reset();  // no requests about a pipeline that has stopped
+  metrics.reset();
+  if (live_stats) telemetry_detach();
   if (print_writer) {
     print_writer->finish();
     if (const uint64_t d = print_writer->dropped_packets())

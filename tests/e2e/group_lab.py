@@ -19,11 +19,11 @@ import threading
 import time
 
 
-def _config(h, name, sock, extra=""):
+def _config(h, name, sock, extra="", telemetry=False):
     path = os.path.join(h.tmp, name + ".yaml")
     with open(path, "w") as f:
         f.write(f"""dataplane:
-  eal_args: ["--no-huge", "--no-shconf", "--no-pci", "-m", "1024", "--no-telemetry",
+  eal_args: ["--no-huge", "--no-shconf", "--no-pci", "-m", "1024", {'' if telemetry else '"--no-telemetry",'}
              "--file-prefix", "harrier-{name}-{os.getpid()}"]
   ports:
     - device: "net_memif0,role=server,socket={sock},socket-abstract=no"
@@ -40,10 +40,11 @@ control:
 
 
 class Live:
-    def __init__(self, h, name):
+    def __init__(self, h, name, extra="", telemetry=False):
         self.h, self.name = h, name
+        self.prefix = f"harrier-{name}-{os.getpid()}"
         self.memif = os.path.join(h.tmp, name + ".memif")
-        self.cfg = _config(h, name, self.memif)
+        self.cfg = _config(h, name, self.memif, extra, telemetry)
         self.ctl = os.path.join(h.tmp, name + ".ctl")
         self.eve = os.path.join(h.tmp, name + ".eve")
         self.proc = subprocess.Popen([h.binary, "run", "--config", self.cfg], stdout=subprocess.PIPE,
