@@ -148,13 +148,24 @@ bool open_tx_port(const std::string& dev, rte_mempool* pool, uint16_t* port_id,
   return true;
 }
 
-bool wait_for_link(uint16_t port_id, double timeout_s) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+// A memif client connects when its port starts and does not try again: a
+// server that was not ready then (still starting its port) refuses it for
+// good. Restarting the port every second asks again.
+bool wait_for_link(uint16_t port_id, double timeout_s, bool restart) {
+  using Clock = std::chrono::steady_clock;
+  const auto until = Clock::now() + std::chrono::duration<double>(timeout_s);
+  auto next_restart = Clock::now() + std::chrono::seconds(1);
   while (!g_stop.load(std::memory_order_relaxed)) {
     rte_eth_link link{};
     if (rte_eth_link_get_nowait(port_id, &link) == 0 && link.link_status == RTE_ETH_LINK_UP)
       return true;
-    if (std::chrono::steady_clock::now() >= until) return false;
+    const auto now = Clock::now();
+    if (now >= until) return false;
+    if (restart && now >= next_restart) {
+      rte_eth_dev_stop(port_id);
+      rte_eth_dev_start(port_id);
+      next_restart = now + std::chrono::seconds(1);
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return false;
@@ -266,7 +277,7 @@ int run_replay(const ReplayOptions& o) {
   sa.sa_handler = on_stop_signal;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
-  if (!wait_for_link(port_id, o.link_timeout_s)) {
+  if (!wait_for_link(port_id, o.link_timeout_s, !looks_like_pci(o.port))) {
     std::fprintf(stderr,
                  "harrier: replay: %s: the link did not come up within %.0f s (for a memif "
                  "client: is a server, e.g. harrier run, listening on that socket?)\n",
