@@ -2,13 +2,16 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <map>
 #include <memory>
 
+#include <oneapi/tbb/info.h>
 #include <rte_errno.h>
+#include <rte_lcore.h>
 #include <rte_ethdev.h>
 #include <rte_pdump.h>
 #include <spdlog/spdlog.h>
@@ -151,6 +154,8 @@ int run_engine(Config& cfg, const RunOptions& opts) {
   // 3. Ports: one pcap vdev per file, or the configured ports.
   std::vector<PortInput> inputs;
   int socket = 0;
+  std::vector<int> sockets;  // live: each port's NUMA socket
+  uint64_t symmetric_rss_ports = 0;
   const uint32_t mbufs =
       std::max<uint32_t>(cfg.mbufs, (2 * cfg.workers + 4) * cfg.batch_size + 2048);
   if (!opts.live) {
@@ -177,9 +182,19 @@ int run_engine(Config& cfg, const RunOptions& opts) {
         return 1;
       }
       inputs.push_back({op.port_id, pc.rx_queues, 0, pc.device, 0, op.ts_unit_ns});
+      if (op.symmetric_rss && op.port_id < 64) symmetric_rss_ports |= 1ull << op.port_id;
+      sockets.push_back(op.socket);
       socket = op.socket;
     }
   }
+  // Workers allocate and run on one socket: the first port's. Ports on
+  // other sockets pay for every packet crossing the interconnect.
+  for (size_t i = 0; i < sockets.size(); ++i)
+    if (sockets[i] != sockets[0])
+      spdlog::warn(
+          "port {} is on NUMA socket {}, the workers on socket {}: its packets cross "
+          "the interconnect; give each socket's ports their own harrier",
+          inputs[i].name, sockets[i], sockets[0]);
   PacketSource source(inputs, !opts.live);
 
   // 3b. Recording: the filter (libpcap's compiler, DPDK's eBPF) and the
@@ -255,6 +270,19 @@ int run_engine(Config& cfg, const RunOptions& opts) {
   pc.timeouts = cfg.timeouts;
   pc.lossless = !opts.live;
   pc.socket = socket;
+  pc.symmetric_rss_ports = symmetric_rss_ports;
+  // On a multi-socket machine the workers' threads stay on the ports' socket
+  // (TBB places its arena by NUMA node through hwloc, when it has it).
+  if (opts.live && rte_socket_count() > 1) {
+    const std::vector<oneapi::tbb::numa_node_id> nodes = oneapi::tbb::info::numa_nodes();
+    if (std::find(nodes.begin(), nodes.end(), socket) != nodes.end())
+      pc.numa_node = socket;
+    else
+      spdlog::warn(
+          "cannot keep the workers on NUMA socket {} with the ports: TBB sees no NUMA "
+          "nodes (it needs libtbbbind and hwloc); they run wherever the OS puts them",
+          socket);
+  }
   // DPDK refuses secondary processes once a non-EAL thread registers as an
   // lcore, so with pdump on the worker threads stay unregistered (no
   // per-lcore mempool caches; no difference measured, docs/performance.md).

@@ -323,7 +323,8 @@ void Pipeline::decode(Batch* b) const noexcept {
         harrier::decode(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len, m->pkt_len, v);
     b->decode_err[i] = uint8_t(err);
     uint32_t h;
-    if ((m->ol_flags & RTE_MBUF_F_RX_RSS_HASH) && !v.quoted.present)
+    if ((m->ol_flags & RTE_MBUF_F_RX_RSS_HASH) && !v.quoted.present && m->port < 64 &&
+        (cfg_.symmetric_rss_ports >> m->port & 1))
       h = m->hash.rss;
     else if (v.ip_version)
       h = packet_flow_hash(v);

@@ -40,7 +40,10 @@ struct PipelineConfig {
   bool lossless = false;           // offline: wait for the output side instead of dropping
   uint32_t heartbeat_ms = 100;     // live: an empty batch after this long without packets
   int socket = 0;                  // NUMA socket the shards allocate on
-  int numa_node = -1;              // TBB arena's NUMA node (-1: not pinned)
+  // Ports (by id, below 64) whose NIC hashes with the symmetric key: their
+  // RSS hash picks the flow shard. Others are hashed in software.
+  uint64_t symmetric_rss_ports = 0;
+  int numa_node = -1;  // TBB arena's NUMA node (-1: not pinned)
   // Register the worker threads as DPDK lcores (per-lcore mempool caches).
   // DPDK then refuses secondary processes, so dpdk-dumpcap needs this off.
   bool register_lcores = true;

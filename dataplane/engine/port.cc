@@ -1,12 +1,14 @@
 #include "dataplane/engine/port.h"
 
 #include <map>
+#include <vector>
 
 #include <rte_bus.h>
 #include <rte_dev.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <spdlog/spdlog.h>
 
 #include "dataplane/softrss.h"
 
@@ -35,6 +37,45 @@ bool looks_like_pci(const std::string& d) {
   const size_t colon = d.find(':'), dot = d.find('.');
   return colon != std::string::npos && dot != std::string::npos &&
          d.find(',') == std::string::npos && d.find('=') == std::string::npos;
+}
+}  // namespace
+
+namespace {
+// Spreads the redirection table evenly over the queues and checks that the
+// NIC kept the symmetric key: a NIC hashing with another key would send the
+// two directions of a flow to different workers, so its hash is then not
+// used (harrier computes its own).
+bool program_rss(uint16_t port_id, const std::string& dev, uint16_t queues,
+                 const rte_eth_dev_info& info, const std::vector<uint8_t>& key) {
+  if (info.reta_size > 0) {
+    std::vector<rte_eth_rss_reta_entry64> reta((info.reta_size + RTE_ETH_RETA_GROUP_SIZE - 1) /
+                                               RTE_ETH_RETA_GROUP_SIZE);
+    for (uint16_t i = 0; i < info.reta_size; ++i) {
+      auto& group = reta[i / RTE_ETH_RETA_GROUP_SIZE];
+      group.mask |= 1ull << (i % RTE_ETH_RETA_GROUP_SIZE);
+      group.reta[i % RTE_ETH_RETA_GROUP_SIZE] = uint16_t(i % queues);
+    }
+    if (int rc = rte_eth_dev_rss_reta_update(port_id, reta.data(), info.reta_size); rc != 0)
+      spdlog::warn(
+          "port {}: cannot program the RSS redirection table ({}); queues may be "
+          "filled unevenly",
+          dev, rte_strerror(-rc));
+  }
+  std::vector<uint8_t> got(key.size());
+  rte_eth_rss_conf now{};
+  now.rss_key = got.data();
+  now.rss_key_len = uint8_t(got.size());
+  const int rc = rte_eth_dev_rss_hash_conf_get(port_id, &now);
+  if (rc != 0 || got != key) {
+    spdlog::warn(
+        "port {}: {}; workers are picked by harrier's own symmetric hash instead of the "
+        "NIC's (costs a hash per packet)",
+        dev,
+        rc != 0 ? "the NIC does not report its RSS key"
+                : "the NIC did not keep harrier's symmetric RSS key");
+    return false;
+  }
+  return true;
 }
 }  // namespace
 
@@ -73,15 +114,25 @@ bool open_port(const PortConfig& cfg, uint32_t mbufs, OpenPort* out, std::string
   if (socket < 0) socket = 0;
 
   rte_eth_conf conf{};
-  static uint8_t key[kRssKeyLen];
-  std::copy(kSymmetricRssKey, kSymmetricRssKey + kRssKeyLen, key);
+  // The symmetric key is one 16-bit pattern repeated: stretch it to the
+  // NIC's key size (40 bytes on most, 52 on i40e).
+  std::vector<uint8_t> key(info.hash_key_size ? info.hash_key_size : kRssKeyLen);
+  for (size_t i = 0; i < key.size(); ++i)
+    key[i] = kSymmetricRssKey[i % kRssKeyLen];
   const uint64_t want_hf = RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP;
   const bool rss = cfg.rx_queues > 1 && (info.flow_type_rss_offloads & want_hf) != 0;
+  if (cfg.rx_queues > 1 && !rss)
+    spdlog::info(
+        "port {}: no RSS on this device; its {} queues are filled as the PMD does, and "
+        "harrier spreads flows to workers by its own symmetric hash",
+        dev, cfg.rx_queues);
   if (rss) {
     conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-    conf.rx_adv_conf.rss_conf.rss_key = key;
-    conf.rx_adv_conf.rss_conf.rss_key_len = kRssKeyLen;
+    conf.rx_adv_conf.rss_conf.rss_key = key.data();
+    conf.rx_adv_conf.rss_conf.rss_key_len = uint8_t(key.size());
     conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads & want_hf;
+    if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_RSS_HASH)
+      conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_RSS_HASH;
   }
   // Packet time from the PMD where it offers it. (22.11's pcap PMD stamps
   // file time without advertising the offload; PacketSource copes with both.)
@@ -121,6 +172,7 @@ bool open_port(const PortConfig& cfg, uint32_t mbufs, OpenPort* out, std::string
     return false;
   }
   rte_eth_promiscuous_enable(port_id);  // not every PMD has it; harmless where absent
+  if (rss) out->symmetric_rss = program_rss(port_id, dev, cfg.rx_queues, info, key);
   out->port_id = port_id;
   out->socket = socket;
   // DPDK 22.11's pcap PMD stamps microseconds (offline reading learns the

@@ -23,6 +23,9 @@ struct OpenPort {
   // ns per unit of the RX timestamp the PMD writes, where that is known
   // without a reference time (0: unknown).
   uint64_t ts_unit_ns = 0;
+  // The NIC hashes with harrier's symmetric key (checked after start), so
+  // its RSS hash may pick the flow shard; otherwise harrier hashes itself.
+  bool symmetric_rss = false;
 };
 
 // The mbuf pool for `socket`, created on first use. nullptr + *error on failure.
