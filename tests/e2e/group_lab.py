@@ -181,6 +181,10 @@ def run(h, check, by, cat):
     import scenarios as sc
     scan = h.pcap(sc.horizontal_scan("198.18.9.1", [f"10.1.0.{i}" for i in range(100, 108)], 3389,
                                      1700000100.0, 0.01), "scan.pcap")
+    ctl = os.path.join(os.path.dirname(h.binary), "harrierctl")
+    follower = subprocess.Popen([ctl, "--socket", live.ctl, "--json", "alerts", "tail", "-n", "1", "--follow"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
     sent_scan = live.replay(scan, "--lossless")
     s_on = live.settle(sent1.get("sent", 0) + sent_scan.get("sent", 0))
     # Unanswered attempts count once answer_grace (3 s) has passed: the
@@ -189,6 +193,10 @@ def run(h, check, by, cat):
     while time.time() < deadline and s_on.get("ok") and s_on["alerts"]["by_detector"]["horizontal-scan"] == 0:
         time.sleep(0.5)
         s_on = live.ask("stats")
+    time.sleep(0.6)
+    follower.send_signal(signal.SIGINT)
+    followed_out, followed_err = follower.communicate(timeout=10)
+    followed = [json.loads(l) for l in followed_out.splitlines() if l.strip()]
     sent2 = live.replay(pcap, "--topspeed", "--loop", "2000")
     s2 = live.settle(sent1.get("sent", 0) + sent_scan.get("sent", 0) + sent2.get("sent", 0))
     rc, final, err = live.stop()
@@ -206,6 +214,9 @@ def run(h, check, by, cat):
     first = got[:s1["alerts"]["emitted"]]
     check("lab: alerts tail -n 5 gives the latest five alerts, oldest first",
           tail_rc == 0 and tail == first[-5:], json.dumps(tail)[:300])
+    check("lab: alerts tail --follow prints the latest, then each new alert once, until interrupted",
+          follower.returncode == 0 and followed == got[s1["alerts"]["emitted"] - 1:s_on["alerts"]["emitted"]]
+          and len(followed) >= 2, f"rc={follower.returncode} {len(followed)} {followed_err[-200:]}")
     offered = len(pkts) * 2000
     received, analysed = s2["received"]["packets"], s2["analysed"]["packets"]
     drops = s2["drops"]
