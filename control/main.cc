@@ -104,6 +104,9 @@ int main(int argc, char** argv) {
       ->add_option("--link-timeout", replay.link_timeout_s,
                    "seconds to wait for the link (a memif peer) to come up")
       ->check(CLI::Range(0.1, 3600.0));
+  replay_cmd->add_flag("--hold", replay.hold,
+                       "after sending, stay connected until the receiver takes the link down "
+                       "(stop harrier first: see docs/operations.md on memif)");
   replay_cmd->add_option("--eal", replay.eal_extra, "extra EAL arguments")->allow_extra_args(false);
   replay_cmd->add_flag("--json", replay.json, "report as one JSON object");
   replay_cmd->add_flag("--quiet", replay.quiet, "no report");

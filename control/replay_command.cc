@@ -321,11 +321,24 @@ int run_replay(const ReplayOptions& o) {
     global += n;
   }
   const double secs = double(rte_rdtsc() - t_start) / double(hz);
+  const bool interrupted = g_stop.load(std::memory_order_relaxed);  // before all was sent
   // The receiver reads the link's ring after we wrote it: closing the port
   // at once would take the last bursts with it (memif unmaps its region).
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // --hold leaves the ending to the receiver: DPDK 22.11's memif unmaps the
+  // shared memory on a disconnect without waiting for the peer's polling
+  // thread, which can crash a receiver that is mid-burst.
   rte_eth_stats st{};
-  rte_eth_stats_get(port_id, &st);
+  rte_eth_stats_get(port_id, &st);  // before the peer's disconnect resets them
+  if (o.hold) {
+    while (!g_stop.load(std::memory_order_relaxed)) {
+      rte_eth_link link{};
+      if (rte_eth_link_get_nowait(port_id, &link) == 0 && link.link_status != RTE_ETH_LINK_UP)
+        break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  } else {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
   close_port(port_id);
   eal_stop();
 
@@ -343,14 +356,14 @@ int run_replay(const ReplayOptions& o) {
         {"seconds", secs},
         {"pps", pps},
         {"bps", bps},
-        {"interrupted", g_stop.load()},
+        {"interrupted", interrupted},
         {"port_stats",
          {{"opackets", st.opackets}, {"obytes", st.obytes}, {"oerrors", st.oerrors}}}};
     std::printf("%s\n", j.dump().c_str());
   } else if (!o.quiet) {
     std::printf("replay: sent %s packets (%s bytes) in %.3f s: %.0f pps, %.1f Mbit/s%s\n",
                 format_count(s.packets).c_str(), format_count(s.bytes).c_str(), secs, pps,
-                bps / 1e6, g_stop.load() ? " (interrupted)" : "");
+                bps / 1e6, interrupted ? " (interrupted)" : "");
     if (s.refused)
       std::printf("replay: %s packets refused by the link (the receiver's ring was full)\n",
                   format_count(s.refused).c_str());

@@ -24,6 +24,9 @@ struct ReplayOptions {
   // not a rate test.
   bool lossless = false;
   double link_timeout_s = 10;
+  // After sending, stay connected until the receiver takes the link down
+  // (or a signal): the receiver, not the sender, ends the session.
+  bool hold = false;
   std::vector<std::string> eal_extra;
   bool json = false;
   bool quiet = false;

@@ -1,5 +1,12 @@
 #include "dataplane/engine/port.h"
 
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <map>
 #include <vector>
 
@@ -41,6 +48,54 @@ bool looks_like_pci(const std::string& d) {
 }  // namespace
 
 namespace {
+
+// The value of `key=` in a vdev's argument string ("" when absent).
+std::string devarg(const std::string& dev, const std::string& key) {
+  size_t at = 0;
+  while ((at = dev.find(key + "=", at)) != std::string::npos) {
+    if (at > 0 && dev[at - 1] == ',') {
+      const size_t from = at + key.size() + 1;
+      return dev.substr(from, dev.find(',', from) - from);
+    }
+    at += key.size();
+  }
+  return "";
+}
+
+// A memif server binds its socket file and refuses to start when the file
+// exists, which it does after a crash. A file nobody answers on is stale and
+// goes; one that answers belongs to a running process and is named.
+bool clear_stale_memif_socket(const std::string& dev, std::string* error) {
+  if (dev.rfind("net_memif", 0) != 0 || devarg(dev, "role") != "server" ||
+      devarg(dev, "socket-abstract") != "no")
+    return true;
+  const std::string path = devarg(dev, "socket");
+  struct stat st;
+  if (path.empty() || lstat(path.c_str(), &st) != 0) return true;
+  if (!S_ISSOCK(st.st_mode)) {
+    *error = "memif socket " + path + " exists and is not a socket; remove it or choose another";
+    return false;
+  }
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) return true;  // memif itself will say
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  const int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  const bool answers = fd >= 0 && connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  if (fd >= 0) close(fd);
+  if (answers) {
+    *error = "memif socket " + path + " is served by another running process";
+    return false;
+  }
+  if (unlink(path.c_str()) != 0) {
+    *error = "memif socket " + path +
+             " is left from an earlier run and cannot be removed: " + std::strerror(errno);
+    return false;
+  }
+  spdlog::info("removed the stale memif socket {} (left by an earlier run)", path);
+  return true;
+}
+
 // Spreads the redirection table evenly over the queues and checks that the
 // NIC kept the symmetric key: a NIC hashing with another key would send the
 // two directions of a flow to different workers, so its hash is then not
@@ -89,6 +144,7 @@ bool open_port(const PortConfig& cfg, uint32_t mbufs, OpenPort* out, std::string
       return false;
     }
   } else {
+    if (!clear_stale_memif_socket(dev, error)) return false;
     const int rc = rte_dev_probe(dev.c_str());
     if (rc < 0) {
       *error = "cannot create device '" + dev + "': " + rte_strerror(-rc);

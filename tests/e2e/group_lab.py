@@ -19,15 +19,16 @@ import threading
 import time
 
 
-def _config(h, name, sock, extra="", telemetry=False):
+def _config(h, name, socks, extra="", telemetry=False):
     path = os.path.join(h.tmp, name + ".yaml")
+    ports = "".join(f'    - device: "net_memif{i},role=server,socket={s},socket-abstract=no"\n'
+                    for i, s in enumerate(socks))
     with open(path, "w") as f:
         f.write(f"""dataplane:
   eal_args: ["--no-huge", "--no-shconf", "--no-pci", "-m", "1024", {'' if telemetry else '"--no-telemetry",'}
              "--file-prefix", "harrier-{name}-{os.getpid()}"]
   ports:
-    - device: "net_memif0,role=server,socket={sock},socket-abstract=no"
-  workers: 2
+{ports}  workers: 2
   pdump: false
 home_networks: [10.1.0.0/24]
 outputs:
@@ -40,13 +41,19 @@ control:
 
 
 class Live:
-    def __init__(self, h, name, extra="", telemetry=False):
+    """harrier run with `ports` memif server ports. Each replay gets a port
+    of its own and holds its link until harrier stops: DPDK 22.11's memif
+    unmaps the shared memory on a disconnect without waiting for the
+    receiver's polling thread, so the receiver ends every session."""
+
+    def __init__(self, h, name, extra="", telemetry=False, ports=1):
         self.h, self.name = h, name
         self.prefix = f"harrier-{name}-{os.getpid()}"
-        self.memif = os.path.join(h.tmp, name + ".memif")
-        self.cfg = _config(h, name, self.memif, extra, telemetry)
+        self.memifs = [os.path.join(h.tmp, f"{name}{i}.memif") for i in range(ports)]
+        self.cfg = _config(h, name, self.memifs, extra, telemetry)
         self.ctl = os.path.join(h.tmp, name + ".ctl")
         self.eve = os.path.join(h.tmp, name + ".eve")
+        self.replays = []
         self.proc = subprocess.Popen([h.binary, "run", "--config", self.cfg], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
         deadline = time.time() + 30
@@ -55,7 +62,7 @@ class Live:
                 break
             time.sleep(0.2)
 
-    def ctl_cmd(self, *args):
+    def ask(self, *args):
         ctl = os.path.join(os.path.dirname(self.h.binary), "harrierctl")
         r = subprocess.run([ctl, "--socket", self.ctl, "--json", *args], capture_output=True, text=True,
                            timeout=30)
@@ -64,9 +71,6 @@ class Live:
         except ValueError:
             return {"ok": False, "error": f"rc={r.returncode} {r.stderr} {r.stdout[:300]}"}
 
-    def ask(self, *args):
-        return self.ctl_cmd(*args)
-
     def tail(self, n):
         """harrierctl --json alerts tail: one EVE record per line."""
         ctl = os.path.join(os.path.dirname(self.h.binary), "harrierctl")
@@ -74,31 +78,47 @@ class Live:
                            capture_output=True, text=True, timeout=30)
         return r.returncode, [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
 
-    def replay(self, pcap, *args):
-        r = subprocess.run([self.h.binary, "replay", pcap, "--port",
-                            f"net_memif0,role=client,socket={self.memif},socket-abstract=no", "--json", *args],
-                           capture_output=True, text=True, timeout=120)
-        try:
-            return json.loads(r.stdout)
-        except ValueError:
-            return {"error": r.stderr, "rc": r.returncode}
+    def replay(self, pcap, *args, port=0):
+        """Starts `harrier replay --hold` on memif port `port`; its report
+        comes once harrier has stopped (reports())."""
+        p = subprocess.Popen([self.h.binary, "replay", pcap, "--port",
+                              f"net_memif{port},role=client,socket={self.memifs[port]},socket-abstract=no",
+                              "--json", "--hold", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        self.replays.append(p)
+        return p
 
-    def settle(self, want, timeout=30):
-        """Waits until `want` packets were analysed and none is in flight."""
-        deadline, s = time.time() + timeout, {}
+    def settle(self, want=None, timeout=60):
+        """Waits until `want` packets were analysed (or, without `want`,
+        until the count stops moving) and none is in flight."""
+        deadline, s, last = time.time() + timeout, {}, -1
         while time.time() < deadline:
             s = self.ask("stats")
-            if s.get("ok") and s["analysed"]["packets"] >= want and s["analysed"]["in_flight"] == 0:
-                return s
-            time.sleep(0.2)
+            if s.get("ok") and s["analysed"]["in_flight"] == 0:
+                n = s["analysed"]["packets"]
+                if (want is not None and n >= want) or (want is None and n == last):
+                    return s
+                last = n
+            time.sleep(0.2 if want is not None else 1.0)
         return s
 
     def stop(self):
-        """SIGTERM; the exit status and the alert count harrier reports last."""
+        """SIGTERM; the exit status and the alert count harrier reports last.
+        The replays then see their links go down and report."""
         self.proc.send_signal(signal.SIGTERM)
         out, err = self.proc.communicate(timeout=60)
         m = re.findall(r"host events, (\d+) alerts", err)
         return self.proc.returncode, int(m[-1]) if m else -1, err
+
+    def reports(self):
+        out = []
+        for p in self.replays:
+            o, e = p.communicate(timeout=30)
+            try:
+                out.append(json.loads(o))
+            except ValueError:
+                out.append({"error": e[-300:], "rc": p.returncode})
+        return out
 
     def alerts(self):
         with open(self.eve) as f:
@@ -142,11 +162,12 @@ def run(h, check, by, cat):
 
     t = threading.Thread(target=reloads)
     t.start()
-    sent = live.replay(pcap, "--lossless")
+    live.replay(pcap, "--lossless")
+    stats = live.settle(len(pkts))
     stop_reloads.set()
     t.join()
-    stats = live.settle(sent.get("sent", len(pkts)))
     rc, final, err = live.stop()
+    sent = live.reports()[0]
     good = [r for k, r in replies if k == "good"]
     broken = [r for k, r in replies if k == "broken"]
     check("lab: replay sent every packet of the capture",
@@ -169,24 +190,25 @@ def run(h, check, by, cat):
     check("lab: SIGTERM flushed every alert harrier counted and exited 0",
           rc == 0 and len(got) == final, f"rc={rc} eve={len(got)} counted={final} {err[-300:]}")
 
-    # 2. Switches, the alert tail, and an overload.
-    live = Live(h, "lab2")
+    # 2. Switches, the alert tail, and an overload: one memif port per replay.
+    live = Live(h, "lab2", ports=3)
     off = live.ask("detectors", "disable", "horizontal-scan")
-    sent1 = live.replay(pcap, "--lossless", "--pps", "5000")
-    s1 = live.settle(sent1.get("sent", 0))
+    live.replay(pcap, "--lossless", "--pps", "5000", port=0)
+    s1 = live.settle(len(pkts))
     tail_rc, tail = live.tail(5)
     on = live.ask("detectors", "enable", "horizontal-scan")
     listing = live.ask("detectors")
     # A scan from a source not seen before (the lab capture's flows exist now).
     import scenarios as sc
-    scan = h.pcap(sc.horizontal_scan("198.18.9.1", [f"10.1.0.{i}" for i in range(100, 108)], 3389,
-                                     1700000100.0, 0.01), "scan.pcap")
+    scan_pkts = sc.horizontal_scan("198.18.9.1", [f"10.1.0.{i}" for i in range(100, 108)], 3389,
+                                   1700000100.0, 0.01)
+    scan = h.pcap(scan_pkts, "scan.pcap")
     ctl = os.path.join(os.path.dirname(h.binary), "harrierctl")
     follower = subprocess.Popen([ctl, "--socket", live.ctl, "--json", "alerts", "tail", "-n", "1", "--follow"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(0.5)
-    sent_scan = live.replay(scan, "--lossless")
-    s_on = live.settle(sent1.get("sent", 0) + sent_scan.get("sent", 0))
+    live.replay(scan, "--lossless", port=1)
+    s_on = live.settle(len(pkts) + len(scan_pkts))
     # Unanswered attempts count once answer_grace (3 s) has passed: the
     # heartbeat moves packet time on the quiet link.
     deadline = time.time() + 20
@@ -197,9 +219,11 @@ def run(h, check, by, cat):
     follower.send_signal(signal.SIGINT)
     followed_out, followed_err = follower.communicate(timeout=10)
     followed = [json.loads(l) for l in followed_out.splitlines() if l.strip()]
-    sent2 = live.replay(pcap, "--topspeed", "--loop", "2000")
-    s2 = live.settle(sent1.get("sent", 0) + sent_scan.get("sent", 0) + sent2.get("sent", 0))
+    live.replay(pcap, "--topspeed", "--loop", "2000", port=2)
+    time.sleep(1)
+    s2 = live.settle()
     rc, final, err = live.stop()
+    sent1, sent_scan, sent2 = live.reports()
     got = live.alerts()
     check("lab: a detector switched off raises nothing while off",
           off.get("ok") and off.get("in_effect") and
@@ -227,8 +251,8 @@ def run(h, check, by, cat):
     check("lab: received = sent (+ NIC drops) = analysed + in flight (0), by port and queue",
           received == sent1["sent"] + sent_scan["sent"] + sent2["sent"] - nic and analysed == received
           and s2["analysed"]["in_flight"] == 0
-          and s2["ports"][0]["queues"][0]["packets"] == received,
-          f"sent {sent1.get('sent')}+{sent2.get('sent')} received {received} analysed {analysed} drops {drops}")
+          and [p["queues"][0]["packets"] for p in s2["ports"]] == [sent1["sent"], sent_scan["sent"], sent2["sent"]],
+          f"sent {sent1.get('sent')}+{sent_scan.get('sent')}+{sent2.get('sent')} received {received} analysed {analysed} drops {drops}")
     check("lab: rates and back-pressure are reported",
           all(k in s2["received"] for k in ("pps", "bps")) and "rx_waits" in s2["back_pressure"]
           and all("pps" in w for w in s2["workers"]), json.dumps(s2)[:300])

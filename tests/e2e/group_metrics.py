@@ -48,12 +48,14 @@ def parse(text):
 
 
 def run(h, check, by, cat):
-    pcap = h.pcap(cat.lab_mix(start=1700000000.0), "lab.pcap")
+    pkts = cat.lab_mix(start=1700000000.0)
+    pcap = h.pcap(pkts, "lab.pcap")
     port = free_port()
     live = Live(h, "metrics", extra=f"  metrics: 127.0.0.1:{port}\n", telemetry=True)
     try:
-        sent = live.replay(pcap, "--lossless")
-        stats = live.settle(sent.get("sent", 1))
+        live.replay(pcap, "--lossless")
+        stats = live.settle(len(pkts))
+        sent = {"sent": len(pkts)}  # the replay reports once harrier stops: checked below
         # An idle client must not hold the endpoint up.
         idle = socket.create_connection(("127.0.0.1", port))
         status, ctype, body = get(f"http://127.0.0.1:{port}/metrics")
@@ -96,7 +98,9 @@ def run(h, check, by, cat):
               f"{tel.returncode} {tel.stdout[-600:]} {tel.stderr[-300:]}")
     finally:
         rc, final, err = live.stop()
-    check("metrics: harrier stops cleanly with the endpoint and telemetry on", rc == 0, err[-300:])
+    report = live.reports()[0]
+    check("metrics: harrier stops cleanly with the endpoint and telemetry on; the replay sent it all",
+          rc == 0 and report.get("sent") == len(pkts), f"{report} {err[-300:]}")
 
     # Configuration mistakes, named before anything starts.
     bad_cfg = os.path.join(h.tmp, "badmetrics.yaml")
