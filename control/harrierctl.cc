@@ -70,6 +70,20 @@ std::string ask(const std::string& path, const std::string& request, std::string
   return error->empty() ? reply.substr(0, reply.find('\n')) : "";
 }
 
+// One request, its reply parsed; false and *error (the whole message) when
+// harrier is not there, does not answer, or answers with something not JSON.
+bool ask_json(const std::string& path, const json& request, json* reply, std::string* error) {
+  const std::string line = ask(path, request.dump(), error);
+  if (line.empty()) return false;
+  try {
+    *reply = json::parse(line);
+  } catch (const json::exception&) {
+    *error = "harrier sent a reply that is not JSON: " + line;
+    return false;
+  }
+  return true;
+}
+
 // Readable output: nested keys as indented "key: value" lines.
 void print_readable(const json& j, int indent) {
   for (const auto& [k, v] : j.items()) {
@@ -125,18 +139,10 @@ int tail_alerts(const std::string& path, int n, bool follow, bool as_json) {
     std::string error;
     json req{{"command", "alerts"}, {"action", "tail"}, {"n", first ? n : 1000}};
     if (!first) req["after"] = after;
-    const std::string reply = ask(path, req.dump(), &error);
-    if (reply.empty()) {
+    json j;
+    if (!ask_json(path, req, &j, &error)) {
       if (g_interrupted) break;
       std::fprintf(stderr, "harrierctl: %s\n", error.c_str());
-      return 1;
-    }
-    json j;
-    try {
-      j = json::parse(reply);
-    } catch (const json::exception&) {
-      std::fprintf(stderr, "harrierctl: harrier sent a reply that is not JSON: %s\n",
-                   reply.c_str());
       return 1;
     }
     if (!j.value("ok", false)) {
@@ -208,21 +214,14 @@ int main(int argc, char** argv) {
   }
 
   std::string error;
-  const std::string reply = ask(socket_path, req.dump(), &error);
-  if (reply.empty()) {
-    std::fprintf(stderr, "harrierctl: %s\n", error.c_str());
-    return 1;
-  }
   json j;
-  try {
-    j = json::parse(reply);
-  } catch (const json::exception&) {
-    std::fprintf(stderr, "harrierctl: harrier sent a reply that is not JSON: %s\n", reply.c_str());
+  if (!ask_json(socket_path, req, &j, &error)) {
+    std::fprintf(stderr, "harrierctl: %s\n", error.c_str());
     return 1;
   }
   const bool ok = j.value("ok", false);
   if (as_json)
-    std::printf("%s\n", reply.c_str());
+    std::printf("%s\n", j.dump().c_str());
   else if (ok)
     print_readable(j, 0);
   if (!ok && !as_json)

@@ -1,5 +1,7 @@
 #include "control/live_stats.h"
 
+#include <tuple>
+
 #include <rte_ethdev.h>
 
 #include "detectors/registry.h"
@@ -231,18 +233,16 @@ std::string LiveStats::prometheus() {
   auto port_label = [](const json& p) {
     return "port=\"" + label_value(p["device"].get<std::string>()) + "\"";
   };
-  e.family("harrier_received_packets_total", "counter", "Packets received, per port and queue.");
-  for (const json& p : j["ports"])
-    for (const json& q : p["queues"])
-      e.value("harrier_received_packets_total",
-              port_label(p) + ",queue=\"" + std::to_string(q["queue"].get<int>()) + "\"",
-              q["packets"].get<double>());
-  e.family("harrier_received_bytes_total", "counter", "Bytes received, per port and queue.");
-  for (const json& p : j["ports"])
-    for (const json& q : p["queues"])
-      e.value("harrier_received_bytes_total",
-              port_label(p) + ",queue=\"" + std::to_string(q["queue"].get<int>()) + "\"",
-              q["bytes"].get<double>());
+  for (const auto& [name, field, help] : {std::tuple{"harrier_received_packets_total", "packets",
+                                                     "Packets received, per port and queue."},
+                                          std::tuple{"harrier_received_bytes_total", "bytes",
+                                                     "Bytes received, per port and queue."}}) {
+    e.family(name, "counter", help);
+    for (const json& p : j["ports"])
+      for (const json& q : p["queues"])
+        e.value(name, port_label(p) + ",queue=\"" + std::to_string(q["queue"].get<int>()) + "\"",
+                q[field].get<double>());
+  }
   e.family("harrier_nic_dropped_packets_total", "counter",
            "Packets the port dropped before harrier saw them, by cause.");
   for (const json& p : j["ports"])
@@ -261,23 +261,21 @@ std::string LiveStats::prometheus() {
   e.family("harrier_undecodable_packets_total", "counter", "Packets that did not decode.");
   e.value("harrier_undecodable_packets_total", "", j["decode"]["undecodable"].get<double>());
 
-  e.family("harrier_worker_packets_total", "counter", "Packets analysed, per worker.");
-  for (const json& w : j["workers"])
-    e.value("harrier_worker_packets_total", "worker=\"" + w["worker"].dump() + "\"",
-            w["packets"].get<double>());
-  e.family("harrier_flows", "gauge", "Flows in the worker's flow table.");
-  for (const json& w : j["workers"])
-    e.value("harrier_flows", "worker=\"" + w["worker"].dump() + "\"",
-            w["flows"]["in_table"].get<double>());
-  e.family("harrier_flow_capacity", "gauge", "Flows the worker's flow table holds at most.");
-  for (const json& w : j["workers"])
-    e.value("harrier_flow_capacity", "worker=\"" + w["worker"].dump() + "\"",
-            w["flows"]["capacity"].get<double>());
-  e.family("harrier_flow_evictions_total", "counter",
-           "Live flows evicted from a full flow table, per worker.");
-  for (const json& w : j["workers"])
-    e.value("harrier_flow_evictions_total", "worker=\"" + w["worker"].dump() + "\"",
-            w["flows"]["evicted"].get<double>());
+  // Per worker: (metric, type, help, where in the worker's stats).
+  for (const auto& [name, type, help, group, field] :
+       {std::tuple{"harrier_worker_packets_total", "counter", "Packets analysed, per worker.", "",
+                   "packets"},
+        std::tuple{"harrier_flows", "gauge", "Flows in the worker's flow table.", "flows",
+                   "in_table"},
+        std::tuple{"harrier_flow_capacity", "gauge", "Flows the worker's flow table holds at most.",
+                   "flows", "capacity"},
+        std::tuple{"harrier_flow_evictions_total", "counter",
+                   "Live flows evicted from a full flow table, per worker.", "flows", "evicted"}}) {
+    e.family(name, type, help);
+    for (const json& w : j["workers"])
+      e.value(name, "worker=\"" + w["worker"].dump() + "\"",
+              (*group ? w[group][field] : w[field]).get<double>());
+  }
 
   e.family("harrier_alerts_total", "counter", "Alerts emitted, per detector.");
   for (const auto& [id, n] : j["alerts"]["by_detector"].items())
