@@ -465,7 +465,22 @@ std::string read_file(const std::string& path) {
 
 }  // namespace
 
+namespace {
+// What `status` reports runs: the bytes parsed, not the files as they are now.
+void mix_hash(Config& cfg, const std::string& text) {
+  for (unsigned char ch : text)
+    cfg.text_hash = (cfg.text_hash ^ ch) * 1099511628211ull;
+}
+}  // namespace
+
+std::string Config::hash() const {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)text_hash);
+  return buf;
+}
+
 void apply_config_yaml(Config& cfg, const std::string& text, const std::string& name) {
+  mix_hash(cfg, text);
   Ctx c{name};
   const YAML::Node root = parse_text(text, name);
   try {
@@ -495,7 +510,9 @@ Config load_config(const std::string& path) {
 
 void load_inventory_file(Config& cfg, const std::string& path) {
   Ctx c{path};
-  const YAML::Node root = parse_text(read_file(path), path);
+  const std::string text = read_file(path);
+  mix_hash(cfg, text);
+  const YAML::Node root = parse_text(text, path);
   cfg.inventory = Inventory();
   try {
     // Accept the section itself or a file holding `inventory:` at the top.

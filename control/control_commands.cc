@@ -12,19 +12,6 @@
 
 namespace harrier {
 
-std::string config_hash(const std::vector<std::string>& sources) {
-  uint64_t h = 1469598103934665603ull;
-  for (const std::string& name : sources) {
-    std::ifstream f(name, std::ios::binary);
-    const std::string text = f ? std::string(std::istreambuf_iterator<char>(f), {}) : name;
-    for (unsigned char c : text)
-      h = (h ^ c) * 1099511628211ull;
-  }
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)h);
-  return buf;
-}
-
 namespace {
 
 using json = nlohmann::ordered_json;
@@ -40,7 +27,7 @@ json status(const ControlContext& c) {
           {"uptime_s", up},
           {"config",
            {{"files", cfg.sources},
-            {"hash", config_hash(cfg.sources)},
+            {"hash", cfg.hash()},
             {"generation", c.store->current()->generation}}},
           {"workers", cfg.workers},
           {"ports", ports},
@@ -130,7 +117,7 @@ json reload(const ControlContext& c) {
   const RuntimeSnapshot* s = c.store->prepare(next, &changes, &err);
   if (!s) throw std::invalid_argument(err);
   json out = apply(c, s, changes);
-  out["config"] = {{"files", next.sources}, {"hash", config_hash(next.sources)}};
+  out["config"] = {{"files", next.sources}, {"hash", next.hash()}};
   return out;
 }
 

@@ -39,7 +39,4 @@ struct ControlContext {
 // capture (status|start|stop), shutdown.
 std::map<std::string, ControlServer::Handler> control_handlers(const ControlContext& ctx);
 
-// FNV-1a over the configuration files loaded, to tell which config runs.
-std::string config_hash(const std::vector<std::string>& sources);
-
 }  // namespace harrier

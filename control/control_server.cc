@@ -194,8 +194,12 @@ void ControlServer::loop() {
     std::vector<pollfd> fds;
     fds.push_back({wake_[0], POLLIN, 0});
     fds.push_back({listen_fd_, POLLIN, 0});
+    // A client with a reply still going out is not read: whatever it asks
+    // next waits, so one reply (alerts tail can be ~1 MB) bounds its buffer.
     for (const Client& c : clients)
-      fds.push_back({c.fd, short(POLLIN | (c.out.empty() ? 0 : POLLOUT)), 0});
+      fds.push_back({c.fd, short(c.out.empty() ? POLLIN : POLLOUT), 0});
+    for (const Client& c : clients)
+      if (c.out.empty() && c.in.find('\n') != std::string::npos) timeout_ms = 0;
     if (poll(fds.data(), fds.size(), timeout_ms) < 0) {
       if (errno == EINTR) continue;
       spdlog::error("control socket {}: poll failed: {}", path_, std::strerror(errno));
@@ -206,7 +210,7 @@ void ControlServer::loop() {
       const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
       if (fd >= 0 && clients.size() >= size_t(kMaxClients)) {
         const std::string busy = error_reply("too many control clients").dump() + "\n";
-        [[maybe_unused]] const ssize_t w = write(fd, busy.data(), busy.size());
+        [[maybe_unused]] const ssize_t w = send(fd, busy.data(), busy.size(), MSG_NOSIGNAL);
         close(fd);
       } else if (fd >= 0) {
         clients.push_back({fd, {}, {}});
@@ -227,31 +231,29 @@ void ControlServer::loop() {
           continue;
         }
         c.in.append(buf, size_t(n));
-        size_t nl;
-        while ((nl = c.in.find('\n')) != std::string::npos) {
-          c.out += answer(c.in.substr(0, nl));
-          c.in.erase(0, nl + 1);
-        }
-        if (c.in.size() > kMaxLine) {
-          c.out += error_reply("request longer than " + std::to_string(kMaxLine) +
-                               " bytes; closing the connection")
-                       .dump() +
-                   "\n";
-          c.in.clear();
-          [[maybe_unused]] const ssize_t w = write(c.fd, c.out.data(), c.out.size());
-          closing.push_back(int(i));
-          continue;
-        }
       } else if (ev & (POLLHUP | POLLERR)) {
         closing.push_back(int(i));
         continue;
       }
+      // One request at a time: the next is answered once this reply is out.
+      const size_t nl = c.out.empty() ? c.in.find('\n') : std::string::npos;
+      if (nl != std::string::npos) {
+        c.out = answer(c.in.substr(0, nl));
+        c.in.erase(0, nl + 1);
+      } else if (c.in.find('\n') == std::string::npos && c.in.size() > kMaxLine) {
+        c.out += error_reply("request longer than " + std::to_string(kMaxLine) +
+                             " bytes; closing the connection")
+                     .dump() +
+                 "\n";
+        c.in.clear();
+        [[maybe_unused]] const ssize_t w = send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
+        closing.push_back(int(i));
+        continue;
+      }
       if (!c.out.empty()) {
-        const ssize_t w = write(c.fd, c.out.data(), c.out.size());
+        const ssize_t w = send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
         if (w > 0) c.out.erase(0, size_t(w));
         if (w < 0 && errno != EAGAIN) closing.push_back(int(i));
-        // A client that never reads its replies cannot make us buffer forever.
-        if (c.out.size() > 4 * kMaxLine) closing.push_back(int(i));
       }
     }
     for (auto it = closing.rbegin(); it != closing.rend(); ++it) {

@@ -167,6 +167,8 @@ int tail_alerts(const std::string& path, int n, bool follow, bool as_json) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // harrier closing the connection is an error to report, not a signal.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"harrierctl: control a running harrier"};
   app.set_version_flag("--version", std::string("harrierctl ") + HARRIER_VERSION);
   std::string socket_path = "/run/harrier/harrier.sock";

@@ -107,7 +107,13 @@ std::string MetricsServer::respond(const std::string& request) const {
   if (path != "/metrics") return reply("404 Not Found", "text/plain", "try /metrics\n");
   if (method != "GET" && method != "HEAD")
     return reply("405 Method Not Allowed", "text/plain", "GET /metrics\n");
-  std::string out = reply("200 OK", "text/plain; version=0.0.4; charset=utf-8", render_());
+  std::string body;
+  try {
+    body = render_();
+  } catch (const std::exception& e) {
+    return reply("500 Internal Server Error", "text/plain", std::string(e.what()) + "\n");
+  }
+  std::string out = reply("200 OK", "text/plain; version=0.0.4; charset=utf-8", body);
   if (method == "HEAD") out.resize(out.find("\r\n\r\n") + 4);
   return out;
 }
@@ -136,8 +142,9 @@ void MetricsServer::loop() {
     for (size_t i = 0; i < polled; ++i) {
       Client& c = clients[i];
       const short ev = fds[i + 2].revents;
-      // A client gets 5 s to ask and be answered.
-      if (now - c.since > std::chrono::seconds(5)) {
+      // A client gets 2 s to ask and be answered: idle ones cannot hold
+      // the endpoint against a scraper.
+      if (now - c.since > std::chrono::seconds(2)) {
         done[i] = true;
         continue;
       }
@@ -158,7 +165,7 @@ void MetricsServer::loop() {
         continue;
       }
       if (!c.out.empty() && (ev & POLLOUT)) {
-        const ssize_t w = write(c.fd, c.out.data(), c.out.size());
+        const ssize_t w = send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
         if (w > 0) c.out.erase(0, size_t(w));
         if (w < 0 && errno != EAGAIN) done[i] = true;
         if (c.out.empty()) done[i] = true;  // one response per connection
@@ -171,10 +178,21 @@ void MetricsServer::loop() {
       }
     if (fds[1].revents & POLLIN) {
       const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-      if (fd >= 0 && clients.size() >= size_t(kMaxClients))
-        close(fd);
-      else if (fd >= 0)
-        clients.push_back({fd, {}, {}, now});
+      if (fd >= 0 && clients.size() >= size_t(kMaxClients)) {
+        // Full: the oldest connection that has not asked yet makes room.
+        size_t oldest = clients.size();
+        for (size_t k = 0; k < clients.size(); ++k)
+          if (clients[k].out.empty() &&
+              (oldest == clients.size() || clients[k].since < clients[oldest].since))
+            oldest = k;
+        if (oldest == clients.size()) {
+          close(fd);
+          continue;
+        }
+        close(clients[oldest].fd);
+        clients.erase(clients.begin() + long(oldest));
+      }
+      if (fd >= 0) clients.push_back({fd, {}, {}, now});
     }
   }
   for (const Client& c : clients)

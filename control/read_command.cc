@@ -319,12 +319,29 @@ int run_engine(Config& cfg, const RunOptions& opts) {
     spdlog::info("running: {} port(s), {} workers{}", inputs.size(), cfg.workers,
                  pdump ? "; dpdk-dumpcap can attach" : "");
   // Live: the control socket, once everything it reports on exists.
-  std::unique_ptr<ControlServer> control;
+  // Declared so that they go in reverse: the control thread (whose tick
+  // samples the stats) and the metrics thread before the stats they read.
   std::unique_ptr<LiveStats> live_stats;
   std::unique_ptr<MetricsServer> metrics;
+  std::unique_ptr<ControlServer> control;
   if (opts.live) {
+    // A peer that goes away mid-reply (harrierctl, a scraper) is an error
+    // on that connection, never the end of harrier.
+    signal(SIGPIPE, SIG_IGN);
     live_stats = std::make_unique<LiveStats>(
         LiveStatsSources{pipeline.get(), &source, capture.get(), capture_filter.get()});
+    if (!cfg.metrics.empty()) {
+      metrics = MetricsServer::start(
+          cfg.metrics, [s = live_stats.get()] { return s->prometheus(); }, &err);
+      if (!metrics) {
+        std::fprintf(stderr, "harrier: %s\n", err.c_str());
+        return 1;
+      }
+      spdlog::info("Prometheus metrics on http://{}/metrics", cfg.metrics);
+    }
+    if (!telemetry_attach(live_stats.get()))
+      spdlog::warn(
+          "DPDK telemetry refused harrier's commands; dpdk-telemetry.py shows DPDK's only");
     ControlContext ctx{&store,
                        opts.reload_config,
                        pipeline.get(),
@@ -339,22 +356,11 @@ int run_engine(Config& cfg, const RunOptions& opts) {
     control = ControlServer::start(cfg.control_socket, cfg.control_group, control_handlers(ctx),
                                    &err, [s = live_stats.get()] { s->sample(); });
     if (!control) {
+      telemetry_detach();
       std::fprintf(stderr, "harrier: %s\n", err.c_str());
       return 1;
     }
     spdlog::info("control socket {}", cfg.control_socket);
-    if (!cfg.metrics.empty()) {
-      metrics = MetricsServer::start(
-          cfg.metrics, [s = live_stats.get()] { return s->prometheus(); }, &err);
-      if (!metrics) {
-        std::fprintf(stderr, "harrier: %s\n", err.c_str());
-        return 1;
-      }
-      spdlog::info("Prometheus metrics on http://{}/metrics", cfg.metrics);
-    }
-    if (!telemetry_attach(live_stats.get()))
-      spdlog::warn(
-          "DPDK telemetry refused harrier's commands; dpdk-telemetry.py shows DPDK's only");
   }
   output->start();
   g_pipeline = pipeline.get();

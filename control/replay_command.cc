@@ -174,12 +174,13 @@ bool wait_for_link(uint16_t port_id, double timeout_s, bool restart) {
 // Busy-waiting for the next packet would starve the receiver on a small
 // machine: sleep when it is far, yield when it is near, spin only at the end.
 void wait_until(uint64_t due_tsc, uint64_t hz) {
-  for (;;) {
+  while (!g_stop.load(std::memory_order_relaxed)) {
     const uint64_t now = rte_rdtsc();
     if (now >= due_tsc) return;
-    const uint64_t left_us = (due_tsc - now) * 1'000'000 / hz;
-    if (left_us > 2000)
-      std::this_thread::sleep_for(std::chrono::microseconds(left_us - 1000));
+    const double left_us = double(due_tsc - now) * 1e6 / double(hz);
+    if (left_us > 2000)  // in slices, so that Ctrl-C ends a long gap
+      std::this_thread::sleep_for(
+          std::chrono::microseconds(int64_t(std::min(left_us - 1000, 50'000.0))));
     else if (left_us > 50)
       sched_yield();
     else

@@ -54,7 +54,17 @@ int pick(const char* params, size_t n) {
   return *end == '\0' && i >= 0 && size_t(i) < n ? int(i) : -1;
 }
 
-int with_stats(rte_tel_data* d, const char* params, const char* what) {
+int with_stats_or_throw(rte_tel_data* d, const char* params, const char* what);
+
+int with_stats(rte_tel_data* d, const char* params, const char* what) noexcept {
+  try {
+    return with_stats_or_throw(d, params, what);
+  } catch (const std::exception&) {
+    return -1;  // the telemetry thread must never see an exception
+  }
+}
+
+int with_stats_or_throw(rte_tel_data* d, const char* params, const char* what) {
   std::lock_guard lock(g_mu);
   if (!g_stats) return -1;
   const json s = g_stats->collect();

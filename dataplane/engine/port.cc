@@ -81,10 +81,16 @@ bool clear_stale_memif_socket(const std::string& dev, std::string* error) {
   if (path.size() >= sizeof addr.sun_path) return true;  // memif itself will say
   std::memcpy(addr.sun_path, path.data(), path.size());
   const int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  const bool answers = fd >= 0 && connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  if (fd >= 0) close(fd);
-  if (answers) {
+  if (fd < 0) return true;  // memif itself will say
+  const int rc = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  const int why = errno;
+  close(fd);
+  if (rc == 0) {
     *error = "memif socket " + path + " is served by another running process";
+    return false;
+  }
+  if (why != ECONNREFUSED) {  // not provably stale (no permission, ...): leave it
+    *error = "memif socket " + path + " exists and cannot be checked: " + std::strerror(why);
     return false;
   }
   if (unlink(path.c_str()) != 0) {
@@ -121,13 +127,23 @@ bool program_rss(uint16_t port_id, const std::string& dev, uint16_t queues,
   now.rss_key = got.data();
   now.rss_key_len = uint8_t(got.size());
   const int rc = rte_eth_dev_rss_hash_conf_get(port_id, &now);
-  if (rc != 0 || got != key) {
+  // harrier's own hash covers ports for TCP and UDP over IPv4 and IPv6: a
+  // NIC that hashes any of them on addresses only would split a flow from
+  // the ICMP errors about it.
+  const uint64_t l4 = RTE_ETH_RSS_NONFRAG_IPV4_TCP | RTE_ETH_RSS_NONFRAG_IPV4_UDP |
+                      RTE_ETH_RSS_NONFRAG_IPV6_TCP | RTE_ETH_RSS_NONFRAG_IPV6_UDP;
+  const char* why = nullptr;
+  if (rc != 0)
+    why = "the NIC does not report its RSS settings";
+  else if (got != key)
+    why = "the NIC did not keep harrier's symmetric RSS key";
+  else if ((now.rss_hf & l4) != l4)
+    why = "the NIC does not hash TCP and UDP ports on both IPv4 and IPv6";
+  if (why) {
     spdlog::warn(
         "port {}: {}; workers are picked by harrier's own symmetric hash instead of the "
         "NIC's (costs a hash per packet)",
-        dev,
-        rc != 0 ? "the NIC does not report its RSS key"
-                : "the NIC did not keep harrier's symmetric RSS key");
+        dev, why);
     return false;
   }
   return true;

@@ -66,9 +66,8 @@ class PacketSource {
   std::vector<PortInput> inputs_;
   std::vector<uint64_t> got_;
   std::vector<uint32_t> idle_polls_;
-  std::vector<uint64_t> ts_scale_;
-  std::vector<std::unique_ptr<QueueCounters[]>>
-      queues_;  // PMD timestamp units -> ns, per input (0 = not learnt yet)
+  std::vector<uint64_t> ts_scale_;  // PMD timestamp units -> ns, per input (0 = not learnt yet)
+  std::vector<std::unique_ptr<QueueCounters[]>> queues_;  // [input][queue]
   bool sequential_;
   size_t current_ = 0;
   uint16_t next_queue_ = 0;
