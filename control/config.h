@@ -23,9 +23,9 @@ class ConfigError : public std::runtime_error {
 };
 
 struct Config {
-  std::vector<std::string> sources;  // what was loaded, in order
+  std::vector<std::string> sources;             // what was loaded, in order
   uint64_t text_hash = 1469598103934665603ull;  // FNV-1a over the bytes parsed, in order
-  std::string hash() const;                      // text_hash as 16 hex digits
+  std::string hash() const;                     // text_hash as 16 hex digits
 
   // dataplane
   std::vector<std::string> eal_args;

@@ -91,31 +91,10 @@ bool load_capture(const std::string& path, Capture* c, std::string* error) {
   return true;
 }
 
-bool looks_like_pci(const std::string& d) {
-  return d.find(':') != std::string::npos && d.find('.') != std::string::npos &&
-         d.find(',') == std::string::npos && d.find('=') == std::string::npos;
-}
-
 // One RX queue (some PMDs insist on one) that is never polled, one TX queue.
 bool open_tx_port(const std::string& dev, rte_mempool* pool, uint16_t* port_id,
                   std::string* error) {
-  if (looks_like_pci(dev)) {
-    if (rte_eth_dev_get_port_by_name(dev.c_str(), port_id) != 0) {
-      *error = "no DPDK port for PCI device " + dev +
-               " (bound to vfio-pci? allowed with --eal '-a " + dev + "'?)";
-      return false;
-    }
-  } else {
-    if (const int rc = rte_dev_probe(dev.c_str()); rc < 0) {
-      *error = "cannot create device '" + dev + "': " + rte_strerror(-rc);
-      return false;
-    }
-    const std::string name = dev.substr(0, dev.find(','));
-    if (rte_eth_dev_get_port_by_name(name.c_str(), port_id) != 0) {
-      *error = "device '" + name + "' was probed but is not an ethdev port";
-      return false;
-    }
-  }
+  if (!find_port(dev, port_id, error)) return false;
   rte_eth_conf conf{};
   rte_eth_dev_info info{};
   if (const int rc = rte_eth_dev_info_get(*port_id, &info); rc != 0) {
@@ -241,7 +220,7 @@ int run_replay(const ReplayOptions& o) {
   // A vdev needs no hugepages or PCI; a NIC gets hugepages and only its own
   // PCI address, so a replay never grabs harrier's ports.
   std::vector<std::string> eal;
-  if (looks_like_pci(o.port))
+  if (is_pci_address(o.port))
     eal = {"-a", o.port, "--file-prefix", "harrier-replay-" + std::to_string(getpid())};
   else
     eal = {"--no-huge",
@@ -278,7 +257,7 @@ int run_replay(const ReplayOptions& o) {
   sa.sa_handler = on_stop_signal;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
-  if (!wait_for_link(port_id, o.link_timeout_s, !looks_like_pci(o.port))) {
+  if (!wait_for_link(port_id, o.link_timeout_s, !is_pci_address(o.port))) {
     std::fprintf(stderr,
                  "harrier: replay: %s: the link did not come up within %.0f s (for a memif "
                  "client: is a server, e.g. harrier run, listening on that socket?)\n",

@@ -38,14 +38,7 @@ rte_mempool* mbuf_pool(int socket, uint32_t mbufs, std::string* error) {
   return mp;
 }
 
-namespace {
-bool looks_like_pci(const std::string& d) {
-  // dddd:bb:dd.f or bb:dd.f
-  const size_t colon = d.find(':'), dot = d.find('.');
-  return colon != std::string::npos && dot != std::string::npos &&
-         d.find(',') == std::string::npos && d.find('=') == std::string::npos;
-}
-}  // namespace
+namespace {}  // namespace
 
 namespace {
 
@@ -150,28 +143,41 @@ bool program_rss(uint16_t port_id, const std::string& dev, uint16_t queues,
 }
 }  // namespace
 
+bool is_pci_address(const std::string& d) {
+  // dddd:bb:dd.f or bb:dd.f
+  const size_t colon = d.find(':'), dot = d.find('.');
+  return colon != std::string::npos && dot != std::string::npos &&
+         d.find(',') == std::string::npos && d.find('=') == std::string::npos;
+}
+
+bool find_port(const std::string& dev, uint16_t* port_id, std::string* error) {
+  if (is_pci_address(dev)) {
+    if (rte_eth_dev_get_port_by_name(dev.c_str(), port_id) != 0) {
+      *error = "no DPDK port for PCI device " + dev +
+               " (is it bound to vfio-pci or uio, and allowed by the EAL arguments? see "
+               "scripts/bind-nic)";
+      return false;
+    }
+    return true;
+  }
+  if (!clear_stale_memif_socket(dev, error)) return false;
+  const int rc = rte_dev_probe(dev.c_str());
+  if (rc < 0) {
+    *error = "cannot create device '" + dev + "': " + rte_strerror(-rc);
+    return false;
+  }
+  const std::string name = dev.substr(0, dev.find(','));
+  if (rte_eth_dev_get_port_by_name(name.c_str(), port_id) != 0) {
+    *error = "device '" + name + "' was probed but is not an ethdev port";
+    return false;
+  }
+  return true;
+}
+
 bool open_port(const PortConfig& cfg, uint32_t mbufs, OpenPort* out, std::string* error) {
   uint16_t port_id = 0;
   const std::string& dev = cfg.device;
-  if (looks_like_pci(dev)) {
-    if (rte_eth_dev_get_port_by_name(dev.c_str(), &port_id) != 0) {
-      *error = "no DPDK port for PCI device " + dev +
-               " (is it bound to vfio-pci or uio? see scripts/bind-nic)";
-      return false;
-    }
-  } else {
-    if (!clear_stale_memif_socket(dev, error)) return false;
-    const int rc = rte_dev_probe(dev.c_str());
-    if (rc < 0) {
-      *error = "cannot create device '" + dev + "': " + rte_strerror(-rc);
-      return false;
-    }
-    const std::string name = dev.substr(0, dev.find(','));
-    if (rte_eth_dev_get_port_by_name(name.c_str(), &port_id) != 0) {
-      *error = "device '" + name + "' was probed but is not an ethdev port";
-      return false;
-    }
-  }
+  if (!find_port(dev, &port_id, error)) return false;
   rte_eth_dev_info info{};
   if (int rc = rte_eth_dev_info_get(port_id, &info); rc != 0) {
     *error = "cannot query port " + dev + ": " + rte_strerror(-rc);

@@ -31,6 +31,12 @@ struct OpenPort {
 // The mbuf pool for `socket`, created on first use. nullptr + *error on failure.
 rte_mempool* mbuf_pool(int socket, uint32_t mbufs, std::string* error);
 
+// "0000:3b:00.0" or "3b:00.0", not a vdev string.
+bool is_pci_address(const std::string& device);
+// Finds a PCI port, or creates a vdev (a memif server's stale socket file
+// removed first): its port id, or false and *error.
+bool find_port(const std::string& device, uint16_t* port_id, std::string* error);
+
 // Probes (vdev) or finds (PCI) the device, configures and starts it.
 bool open_port(const PortConfig& cfg, uint32_t mbufs, OpenPort* out, std::string* error);
 void close_port(uint16_t port_id);
