@@ -34,10 +34,14 @@ json status(const ControlContext& c) {
           {"pdump", c.pdump}};
 }
 
-// Hands a prepared snapshot to the dataplane and waits (briefly) until no
-// batch runs with an older one; then those are freed. Idle links still move
+// Prepares `next` (or throws why not, changing nothing), hands it to the dataplane and waits
+// (briefly) until no batch runs with an older one; then those are freed. Idle links still move
 // batches (the heartbeat), so this takes about one batch or 100 ms.
-json apply(const ControlContext& c, const RuntimeSnapshot* s, std::vector<std::string> changes) {
+json apply(const ControlContext& c, const Config& next) {
+  std::vector<std::string> changes;
+  std::string err;
+  const RuntimeSnapshot* s = c.store->prepare(next, &changes, &err);
+  if (!s) throw std::invalid_argument(err);  // nothing changed
   c.pipeline->publish(s);
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (c.pipeline->generation_in_effect() < s->generation &&
@@ -92,11 +96,7 @@ json detectors(const ControlContext& c, const nlohmann::json& req) {
     throw std::invalid_argument("no detector '" + id + "' (known: " + known + ")");
   Config next = c.store->config();
   next.detectors[idx].enabled = action == "enable";
-  std::vector<std::string> changes;
-  std::string err;
-  const RuntimeSnapshot* s = c.store->prepare(next, &changes, &err);
-  if (!s) throw std::invalid_argument(err);
-  json out = apply(c, s, changes);
+  json out = apply(c, next);
   out["id"] = id;
   out["enabled"] = action == "enable";
   return out;
@@ -112,11 +112,7 @@ json reload(const ControlContext& c) {
   } catch (const ConfigError& e) {
     throw std::invalid_argument(std::string("nothing was changed: ") + e.what());
   }
-  std::vector<std::string> changes;
-  std::string err;
-  const RuntimeSnapshot* s = c.store->prepare(next, &changes, &err);
-  if (!s) throw std::invalid_argument(err);
-  json out = apply(c, s, changes);
+  json out = apply(c, next);
   out["config"] = {{"files", next.sources}, {"hash", next.hash()}};
   return out;
 }

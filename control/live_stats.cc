@@ -14,7 +14,7 @@ LiveStats::LiveStats(LiveStatsSources s) : s_(s), started_(std::chrono::steady_c
   last_ = take();
 }
 
-LiveStats::Point LiveStats::take() const {
+LiveStats::Point LiveStats::take(bool workers) const {
   Point p;
   p.at = std::chrono::steady_clock::now();
   const auto& inputs = s_.source->inputs();
@@ -28,6 +28,7 @@ LiveStats::Point LiveStats::take() const {
     }
   }
   p.analysed = s_.pipeline->live_counters().packets;
+  if (!workers) return p;
   for (const auto& shard : s_.pipeline->flow_shards()) {
     const FlowShardSnapshot f = shard->snapshot();
     p.worker_packets.push_back(f.shard.packets);
@@ -49,7 +50,7 @@ json LiveStats::collect() {
 }
 
 json LiveStats::collect_locked() {
-  const Point now = take();
+  const Point now = take(false);
   const double dt = have_rates_ ? std::chrono::duration<double>(last_.at - prev_.at).count() : 0.0;
   // Per second over the last whole sampling interval (0 until there is one).
   auto rate = [&](uint64_t later, uint64_t earlier) {

@@ -45,7 +45,8 @@ class LiveStats {
     uint64_t analysed = 0;
     std::vector<uint64_t> worker_packets, worker_bytes;
   };
-  Point take() const;
+  // `workers`: the shards' counts too (for the rates; collect reads them itself).
+  Point take(bool workers = true) const;
   nlohmann::ordered_json collect_locked();
 
   LiveStatsSources s_;

@@ -1,6 +1,5 @@
 #include "control/replay_command.h"
 
-#include <pcap/pcap.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -19,6 +18,7 @@
 #include <rte_mbuf.h>
 
 #include "dataplane/engine/eal.h"
+#include "dataplane/engine/pcap_file.h"
 #include "dataplane/engine/port.h"
 #include "detectors/detector.h"
 
@@ -46,44 +46,28 @@ struct Capture {
 constexpr uint32_t kMaxFrame = 65535 - RTE_PKTMBUF_HEADROOM;
 
 bool load_capture(const std::string& path, Capture* c, std::string* error) {
-  char errbuf[PCAP_ERRBUF_SIZE] = {};
-  pcap_t* p =
-      pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf);
-  if (!p) {
-    *error = path + ": " + errbuf;
-    return false;
-  }
-  if (pcap_datalink(p) != DLT_EN10MB) {
-    const char* name = pcap_datalink_val_to_name(pcap_datalink(p));
-    *error = path + ": replay sends Ethernet frames; this capture's link type is " +
-             (name ? name : std::to_string(pcap_datalink(p)));
-    pcap_close(p);
-    return false;
-  }
-  pcap_pkthdr* h;
-  const u_char* bytes;
-  int rc;
-  while ((rc = pcap_next_ex(p, &h, &bytes)) == 1) {
-    if (h->caplen > kMaxFrame) {
-      *error = path + ": packet " + std::to_string(c->length.size() + 1) + " is " +
-               std::to_string(h->caplen) + " bytes; replay sends frames of up to " +
-               std::to_string(kMaxFrame);
-      pcap_close(p);
-      return false;
-    }
-    if (h->caplen < h->len) ++c->truncated;
-    c->offset.push_back(c->data.size());
-    c->length.push_back(h->caplen);
-    c->ts_ns.push_back(uint64_t(h->ts.tv_sec) * 1'000'000'000ull + uint64_t(h->ts.tv_usec));
-    c->data.insert(c->data.end(), bytes, bytes + h->caplen);
-    c->max_len = std::max(c->max_len, h->caplen);
-  }
-  if (rc == PCAP_ERROR) {
-    // A torn last record: replay what came before it, as tcpreplay does.
+  PcapFileInfo info;
+  const bool ok = scan_pcap_file(
+      path, &info, error,
+      [&](uint64_t ts_ns, const uint8_t* data, uint32_t caplen, uint32_t wire_len) {
+        if (caplen > kMaxFrame) {
+          *error = path + ": packet " + std::to_string(c->length.size() + 1) + " is " +
+                   std::to_string(caplen) + " bytes; replay sends frames of up to " +
+                   std::to_string(kMaxFrame);
+          return false;
+        }
+        if (caplen < wire_len) ++c->truncated;
+        c->offset.push_back(c->data.size());
+        c->length.push_back(caplen);
+        c->ts_ns.push_back(ts_ns);
+        c->data.insert(c->data.end(), data, data + caplen);
+        c->max_len = std::max(c->max_len, caplen);
+        return true;
+      });
+  if (!ok) return false;
+  if (info.truncated)  // a torn last record: replay what came before it, as tcpreplay does
     std::fprintf(stderr, "harrier: replay: warning: %s: %s; sending the %zu packets before it\n",
-                 path.c_str(), pcap_geterr(p), c->length.size());
-  }
-  pcap_close(p);
+                 path.c_str(), info.truncation.c_str(), c->length.size());
   if (c->length.empty()) {
     *error = path + ": no packets to replay";
     return false;

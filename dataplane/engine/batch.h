@@ -33,6 +33,7 @@ struct Batch {
   uint8_t* decode_err = nullptr;
   uint16_t* flow_shard = nullptr;
   uint8_t* capture = nullptr;  // 1: the capture filter keeps this packet
+  uint32_t n_captured = 0;     // how many it keeps
 
   // Flow stage -> host stage: events[s] holds flow shard s's events in
   // packet order, each naming the host shard that owns it.

@@ -9,7 +9,8 @@
 
 namespace harrier {
 
-bool scan_pcap_file(const std::string& path, PcapFileInfo* info, std::string* error) {
+bool scan_pcap_file(const std::string& path, PcapFileInfo* info, std::string* error,
+                    const PcapPacketVisitor& each) {
   struct stat st {};
   if (stat(path.c_str(), &st) != 0) {
     *error = path + ": " + std::strerror(errno);
@@ -46,6 +47,10 @@ bool scan_pcap_file(const std::string& path, PcapFileInfo* info, std::string* er
     info->last_ts_ns = ts;
     ++info->packets;
     info->bytes += h->caplen;
+    if (each && !each(ts, data, h->caplen, h->len)) {
+      pcap_close(p);
+      return false;
+    }
   }
   if (rc == PCAP_ERROR) {
     info->truncated = true;

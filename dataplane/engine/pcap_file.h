@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace harrier {
@@ -17,7 +18,14 @@ struct PcapFileInfo {
   int linktype = 0;
 };
 
-// Returns false with *error naming the file and the problem.
-bool scan_pcap_file(const std::string& path, PcapFileInfo* info, std::string* error);
+// One packet of the file: its time (ns), the bytes recorded, and its length
+// on the wire. Return false to stop the scan (set the error yourself).
+using PcapPacketVisitor =
+    std::function<bool(uint64_t ts_ns, const uint8_t* data, uint32_t caplen, uint32_t wire_len)>;
+
+// Returns false with *error naming the file and the problem. `each`, when
+// given, sees every packet in order (harrier replay loads the file so).
+bool scan_pcap_file(const std::string& path, PcapFileInfo* info, std::string* error,
+                    const PcapPacketVisitor& each = {});
 
 }  // namespace harrier

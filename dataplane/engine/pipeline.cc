@@ -333,9 +333,12 @@ void Pipeline::decode(Batch* b) const noexcept {
     b->flow_shard[i] = uint16_t(hash_to_shard(h, n_shards));
   }
   // The capture filter runs here, on the worker threads decoding the batch.
+  b->n_captured = 0;
   if (cfg_.capture || cfg_.printer)
-    for (uint32_t i = 0; i < b->n; ++i)
+    for (uint32_t i = 0; i < b->n; ++i) {
       b->capture[i] = !cfg_.capture_filter || cfg_.capture_filter->matches(b->mbufs[i]);
+      b->n_captured += b->capture[i];
+    }
 }
 
 // emit stage (serial, in input order): alerts out in a stable order, mbufs
@@ -375,12 +378,7 @@ void Pipeline::emit(Batch* b) noexcept {
   }
   // Recording in input order, from the one emit thread (the writer's queue
   // has a single producer).
-  if (cfg_.capture || cfg_.printer) {
-    uint32_t kept = 0;
-    for (uint32_t i = 0; i < b->n; ++i)
-      kept += b->capture[i];
-    counters_.capture_kept.fetch_add(kept, std::memory_order_relaxed);
-  }
+  if (b->n_captured) counters_.capture_kept.fetch_add(b->n_captured, std::memory_order_relaxed);
   if (cfg_.capture)
     for (uint32_t i = 0; i < b->n; ++i)
       if (b->capture[i]) cfg_.capture->submit(b->mbufs[i], b->ts[i]);

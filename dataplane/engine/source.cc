@@ -75,7 +75,6 @@ uint32_t PacketSource::poll(rte_mbuf** out, uint64_t* ts, uint32_t max) noexcept
   const uint32_t n = rte_eth_rx_burst(in.port_id, q, out, uint16_t(max));
   got_[i] += n;
   idle_polls_[i] = n ? 0 : idle_polls_[i] + 1;
-  counters_.received += n;
   uint64_t bytes = 0;
   uint64_t wall = 0;  // read once per burst, and only if a packet is unstamped
   // A live port whose stamp unit is unknown would put packets at a wrong

@@ -38,7 +38,6 @@ struct alignas(64) QueueCounters {
 };
 
 struct SourceCounters {
-  uint64_t received = 0;
   uint64_t stalled_inputs = 0;  // an offline input stopped short of its packet count
 };
 
