@@ -432,9 +432,12 @@ void parse_root(const Ctx& c, const YAML::Node& root, Config& cfg) {
   }
   if (const auto cap = root["capture"]) parse_capture(c, cap, cfg.capture);
   if (const auto ctl = root["control"]) {
-    c.only_keys(ctl, "control", {"socket", "group", "metrics"});
+    c.only_keys(ctl, "control", {"socket", "group", "metrics", "idle_timeout"});
     if (ctl["socket"]) cfg.control_socket = c.string(ctl["socket"], "control.socket");
     if (ctl["group"]) cfg.control_group = c.string(ctl["group"], "control.group");
+    if (ctl["idle_timeout"])
+      cfg.control_idle_timeout_s =
+          int(c.integer(ctl["idle_timeout"], "control.idle_timeout", 1, 86400));
     if (ctl["metrics"]) {
       cfg.metrics = c.string(ctl["metrics"], "control.metrics");
       sockaddr_storage addr;
@@ -562,6 +565,8 @@ std::vector<std::string> restart_only_changes(const Config& a, const Config& b) 
   same("capture", a.capture == b.capture);
   text("control.socket", a.control_socket, b.control_socket);
   text("control.group", a.control_group, b.control_group);
+  number("control.idle_timeout", uint64_t(a.control_idle_timeout_s),
+         uint64_t(b.control_idle_timeout_s));
   text("control.metrics", a.metrics, b.metrics);
   // Detector tables are allocated once per shard; their state survives a
   // reload only at the size it was made.

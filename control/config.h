@@ -51,6 +51,9 @@ struct Config {
   // run: the control socket harrierctl talks to, and the group that may
   std::string control_socket = "/run/harrier/harrier.sock";
   std::string control_group;  // "" = the owner's group
+  // A control client that sends nothing for this long is closed (told why),
+  // so idle connections cannot hold every client slot.
+  int control_idle_timeout_s = 30;
   std::string metrics;        // Prometheus endpoint "ADDR:PORT"; "" = off
 };
 

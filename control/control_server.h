@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -26,10 +27,12 @@ class ControlServer {
 
   // Binds `path` (its directory must exist), owned by `group` when given.
   // `tick`, when given, runs on the server's thread once a second (rate
-  // sampling), between requests.
-  static std::unique_ptr<ControlServer> start(const std::string& path, const std::string& group,
-                                              std::map<std::string, Handler> handlers,
-                                              std::string* error, std::function<void()> tick = {});
+  // sampling), between requests. A client silent for `idle_timeout` is told
+  // so and closed; so is one that connects while kMaxClients are.
+  static std::unique_ptr<ControlServer> start(
+      const std::string& path, const std::string& group, std::map<std::string, Handler> handlers,
+      std::string* error, std::function<void()> tick = {},
+      std::chrono::milliseconds idle_timeout = std::chrono::seconds(30));
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
@@ -42,8 +45,13 @@ class ControlServer {
   void stop();
   const std::string& path() const { return path_; }
 
-  // One request line to its reply line (public for tests).
-  std::string answer(const std::string& line) const;
+  // One request line (any bytes) to its reply line; never throws (public
+  // for tests).
+  std::string answer(const std::string& line) const noexcept;
+
+  // Clients closed for idling, and refused because every slot was taken.
+  uint64_t idle_closed() const { return idle_closed_.load(std::memory_order_relaxed); }
+  uint64_t refused_busy() const { return refused_busy_.load(std::memory_order_relaxed); }
 
   static constexpr size_t kMaxLine = 64 * 1024;
   static constexpr int kMaxClients = 16;
@@ -51,12 +59,16 @@ class ControlServer {
  private:
   ControlServer() = default;
   void loop();
+  nlohmann::ordered_json answer_json(const std::string& line) const;
+  static void say_and_close(int fd, const std::string& why);
 
   std::string path_;
   int listen_fd_ = -1;
   int wake_[2] = {-1, -1};  // stop() writes here to end poll()
   std::map<std::string, Handler> handlers_;
   std::function<void()> tick_;
+  std::chrono::milliseconds idle_timeout_{30000};
+  std::atomic<uint64_t> idle_closed_{0}, refused_busy_{0};
   std::thread thread_;
 };
 

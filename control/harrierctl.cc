@@ -46,11 +46,10 @@ std::string ask(const std::string& path, const std::string& request, std::string
     return "";
   }
   const std::string line = request + "\n";
-  if (write(fd, line.data(), line.size()) != ssize_t(line.size())) {
-    *error = path + ": cannot send the request: " + std::strerror(errno);
-    close(fd);
-    return "";
-  }
+  // A harrier that refuses this client (every slot taken) says why and
+  // closes before reading: the write fails, the reason is still there to read.
+  const bool sent = write(fd, line.data(), line.size()) == ssize_t(line.size());
+  const int send_errno = errno;
   std::string reply;
   char buf[4096];
   pollfd p{fd, POLLIN, 0};
@@ -61,7 +60,8 @@ std::string ask(const std::string& path, const std::string& request, std::string
     }
     const ssize_t n = read(fd, buf, sizeof buf);
     if (n <= 0) {
-      *error = path + ": harrier closed the connection without a reply";
+      *error = sent ? path + ": harrier closed the connection without a reply"
+                    : path + ": cannot send the request: " + std::strerror(send_errno);
       break;
     }
     reply.append(buf, size_t(n));

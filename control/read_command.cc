@@ -354,7 +354,8 @@ int run_engine(Config& cfg, const RunOptions& opts) {
                        live_stats.get(),
                        output.get()};
     control = ControlServer::start(cfg.control_socket, cfg.control_group, control_handlers(ctx),
-                                   &err, [s = live_stats.get()] { s->sample(); });
+                                   &err, [s = live_stats.get()] { s->sample(); },
+                                   std::chrono::seconds(cfg.control_idle_timeout_s));
     if (!control) {
       telemetry_detach();
       std::fprintf(stderr, "harrier: %s\n", err.c_str());

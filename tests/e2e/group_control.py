@@ -38,6 +38,7 @@ capture:
   filter: icmp
 control:
   socket: {sock}
+  idle_timeout: 2
 """)
 
     def ask(*args, user=None):
@@ -117,6 +118,38 @@ control:
         huge = raw(b"x" * (70 * 1024))
         check("control: a request over 64 KiB is refused and its connection closed",
               len(huge) == 1 and "longer than" in huge[0].get("error", ""), str(huge)[:200])
+        # Bytes that are not UTF-8 and numbers no double holds: an error reply
+        # each (either used to end harrier through std::terminate).
+        hostile = raw(b'\xff\n1e999999\n{"command":"status","n":1e999999}\n{"command":"\xff\xfe"}\n'
+                      b'{"command":"detectors","action":"enable","id":"\xc3\x28"}\n')
+        check("control: non-UTF-8 bytes and overflowing numbers get error replies, harrier lives",
+              len(hostile) == 5 and not any(r.get("ok") for r in hostile[:4])
+              and "not JSON" in hostile[0]["error"] and "not JSON" in hostile[1]["error"]
+              and proc.poll() is None, str(hostile)[:400])
+
+        # Idle clients: 16 silent connections take every slot; the 17th is
+        # told why; after control.idle_timeout they are closed, told why.
+        idle = []
+        for _ in range(16):
+            s = socket.socket(socket.AF_UNIX)
+            s.settimeout(10)
+            s.connect(sock)
+            idle.append(s)
+        time.sleep(0.3)
+        p = ask("status")
+        check("control: a client refused because every slot is taken is told why",
+              p.returncode == 1 and "too many control clients" in p.stderr, p.stdout + p.stderr)
+        said = []
+        for s in idle:
+            try:
+                said.append(s.recv(4096))
+            except OSError as e:
+                said.append(repr(e).encode())
+            s.close()
+        p = ask("status")
+        check("control: idle clients are closed after control.idle_timeout, told why, and slots free up",
+              all(b"idle for 2 s" in x for x in said) and p.returncode == 0,
+              str(said[:2]) + p.stderr)
         _, s3 = ask_json("stats")
         check("control: after all that, harrier still runs and still analyses",
               proc.poll() is None and s3["analysed"]["packets"] > s2["analysed"]["packets"], str(s3)[:200])
