@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -34,9 +35,13 @@
 namespace harrier {
 
 namespace {
-Pipeline* g_pipeline = nullptr;
+// A stop asked for by SIGINT/SIGTERM: seen by the file scan before the
+// pipeline exists, and handed to the pipeline once it does.
+volatile std::sig_atomic_t g_stop_requested = 0;
+std::atomic<Pipeline*> g_pipeline{nullptr};
 void on_signal(int) {
-  if (g_pipeline) g_pipeline->stop();
+  g_stop_requested = 1;
+  if (Pipeline* p = g_pipeline.load()) p->stop();
 }
 AlertOutput* g_output = nullptr;
 // SIGHUP (logrotate): the output thread reopens the EVE and fast files.
@@ -93,27 +98,65 @@ static void report_detector_tables() {
     TableStats& o = by_table[{t.owner, t.param}];
     o.size += t.size, o.capacity += t.capacity;
     o.evictions += t.evictions, o.insert_failures += t.insert_failures;
+    o.kept_evictions += t.kept_evictions;
   }
   for (const auto& [key, t] : by_table) {
     if (t.evictions == 0 && t.insert_failures == 0) continue;
+    const std::string reported =
+        t.kept_evictions ? " (" + format_count(t.kept_evictions) +
+                               " of them reported incidents, closed early with a last update)"
+                         : "";
     spdlog::warn(
-        "{}: its tables were full: {} keys evicted, {} not stored (capacity {} over all "
+        "{}: its tables were full: {} keys evicted{}, {} not stored (capacity {} over all "
         "shards); raise detectors.{}.{}",
-        key.first, format_count(t.evictions), format_count(t.insert_failures),
+        key.first, format_count(t.evictions), reported, format_count(t.insert_failures),
         format_count(t.capacity), key.first, key.second);
   }
 }
 
+// A flow table that evicted live flows lost their state (a handshake's
+// answer, a parser's stream): say so and what to raise, as for the detectors.
+static void report_flow_tables(const Pipeline& p, const Config& cfg) {
+  uint64_t evicted = 0, capacity = 0;
+  for (const auto& s : p.flow_shards()) {
+    evicted += s->flows().counters().evicted;
+    capacity += s->flows().capacity();
+  }
+  if (evicted)
+    spdlog::warn(
+        "flow table full: {} flows evicted before they ended (capacity {} over all workers); "
+        "raise dataplane.flow_table.capacity (now {})",
+        format_count(evicted), format_count(capacity), format_count(cfg.flow_capacity));
+}
+
 int run_engine(Config& cfg, const RunOptions& opts) {
+  // 0. SIGINT/SIGTERM from the start: scanning a large file takes a while,
+  //    and a stop then still ends with a word on how far it got.
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
   // 1. Inputs first: a bad file is the user's mistake and must be named
-  //    before DPDK says anything.
+  //    before DPDK says anything. A file without a single readable packet
+  //    is named and left out; the others are still read.
   std::vector<PcapFileInfo> infos;
-  for (const auto& f : opts.files) {
+  std::vector<std::string> files;
+  const auto stop_asked = [] { return g_stop_requested != 0; };
+  for (size_t n = 0; n < opts.files.size(); ++n) {
+    const std::string& f = opts.files[n];
     PcapFileInfo info;
     std::string err;
-    if (!scan_pcap_file(f, &info, &err)) {
+    if (!scan_pcap_file(f, &info, &err, {}, stop_asked)) {
       std::fprintf(stderr, "harrier: %s\n", err.c_str());
       return 1;
+    }
+    if (info.interrupted) {
+      std::fprintf(stderr,
+                   "harrier: stopped by a signal while scanning %s (file %zu of %zu, %llu packets "
+                   "in); nothing analysed, no output written\n",
+                   f.c_str(), n + 1, opts.files.size(), (unsigned long long)info.packets);
+      return 0;
     }
     if (f.find(',') != std::string::npos) {
       std::fprintf(stderr,
@@ -122,12 +165,30 @@ int run_engine(Config& cfg, const RunOptions& opts) {
                    f.c_str());
       return 1;
     }
+    if (info.packets == 0) {
+      if (info.truncated)
+        std::fprintf(stderr, "harrier: warning: %s: no readable packet, its first record is "
+                     "damaged (%s); skipping it\n", f.c_str(), info.truncation.c_str());
+      else
+        std::fprintf(stderr, "harrier: warning: %s holds no packets; skipping it\n", f.c_str());
+      continue;
+    }
     if (info.truncated)
       std::fprintf(
           stderr,
           "harrier: warning: %s is truncated (%s); reading the %llu complete packets before it\n",
           f.c_str(), info.truncation.c_str(), (unsigned long long)info.packets);
     infos.push_back(info);
+    files.push_back(f);
+  }
+  // One pcap port per file, and DPDK has RTE_MAX_ETHPORTS of them.
+  if (files.size() > RTE_MAX_ETHPORTS) {
+    std::fprintf(stderr,
+                 "harrier: %zu capture files given; one read takes at most %d (DPDK's "
+                 "RTE_MAX_ETHPORTS): merge them first (mergecap -w all.pcap FILE...) or read "
+                 "them in groups\n",
+                 files.size(), RTE_MAX_ETHPORTS);
+    return 2;
   }
 
   // A second instance is refused before it touches DPDK or the ports.
@@ -150,24 +211,36 @@ int run_engine(Config& cfg, const RunOptions& opts) {
     std::fprintf(stderr, "harrier: %s\n", err.c_str());
     return 1;
   }
+  // Declared here, gone last: every DPDK object below is freed before EAL
+  // stops, on every return.
+  EalSession eal_session;
 
   // 3. Ports: one pcap vdev per file, or the configured ports.
   std::vector<PortInput> inputs;
+  struct PortsClosed {
+    const std::vector<PortInput>& ports;
+    ~PortsClosed() {
+      for (const auto& in : ports)
+        close_port(in.port_id);
+    }
+  } ports_closed{inputs};
   int socket = 0;
   std::vector<int> sockets;  // live: each port's NUMA socket
   uint64_t symmetric_rss_ports = 0;
   const uint32_t mbufs =
       std::max<uint32_t>(cfg.mbufs, (2 * cfg.workers + 4) * cfg.batch_size + 2048);
   if (!opts.live) {
-    for (size_t i = 0; i < opts.files.size(); ++i) {
+    for (size_t i = 0; i < files.size(); ++i) {
       PortConfig pc;
-      pc.device = "net_pcap" + std::to_string(i) + ",rx_pcap=" + opts.files[i];
+      pc.device = "net_pcap" + std::to_string(i) + ",rx_pcap=" + files[i];
       OpenPort op;
       if (!open_port(pc, mbufs, &op, &err)) {
-        std::fprintf(stderr, "harrier: %s: %s\n", opts.files[i].c_str(), err.c_str());
+        std::fprintf(stderr, "harrier: %s: %s\n", files[i].c_str(), err.c_str());
         return 1;
       }
-      inputs.push_back({op.port_id, 1, infos[i].packets, opts.files[i], infos[i].first_ts_ns});
+      PortInput in{op.port_id, 1, infos[i].packets, files[i], infos[i].first_ts_ns};
+      in.offline = true;
+      inputs.push_back(in);
       socket = op.socket;
     }
   } else {
@@ -365,10 +438,7 @@ int run_engine(Config& cfg, const RunOptions& opts) {
   }
   output->start();
   g_pipeline = pipeline.get();
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  if (g_stop_requested) pipeline->stop();  // asked while starting up
   g_output = output.get();
   struct sigaction hup {};
   hup.sa_handler = on_hangup;
@@ -464,14 +534,12 @@ int run_engine(Config& cfg, const RunOptions& opts) {
           format_count(c.write_errors));
   }
   report_detector_tables();
+  report_flow_tables(*pipeline, cfg);
   incidents.reset();
   capture.reset();  // its pool and queue are DPDK memory: free before the EAL stops
   pipeline.reset();
   queue.reset();
-  for (const auto& in : inputs)
-    close_port(in.port_id);
   if (pdump) rte_pdump_uninit();
-  eal_stop();
   return 0;
 }
 

@@ -28,6 +28,7 @@ struct TableStats {
   std::string name;
   uint32_t size = 0, capacity = 0;
   uint64_t evictions = 0, insert_failures = 0;
+  uint64_t kept_evictions = 0;  // of them, incidents that had alerted (their last update sent)
 };
 
 class TableStatsSource {
@@ -46,6 +47,9 @@ template <typename Key, typename Entry>
 class BoundedTable final : public TableStatsSource {
  public:
   static constexpr uint32_t kNil = UINT32_MAX;
+  // Kept entries passed over per eviction: bounds the cost of an insert
+  // into a table full of them.
+  static constexpr uint32_t kSecondChances = 8;
 
   static std::unique_ptr<BoundedTable> create(const std::string& name, uint32_t capacity,
                                               int socket, std::string* error) {
@@ -85,16 +89,34 @@ class BoundedTable final : public TableStatsSource {
     return rte_hash_lookup_data(hash_, &k, &data) >= 0 ? &entries_[uintptr_t(data)] : nullptr;
   }
 
-  // Finds or creates (zero-initialised, key set) the entry of `k`.
-  Entry* find_or_insert(const Key& k, uint64_t now, bool* created) noexcept {
+  // Finds or creates (zero-initialised, key set) the entry of `k`. When the
+  // table is full the least recently used entry makes room; entries for
+  // which `keep(entry)` is true (an incident that has alerted) are passed
+  // over in favour of ones that are not, up to kSecondChances of them, so a
+  // flood of one-packet keys cannot push out what is being reported. An
+  // entry evicted anyway is first shown to `evicting(entry)` (a detector
+  // emits the update its incident still owes), and counted.
+  template <typename Keep, typename Evicting>
+  Entry* find_or_insert(const Key& k, uint64_t now, bool* created, Keep&& keep,
+                        Evicting&& evicting) noexcept {
     *created = false;
     if (Entry* e = find(k)) {
       touch(e, now);
       return e;
     }
     if (size_ >= capacity_ && lru_.head != kNil) {
+      uint32_t victim = lru_.head;
+      for (uint32_t tries = 0; tries < kSecondChances && keep(entries_[victim]); ++tries) {
+        unlink(victim);  // its turn again after everything behind it
+        push_tail(victim);
+        victim = lru_.head;
+      }
+      if (keep(entries_[victim])) {
+        ++kept_evictions_;
+        evicting(entries_[victim]);
+      }
       ++evictions_;
-      remove(&entries_[lru_.head]);
+      remove(&entries_[victim]);
     }
     if (free_.empty()) {
       ++insert_failures_;
@@ -115,6 +137,23 @@ class BoundedTable final : public TableStatsSource {
     ++size_;
     *created = true;
     return e;
+  }
+  // Entries that say they are `kept()` (IncidentEntry: an incident that has
+  // alerted) get their second chances; others are plain LRU.
+  Entry* find_or_insert(const Key& k, uint64_t now, bool* created) noexcept {
+    return find_or_insert(k, now, created, [](Entry&) {});
+  }
+  template <typename Evicting>
+  Entry* find_or_insert(const Key& k, uint64_t now, bool* created, Evicting&& evicting) noexcept {
+    return find_or_insert(
+        k, now, created,
+        [](const Entry& e) {
+          if constexpr (requires { e.kept(); })
+            return e.kept();
+          else
+            return false;
+        },
+        evicting);
   }
 
   void touch(Entry* e, uint64_t now) noexcept {
@@ -151,6 +190,8 @@ class BoundedTable final : public TableStatsSource {
   uint32_t capacity() const { return capacity_; }
   uint64_t evictions() const { return evictions_; }
   uint64_t insert_failures() const { return insert_failures_; }
+  // Evictions of entries that `keep` asked to keep (reported incidents).
+  uint64_t kept_evictions() const { return kept_evictions_; }
 
   // Names the detector this table belongs to and lists it for the report.
   void set_owner(std::string_view owner, std::string_view param = "table_size") {
@@ -159,7 +200,7 @@ class BoundedTable final : public TableStatsSource {
     param_ = param;
   }
   TableStats stats() const override {
-    return {owner_, param_, name_, size_, capacity_, evictions_, insert_failures_};
+    return {owner_, param_, name_, size_, capacity_, evictions_, insert_failures_, kept_evictions_};
   }
 
  private:
@@ -173,7 +214,7 @@ class BoundedTable final : public TableStatsSource {
   Entry* entries_ = nullptr;
   uint32_t capacity_ = 0, size_ = 0;
   LruList lru_;
-  uint64_t evictions_ = 0, insert_failures_ = 0;
+  uint64_t evictions_ = 0, insert_failures_ = 0, kept_evictions_ = 0;
 };
 
 }  // namespace harrier

@@ -278,6 +278,10 @@ struct IncidentEntry {
   uint64_t last_ts;
   uint32_t lru_prev, lru_next;
   Incident inc;
+  // A full table passes over incidents that have alerted before it evicts
+  // them (BoundedTable::find_or_insert): a flood of one-probe keys must not
+  // cut a reported scan short.
+  bool kept() const noexcept { return inc.alerts_sent > 0; }
 };
 
 // The per-shard state of a detector that keeps one table of incidents.

@@ -119,7 +119,12 @@ class FlagAnomaly final : public Detector {
     for (const HostEvent& ev : events) {
       if (ev.kind != HostEventKind::kDetector || ev.detector != cfg_.index) continue;
       bool created;
-      Entry* e = t.find_or_insert(PairKey::make(ev.src, nullptr, 6, 0, ev.code), ev.ts, &created);
+      // An incident evicted by a full table first reports what it still owes.
+      Entry* e = t.find_or_insert(
+          PairKey::make(ev.src, nullptr, 6, 0, ev.code), ev.ts, &created, [&](Entry& old) {
+            if (policy_.settled(old.inc, old.packets, UINT64_MAX))
+              emit(ctx, old, old.inc.last_ts, old.last_order);
+          });
       if (!e) continue;
       if (!created && policy_.starts_new(e->inc, ev.ts)) restart_entry(*e), created = true;
       if (created || e->packets == 0) {

@@ -110,7 +110,7 @@ class PingThenConnect final : public Detector {
     }
   }
 
-  void on_events(ShardCtx&, std::span<const HostEvent> events,
+  void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
                  DetectorState* st) const noexcept override {
     State& s = *static_cast<State*>(st);
     Table& t = *s.table;
@@ -119,7 +119,7 @@ class PingThenConnect final : public Detector {
       if (ev.kind == HostEventKind::kDetector) {
         if (ev.detector != cfg_.index) continue;
         if (ev.code == kEchoRequest) {
-          ping(t, k, ev);
+          ping(ctx, t, k, ev);
         } else if (Entry* e = t.find(k)) {
           const int i = e->pinged.find(ev.dst);
           if (i >= 0 && e->reply_ts[i] == 0) e->reply_ts[i] = ev.ts;
@@ -156,9 +156,12 @@ class PingThenConnect final : public Detector {
   }
 
  private:
-  void ping(Table& t, const PairKey& k, const HostEvent& ev) const noexcept {
+  void ping(ShardCtx& ctx, Table& t, const PairKey& k, const HostEvent& ev) const noexcept {
     bool created;
-    Entry* e = t.find_or_insert(k, ev.ts, &created);
+    // An incident evicted by a full table first reports what it still owes.
+    Entry* e = t.find_or_insert(k, ev.ts, &created, [&](Entry& old) {
+      if (policy_.settled(old.inc, old.connects, UINT64_MAX)) emit(ctx, old);
+    });
     if (!e) return;
     if (!created && policy_.starts_new(e->inc, ev.ts)) restart_entry(*e), created = true;
     if (e->pinged.total == 0) {

@@ -160,7 +160,10 @@ class VerticalScan final : public Detector {
 
   void probe(ShardCtx& ctx, State& s, const PairKey& k, const HostEvent& ev) const noexcept {
     bool created;
-    Entry* e = s.table->find_or_insert(k, ev.ts, &created);
+    // An incident evicted by a full table first reports what it still owes.
+    Entry* e = s.table->find_or_insert(k, ev.ts, &created, [&](Entry& old) {
+      if (policy_.settled(old.inc, old.counted, UINT64_MAX)) emit(ctx, old, tick_event(old), 0);
+    });
     if (!e) return;
     if (!created && policy_.starts_new(e->inc, ev.ts)) restart_entry(*e), created = true;
     if (e->probes == 0) {

@@ -1,7 +1,11 @@
 #include "dataplane/engine/eal.h"
 
+#include <dirent.h>
 #include <pthread.h>
 #include <sched.h>
+#include <unistd.h>
+
+#include <string>
 
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -35,7 +39,21 @@ bool eal_start(const std::vector<std::string>& args, std::string* error) {
 }
 
 void eal_stop() {
+  // EAL leaves its runtime directory (/var/run/dpdk/PREFIX) behind, and
+  // every offline read has a prefix of its own: remove it, unless this is a
+  // secondary process using its primary's.
+  const bool primary = rte_eal_process_type() == RTE_PROC_PRIMARY;
+  const std::string dir = rte_eal_get_runtime_dir();
   rte_eal_cleanup();
+  if (!primary || dir.empty()) return;
+  if (DIR* d = opendir(dir.c_str())) {
+    while (const dirent* e = readdir(d)) {
+      const std::string name = e->d_name;
+      if (name != "." && name != "..") unlink((dir + "/" + name).c_str());
+    }
+    closedir(d);
+  }
+  rmdir(dir.c_str());
 }
 
 }  // namespace harrier

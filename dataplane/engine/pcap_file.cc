@@ -10,7 +10,7 @@
 namespace harrier {
 
 bool scan_pcap_file(const std::string& path, PcapFileInfo* info, std::string* error,
-                    const PcapPacketVisitor& each) {
+                    const PcapPacketVisitor& each, const std::function<bool()>& stop) {
   struct stat st {};
   if (stat(path.c_str(), &st) != 0) {
     *error = path + ": " + std::strerror(errno);
@@ -42,6 +42,10 @@ bool scan_pcap_file(const std::string& path, PcapFileInfo* info, std::string* er
   const u_char* data;
   int rc;
   while ((rc = pcap_next_ex(p, &h, &data)) == 1) {
+    if (stop && (info->packets & 4095) == 0 && stop()) {
+      info->interrupted = true;
+      break;
+    }
     const uint64_t ts = uint64_t(h->ts.tv_sec) * 1'000'000'000ull + uint64_t(h->ts.tv_usec);
     if (info->first_ts_ns == 0) info->first_ts_ns = ts;  // the first non-zero time
     info->last_ts_ns = ts;
@@ -52,7 +56,9 @@ bool scan_pcap_file(const std::string& path, PcapFileInfo* info, std::string* er
       return false;
     }
   }
-  if (rc == PCAP_ERROR) {
+  // A signal that cut a read short (EINTR on a pipe) is a stop, not damage.
+  if (stop && !info->interrupted && stop()) info->interrupted = true;
+  if (rc == PCAP_ERROR && !info->interrupted) {
     info->truncated = true;
     info->truncation = pcap_geterr(p);
   }

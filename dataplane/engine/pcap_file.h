@@ -16,6 +16,7 @@ struct PcapFileInfo {
   bool truncated = false;  // ends mid-record: packets before that are read
   std::string truncation;  // libpcap's words about it
   int linktype = 0;
+  bool interrupted = false;  // the scan was asked to stop before the end
 };
 
 // One packet of the file: its time (ns), the bytes recorded, and its length
@@ -25,7 +26,10 @@ using PcapPacketVisitor =
 
 // Returns false with *error naming the file and the problem. `each`, when
 // given, sees every packet in order (harrier replay loads the file so).
+// `stop`, when given, is asked every 4,096 packets; true ends the scan early
+// with info->interrupted set (a signal arrived).
 bool scan_pcap_file(const std::string& path, PcapFileInfo* info, std::string* error,
-                    const PcapPacketVisitor& each = {});
+                    const PcapPacketVisitor& each = {},
+                    const std::function<bool()>& stop = {});
 
 }  // namespace harrier

@@ -55,8 +55,8 @@ uint64_t PacketSource::input_losses(size_t i) const {
 // recognised by a long run of empty polls.
 bool PacketSource::input_done(size_t i) noexcept {
   const PortInput& in = inputs_[i];
-  if (in.expected == 0) return false;
-  if (got_[i] >= in.expected) return true;
+  if (!in.offline) return false;
+  if (got_[i] >= in.expected) return true;  // at once for a file without packets
   if (idle_polls_[i] < 1024) return false;
   if (got_[i] + input_losses(i) >= in.expected) return true;
   if (idle_polls_[i] > 2'000'000) {
@@ -79,7 +79,7 @@ uint32_t PacketSource::poll(rte_mbuf** out, uint64_t* ts, uint32_t max) noexcept
   uint64_t wall = 0;  // read once per burst, and only if a packet is unstamped
   // A live port whose stamp unit is unknown would put packets at a wrong
   // time (1000x off for a microsecond PMD): the wall clock is right.
-  const bool use_stamps = ts_offset_ >= 0 && (in.first_ts_ns || in.ts_unit_ns || in.expected);
+  const bool use_stamps = ts_offset_ >= 0 && (in.first_ts_ns || in.ts_unit_ns || in.offline);
   for (uint32_t k = 0; k < n; ++k) {
     rte_mbuf* m = out[k];
     bytes += m->pkt_len;

@@ -17,13 +17,14 @@ namespace harrier {
 struct PortInput {
   uint16_t port_id = 0;
   uint16_t rx_queues = 1;
-  uint64_t expected = 0;  // packets the input holds; 0 = live, never ends
+  uint64_t expected = 0;  // offline: packets the input holds
   std::string name;       // for messages: the file or device
   uint64_t first_ts_ns =
       0;  // offline: the first non-zero packet time, to learn the PMD's timestamp unit
   // ns per PMD timestamp unit when known up front; live ports with neither
   // this nor a first time are stamped with the wall clock instead.
   uint64_t ts_unit_ns = 0;
+  bool offline = false;  // a file, which ends; a live port never does
 };
 
 // What one RX queue delivered, counted by the rx thread and read by the
