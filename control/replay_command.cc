@@ -125,8 +125,12 @@ bool wait_for_link(uint16_t port_id, double timeout_s, bool restart) {
     const auto now = Clock::now();
     if (now >= until) return false;
     if (restart && now >= next_restart) {
-      rte_eth_dev_stop(port_id);
-      rte_eth_dev_start(port_id);
+      // On the interrupt thread: a refusal being handled there runs memif's
+      // own disconnect, which must not overlap ours (eal.h, on_intr_thread).
+      on_intr_thread([port_id] {
+        rte_eth_dev_stop(port_id);
+        rte_eth_dev_start(port_id);
+      });
       next_restart = now + std::chrono::seconds(1);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -293,19 +297,9 @@ int run_replay(const ReplayOptions& o) {
   // thread, which can crash a receiver that is mid-burst.
   rte_eth_stats st{};
   rte_eth_stats_get(port_id, &st);  // before the peer's disconnect resets them
-  if (o.hold) {
-    while (!g_stop.load(std::memory_order_relaxed)) {
-      rte_eth_link link{};
-      if (rte_eth_link_get_nowait(port_id, &link) == 0 && link.link_status != RTE_ETH_LINK_UP)
-        break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  } else {
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  }
-  close_port(port_id);
-  eal_stop();
-
+  // The report goes out before the session ends: it tells a lab that the
+  // sending is over (the receiver may now stop), and nothing is lost should
+  // the ending go wrong.
   const double pps = secs > 0 ? double(s.packets) / secs : 0;
   const double bps = secs > 0 ? double(s.bytes) * 8 / secs : 0;
   if (o.json) {
@@ -335,6 +329,20 @@ int run_replay(const ReplayOptions& o) {
       std::printf("replay: %s packets were recorded shorter than on the wire; sent as recorded\n",
                   format_count(cap.truncated).c_str());
   }
+  std::fflush(stdout);
+  if (o.hold) {
+    while (!g_stop.load(std::memory_order_relaxed)) {
+      rte_eth_link link{};
+      if (rte_eth_link_get_nowait(port_id, &link) == 0 && link.link_status != RTE_ETH_LINK_UP)
+        break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  } else {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  close_port(port_id);
+  eal_stop();
+
   return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <string_view>
 #include <vector>
 
 #include <rte_bus.h>
@@ -16,6 +17,8 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <spdlog/spdlog.h>
+
+#include "dataplane/engine/eal.h"
 
 #include "dataplane/softrss.h"
 
@@ -260,8 +263,22 @@ bool open_port(const PortConfig& cfg, uint32_t mbufs, OpenPort* out, std::string
 }
 
 void close_port(uint16_t port_id) {
-  rte_eth_dev_stop(port_id);
-  rte_eth_dev_close(port_id);
+  rte_eth_dev_info info{};
+  const bool memif = rte_eth_dev_info_get(port_id, &info) == 0 && info.driver_name &&
+                     std::string_view(info.driver_name) == "net_memif";
+  if (!memif) {
+    rte_eth_dev_stop(port_id);
+    rte_eth_dev_close(port_id);
+    return;
+  }
+  // A peer's disconnect runs memif_disconnect on the interrupt thread; ours
+  // must not run beside it (double unmap and free), nor free the device
+  // while that thread still uses it. The poller has stopped by now.
+  on_intr_thread([port_id] {
+    rte_eth_dev_stop(port_id);
+    rte_eth_dev_close(port_id);
+  });
+  intr_quiesce();
 }
 
 }  // namespace harrier
