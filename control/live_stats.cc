@@ -102,7 +102,7 @@ json LiveStats::collect_locked() {
   // Per worker: its flow shard's and host shard's counts as of their last
   // batch (published under a sequence lock: never torn, never counted twice).
   json workers = json::array();
-  uint64_t alerts_dropped_in_shards = 0, undecodable = 0, non_ip = 0;
+  uint64_t alerts_dropped_in_shards = 0, alerts_spilled = 0, undecodable = 0, non_ip = 0;
   for (size_t i = 0; i < s_.pipeline->flow_shards().size(); ++i) {
     const FlowShardSnapshot f = s_.pipeline->flow_shards()[i]->snapshot();
     const HostShardCounters hs = s_.pipeline->host_shards()[i]->snapshot();
@@ -111,6 +111,7 @@ json LiveStats::collect_locked() {
       bad += e;
     undecodable += bad, non_ip += f.shard.non_ip;
     alerts_dropped_in_shards += f.shard.alerts_dropped + hs.alerts_dropped;
+    alerts_spilled += f.shard.alerts_spilled + hs.alerts_spilled;
     const double wpps =
         have_rates_ && i < last_.worker_packets.size() && i < prev_.worker_packets.size()
             ? rate(last_.worker_packets[i], prev_.worker_packets[i])
@@ -175,7 +176,8 @@ json LiveStats::collect_locked() {
         {"pps", rate(last_.analysed, prev_.analysed)},
         {"in_flight", received - std::min(received, pc.packets)}}},
       {"drops", drops},
-      {"back_pressure", {{"rx_waits", pc.rx_waits}}},
+      // Alerts past a batch's slots: kept in its spill list (bounded live).
+      {"back_pressure", {{"rx_waits", pc.rx_waits}, {"alerts_spilled", alerts_spilled}}},
       {"decode", {{"undecodable", undecodable}, {"non_ip", non_ip}}},
       {"capture", capture},
       {"alerts",

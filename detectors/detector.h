@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <span>
 #include <string>
@@ -87,29 +88,45 @@ struct RuntimeView {
   const Inventory* inventory = nullptr;
 };
 
-// Collects a shard's alerts for the current burst. Fixed capacity: what does
-// not fit is counted, never allocated.
+// Collects a shard's alerts for the current burst: first into the batch's
+// fixed slots, then, past them, into a spill list that grows only when a
+// burst raises more alerts than a batch holds (an end-of-input tick settling
+// thousands of incidents). `spill_limit` bounds it live, where an alert
+// beyond it is counted as dropped; offline it is unbounded, so what `read`
+// finds never depends on batch boundaries.
 class AlertSink {
  public:
-  AlertSink(Alert* slots, uint32_t cap) : slots_(slots), cap_(cap) {}
-  // A zeroed alert to fill, or nullptr when this burst's budget is spent.
+  AlertSink(Alert* slots, uint32_t cap, std::deque<Alert>* spill = nullptr,
+            size_t spill_limit = 0)
+      : slots_(slots), cap_(cap), spill_(spill), spill_limit_(spill_limit) {}
+  // A zeroed alert to fill, or nullptr when the budget is spent. The pointer
+  // stays valid until the batch is emitted.
   Alert* next() noexcept {
-    if (n_ == cap_) {
-      ++dropped_;
-      return nullptr;
+    if (n_ < cap_) {
+      Alert* a = &slots_[n_++];
+      *a = Alert{};
+      return a;
     }
-    Alert* a = &slots_[n_++];
-    *a = Alert{};
-    return a;
+    if (spill_ && spill_->size() < spill_limit_) {
+      ++spilled_;
+      return &spill_->emplace_back();  // a deque keeps earlier elements in place
+    }
+    ++dropped_;
+    return nullptr;
   }
-  uint32_t size() const { return n_; }
+  uint32_t size() const { return n_ + spilled_; }
+  uint32_t in_slots() const { return n_; }
   const Alert* data() const { return slots_; }
   uint64_t dropped() const { return dropped_; }
+  uint32_t spilled() const { return spilled_; }
 
  private:
   Alert* slots_;
   uint32_t cap_;
   uint32_t n_ = 0;
+  std::deque<Alert>* spill_;
+  size_t spill_limit_;
+  uint32_t spilled_ = 0;
   uint64_t dropped_ = 0;
 };
 

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 
 #include "dataplane/packet.h"
 #include "detectors/alert.h"
@@ -41,10 +42,13 @@ struct Batch {
   uint32_t* n_events = nullptr;
   uint32_t event_cap = 0;
 
-  // Alerts raised by each flow shard, then each host shard.
+  // Alerts raised by each flow shard, then each host shard: alert_cap fixed
+  // slots each, then the slot's spill list (AlertSink), emptied by emit.
   Alert** alerts = nullptr;  // [2 * shards][alert_cap]
   uint32_t* n_alerts = nullptr;
   uint32_t alert_cap = 0;
+  std::deque<Alert>* spill = nullptr;  // [2 * shards]
+  size_t spill_limit = 0;
 };
 
 }  // namespace harrier

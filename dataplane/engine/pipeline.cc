@@ -217,6 +217,9 @@ std::unique_ptr<Pipeline> Pipeline::create(const PipelineConfig& cfg_in,
     b->alerts = alloc_array<Alert*>(own, slots, cfg.socket);
     b->n_alerts = alloc_array<uint32_t>(own, slots, cfg.socket);
     b->alert_cap = cfg.alerts_per_batch;
+    p->spills_.push_back(std::make_unique<std::deque<Alert>[]>(slots));
+    b->spill = p->spills_.back().get();
+    b->spill_limit = cfg.lossless ? SIZE_MAX : cfg.alert_spill_limit;
     bool ok = b->mbufs && b->ts && b->views && b->decode_err && b->flow_shard && b->events &&
               b->n_events && b->alerts && b->n_alerts;
     for (uint32_t s = 0; ok && s < n; ++s)
@@ -346,9 +349,12 @@ void Pipeline::decode(Batch* b) const noexcept {
 void Pipeline::emit(Batch* b) noexcept {
   sort_scratch_.clear();
   const uint32_t slots = uint32_t(flow_.size() + host_.size());
-  for (uint32_t s = 0; s < slots; ++s)
+  for (uint32_t s = 0; s < slots; ++s) {
     for (uint32_t k = 0; k < b->n_alerts[s]; ++k)
       sort_scratch_.push_back(&b->alerts[s][k]);
+    for (Alert& a : b->spill[s])
+      sort_scratch_.push_back(&a);
+  }
   std::sort(sort_scratch_.begin(), sort_scratch_.end(), [](const Alert* x, const Alert* y) {
     return std::tie(x->ts, x->order, x->detector, x->update) <
            std::tie(y->ts, y->order, y->detector, y->update);
@@ -376,6 +382,8 @@ void Pipeline::emit(Batch* b) noexcept {
     } else
       counters_.alerts_dropped.fetch_add(1, std::memory_order_relaxed);
   }
+  for (uint32_t s = 0; s < slots; ++s)
+    if (!b->spill[s].empty()) b->spill[s].clear();
   // Recording in input order, from the one emit thread (the writer's queue
   // has a single producer).
   if (b->n_captured) counters_.capture_kept.fetch_add(b->n_captured, std::memory_order_relaxed);
@@ -434,10 +442,14 @@ PipelineCounters Pipeline::live_counters() const {
 
 PipelineCounters Pipeline::counters() const {
   PipelineCounters c = live_counters();
-  for (const auto& s : flow_)
+  for (const auto& s : flow_) {
     c.alerts_dropped += s->counters().alerts_dropped;
-  for (const auto& s : host_)
+    c.alerts_spilled += s->counters().alerts_spilled;
+  }
+  for (const auto& s : host_) {
     c.alerts_dropped += s->counters().alerts_dropped;
+    c.alerts_spilled += s->counters().alerts_spilled;
+  }
   return c;
 }
 

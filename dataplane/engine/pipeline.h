@@ -36,7 +36,10 @@ struct PipelineConfig {
   uint32_t in_flight = 0;             // batches in the graph at once; 0 = 2 * workers + 2
   uint32_t flow_capacity = 1u << 18;  // flows in all, split evenly among workers
   FlowTimeouts timeouts;
-  uint32_t alerts_per_batch = 32;  // per shard; more in one batch are counted as dropped
+  uint32_t alerts_per_batch = 32;  // per shard; more in one batch spill over (AlertSink)
+  // Live: spilled alerts one shard may add to one batch; beyond it they are
+  // counted as dropped. Offline (lossless) nothing is dropped.
+  uint32_t alert_spill_limit = 65536;
   bool lossless = false;           // offline: wait for the output side instead of dropping
   uint32_t heartbeat_ms = 100;     // live: an empty batch after this long without packets
   int socket = 0;                  // NUMA socket the shards allocate on
@@ -61,7 +64,8 @@ struct PipelineCounters {
   uint64_t batches = 0;
   uint64_t packets = 0;
   uint64_t alerts = 0;
-  uint64_t alerts_dropped = 0;  // per-batch alert budget or alert queue
+  uint64_t alerts_dropped = 0;  // live: spill bound or a full alert queue
+  uint64_t alerts_spilled = 0;  // more in one batch than its slots: kept, spilled
   // rx found every batch in flight and waited: the pipeline, not the input,
   // was the bottleneck. Nothing is dropped here; a NIC's queue fills
   // meanwhile and its own drops show as imissed.
@@ -120,6 +124,7 @@ class Pipeline {
   std::vector<std::unique_ptr<FlowShard>> flow_;
   std::vector<std::unique_ptr<HostShard>> host_;
   std::vector<Batch*> batches_;
+  std::vector<std::unique_ptr<std::deque<Alert>[]>> spills_;  // each batch's spill lists
   std::vector<void*> allocations_;
   struct rte_ring* free_ = nullptr;
   std::vector<Alert*> sort_scratch_;

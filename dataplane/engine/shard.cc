@@ -130,7 +130,7 @@ void FlowShard::on_icmp_error(EventSink& events, PacketCtx& c) noexcept {
 void FlowShard::process(Batch& b) noexcept {
   rt_ = b.snap->rt;
   b.n_events[id_] = 0;
-  AlertSink sink(b.alerts[id_], b.alert_cap);
+  AlertSink sink(b.alerts[id_], b.alert_cap, &b.spill[id_], b.spill_limit);
   EventSink events(b.events[id_], &b.n_events[id_], b.event_cap, n_host_shards_);
   ShardCtx ctx{id_, socket_, rt_, &sink, &events};
 
@@ -241,7 +241,8 @@ void FlowShard::process(Batch& b) noexcept {
   // 4. Idle flows leave a little at a time, so no burst pays for a mass expiry.
   if (b.max_ts) flows_->expire(b.max_ts, 64);
 
-  b.n_alerts[id_] = sink.size();
+  b.n_alerts[id_] = sink.in_slots();
+  counters_.alerts_spilled += sink.spilled();
   counters_.events += events.emitted();
   counters_.events_dropped += events.dropped();
   counters_.events_capped += events.capped();
@@ -272,7 +273,7 @@ void HostShard::process(Batch& b) noexcept {
   counters_.events += k;
 
   const uint32_t slot = n_flow_shards_ + id_;
-  AlertSink sink(b.alerts[slot], b.alert_cap);
+  AlertSink sink(b.alerts[slot], b.alert_cap, &b.spill[slot], b.spill_limit);
   ShardCtx ctx{id_, socket_, b.snap->rt, &sink};
   const std::span<const HostEvent> span(merged_.data(), k);
   const uint64_t now = b.end_of_input ? UINT64_MAX : b.max_ts;
@@ -282,7 +283,8 @@ void HostShard::process(Batch& b) noexcept {
     if (k) det->on_events(ctx, span, d.state.get());
     if (now) det->on_tick(ctx, now, d.state.get());
   }
-  b.n_alerts[slot] = sink.size();
+  b.n_alerts[slot] = sink.in_slots();
+  counters_.alerts_spilled += sink.spilled();
   counters_.alerts += sink.size();
   counters_.alerts_dropped += sink.dropped();
   published_.publish(counters_);

@@ -34,8 +34,9 @@ struct alignas(64) FlowShardCounters {
   uint64_t events_dropped = 0;  // event budget of a batch exceeded
   uint64_t events_capped = 0;   // a packet's events to one detector beyond the per-packet cap
   uint64_t alerts = 0;
-  uint64_t alerts_dropped = 0;
-  uint64_t no_flow = 0;  // flow table could not insert
+  uint64_t alerts_spilled = 0;  // past the batch's slots, kept in its spill list
+  uint64_t alerts_dropped = 0;  // live only: past the spill list's bound
+  uint64_t no_flow = 0;         // flow table could not insert
 };
 
 // What a flow shard publishes for readers while it runs.
@@ -49,6 +50,7 @@ struct FlowShardSnapshot {
 struct alignas(64) HostShardCounters {
   uint64_t events = 0;
   uint64_t alerts = 0;
+  uint64_t alerts_spilled = 0;
   uint64_t alerts_dropped = 0;
 };
 

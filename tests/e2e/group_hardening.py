@@ -140,3 +140,15 @@ def run(h, check, by, cat):
         check(f"hardening: a 1,000-port scan inside a table-filling flood is one incident, reported whole ({workers} workers)",
               p.returncode == 0 and len(firsts) == 1 and ports and max(ports) == 1000,
               f"ports={ports} {p.stderr[-300:]}")
+
+    # One batch that raises more alerts than a batch has slots for (32 per
+    # shard): 60 sources, one SYN|FIN each. Offline nothing is dropped.
+    frames = [(T0 + i * 0.0001, tcp_frame(f"198.51.{100 + i // 200}.{1 + i % 200}", "10.9.5.5", 40000 + i, 139, flags=0x03))
+              for i in range(60)]
+    path = os.path.join(h.tmp, "many-alerts.pcap")
+    write_pcap(path, frames)
+    for workers in ("1", "2"):
+        p, alerts = h.run(path, "--workers", workers, *home)
+        srcs = {a["src_ip"] for a in by(alerts, "flag-anomaly")}
+        check(f"hardening: a batch raising 60 alerts on one shard loses none ({workers} workers)",
+              p.returncode == 0 and len(srcs) == 60 and "dropped" not in p.stderr, f"{len(srcs)} {p.stderr[-300:]}")
