@@ -3,6 +3,7 @@
 // entries for expiry and eviction. Touched by exactly one thread; no locks.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -100,6 +101,9 @@ class FlowTable {
   uint32_t expire(uint64_t now, uint32_t budget) noexcept;
 
   bool is_expired(const FlowEntry& e, uint64_t now) const noexcept;
+  // What a table of `capacity` flows takes in memory (entries, free list,
+  // hash keys and buckets), for the end-of-run report.
+  static size_t memory_bytes(uint32_t capacity);
   uint32_t size() const { return size_; }
   uint32_t capacity() const { return capacity_; }
   const FlowTableCounters& counters() const { return counters_; }
@@ -112,10 +116,12 @@ class FlowTable {
   void lru_unlink(uint32_t i) noexcept;
   void lru_push_tail(uint32_t i) noexcept;
   void remove(uint32_t i) noexcept;
-  FlowEntry* insert(const FlowKey& key, uint64_t now) noexcept;
+  FlowEntry* insert(const FlowKey& key, uint32_t sig, uint64_t now) noexcept;
 
   rte_hash* hash_ = nullptr;
   FlowEntry* entries_ = nullptr;
+  uint32_t* free_ = nullptr;  // stack of free entry slots
+  uint32_t n_free_ = 0;
   uint32_t capacity_ = 0;
   uint32_t size_ = 0;
   LruList lru_;
