@@ -25,7 +25,7 @@ inline uint32_t be_word(const uint8_t* p) {
 }
 }  // namespace
 
-uint32_t symmetric_hash(const IpAddr& src, const IpAddr& dst, uint16_t sport,
+uint32_t symmetric_hash_reference(const IpAddr& src, const IpAddr& dst, uint16_t sport,
                         uint16_t dport) noexcept {
   uint32_t tuple[9];
   uint32_t n;
@@ -43,6 +43,49 @@ uint32_t symmetric_hash(const IpAddr& src, const IpAddr& dst, uint16_t sport,
     n = 3;
   }
   return rte_softrss_be(tuple, n, kBeKey.k);
+}
+
+namespace {
+// Toeplitz by bytes: for tuple byte p and value v, the XOR of the 32-bit key
+// windows its set bits select. A hash is then one load and XOR per tuple
+// byte (12 for IPv4 with ports, 36 for IPv6) instead of rte_softrss's loop
+// over every bit (96 and 288 iterations, ~560 instructions per IPv4 packet).
+constexpr int kMaxTupleBytes = 36;
+struct ByteTable {
+  uint32_t t[kMaxTupleBytes][256];
+  ByteTable() {
+    auto window = [](int bit) {  // key bits [bit, bit + 32), big-endian
+      uint64_t w = 0;
+      for (int i = 0; i < 8; ++i) {
+        const int byte = bit / 8 + i;
+        w = w << 8 | (byte < kRssKeyLen ? kSymmetricRssKey[byte] : 0);
+      }
+      return uint32_t(w >> (32 - bit % 8));
+    };
+    for (int p = 0; p < kMaxTupleBytes; ++p)
+      for (int v = 0; v < 256; ++v) {
+        uint32_t h = 0;
+        for (int b = 0; b < 8; ++b)
+          if (v & (0x80 >> b)) h ^= window(8 * p + b);
+        t[p][v] = h;
+      }
+  }
+};
+const ByteTable kTable;
+}  // namespace
+
+uint32_t symmetric_hash(const IpAddr& src, const IpAddr& dst, uint16_t sport,
+                        uint16_t dport) noexcept {
+  const int len = src.family == 6 ? 16 : 4;
+  uint32_t h = 0;
+  int p = 0;
+  for (int i = 0; i < len; ++i)
+    h ^= kTable.t[p++][src.bytes[i]];
+  for (int i = 0; i < len; ++i)
+    h ^= kTable.t[p++][dst.bytes[i]];
+  h ^= kTable.t[p][sport >> 8] ^ kTable.t[p + 1][sport & 0xFF];
+  h ^= kTable.t[p + 2][dport >> 8] ^ kTable.t[p + 3][dport & 0xFF];
+  return h;
 }
 
 uint32_t packet_flow_hash(const PacketView& v) noexcept {

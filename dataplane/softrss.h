@@ -17,8 +17,12 @@ extern const uint8_t kSymmetricRssKey[kRssKeyLen];
 
 // Hash of the (src, dst, sport, dport) tuple in the layout rte_softrss uses
 // for IPv4/IPv6 with L4 ports. Ports are ignored when zero on both sides.
+// A byte-table Toeplitz, equal to rte_softrss's bit loop.
 uint32_t symmetric_hash(const IpAddr& src, const IpAddr& dst, uint16_t sport,
                         uint16_t dport) noexcept;
+// rte_softrss_be itself: what NICs compute, and what the table must equal.
+uint32_t symmetric_hash_reference(const IpAddr& src, const IpAddr& dst, uint16_t sport,
+                                  uint16_t dport) noexcept;
 
 // The flow hash of a decoded packet. ICMP errors hash their *quoted* tuple:
 // the error belongs to the flow it quotes, which lives on that flow's worker.

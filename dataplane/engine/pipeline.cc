@@ -13,7 +13,6 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
-#include <rte_ring.h>
 
 #include "dataplane/decode.h"
 #include "dataplane/softrss.h"
@@ -51,9 +50,11 @@ T* alloc_array(std::vector<void*>& owned, size_t n, int socket) {
 
 using Gather = flow::multifunction_node<Batch*, std::tuple<Batch*>>;
 
+using Rx = flow::multifunction_node<Batch*, std::tuple<Batch*>>;
+
 struct Pipeline::Graph {
   flow::graph g;
-  flow::input_node<Batch*> rx;
+  Rx rx;
   flow::function_node<Batch*, Batch*> decode;
   flow::sequencer_node<Batch*> seq_decoded;
   flow::broadcast_node<Batch*> to_flow;
@@ -64,29 +65,26 @@ struct Pipeline::Graph {
   std::vector<std::unique_ptr<flow::function_node<Batch*, Batch*>>> host_nodes;
   Gather host_done;
   flow::sequencer_node<Batch*> seq_done;
-  flow::function_node<Batch*, flow::continue_msg> emit;
+  flow::function_node<Batch*, Batch*> emit;
 
   static size_t by_seq(Batch* const& b) { return size_t(b->seq); }
 
+  // The batches are tokens (tbb::parallel_pipeline's pattern): rx fills the
+  // free batch it is handed and sends it on; emit hands each batch back to
+  // rx when done. With every batch in flight rx has nothing to run, so no
+  // thread waits for a free batch: the one that would have spun works on
+  // the batches instead. After the end-of-input batch, tokens are dropped
+  // and the graph drains.
   explicit Graph(Pipeline& p)
-      : rx(g,
-           [&p](oneapi::tbb::flow_control& fc) -> Batch* {
-             // The free batches bound what is in flight: wait for one rather
-             // than let a limiter node refuse rx. (A limiter that refuses
-             // makes TBB re-register the input edge, a heap allocation each
-             // time, and a busy pipeline refuses about once a batch.)
-             Batch* b = p.take_free();
-             if (!b) {
+      : rx(g, flow::serial,
+           [&p](Batch* b, Rx::output_ports_type& out) {
+             p.free_batches_.fetch_sub(1, std::memory_order_relaxed);
+             if (!p.fill(b)) return;  // the input is over: the token retires
+             // No batch left for the next fill: the pipeline, not the input,
+             // is the bottleneck now (live, the NIC queue holds the rest).
+             if (p.free_batches_.load(std::memory_order_relaxed) == 0)
                p.counters_.rx_waits.fetch_add(1, std::memory_order_relaxed);
-               while ((b = p.take_free()) == nullptr)
-                 std::this_thread::yield();
-             }
-             if (!p.fill(b)) {
-               if (b) p.give_back(b);
-               fc.stop();
-               return nullptr;
-             }
-             return b;
+             std::get<0>(out).try_put(b);
            }),
         decode(g, flow::unlimited,
                [&p](Batch* b) {
@@ -112,7 +110,8 @@ struct Pipeline::Graph {
         seq_done(g, &Graph::by_seq),
         emit(g, flow::serial, [&p](Batch* b) {
           p.emit(b);
-          return flow::continue_msg();
+          p.free_batches_.fetch_add(1, std::memory_order_relaxed);
+          return b;  // back to rx
         }) {
     for (uint32_t i = 0; i < p.flow_.size(); ++i) {
       FlowShard* s = p.flow_[i].get();
@@ -135,7 +134,7 @@ struct Pipeline::Graph {
           }));
     }
     // The topology, in one place.
-    flow::make_edge(rx, decode);
+    flow::make_edge(flow::output_port<0>(rx), decode);
     flow::make_edge(decode, seq_decoded);
     flow::make_edge(seq_decoded, to_flow);
     for (auto& n : flow_nodes) {
@@ -150,6 +149,7 @@ struct Pipeline::Graph {
     }
     flow::make_edge(flow::output_port<0>(host_done), seq_done);
     flow::make_edge(seq_done, emit);
+    flow::make_edge(emit, rx);
   }
 };
 
@@ -192,13 +192,6 @@ std::unique_ptr<Pipeline> Pipeline::create(const PipelineConfig& cfg_in,
   // when none is free, so these bound what is in flight.
   const uint32_t n_batches = cfg.in_flight + 1;
   static std::atomic<int> instance{0};
-  p->free_ =
-      rte_ring_create(("batches" + std::to_string(instance++)).c_str(),
-                      rte_align32pow2(n_batches + 1), cfg.socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
-  if (!p->free_) {
-    *error = std::string("cannot create the batch ring: ") + rte_strerror(rte_errno);
-    return nullptr;
-  }
   auto& own = p->allocations_;
   const uint32_t B = cfg.batch_size, slots = 2 * n;
   for (uint32_t i = 0; i < n_batches; ++i) {
@@ -232,7 +225,6 @@ std::unique_ptr<Pipeline> Pipeline::create(const PipelineConfig& cfg_in,
       return nullptr;
     }
     p->batches_.push_back(b);
-    rte_ring_sp_enqueue(p->free_, b);
   }
   p->sort_scratch_.reserve(size_t(slots) * cfg.alerts_per_batch);
   return p;
@@ -243,16 +235,6 @@ Pipeline::~Pipeline() {
     b->~Batch();
   for (void* a : allocations_)
     rte_free(a);
-  if (free_) rte_ring_free(free_);
-}
-
-Batch* Pipeline::take_free() noexcept {
-  void* b = nullptr;
-  return rte_ring_sc_dequeue(free_, &b) == 0 ? static_cast<Batch*>(b) : nullptr;
-}
-
-void Pipeline::give_back(Batch* b) noexcept {
-  rte_ring_sp_enqueue(free_, b);
 }
 
 // rx stage: fill one batch from the source. Returns false when there is
@@ -325,6 +307,10 @@ void Pipeline::decode(Batch* b) const noexcept {
     const DecodeError err =
         harrier::decode(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len, m->pkt_len, v);
     b->decode_err[i] = uint8_t(err);
+    if (n_shards == 1) {  // nothing to spread: no hash
+      b->flow_shard[i] = 0;
+      continue;
+    }
     uint32_t h;
     if ((m->ol_flags & RTE_MBUF_F_RX_RSS_HASH) && !v.quoted.present && m->port < 64 &&
         (cfg_.symmetric_rss_ports >> m->port & 1))
@@ -406,7 +392,6 @@ void Pipeline::emit(Batch* b) noexcept {
   counters_.batches.fetch_add(1, std::memory_order_relaxed);
   counters_.packets.fetch_add(b->n, std::memory_order_relaxed);
   in_effect_.store(b->snap->generation, std::memory_order_release);
-  give_back(b);
 }
 
 void Pipeline::run() {
@@ -424,7 +409,9 @@ void Pipeline::run() {
   if (cfg_.register_lcores) observer.emplace(arena);
   arena.execute([&] {
     Graph graph(*this);
-    graph.rx.activate();
+    free_batches_.store(uint32_t(batches_.size()), std::memory_order_relaxed);
+    for (Batch* b : batches_)
+      graph.rx.try_put(b);
     graph.g.wait_for_all();
   });
 }

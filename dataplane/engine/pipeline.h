@@ -112,8 +112,6 @@ class Pipeline {
  private:
   struct Graph;
   Pipeline() = default;
-  Batch* take_free() noexcept;
-  void give_back(Batch* b) noexcept;
   bool fill(Batch* b) noexcept;
   void decode(Batch* b) const noexcept;
   void emit(Batch* b) noexcept;
@@ -126,7 +124,7 @@ class Pipeline {
   std::vector<Batch*> batches_;
   std::vector<std::unique_ptr<std::deque<Alert>[]>> spills_;  // each batch's spill lists
   std::vector<void*> allocations_;
-  struct rte_ring* free_ = nullptr;
+  std::atomic<uint32_t> free_batches_{0};  // tokens waiting at rx
   std::vector<Alert*> sort_scratch_;
   std::atomic<bool> stop_{false};
   std::atomic<const RuntimeSnapshot*> snapshot_{nullptr};

@@ -20,6 +20,20 @@ TEST(SymmetricHash, BothDirectionsLandOnOneWorker) {
   }
 }
 
+TEST(SymmetricHash, ByteTableEqualsRteSoftrss) {
+  std::mt19937 rng(11);
+  for (int i = 0; i < 20000; ++i) {
+    const uint16_t pa = i % 5 ? uint16_t(rng()) : 0, pb = i % 5 ? uint16_t(rng()) : 0;
+    const IpAddr a = IpAddr::v4(rng()), b = IpAddr::v4(rng());
+    ASSERT_EQ(symmetric_hash(a, b, pa, pb), symmetric_hash_reference(a, b, pa, pb));
+    uint8_t x[16], y[16];
+    for (int k = 0; k < 16; ++k)
+      x[k] = uint8_t(rng()), y[k] = uint8_t(rng());
+    ASSERT_EQ(symmetric_hash(IpAddr::v6(x), IpAddr::v6(y), pa, pb),
+              symmetric_hash_reference(IpAddr::v6(x), IpAddr::v6(y), pa, pb));
+  }
+}
+
 TEST(SymmetricHash, Ipv6IsSymmetricToo) {
   uint8_t x[16], y[16];
   for (int i = 0; i < 16; ++i)
