@@ -3,7 +3,12 @@
 many flows (TCP handshakes and data, UDP request/response), a sprinkle of
 scans. Raw pcap writing, no scapy: a million packets in seconds.
 
-    scripts/gen_bench.py OUT.pcap [PACKETS] [FLOWS]
+    scripts/gen_bench.py OUT.pcap [PACKETS] [FLOWS] [--churn]
+
+The steady mix (default) repeats FLOWS conversations. --churn makes every
+conversation new (a fresh client port each round: about PACKETS/4 flows)
+and adds one scanner sweeping 254 hosts x 1,024 ports as 5% of the packets:
+the load of a busy link under a scan storm.
 """
 import random
 import struct
@@ -30,21 +35,36 @@ def udp(sp, dp, payload):
 
 
 def main():
-    out = sys.argv[1]
-    n = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
-    flows = int(sys.argv[3]) if len(sys.argv) > 3 else 100_000
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    churn = "--churn" in sys.argv
+    out = args[0]
+    n = int(args[1]) if len(args) > 1 else 1_000_000
+    flows = int(args[2]) if len(args) > 2 else 100_000
     r = random.Random(1)
     t = 1700000000.0
+    scanner = bytes([203, 0, 113, 66])
+    scan_i = 0
     with open(out, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
         written = 0
+        rounds = 0
         while written < n:
             i = r.randrange(flows)
+            rounds += 1
             client = bytes([198, 18 + (i >> 16 & 1), i >> 8 & 0xFF, i & 0xFF])
             server = bytes([172, 16, i % 16, 1 + i % 200])
-            sp = 1024 + i % 60000
+            # Churn: a new source port every round, so every conversation is a new flow.
+            sp = 1024 + (rounds * 7919 + i) % 64000 if churn else 1024 + i % 60000
             kind = i % 10
-            if kind < 6:
+            if churn and r.random() < 0.1:  # about 5% of the packets
+                # The scanner: 254 hosts x 1,024 ports, one SYN each, a RST back from most.
+                host, port = scan_i % 254 + 1, scan_i // 254 % 1024 + 1
+                scan_i += 1
+                target = bytes([172, 16, 200, host])
+                pkts = [frame(scanner, target, 6, tcp(40000 + scan_i % 20000, port, 7, 0, 0x02), scan_i)]
+                if scan_i % 4:
+                    pkts.append(frame(target, scanner, 6, tcp(port, 40000 + scan_i % 20000, 0, 8, 0x14), scan_i))
+            elif kind < 6:
                 pkts = [frame(client, server, 6, tcp(sp, 443, 1, 0, 0x02), i),
                         frame(server, client, 6, tcp(443, sp, 9, 2, 0x12), i),
                         frame(client, server, 6, tcp(sp, 443, 2, 10, 0x10), i),
@@ -60,7 +80,7 @@ def main():
                 f.write(struct.pack("<IIII", int(t), int((t % 1) * 1e6), len(p), len(p)))
                 f.write(p)
                 written += 1
-    print(f"wrote {written} packets, {flows} flows to {out}")
+    print(f"wrote {written} packets ({'churn' if churn else f'{flows} repeating flows'}) to {out}")
 
 
 if __name__ == "__main__":
