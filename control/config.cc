@@ -20,7 +20,7 @@ dataplane:
   batch_size: 256
   mbufs: 16383
   flow_table:
-    capacity: 262144
+    capacity: 1048576
     timeouts: {syn_sent: 300, established: 3600, closed: 30, udp: 180, other: 60}
 home_networks: [10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fd00::/8]
 inventory:

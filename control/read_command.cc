@@ -92,13 +92,24 @@ void print_stats(const Pipeline& p, const PacketSource& src, const AlertOutput& 
 
 // A detector table that had to evict forgot keys it was still counting:
 // say which, by how much, and what to raise. Call with the pipeline stopped.
-static void report_detector_tables() {
+static void report_detector_tables(bool memory) {
   std::map<std::pair<std::string, std::string>, TableStats> by_table;
   for (const TableStats& t : registered_table_stats()) {
     TableStats& o = by_table[{t.owner, t.param}];
     o.size += t.size, o.capacity += t.capacity;
     o.evictions += t.evictions, o.insert_failures += t.insert_failures;
     o.kept_evictions += t.kept_evictions;
+    o.bytes += t.bytes;
+  }
+  if (memory) {
+    std::string per;
+    uint64_t total = 0;
+    for (const auto& [key, t] : by_table) {
+      per += (per.empty() ? "" : ", ") + key.first + " " + format_count(t.bytes >> 20) + " MB";
+      total += t.bytes;
+    }
+    std::fprintf(stderr, "harrier: detector tables %s MB: %s\n", format_count(total >> 20).c_str(),
+                 per.c_str());
   }
   for (const auto& [key, t] : by_table) {
     if (t.evictions == 0 && t.insert_failures == 0) continue;
@@ -533,7 +544,15 @@ int run_engine(Config& cfg, const RunOptions& opts) {
           format_count(c.packets_dropped), format_count(c.ring_misses),
           format_count(c.write_errors));
   }
-  report_detector_tables();
+  if (opts.stats && !opts.quiet) {
+    uint64_t flow_bytes = 0;
+    for (const auto& fs : pipeline->flow_shards())
+      flow_bytes += FlowTable::memory_bytes(fs->flows().capacity());
+    std::fprintf(stderr, "harrier: flow tables %s MB (%s flows over %u workers)\n",
+                 format_count(flow_bytes >> 20).c_str(), format_count(cfg.flow_capacity).c_str(),
+                 cfg.workers);
+  }
+  report_detector_tables(opts.stats && !opts.quiet);
   report_flow_tables(*pipeline, cfg);
   incidents.reset();
   capture.reset();  // its pool and queue are DPDK memory: free before the EAL stops

@@ -29,6 +29,7 @@ struct TableStats {
   uint32_t size = 0, capacity = 0;
   uint64_t evictions = 0, insert_failures = 0;
   uint64_t kept_evictions = 0;  // of them, incidents that had alerted (their last update sent)
+  uint64_t bytes = 0;           // memory it takes: entries, free list, hash keys and buckets
 };
 
 class TableStatsSource {
@@ -67,8 +68,13 @@ class BoundedTable final : public TableStatsSource {
     t->entries_ = static_cast<Entry*>(
         rte_zmalloc_socket(name.c_str(), sizeof(Entry) * capacity, RTE_CACHE_LINE_SIZE, socket));
     if (!t->hash_ || !t->entries_) {
+      // rte_malloc sets no errno: a failure here is DPDK memory running out.
       *error = "cannot allocate table '" + name + "' of " + std::to_string(capacity) +
-               " entries on socket " + std::to_string(socket) + ": " + rte_strerror(rte_errno);
+               " entries on NUMA socket " + std::to_string(socket) + ": " +
+               (t->hash_ ? std::string("out of DPDK memory")
+                         : std::string(rte_strerror(rte_errno))) +
+               " (DPDK has the hugepages or EAL -m it was given; the tables' sizes are "
+               "printed at the end of a run)";
       return nullptr;
     }
     t->capacity_ = capacity;
@@ -200,7 +206,11 @@ class BoundedTable final : public TableStatsSource {
     param_ = param;
   }
   TableStats stats() const override {
-    return {owner_, param_, name_, size_, capacity_, evictions_, insert_failures_, kept_evictions_};
+    const uint64_t slots = uint64_t(capacity_) + capacity_ / 4;
+    const uint64_t bytes = uint64_t(capacity_) * (sizeof(Entry) + sizeof(uint32_t)) +
+                           slots * (sizeof(Key) + 8) + slots / 8 * 128;
+    return {owner_, param_, name_, size_, capacity_, evictions_, insert_failures_,
+            kept_evictions_, bytes};
   }
 
  private:

@@ -40,8 +40,9 @@ std::unique_ptr<FlowTable> FlowTable::create(const std::string& name, uint32_t c
   t->free_ = static_cast<uint32_t*>(
       rte_malloc_socket("flow_free", sizeof(uint32_t) * capacity, RTE_CACHE_LINE_SIZE, socket));
   if (t->entries_ == nullptr || t->free_ == nullptr) {
-    *error = "cannot allocate " + std::to_string(capacity) + " flow entries on socket " +
-             std::to_string(socket);
+    *error = "cannot allocate " + std::to_string(capacity) + " flow entries on NUMA socket " +
+             std::to_string(socket) + ": out of DPDK memory; lower dataplane.flow_table.capacity " +
+             "(about 280 MB per million flows) or give DPDK more (hugepages, EAL -m)";
     return nullptr;
   }
   // Slots are taken from the top of the stack: the lowest first, so a

@@ -317,7 +317,11 @@ std::unique_ptr<BoundedTable<Key, Entry>> make_table(std::string_view detector, 
   const std::string name = std::string(tag) + std::to_string(shard) + "_" +
                            std::to_string(reinterpret_cast<uintptr_t>(owner) & 0xFFFFFF);
   auto t = BoundedTable<Key, Entry>::create(name, cap, socket, error);
-  if (t) t->set_owner(detector, param);
+  if (t)
+    t->set_owner(detector, param);
+  else
+    *error = std::string(detector) + ": " + *error + "; lower detectors." +
+             std::string(detector) + "." + std::string(param) + " or give DPDK more memory";
   return t;
 }
 

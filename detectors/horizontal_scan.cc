@@ -101,7 +101,11 @@ class HorizontalScan final : public Detector {
         ScanTable::create("hscan" + std::to_string(shard) + "_" +
                               std::to_string(reinterpret_cast<uintptr_t>(s.get()) & 0xFFFFFF),
                           cap, socket, error);
-    if (!s->table) return nullptr;
+    if (!s->table) {
+      *error = std::string(desc_.id) + ": " + *error + "; lower detectors." +
+               std::string(desc_.id) + ".table_size or give DPDK more memory";
+      return nullptr;
+    }
     s->table->set_owner(desc_.id);
     s->pending.reserve(kPendingCap);
     s->pending_next.reserve(kPendingCap);

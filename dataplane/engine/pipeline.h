@@ -34,7 +34,7 @@ struct PipelineConfig {
   uint32_t workers = 1;               // flow shards = host shards
   uint32_t batch_size = 256;          // packets per message
   uint32_t in_flight = 0;             // batches in the graph at once; 0 = 2 * workers + 2
-  uint32_t flow_capacity = 1u << 18;  // flows in all, split evenly among workers
+  uint32_t flow_capacity = 1u << 20;  // flows in all, split evenly among workers
   FlowTimeouts timeouts;
   uint32_t alerts_per_batch = 32;  // per shard; more in one batch spill over (AlertSink)
   // Live: spilled alerts one shard may add to one batch; beyond it they are

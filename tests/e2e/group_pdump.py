@@ -39,6 +39,9 @@ def run(h, check, by, cat):
   ports:
     - device: net_pcap0,rx_pcap={sample},infinite_rx=1
   workers: 1
+  # 256 hugepages (512 MB) are all this test reserves: the default million
+  # flows (~280 MB) and the detector tables (~310 MB) would not fit.
+  flow_table: {{capacity: 262144}}
 outputs:
   summary: false
 control:
