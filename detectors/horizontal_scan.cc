@@ -68,17 +68,33 @@ struct ScanEntry {
   uint32_t alerts_sent, next_update_at;
   uint16_t probe_flags;
   bool in_pending_list;
-  uint64_t next_due;  // earliest time a pending target's grace runs out
+  uint64_t next_due;   // earliest time a pending target's grace runs out
+  uint64_t sched_due;  // the due time of its live deadline on the heap
   ScanTarget t[kTargets];
 };
 
 using ScanTable = BoundedTable<ScanKey, ScanEntry>;
 
+// When an entry's earliest pending target runs out of grace. An entry has
+// at most one live deadline (ScanEntry::in_pending_list); one left by an
+// entry that was evicted is recognised by its key and skipped.
+struct Deadline {
+  uint64_t due;
+  uint32_t index;  // table slot
+  ScanKey key;
+};
+
 struct State final : DetectorState {
   std::unique_ptr<ScanTable> table;
-  std::vector<uint32_t> pending, pending_next;  // entries with targets awaiting an answer
-  uint64_t pending_overflow = 0;
+  // A min-heap on `due`: a tick pops what is due and looks at nothing else
+  // (it used to walk every entry awaiting an answer, every batch). Room for
+  // a deadline per table entry and as many stale ones, reserved up front.
+  std::vector<Deadline> deadlines;
 };
+
+bool later(const Deadline& a, const Deadline& b) noexcept {
+  return a.due > b.due;
+}
 
 class HorizontalScan final : public Detector {
  public:
@@ -107,8 +123,7 @@ class HorizontalScan final : public Detector {
       return nullptr;
     }
     s->table->set_owner(desc_.id);
-    s->pending.reserve(kPendingCap);
-    s->pending_next.reserve(kPendingCap);
+    s->deadlines.reserve(2 * size_t(cap));
     return s;
   }
 
@@ -132,7 +147,7 @@ class HorizontalScan final : public Detector {
         e = s.table->find_or_insert(k, ev.ts, &created);
         if (!e) continue;
         if (created) e->first_ts = ev.ts, e->probe_flags = ev.tcp_flags;
-        add_target(ctx, s, *e, ev);
+        add_target(s, *e, ev);
       } else {
         ScanEntry* e = s.table->find(k);
         if (!e) continue;
@@ -153,25 +168,42 @@ class HorizontalScan final : public Detector {
 
   void on_tick(ShardCtx& ctx, uint64_t now, DetectorState* st) const noexcept override {
     State& s = *static_cast<State*>(st);
-    s.pending_next.clear();
-    for (uint32_t idx : s.pending) {
-      ScanEntry& e = *s.table->at(idx);
-      if (!e.in_pending_list) continue;  // evicted, or listed twice
+    auto& h = s.deadlines;
+    while (!h.empty() && (now == UINT64_MAX || h.front().due <= now)) {
+      std::pop_heap(h.begin(), h.end(), later);
+      const Deadline d = h.back();
+      h.pop_back();
+      ScanEntry& e = *s.table->at(d.index);
+      if (!live(e, d)) continue;
       e.in_pending_list = false;
       if (e.n_pending == 0) continue;
-      // Most listed entries wait for nothing yet: one comparison, not a scan.
-      if (now == UINT64_MAX || e.next_due <= now) resolve_due(ctx, e, now);
-      if (e.n_pending > 0) {
-        e.in_pending_list = true;
-        s.pending_next.push_back(idx);
-      }
+      resolve_due(ctx, e, now);
+      if (e.n_pending > 0) schedule(s, e);  // the next target's grace
     }
-    std::swap(s.pending, s.pending_next);
     if (now != UINT64_MAX) s.table->expire(now, std::max(slow_window_, hold_down_), 64);
   }
 
  private:
-  static constexpr uint32_t kPendingCap = 4096;
+  // A deadline still stands for its entry: not evicted (slot reused by
+  // another key), not resolved, not replaced by an earlier one.
+  static bool live(const ScanEntry& e, const Deadline& d) noexcept {
+    return e.in_pending_list && e.sched_due == d.due &&
+           std::memcmp(&e.key, &d.key, sizeof d.key) == 0;
+  }
+
+  // Puts the entry's earliest deadline on the heap. The heap has room for
+  // every entry's and as many stale ones; past that the stale ones go.
+  static void schedule(State& s, ScanEntry& e) noexcept {
+    auto& h = s.deadlines;
+    if (h.size() == h.capacity()) {
+      std::erase_if(h, [&](const Deadline& d) { return !live(*s.table->at(d.index), d); });
+      std::make_heap(h.begin(), h.end(), later);
+    }
+    e.in_pending_list = true;
+    e.sched_due = e.next_due;
+    h.push_back({e.next_due, s.table->index_of(&e), e.key});
+    std::push_heap(h.begin(), h.end(), later);
+  }
 
   static ScanTarget* find_target(ScanEntry& e, const IpAddr& a) {
     for (ScanTarget& t : e.t)
@@ -179,7 +211,7 @@ class HorizontalScan final : public Detector {
     return nullptr;
   }
 
-  void add_target(ShardCtx& ctx, State& s, ScanEntry& e, const HostEvent& ev) const noexcept {
+  void add_target(State& s, ScanEntry& e, const HostEvent& ev) const noexcept {
     if (find_target(e, ev.dst)) return;  // not a new target
     // A free slot, else the oldest settled one (its count stays in `counted`).
     ScanTarget* slot = nullptr;
@@ -197,17 +229,10 @@ class HorizontalScan final : public Detector {
     slot->state = TargetState::kPending;
     if (e.n_pending == 0 || ev.ts + grace_ < e.next_due) e.next_due = ev.ts + grace_;
     ++e.n_pending;
-    if (!e.in_pending_list) {
-      if (s.pending.size() < kPendingCap) {
-        e.in_pending_list = true;
-        s.pending.push_back(s.table->index_of(&e));
-      } else {
-        // No room to wait for an answer: count now rather than forget it.
-        ++s.pending_overflow;
-        --e.n_pending;
-        count(ctx, e, *slot, false);
-      }
-    }
+    // Its deadline is on the heap already when an earlier target waits: that
+    // one is due first, and resolving it schedules the next. (Packet time
+    // can run backwards between files: an earlier one replaces it.)
+    if (!e.in_pending_list || e.next_due < e.sched_due) schedule(s, e);
   }
 
   void resolve_due(ShardCtx& ctx, ScanEntry& e, uint64_t now) const noexcept {

@@ -152,3 +152,27 @@ def run(h, check, by, cat):
         srcs = {a["src_ip"] for a in by(alerts, "flag-anomaly")}
         check(f"hardening: a batch raising 60 alerts on one shard loses none ({workers} workers)",
               p.returncode == 0 and len(srcs) == 60 and "dropped" not in p.stderr, f"{len(srcs)} {p.stderr[-300:]}")
+
+    # Unanswered single probes from thousands of sources keep horizontal-
+    # scan waiting on thousands of targets at once, while one client opens
+    # answered connections to ten servers: nothing may name the client (its
+    # targets answered; a full pending list once counted them unanswered).
+    frames = []
+    for i in range(6000):
+        src = f"198.18.{i // 250}.{1 + i % 250}"
+        frames.append((T0 + i * 0.0001, tcp_frame(src, f"10.9.6.{1 + i % 250}", 30000 + i % 1000, 8443)))
+    client = "203.0.113.50"
+    for k in range(10):
+        t = T0 + 0.7 + k * 0.01
+        server = f"10.9.8.{1 + k}"
+        frames.append((t, tcp_frame(client, server, 50000 + k, 443, flags=0x02)))
+        frames.append((t + 0.001, tcp_frame(server, client, 443, 50000 + k, flags=0x12)))
+        frames.append((t + 0.002, tcp_frame(client, server, 50000 + k, 443, flags=0x10)))
+    frames.sort(key=lambda f: f[0])
+    path = os.path.join(h.tmp, "pending-flood.pcap")
+    write_pcap(path, frames)
+    for workers in ("1", "2"):
+        p, alerts = h.run(path, "--workers", workers, *home)
+        wrong = [a for a in by(alerts, "horizontal-scan") if a["src_ip"] == client]
+        check(f"hardening: answered connections are never a scan while thousands of probes await answers ({workers} workers)",
+              p.returncode == 0 and not wrong, str([a["alert"]["signature"] for a in wrong][:2]) + p.stderr[-200:])
