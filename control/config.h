@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "capture/capture_config.h"
-#include "dataplane/engine/port.h"
+#include "engine/port.h"
 #include "dataplane/flow_table.h"
 #include "dataplane/prefix.h"
 #include "detectors/detector.h"

@@ -16,8 +16,8 @@
 #include "control/live_stats.h"
 #include "control/output.h"
 #include "control/runtime_store.h"
-#include "dataplane/engine/pipeline.h"
-#include "dataplane/engine/source.h"
+#include "engine/pipeline.h"
+#include "engine/source.h"
 
 namespace harrier {
 

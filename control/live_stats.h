@@ -15,8 +15,8 @@
 #include "capture/incident_recorder.h"
 #include "capture/packet_filter.h"
 #include "capture/pcapng_writer.h"
-#include "dataplane/engine/pipeline.h"
-#include "dataplane/engine/source.h"
+#include "engine/pipeline.h"
+#include "engine/source.h"
 
 namespace harrier {
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "capture/incident_recorder.h"
-#include "dataplane/engine/alert_queue.h"
+#include "engine/alert_queue.h"
 #include "detectors/detector.h"
 
 namespace harrier {

@@ -25,11 +25,11 @@
 #include "control/telemetry.h"
 #include "control/output.h"
 #include "dataplane/bounded_table.h"
-#include "dataplane/engine/alert_queue.h"
-#include "dataplane/engine/eal.h"
-#include "dataplane/engine/pcap_file.h"
-#include "dataplane/engine/pipeline.h"
-#include "dataplane/engine/port.h"
+#include "engine/alert_queue.h"
+#include "engine/eal.h"
+#include "engine/pcap_file.h"
+#include "engine/pipeline.h"
+#include "engine/port.h"
 #include "detectors/registry.h"
 
 namespace harrier {

@@ -17,9 +17,9 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
-#include "dataplane/engine/eal.h"
-#include "dataplane/engine/pcap_file.h"
-#include "dataplane/engine/port.h"
+#include "engine/eal.h"
+#include "engine/pcap_file.h"
+#include "engine/port.h"
 #include "detectors/detector.h"
 
 namespace harrier {

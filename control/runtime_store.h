@@ -1,5 +1,5 @@
 // Owns the configurations a running harrier has had and the snapshots the
-// dataplane reads them through (dataplane/engine/runtime_snapshot.h). A
+// dataplane reads them through (engine/runtime_snapshot.h). A
 // reload or a detector switch is prepared here on the control thread:
 // validated against the running configuration, built, and only then
 // handed to Pipeline::publish. Nothing is changed by a reload that fails.
@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "control/config.h"
-#include "dataplane/engine/runtime_snapshot.h"
+#include "engine/runtime_snapshot.h"
 
 namespace harrier {
 

@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "dataplane/engine/eal.h"
+#include "engine/eal.h"
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);

@@ -4,7 +4,7 @@
 #include <atomic>
 #include <thread>
 
-#include "dataplane/engine/published.h"
+#include "engine/published.h"
 
 using namespace harrier;
 

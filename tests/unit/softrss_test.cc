@@ -2,7 +2,7 @@
 
 #include <random>
 
-#include "dataplane/engine/source.h"
+#include "engine/source.h"
 #include "dataplane/flow_key.h"
 #include "dataplane/softrss.h"
 

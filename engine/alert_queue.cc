@@ -1,4 +1,4 @@
-#include "dataplane/engine/alert_queue.h"
+#include "engine/alert_queue.h"
 
 #include <atomic>
 #include <sched.h>

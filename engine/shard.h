@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
-#include "dataplane/engine/batch.h"
-#include "dataplane/engine/published.h"
-#include "dataplane/engine/runtime_snapshot.h"
+#include "engine/batch.h"
+#include "engine/published.h"
+#include "engine/runtime_snapshot.h"
 #include "dataplane/flow_table.h"
 #include "detectors/detector.h"
 

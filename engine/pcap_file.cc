@@ -1,4 +1,4 @@
-#include "dataplane/engine/pcap_file.h"
+#include "engine/pcap_file.h"
 
 #include <pcap/pcap.h>
 #include <sys/stat.h>

@@ -1,4 +1,4 @@
-#include "dataplane/engine/shard.h"
+#include "engine/shard.h"
 
 #include <rte_mbuf.h>
 

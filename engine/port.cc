@@ -1,4 +1,4 @@
-#include "dataplane/engine/port.h"
+#include "engine/port.h"
 
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -18,7 +18,7 @@
 #include <rte_mbuf.h>
 #include <spdlog/spdlog.h>
 
-#include "dataplane/engine/eal.h"
+#include "engine/eal.h"
 
 #include "dataplane/softrss.h"
 

@@ -1,4 +1,4 @@
-#include "dataplane/engine/source.h"
+#include "engine/source.h"
 
 #include <ctime>
 

@@ -1,4 +1,4 @@
-#include "dataplane/engine/pipeline.h"
+#include "engine/pipeline.h"
 
 #include <algorithm>
 #include <optional>

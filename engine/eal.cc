@@ -1,4 +1,4 @@
-#include "dataplane/engine/eal.h"
+#include "engine/eal.h"
 
 #include <dirent.h>
 #include <pthread.h>

@@ -22,10 +22,10 @@
 #include "capture/packet_printer.h"
 #include "capture/print_writer.h"
 #include "capture/pcapng_writer.h"
-#include "dataplane/engine/alert_queue.h"
-#include "dataplane/engine/runtime_snapshot.h"
-#include "dataplane/engine/shard.h"
-#include "dataplane/engine/source.h"
+#include "engine/alert_queue.h"
+#include "engine/runtime_snapshot.h"
+#include "engine/shard.h"
+#include "engine/source.h"
 #include "dataplane/flow_table.h"
 
 namespace harrier {
