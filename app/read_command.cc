@@ -1,4 +1,4 @@
-#include "control/read_command.h"
+#include "app/read_command.h"
 
 #include <unistd.h>
 

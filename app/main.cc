@@ -15,9 +15,9 @@
 #include <spdlog/spdlog.h>
 
 #include "control/config.h"
-#include "control/explain_command.h"
-#include "control/read_command.h"
-#include "control/replay_command.h"
+#include "app/explain_command.h"
+#include "app/read_command.h"
+#include "app/replay_command.h"
 
 using namespace harrier;
 

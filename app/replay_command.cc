@@ -1,4 +1,4 @@
-#include "control/replay_command.h"
+#include "app/replay_command.h"
 
 #include <sched.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "control/explain_command.h"
+#include "app/explain_command.h"
 
 #include <cerrno>
 #include <cstdio>
