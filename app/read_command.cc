@@ -140,19 +140,86 @@ static void report_flow_tables(const Pipeline& p, const Config& cfg) {
         format_count(evicted), format_count(capacity), format_count(cfg.flow_capacity));
 }
 
-int run_engine(Config& cfg, const RunOptions& opts) {
-  // 0. SIGINT/SIGTERM from the start: scanning a large file takes a while,
-  //    and a stop then still ends with a word on how far it got.
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+// What recording wrote and what it could not, at the end of a run.
+static void report_capture(const PcapngWriter& w, const PacketFilter& filter, bool verbose) {
+  const PcapngCounters c = w.counters();
+  if (c.dropped_full)
+    spdlog::warn("{}: {} packets not recorded because the writer fell behind", w.path(),
+                 format_count(c.dropped_full));
+  if (c.write_errors)
+    spdlog::warn(
+        "{}: {} packets not recorded because the disk refused them (full?); the "
+        "files hold every packet before that, whole",
+        w.path(), format_count(c.write_errors));
+  if (verbose && w.rotating())
+    std::fprintf(stderr,
+                 "harrier: rotating set %s: %s files written, %s deleted (retention budget or full "
+                 "disk); "
+                 "%s files (%s bytes) on disk\n",
+                 w.path().c_str(), format_count(c.files_created).c_str(),
+                 format_count(c.files_deleted).c_str(), format_count(c.files_kept).c_str(),
+                 format_count(c.bytes_kept).c_str());
+  if (verbose)
+    std::fprintf(stderr, "harrier: recorded %s packets (%s bytes) to %s%s\n",
+                 format_count(c.written).c_str(), format_count(c.bytes).c_str(), w.path().c_str(),
+                 filter.keeps_everything() ? ""
+                                           : (" matching '" + filter.expression() + "'" +
+                                              (filter.jitted() ? "" : " (interpreted eBPF)"))
+                                                 .c_str());
+}
 
-  // 1. Inputs first: a bad file is the user's mistake and must be named
-  //    before DPDK says anything. A file without a single readable packet
-  //    is named and left out; the others are still read.
-  std::vector<PcapFileInfo> infos;
-  std::vector<std::string> files;
+// The end-of-run summary: what was analysed, how fast, and the alerts.
+static void report_analysis(const Pipeline& pipeline, const PacketSource& source,
+                            const AlertOutput& output, uint32_t workers, double secs) {
+  FILE* f = stderr;
+  print_stats(pipeline, source, output, f);
+  const double pkts = double(pipeline.counters().packets);
+  std::fprintf(
+      f, "harrier: analysed in %.3f s: %.0f packets/s, %.0f packets/s per worker (%u workers)\n",
+      secs, pkts / secs, pkts / secs / workers, workers);
+  if (output.summary_stream() && output.written() == 0)
+    std::fprintf(output.summary_stream(), "No alerts.\n");
+  else if (output.summary_stream()) {
+    std::string per;
+    for (const auto& [id, n] : output.per_detector())
+      per += (per.empty() ? "" : ", ") + id + " " + std::to_string(n);
+    std::fprintf(output.summary_stream(), "%llu alerts: %s\n", (unsigned long long)output.written(),
+                 per.c_str());
+  }
+}
+
+// Incident captures made, and those left out by their caps or a busy pool.
+static void report_incidents(const IncidentRecorder& rec, const IncidentCaptureConfig& caps,
+                             bool verbose) {
+  const IncidentCounters c = rec.counters();
+  if (verbose)
+    std::fprintf(stderr, "harrier: %s incident captures (%s packets, %s bytes) in %s\n",
+                 format_count(c.files).c_str(), format_count(c.packets).c_str(),
+                 format_count(c.bytes).c_str(), rec.dir().c_str());
+  if (c.skipped_files_cap)
+    spdlog::warn("{} incidents without a capture: capture.incidents.max_files ({}) reached",
+                 format_count(c.skipped_files_cap), caps.max_files);
+  if (c.skipped_busy)
+    spdlog::warn("{} incidents without a capture: 64 were being recorded at once",
+                 format_count(c.skipped_busy));
+  if (c.packets_capped)
+    spdlog::warn(
+        "{} incident packets left out by capture.incidents.max_packets ({}) or "
+        "max_size ({} bytes)",
+        format_count(c.packets_capped), caps.max_packets, caps.max_bytes);
+  if (c.packets_dropped || c.ring_misses || c.write_errors)
+    spdlog::warn(
+        "incident captures: {} packets dropped (queue full), {} not kept in the "
+        "look-back ring (pool busy), {} lost to write errors",
+        format_count(c.packets_dropped), format_count(c.ring_misses), format_count(c.write_errors));
+}
+
+// The files to read, checked before DPDK says anything: a bad file is the
+// user's mistake and is named. A file without a single readable packet is
+// named and left out; the others are still read. Returns -1 to go on, or
+// the exit status.
+static int scan_inputs(const RunOptions& opts, std::vector<std::string>* files,
+                       std::vector<PcapFileInfo>* infos) {
   const auto stop_asked = [] { return g_stop_requested != 0; };
   for (size_t n = 0; n < opts.files.size(); ++n) {
     const std::string& f = opts.files[n];
@@ -178,8 +245,10 @@ int run_engine(Config& cfg, const RunOptions& opts) {
     }
     if (info.packets == 0) {
       if (info.truncated)
-        std::fprintf(stderr, "harrier: warning: %s: no readable packet, its first record is "
-                     "damaged (%s); skipping it\n", f.c_str(), info.truncation.c_str());
+        std::fprintf(stderr,
+                     "harrier: warning: %s: no readable packet, its first record is "
+                     "damaged (%s); skipping it\n",
+                     f.c_str(), info.truncation.c_str());
       else
         std::fprintf(stderr, "harrier: warning: %s holds no packets; skipping it\n", f.c_str());
       continue;
@@ -189,9 +258,43 @@ int run_engine(Config& cfg, const RunOptions& opts) {
           stderr,
           "harrier: warning: %s is truncated (%s); reading the %llu complete packets before it\n",
           f.c_str(), info.truncation.c_str(), (unsigned long long)info.packets);
-    infos.push_back(info);
-    files.push_back(f);
+    infos->push_back(info);
+    files->push_back(f);
   }
+  return -1;
+}
+
+// Options that contradict each other, named before DPDK or any port starts.
+static std::string option_conflict(const Config& cfg, const RunOptions& opts) {
+  const CaptureConfig& cap = cfg.capture;
+  const RotationPolicy& rot = cap.rotation;
+  if (!cap.filter.empty() && cap.write.empty() && !opts.print)
+    return "--filter selects what --write records and --print shows; give one";
+  if (cap.write.empty() && (rot.rotating() || rot.keep_files || rot.keep_bytes))
+    return "rotation and retention apply to --write; give --write too";
+  if (opts.print && (cfg.eve == "-" || cfg.fast == "-"))
+    return std::string("--print writes packets to stdout, and so would --") +
+           (cfg.eve == "-" ? "eve" : "fast") + " -; send the alerts to a file";
+  return "";
+}
+
+int run_engine(Config& cfg, const RunOptions& opts) {
+  // 0. SIGINT/SIGTERM from the start: scanning a large file takes a while,
+  //    and a stop then still ends with a word on how far it got.
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  if (const std::string why = option_conflict(cfg, opts); !why.empty()) {
+    std::fprintf(stderr, "harrier: %s\n", why.c_str());
+    return 2;
+  }
+
+  // 1. Inputs first (offline).
+  std::vector<PcapFileInfo> infos;
+  std::vector<std::string> files;
+  if (const int rc = scan_inputs(opts, &files, &infos); rc >= 0) return rc;
   // One pcap port per file, and DPDK has RTE_MAX_ETHPORTS of them.
   if (files.size() > RTE_MAX_ETHPORTS) {
     std::fprintf(stderr,
@@ -286,23 +389,7 @@ int run_engine(Config& cfg, const RunOptions& opts) {
   const CaptureConfig& cap = cfg.capture;
   std::unique_ptr<PacketFilter> capture_filter;
   std::unique_ptr<PcapngWriter> capture;
-  if (!cap.filter.empty() && cap.write.empty() && !opts.print) {
-    std::fprintf(stderr,
-                 "harrier: --filter selects what --write records and --print shows; give one\n");
-    return 2;
-  }
   const RotationPolicy& rot = cap.rotation;
-  if (cap.write.empty() && (rot.rotating() || rot.keep_files || rot.keep_bytes)) {
-    std::fprintf(stderr, "harrier: rotation and retention apply to --write; give --write too\n");
-    return 2;
-  }
-  if (opts.print && (cfg.eve == "-" || cfg.fast == "-")) {
-    std::fprintf(stderr,
-                 "harrier: --print writes packets to stdout, and so would --%s -; send the "
-                 "alerts to a file\n",
-                 cfg.eve == "-" ? "eve" : "fast");
-    return 2;
-  }
   if (!cap.write.empty() || opts.print) {
     capture_filter = PacketFilter::compile(cap.filter, cap.snaplen, &err);
     if (!capture_filter) {
@@ -437,9 +524,9 @@ int run_engine(Config& cfg, const RunOptions& opts) {
                        std::chrono::steady_clock::now(),
                        live_stats.get(),
                        output.get()};
-    control = ControlServer::start(cfg.control_socket, cfg.control_group, control_handlers(ctx),
-                                   &err, [s = live_stats.get()] { s->sample(); },
-                                   std::chrono::seconds(cfg.control_idle_timeout_s));
+    control = ControlServer::start(
+        cfg.control_socket, cfg.control_group, control_handlers(ctx), &err,
+        [s = live_stats.get()] { s->sample(); }, std::chrono::seconds(cfg.control_idle_timeout_s));
     if (!control) {
       telemetry_detach();
       std::fprintf(stderr, "harrier: %s\n", err.c_str());
@@ -474,76 +561,11 @@ int run_engine(Config& cfg, const RunOptions& opts) {
   output->finish();
   if (capture) {
     capture->finish();
-    const PcapngCounters c = capture->counters();
-    if (c.dropped_full)
-      spdlog::warn("{}: {} packets not recorded because the writer fell behind", capture->path(),
-                   format_count(c.dropped_full));
-    if (c.write_errors)
-      spdlog::warn(
-          "{}: {} packets not recorded because the disk refused them (full?); the "
-          "files hold every packet before that, whole",
-          capture->path(), format_count(c.write_errors));
-    if (opts.stats && !opts.quiet && capture->rotating())
-      std::fprintf(
-          stderr,
-          "harrier: rotating set %s: %s files written, %s deleted (retention budget or full "
-          "disk); "
-          "%s files (%s bytes) on disk\n",
-          capture->path().c_str(), format_count(c.files_created).c_str(),
-          format_count(c.files_deleted).c_str(), format_count(c.files_kept).c_str(),
-          format_count(c.bytes_kept).c_str());
-    if (opts.stats && !opts.quiet)
-      std::fprintf(stderr, "harrier: recorded %s packets (%s bytes) to %s%s\n",
-                   format_count(c.written).c_str(), format_count(c.bytes).c_str(),
-                   capture->path().c_str(),
-                   capture_filter->keeps_everything()
-                       ? ""
-                       : (" matching '" + capture_filter->expression() + "'" +
-                          (capture_filter->jitted() ? "" : " (interpreted eBPF)"))
-                             .c_str());
+    report_capture(*capture, *capture_filter, opts.stats && !opts.quiet);
   }
 
-  if (opts.stats && !opts.quiet) {
-    FILE* f = stderr;
-    print_stats(*pipeline, source, *output, f);
-    const double pkts = double(pipeline->counters().packets);
-    std::fprintf(
-        f, "harrier: analysed in %.3f s: %.0f packets/s, %.0f packets/s per worker (%u workers)\n",
-        secs, pkts / secs, pkts / secs / cfg.workers, cfg.workers);
-    if (output->summary_stream() && output->written() == 0)
-      std::fprintf(output->summary_stream(), "No alerts.\n");
-    else if (output->summary_stream()) {
-      std::string per;
-      for (const auto& [id, n] : output->per_detector())
-        per += (per.empty() ? "" : ", ") + id + " " + std::to_string(n);
-      std::fprintf(output->summary_stream(), "%llu alerts: %s\n",
-                   (unsigned long long)output->written(), per.c_str());
-    }
-  }
-  if (incidents) {
-    const IncidentCounters c = incidents->counters();
-    if (opts.stats && !opts.quiet)
-      std::fprintf(stderr, "harrier: %s incident captures (%s packets, %s bytes) in %s\n",
-                   format_count(c.files).c_str(), format_count(c.packets).c_str(),
-                   format_count(c.bytes).c_str(), incidents->dir().c_str());
-    if (c.skipped_files_cap)
-      spdlog::warn("{} incidents without a capture: capture.incidents.max_files ({}) reached",
-                   format_count(c.skipped_files_cap), cap.incidents.max_files);
-    if (c.skipped_busy)
-      spdlog::warn("{} incidents without a capture: 64 were being recorded at once",
-                   format_count(c.skipped_busy));
-    if (c.packets_capped)
-      spdlog::warn(
-          "{} incident packets left out by capture.incidents.max_packets ({}) or "
-          "max_size ({} bytes)",
-          format_count(c.packets_capped), cap.incidents.max_packets, cap.incidents.max_bytes);
-    if (c.packets_dropped || c.ring_misses || c.write_errors)
-      spdlog::warn(
-          "incident captures: {} packets dropped (queue full), {} not kept in the "
-          "look-back ring (pool busy), {} lost to write errors",
-          format_count(c.packets_dropped), format_count(c.ring_misses),
-          format_count(c.write_errors));
-  }
+  if (opts.stats && !opts.quiet) report_analysis(*pipeline, source, *output, cfg.workers, secs);
+  if (incidents) report_incidents(*incidents, cap.incidents, opts.stats && !opts.quiet);
   if (opts.stats && !opts.quiet) {
     uint64_t flow_bytes = 0;
     for (const auto& fs : pipeline->flow_shards())
