@@ -98,7 +98,8 @@ void park_forever(void* parked) {
 // synchronously, which would wait forever for a callback parked there.
 void park_intr_thread() {
   static std::atomic<bool> parked{false};
-  if (rte_thread_is_intr()) return;
+  // Parked already (a second stop): a new callback would never run.
+  if (parked.load(std::memory_order_acquire) || rte_thread_is_intr()) return;
   rte_intr_handle* h = rte_intr_instance_alloc(RTE_INTR_INSTANCE_F_PRIVATE);
   const int fd = eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK);  // readable from the start
   if (!h || fd < 0 || rte_intr_type_set(h, RTE_INTR_HANDLE_EXT) != 0 ||
