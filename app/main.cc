@@ -30,9 +30,10 @@ void on_fatal_signal(int sig) {
   prctl(PR_GET_NAME, thread);
   char msg[128];
   const char* name = sigabbrev_np(sig);
-  const int n = snprintf(msg, sizeof msg, "harrier: fatal SIG%s in thread '%s'\n",
-                         name ? name : "?", thread);
-  if (n > 0) [[maybe_unused]] const ssize_t w = write(STDERR_FILENO, msg, size_t(n));
+  const int n =
+      snprintf(msg, sizeof msg, "harrier: fatal SIG%s in thread '%s'\n", name ? name : "?", thread);
+  if (n > 0) [[maybe_unused]]
+    const ssize_t w = write(STDERR_FILENO, msg, size_t(n));
   signal(sig, SIG_DFL);
   raise(sig);
 }

@@ -33,7 +33,8 @@ struct Config {
   uint32_t workers = 2;
   uint32_t batch_size = 256;
   uint32_t mbufs = 16383;
-  uint32_t flow_capacity = 1u << 20;  // 1,048,576 concurrent flows: ~280 MB (FlowTable::memory_bytes)
+  uint32_t flow_capacity =
+      1u << 20;  // 1,048,576 concurrent flows: ~280 MB (FlowTable::memory_bytes)
   FlowTimeouts timeouts;
   bool pdump = true;  // run: let dpdk-dumpcap attach (worker threads stay non-EAL)
 
@@ -54,7 +55,7 @@ struct Config {
   // A control client that sends nothing for this long is closed (told why),
   // so idle connections cannot hold every client slot.
   int control_idle_timeout_s = 30;
-  std::string metrics;        // Prometheus endpoint "ADDR:PORT"; "" = off
+  std::string metrics;  // Prometheus endpoint "ADDR:PORT"; "" = off
 };
 
 // "1048576", "512K", "100M", "2G", "1T" (powers of 1024) -> bytes; false

@@ -41,8 +41,7 @@ std::string reply_line(const nlohmann::ordered_json& reply) {
 std::unique_ptr<ControlServer> ControlServer::start(const std::string& path,
                                                     const std::string& group,
                                                     std::map<std::string, Handler> handlers,
-                                                    std::string* error,
-                                                    std::function<void()> tick,
+                                                    std::string* error, std::function<void()> tick,
                                                     std::chrono::milliseconds idle_timeout) {
   std::unique_ptr<ControlServer> s(new ControlServer());
   s->path_ = path;
@@ -99,15 +98,18 @@ std::unique_ptr<ControlServer> ControlServer::start(const std::string& path,
   const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash ? slash : 1);
   std::string staging = dir + "/.harrier-control-XXXXXX";
   if (!mkdtemp(staging.data())) {
-    *error = dir + ": cannot create the control socket (staging directory): " + std::strerror(errno);
+    *error =
+        dir + ": cannot create the control socket (staging directory): " + std::strerror(errno);
     return nullptr;
   }
   const std::string staged = staging + "/s";
   sockaddr_un staged_addr;
   if (!fill_addr(staged, &staged_addr)) {
     rmdir(staging.c_str());
-    *error = "control socket '" + path + "': its directory's path is too long to create the "
-             "socket safely there (" + std::to_string(sizeof addr.sun_path - 1 - (staged.size() - dir.size())) +
+    *error = "control socket '" + path +
+             "': its directory's path is too long to create the "
+             "socket safely there (" +
+             std::to_string(sizeof addr.sun_path - 1 - (staged.size() - dir.size())) +
              " bytes at most)";
     return nullptr;
   }
@@ -174,7 +176,6 @@ void ControlServer::stop() {
   thread_.join();
 }
 
-
 std::string ControlServer::answer(const std::string& line) const noexcept {
   try {
     return reply_line(answer_json(line));
@@ -238,10 +239,11 @@ void ControlServer::loop() {
     Clock::time_point wake = tick_ ? next_tick : Clock::time_point::max();
     for (const Client& c : clients)
       wake = std::min(wake, c.last_heard + idle_timeout_);
-    int timeout_ms = wake == Clock::time_point::max()
-                         ? -1
-                         : int(std::max<int64_t>(
-                               0, std::chrono::ceil<std::chrono::milliseconds>(wake - now).count()));
+    int timeout_ms =
+        wake == Clock::time_point::max()
+            ? -1
+            : int(std::max<int64_t>(
+                  0, std::chrono::ceil<std::chrono::milliseconds>(wake - now).count()));
     std::vector<pollfd> fds;
     fds.push_back({wake_[0], POLLIN, 0});
     fds.push_back({listen_fd_, POLLIN, 0});

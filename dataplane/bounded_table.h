@@ -69,12 +69,12 @@ class BoundedTable final : public TableStatsSource {
         rte_zmalloc_socket(name.c_str(), sizeof(Entry) * capacity, RTE_CACHE_LINE_SIZE, socket));
     if (!t->hash_ || !t->entries_) {
       // rte_malloc sets no errno: a failure here is DPDK memory running out.
-      *error = "cannot allocate table '" + name + "' of " + std::to_string(capacity) +
-               " entries on NUMA socket " + std::to_string(socket) + ": " +
-               (t->hash_ ? std::string("out of DPDK memory")
-                         : std::string(rte_strerror(rte_errno))) +
-               " (DPDK has the hugepages or EAL -m it was given; the tables' sizes are "
-               "printed at the end of a run)";
+      *error =
+          "cannot allocate table '" + name + "' of " + std::to_string(capacity) +
+          " entries on NUMA socket " + std::to_string(socket) + ": " +
+          (t->hash_ ? std::string("out of DPDK memory") : std::string(rte_strerror(rte_errno))) +
+          " (DPDK has the hugepages or EAL -m it was given; the tables' sizes are "
+          "printed at the end of a run)";
       return nullptr;
     }
     t->capacity_ = capacity;
@@ -209,8 +209,8 @@ class BoundedTable final : public TableStatsSource {
     const uint64_t slots = uint64_t(capacity_) + capacity_ / 4;
     const uint64_t bytes = uint64_t(capacity_) * (sizeof(Entry) + sizeof(uint32_t)) +
                            slots * (sizeof(Key) + 8) + slots / 8 * 128;
-    return {owner_, param_, name_, size_, capacity_, evictions_, insert_failures_,
-            kept_evictions_, bytes};
+    return {owner_,     param_,           name_,           size_, capacity_,
+            evictions_, insert_failures_, kept_evictions_, bytes};
   }
 
  private:

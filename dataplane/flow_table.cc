@@ -35,8 +35,8 @@ std::unique_ptr<FlowTable> FlowTable::create(const std::string& name, uint32_t c
   }
   // Not zeroed: a slot is initialised when a flow takes it, and zeroing
   // (and at exit, rte_free zeroing again) touched every page up front.
-  t->entries_ = static_cast<FlowEntry*>(rte_malloc_socket(
-      "flow_entries", sizeof(FlowEntry) * capacity, RTE_CACHE_LINE_SIZE, socket));
+  t->entries_ = static_cast<FlowEntry*>(
+      rte_malloc_socket("flow_entries", sizeof(FlowEntry) * capacity, RTE_CACHE_LINE_SIZE, socket));
   t->free_ = static_cast<uint32_t*>(
       rte_malloc_socket("flow_free", sizeof(uint32_t) * capacity, RTE_CACHE_LINE_SIZE, socket));
   if (t->entries_ == nullptr || t->free_ == nullptr) {
@@ -58,8 +58,8 @@ size_t FlowTable::memory_bytes(uint32_t capacity) {
   // key slot (key + pointer) per entry and 8 entries per 64-byte bucket
   // signature line, with the headroom above.
   const size_t slots = size_t(capacity) + capacity / 4;
-  return size_t(capacity) * (sizeof(FlowEntry) + sizeof(uint32_t)) +
-         slots * (sizeof(FlowKey) + 8) + slots / 8 * 128;
+  return size_t(capacity) * (sizeof(FlowEntry) + sizeof(uint32_t)) + slots * (sizeof(FlowKey) + 8) +
+         slots / 8 * 128;
 }
 
 FlowTable::~FlowTable() {

@@ -26,7 +26,7 @@ inline uint32_t be_word(const uint8_t* p) {
 }  // namespace
 
 uint32_t symmetric_hash_reference(const IpAddr& src, const IpAddr& dst, uint16_t sport,
-                        uint16_t dport) noexcept {
+                                  uint16_t dport) noexcept {
   uint32_t tuple[9];
   uint32_t n;
   if (src.family == 6) {

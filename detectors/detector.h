@@ -96,8 +96,7 @@ struct RuntimeView {
 // finds never depends on batch boundaries.
 class AlertSink {
  public:
-  AlertSink(Alert* slots, uint32_t cap, std::deque<Alert>* spill = nullptr,
-            size_t spill_limit = 0)
+  AlertSink(Alert* slots, uint32_t cap, std::deque<Alert>* spill = nullptr, size_t spill_limit = 0)
       : slots_(slots), cap_(cap), spill_(spill), spill_limit_(spill_limit) {}
   // A zeroed alert to fill, or nullptr when the budget is spent. The pointer
   // stays valid until the batch is emitted.

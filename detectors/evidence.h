@@ -320,8 +320,8 @@ std::unique_ptr<BoundedTable<Key, Entry>> make_table(std::string_view detector, 
   if (t)
     t->set_owner(detector, param);
   else
-    *error = std::string(detector) + ": " + *error + "; lower detectors." +
-             std::string(detector) + "." + std::string(param) + " or give DPDK more memory";
+    *error = std::string(detector) + ": " + *error + "; lower detectors." + std::string(detector) +
+             "." + std::string(param) + " or give DPDK more memory";
   return t;
 }
 
