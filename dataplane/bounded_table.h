@@ -32,6 +32,15 @@ struct TableStats {
   uint64_t bytes = 0;           // memory it takes: entries, free list, hash keys and buckets
 };
 
+// Memory of a table of `capacity` entries indexed by rte_hash with a
+// quarter of headroom (BoundedTable, FlowTable): the entries and their free
+// list, the hash's key store (key + data pointer per slot) and its buckets
+// (8 slots per 128 bytes of signatures and indices).
+inline uint64_t keyed_table_bytes(uint64_t capacity, size_t entry_size, size_t key_size) {
+  const uint64_t slots = capacity + capacity / 4;
+  return capacity * (entry_size + sizeof(uint32_t)) + slots * (key_size + 8) + slots / 8 * 128;
+}
+
 class TableStatsSource {
  public:
   virtual ~TableStatsSource() = default;
@@ -206,9 +215,7 @@ class BoundedTable final : public TableStatsSource {
     param_ = param;
   }
   TableStats stats() const override {
-    const uint64_t slots = uint64_t(capacity_) + capacity_ / 4;
-    const uint64_t bytes = uint64_t(capacity_) * (sizeof(Entry) + sizeof(uint32_t)) +
-                           slots * (sizeof(Key) + 8) + slots / 8 * 128;
+    const uint64_t bytes = keyed_table_bytes(capacity_, sizeof(Entry), sizeof(Key));
     return {owner_,     param_,           name_,           size_, capacity_,
             evictions_, insert_failures_, kept_evictions_, bytes};
   }

@@ -6,6 +6,8 @@
 #include <rte_malloc.h>
 #include <rte_prefetch.h>
 
+#include "dataplane/bounded_table.h"
+
 namespace harrier {
 
 std::unique_ptr<FlowTable> FlowTable::create(const std::string& name, uint32_t capacity, int socket,
@@ -54,12 +56,7 @@ std::unique_ptr<FlowTable> FlowTable::create(const std::string& name, uint32_t c
 }
 
 size_t FlowTable::memory_bytes(uint32_t capacity) {
-  // Entries and the free list, plus rte_hash's key store and buckets: a
-  // key slot (key + pointer) per entry and 8 entries per 64-byte bucket
-  // signature line, with the headroom above.
-  const size_t slots = size_t(capacity) + capacity / 4;
-  return size_t(capacity) * (sizeof(FlowEntry) + sizeof(uint32_t)) + slots * (sizeof(FlowKey) + 8) +
-         slots / 8 * 128;
+  return keyed_table_bytes(capacity, sizeof(FlowEntry), sizeof(FlowKey));
 }
 
 FlowTable::~FlowTable() {

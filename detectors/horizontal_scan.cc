@@ -112,18 +112,10 @@ class HorizontalScan final : public Detector {
   std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
                                             std::string* error) const override {
     auto s = std::make_unique<State>();
-    const uint32_t cap = std::max<uint32_t>(256, table_size_ / std::max<uint32_t>(1, n_shards));
-    s->table =
-        ScanTable::create("hscan" + std::to_string(shard) + "_" +
-                              std::to_string(reinterpret_cast<uintptr_t>(s.get()) & 0xFFFFFF),
-                          cap, socket, error);
-    if (!s->table) {
-      *error = std::string(desc_.id) + ": " + *error + "; lower detectors." +
-               std::string(desc_.id) + ".table_size or give DPDK more memory";
-      return nullptr;
-    }
-    s->table->set_owner(desc_.id);
-    s->deadlines.reserve(2 * size_t(cap));
+    s->table = make_table<ScanKey, ScanEntry>(desc_.id, "hscan", table_size_, shard, n_shards,
+                                              socket, s.get(), error);
+    if (!s->table) return nullptr;
+    s->deadlines.reserve(2 * size_t(s->table->capacity()));
     return s;
   }
 
