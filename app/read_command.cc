@@ -52,7 +52,7 @@ void on_hangup(int) {
 void print_stats(const Pipeline& p, const PacketSource& src, const AlertOutput& out, FILE* f) {
   const PipelineCounters c = p.counters();
   uint64_t flows = 0, evicted = 0, expired = 0, decode_err = 0, non_ip = 0, events = 0,
-           events_dropped = 0, events_capped = 0, no_flow = 0;
+           events_dropped = 0, events_capped = 0, no_flow = 0, outcomes = 0;
   for (const auto& s : p.flow_shards()) {
     flows += s->flows().counters().inserts;
     evicted += s->flows().counters().evicted;
@@ -64,14 +64,17 @@ void print_stats(const Pipeline& p, const PacketSource& src, const AlertOutput& 
     events_dropped += s->counters().events_dropped;
     events_capped += s->counters().events_capped;
     no_flow += s->counters().no_flow;
+    outcomes += s->counters().outcomes;
   }
   std::fprintf(f,
                "harrier: %llu packets in %llu batches, %llu flows (%llu expired, %llu evicted), "
-               "%llu non-IP, %llu undecodable, %llu host events, %llu alerts\n",
+               "%llu non-IP, %llu undecodable, %llu host events, %llu connection outcomes, "
+               "%llu alerts\n",
                (unsigned long long)c.packets, (unsigned long long)c.batches,
                (unsigned long long)flows, (unsigned long long)expired, (unsigned long long)evicted,
                (unsigned long long)non_ip, (unsigned long long)decode_err,
-               (unsigned long long)events, (unsigned long long)out.written());
+               (unsigned long long)events, (unsigned long long)outcomes,
+               (unsigned long long)out.written());
   if (c.alerts_dropped || events_dropped || no_flow || src.counters().stalled_inputs)
     std::fprintf(f,
                  "harrier: WARNING: %llu alerts dropped, %llu host events dropped, %llu packets "
@@ -128,16 +131,26 @@ static void report_detector_tables(bool memory) {
 // A flow table that evicted live flows lost their state (a handshake's
 // answer, a parser's stream): say so and what to raise, as for the detectors.
 static void report_flow_tables(const Pipeline& p, const Config& cfg) {
-  uint64_t evicted = 0, capacity = 0;
+  uint64_t evicted = 0, capacity = 0, lost = 0;
   for (const auto& s : p.flow_shards()) {
     evicted += s->flows().counters().evicted;
     capacity += s->flows().capacity();
+    lost += s->flows().counters().awaiting_evicted;
   }
   if (evicted)
     spdlog::warn(
         "flow table full: {} flows evicted before they ended (capacity {} over all workers); "
         "raise dataplane.flow_table.capacity (now {})",
         format_count(evicted), format_count(capacity), format_count(cfg.flow_capacity));
+  // The table must hold every attempt made within one answer grace.
+  if (lost)
+    spdlog::warn(
+        "{} connection attempts left the flow table before their answer grace ran out (it "
+        "turned over faster than dataplane.flow_table.answer_grace, {}): whether they were "
+        "answered is unknown, so the scan detectors did not count them; raise "
+        "dataplane.flow_table.capacity (now {}) or shorten the grace",
+        format_count(lost), format_seconds(cfg.timeouts.answer_grace_ms / 1e3),
+        format_count(cfg.flow_capacity));
 }
 
 // What recording wrote and what it could not, at the end of a run.

@@ -1,6 +1,8 @@
 #include "control/config.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -22,6 +24,7 @@ dataplane:
   flow_table:
     capacity: 1048576
     timeouts: {syn_sent: 300, established: 3600, closed: 30, udp: 180, other: 60}
+    answer_grace: 3
 home_networks: [10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fd00::/8]
 inventory:
   defaults: {criticality: 3, system_cm: 3, network_cm: 1}
@@ -308,6 +311,10 @@ void parse_detectors(const Ctx& c, const YAML::Node& dets, Config& cfg) {
                                                      : c.number(p.second, key, s.min, s.max);
         }
       }
+      if (!found && id == "horizontal-scan" && name == "answer_grace")
+        c.fail(p.first, key,
+               "moved to dataplane.flow_table.answer_grace: every scan detector now learns "
+               "whether an attempt was answered from the flow table");
       if (!found) {
         std::string list = "enabled, lethality";
         for (const auto& s : dc.specs)
@@ -397,7 +404,7 @@ void parse_root(const Ctx& c, const YAML::Node& root, Config& cfg) {
       }
     }
     if (const auto ft = dp["flow_table"]) {
-      c.only_keys(ft, "dataplane.flow_table", {"capacity", "timeouts"});
+      c.only_keys(ft, "dataplane.flow_table", {"capacity", "timeouts", "answer_grace"});
       if (ft["capacity"])
         cfg.flow_capacity =
             c.integer(ft["capacity"], "dataplane.flow_table.capacity", 1024, 1u << 28);
@@ -414,6 +421,18 @@ void parse_root(const Ctx& c, const YAML::Node& root, Config& cfg) {
         set("udp", cfg.timeouts.udp_s);
         set("other", cfg.timeouts.other_s);
       }
+      if (ft["answer_grace"])
+        cfg.timeouts.answer_grace_ms = uint32_t(std::lround(
+            c.number(ft["answer_grace"], "dataplane.flow_table.answer_grace", 0.001, 60) * 1e3));
+      // A flow that timed out before its grace ran out would be reported
+      // early; the grace is for an answer, the timeouts for silence.
+      const FlowTimeouts& t = cfg.timeouts;
+      const uint32_t shortest =
+          std::min({t.syn_sent_s, t.established_s, t.closed_s, t.udp_s, t.other_s});
+      if (t.answer_grace_ms >= uint64_t(shortest) * 1000)
+        c.fail(ft, "dataplane.flow_table.answer_grace",
+               "must be shorter than every flow timeout (the shortest is " +
+                   std::to_string(shortest) + " s)");
     }
   }
   if (const auto hn = root["home_networks"]) {

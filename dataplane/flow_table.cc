@@ -6,6 +6,8 @@
 #include <rte_malloc.h>
 #include <rte_prefetch.h>
 
+#include <algorithm>
+
 #include "dataplane/bounded_table.h"
 
 namespace harrier {
@@ -44,7 +46,7 @@ std::unique_ptr<FlowTable> FlowTable::create(const std::string& name, uint32_t c
   if (t->entries_ == nullptr || t->free_ == nullptr) {
     *error = "cannot allocate " + std::to_string(capacity) + " flow entries on NUMA socket " +
              std::to_string(socket) + ": out of DPDK memory; lower dataplane.flow_table.capacity " +
-             "(about 280 MB per million flows) or give DPDK more (hugepages, EAL -m)";
+             "(about 310 MB per million flows) or give DPDK more (hugepages, EAL -m)";
     return nullptr;
   }
   // Slots are taken from the top of the stack: the lowest first, so a
@@ -103,7 +105,29 @@ void FlowTable::make_recent(FlowEntry* e) noexcept {
   lru_push_tail(i);
 }
 
+void FlowTable::await_answer(FlowEntry* e, uint64_t now, uint64_t order) noexcept {
+  // Packet time may step back a little (merged inputs): the deadline never
+  // does, so the list stays in deadline order.
+  uint64_t by = now + uint64_t(timeouts_.answer_grace_ms) * 1'000'000ull;
+  if (wait_.tail != kNil) by = std::max(by, entries_[wait_.tail].answer_by);
+  e->answer_by = by;
+  e->probe_order = order;
+  wait_.push_tail(entries_, index_of(e));
+  ++counters_.awaiting;
+}
+
+void FlowTable::stop_waiting(FlowEntry* e) noexcept {
+  wait_.unlink(entries_, index_of(e));
+  e->answer_by = 0;
+}
+
 void FlowTable::remove(uint32_t i) noexcept {
+  if (entries_[i].answer_by) {
+    // Only a table turned over within one grace gets here: the outcome is
+    // unknown, and an overflow must not turn into an alert.
+    stop_waiting(&entries_[i]);
+    ++counters_.awaiting_evicted;
+  }
   lru_unlink(i);
   rte_hash_del_key(hash_, &entries_[i].key);
   free_[n_free_++] = i;
@@ -112,6 +136,14 @@ void FlowTable::remove(uint32_t i) noexcept {
 
 FlowEntry* FlowTable::insert(const FlowKey& key, hash_sig_t sig, uint64_t now) noexcept {
   if (size_ >= capacity_ && lru_.head != kNil) {
+    // An attempt still waiting for its answer is passed over (a few at a
+    // time): its outcome is what the scan detectors count, and a flood of
+    // answered conversations must not push a scan's attempts out. Only a
+    // table whose oldest flows are all waiting loses one (counted).
+    for (int tries = 0;
+         tries < 8 && entries_[lru_.head].answer_by != 0 && !is_expired(entries_[lru_.head], now);
+         ++tries)
+      make_recent(&entries_[lru_.head]);
     const uint32_t victim = lru_.head;
     if (is_expired(entries_[victim], now))
       ++counters_.expired;
@@ -135,6 +167,7 @@ FlowEntry* FlowTable::insert(const FlowKey& key, hash_sig_t sig, uint64_t now) n
   e->key = key;
   e->first_ts = e->last_ts = now;
   e->lru_prev = e->lru_next = kNil;
+  e->wait_prev = e->wait_next = kNil;
   lru_push_tail(pos);
   ++size_;
   ++counters_.inserts;
@@ -186,6 +219,12 @@ bool FlowTable::refresh(FlowEntry* e, uint64_t now) noexcept {
     if (now > e->last_ts) e->last_ts = now;
     return false;
   }
+  // The caller reported a waiting attempt's outcome first (see FlowShard);
+  // one left waiting here would be lost, so count it as such.
+  if (e->answer_by) {
+    stop_waiting(e);
+    ++counters_.awaiting_evicted;
+  }
   // Same key, same slot, same LRU place: only the conversation is new.
   const FlowKey key = e->key;
   const uint32_t prev = e->lru_prev, next = e->lru_next;
@@ -193,6 +232,7 @@ bool FlowTable::refresh(FlowEntry* e, uint64_t now) noexcept {
   e->key = key;
   e->lru_prev = prev;
   e->lru_next = next;
+  e->wait_prev = e->wait_next = kNil;
   e->first_ts = e->last_ts = now;
   ++counters_.expired;
   return true;

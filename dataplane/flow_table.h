@@ -25,6 +25,13 @@ enum class TcpState : uint8_t {
   kMidstream,    // first packet seen was not a SYN: opener unknown
 };
 
+// How the target answered an attempt, as far as the grace has seen.
+enum class FlowAnswer : uint8_t {
+  kNone = 0,  // nothing yet
+  kPositive,  // SYN-ACK, or any reply for UDP
+  kRefused,   // RST, or an ICMP unreachable quoting the attempt
+};
+
 struct FlowEntry {
   static constexpr int kMaxSynGaps = 15;
 
@@ -49,6 +56,19 @@ struct FlowEntry {
   uint64_t last_syn_ts = 0;
   uint32_t syn_gaps_ms[kMaxSynGaps]{};  // first gaps between SYNs, ms
   uint8_t syn_gap_count = 0;
+
+  // The attempt's outcome. A new flow toward a home host waits on the
+  // table's answer-wait list until `answer_by` (its first packet's time plus
+  // `answer_grace`); only what arrives by then counts as its answer.
+  uint32_t wait_prev = 0, wait_next = 0;
+  uint64_t answer_by = 0;    // 0: not waiting
+  uint64_t probe_order = 0;  // global packet number of the attempt
+  uint16_t probe_flags = 0;  // the attempt's TCP flags, IP id and TTL
+  uint16_t probe_ip_id = 0;
+  uint8_t probe_ttl = 0;
+  bool probe_unexpected = false;  // inventory does not list the target's (proto, port)
+  FlowAnswer answer = FlowAnswer::kNone;
+  bool data_seen = false;  // payload either way before answer_by: a conversation
 };
 
 struct FlowTimeouts {
@@ -57,15 +77,20 @@ struct FlowTimeouts {
   uint32_t closed_s = 30;
   uint32_t udp_s = 180;
   uint32_t other_s = 60;
+  // How long a new flow toward a home host has to be answered before it
+  // is reported unanswered; shorter than every timeout above (checked).
+  uint32_t answer_grace_ms = 3000;
   bool operator==(const FlowTimeouts&) const = default;
 };
 
 struct FlowTableCounters {
   uint64_t lookups = 0;
   uint64_t inserts = 0;
-  uint64_t expired = 0;          // removed because idle past their timeout
-  uint64_t evicted = 0;          // removed early because the table was full
-  uint64_t insert_failures = 0;  // rte_hash refused even after eviction
+  uint64_t expired = 0;           // removed because idle past their timeout
+  uint64_t evicted = 0;           // removed early because the table was full
+  uint64_t insert_failures = 0;   // rte_hash refused even after eviction
+  uint64_t awaiting = 0;          // attempts put on the answer-wait list
+  uint64_t awaiting_evicted = 0;  // of those, removed before their grace ran out: no outcome
 };
 
 class FlowTable {
@@ -101,6 +126,30 @@ class FlowTable {
   uint32_t expire(uint64_t now, uint32_t budget) noexcept;
 
   bool is_expired(const FlowEntry& e, uint64_t now) const noexcept;
+
+  // The answer-wait list: attempts in the order they were made, so the
+  // list is in deadline order (one grace for all) and taking what is due
+  // looks at nothing that is not. `e` must be new (see FlowEntry).
+  void await_answer(FlowEntry* e, uint64_t now, uint64_t order) noexcept;
+  // Takes `e` off the list before its deadline (its answer is final).
+  void stop_waiting(FlowEntry* e) noexcept;
+  bool has_due(uint64_t now) const noexcept {
+    return wait_.head != kNil && entries_[wait_.head].answer_by <= now;
+  }
+  // Takes every attempt whose grace ran out by `now` (all of them with
+  // UINT64_MAX) off the list, oldest first, passing each to fn(FlowEntry&),
+  // at most `limit` of them; returns how many.
+  template <typename Fn>
+  uint32_t take_due(uint64_t now, uint32_t limit, Fn&& fn) noexcept {
+    uint32_t n = 0;
+    while (n < limit && wait_.head != kNil && entries_[wait_.head].answer_by <= now) {
+      FlowEntry& e = entries_[wait_.head];
+      stop_waiting(&e);
+      fn(e);
+      ++n;
+    }
+    return n;
+  }
   // What a table of `capacity` flows takes in memory (entries, free list,
   // hash keys and buckets), for the end-of-run report.
   static size_t memory_bytes(uint32_t capacity);
@@ -125,6 +174,7 @@ class FlowTable {
   uint32_t capacity_ = 0;
   uint32_t size_ = 0;
   LruList lru_;
+  IndexList<&FlowEntry::wait_prev, &FlowEntry::wait_next> wait_;
   FlowTimeouts timeouts_;
   FlowTableCounters counters_;
 };

@@ -135,6 +135,17 @@ struct ShardCtx {
   RuntimeView rt;
   AlertSink* alerts = nullptr;
   EventSink* events = nullptr;  // flow shards only: where host detectors' events go
+  // Host shards: connection outcomes arrive this long after their attempt
+  // (the flow shards' answer grace). An on_tick at `now` has seen every
+  // outcome of attempts made before now - answer_grace_ns.
+  uint64_t answer_grace_ns = 0;
+
+  // Packet time up to which every connection outcome has arrived, for a
+  // tick at `now` (UINT64_MAX, the end of input, stays so).
+  uint64_t outcomes_complete_until(uint64_t now) const noexcept {
+    if (now == UINT64_MAX) return now;
+    return now > answer_grace_ns ? now - answer_grace_ns : 0;
+  }
 
   Score score(const IpAddr& target, uint8_t proto, uint16_t port, int lethality) const noexcept {
     const ScoreTerms t = rt.inventory->terms(target, proto, port);

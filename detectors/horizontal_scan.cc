@@ -2,15 +2,16 @@
 // source probing the same port on many home hosts. Default: >= 3 hosts within
 // 2 s, or >= 20 hosts within 24 h.
 //
-// What counts as a target: an attempt on a (host, proto, port) the inventory
-// does not list as served, unless the host answers it within `answer_grace`
-// (then it evidently serves it); or any attempt the host refuses (RST, ICMP
-// unreachable). So a client talking to several servers that do serve the port
-// stays quiet, with or without an inventory.
+// What counts as a target: an attempt the host refused (RST, ICMP
+// unreachable), or one it left unanswered for the flow table's answer grace
+// on a (host, proto, port) the inventory does not list as served. The flow
+// shards decide that (connection outcomes) and hand on only those, so a
+// client talking to several servers that do serve the port costs nothing
+// here and stays quiet, with or without an inventory.
 //
-// Host-behaviour: the flow shards turn connection attempts into HostEvents
-// routed by source address, so every attempt of one source lands here, on one
-// shard, in packet order, whatever the worker count.
+// Host-behaviour: the outcomes are routed by source address, so every
+// attempt of one source lands here, on one shard, in attempt order, whatever
+// the worker count.
 #include <algorithm>
 #include <cstring>
 
@@ -27,8 +28,6 @@ constexpr ParamSpec kParams[] = {
     {"fast_window", ParamType::kSeconds, 0.001, 3600, 2, "seconds for the fast threshold"},
     {"slow_hosts", ParamType::kCount, 2, 65535, 20, "hosts on one port within slow_window"},
     {"slow_window", ParamType::kSeconds, 1, 604800, 86400, "seconds for the slow threshold"},
-    {"answer_grace", ParamType::kSeconds, 0.001, 60, 3,
-     "seconds a target has to answer before an unexpected attempt counts"},
     {"max_updates", ParamType::kCount, 0, 64, 4,
      "update alerts per incident (at 2x, 4x, ... hosts)"},
     {"hold_down", ParamType::kSeconds, 1, 604800, 3600,
@@ -46,13 +45,9 @@ struct ScanKey {
 };
 static_assert(sizeof(ScanKey) == 24);
 
-enum class TargetState : uint8_t { kEmpty = 0, kPending, kServed, kCounted, kCancelled };
-
 struct ScanTarget {
-  IpAddr addr;
-  TargetState state = TargetState::kEmpty;
+  IpAddr addr;  // family 0: slot free
   bool failed = false;
-  uint16_t flags = 0;
   uint16_t sport = 0;
   uint64_t ts = 0;
   uint64_t order = 0;
@@ -64,37 +59,17 @@ struct ScanEntry {
   uint64_t last_ts;
   uint32_t lru_prev, lru_next;
   uint64_t first_ts;
-  uint32_t counted, failed, n_pending;
+  uint32_t counted, failed;
   uint32_t alerts_sent, next_update_at;
   uint16_t probe_flags;
-  bool in_pending_list;
-  uint64_t next_due;   // earliest time a pending target's grace runs out
-  uint64_t sched_due;  // the due time of its live deadline on the heap
-  ScanTarget t[kTargets];
+  ScanTarget t[kTargets];  // the latest targets (every one is in `counted`)
 };
 
 using ScanTable = BoundedTable<ScanKey, ScanEntry>;
 
-// When an entry's earliest pending target runs out of grace. An entry has
-// at most one live deadline (ScanEntry::in_pending_list); one left by an
-// entry that was evicted is recognised by its key and skipped.
-struct Deadline {
-  uint64_t due;
-  uint32_t index;  // table slot
-  ScanKey key;
-};
-
 struct State final : DetectorState {
   std::unique_ptr<ScanTable> table;
-  // A min-heap on `due`: a tick pops what is due and looks at nothing else
-  // (it used to walk every entry awaiting an answer, every batch). Room for
-  // a deadline per table entry and as many stale ones, reserved up front.
-  std::vector<Deadline> deadlines;
 };
-
-bool later(const Deadline& a, const Deadline& b) noexcept {
-  return a.due > b.due;
-}
 
 class HorizontalScan final : public Detector {
  public:
@@ -104,7 +79,6 @@ class HorizontalScan final : public Detector {
         fast_window_(uint64_t(c.get("fast_window") * 1e9)),
         slow_hosts_(uint32_t(c.get("slow_hosts"))),
         slow_window_(uint64_t(c.get("slow_window") * 1e9)),
-        grace_(uint64_t(c.get("answer_grace") * 1e9)),
         max_updates_(uint32_t(c.get("max_updates"))),
         hold_down_(uint64_t(c.get("hold_down") * 1e9)),
         table_size_(uint32_t(c.get("table_size"))) {}
@@ -115,7 +89,6 @@ class HorizontalScan final : public Detector {
     s->table = make_table<ScanKey, ScanEntry>(desc_.id, "hscan", table_size_, shard, n_shards,
                                               socket, s.get(), error);
     if (!s->table) return nullptr;
-    s->deadlines.reserve(2 * size_t(s->table->capacity()));
     return s;
   }
 
@@ -123,131 +96,52 @@ class HorizontalScan final : public Detector {
                  DetectorState* st) const noexcept override {
     State& s = *static_cast<State*>(st);
     for (const HostEvent& ev : events) {
+      const bool refused = ev.kind == HostEventKind::kRefused;
+      if (!refused &&
+          !(ev.kind == HostEventKind::kUnanswered && (ev.flags & host_event_flag::kUnexpected)))
+        continue;
       ScanKey k{};
       std::memcpy(k.src, ev.src.bytes, 16);
       k.family = ev.src.family;
       k.proto = ev.proto;
       k.port = ev.dport;
-      if (ev.kind == HostEventKind::kProbe) {
-        bool created;
-        ScanEntry* e = s.table->find(k);
-        if (e && ev.ts > e->last_ts &&
-            ev.ts - e->last_ts > (e->alerts_sent ? hold_down_ : slow_window_)) {
-          s.table->remove(e);  // the earlier incident is over
-          e = nullptr;
-        }
-        e = s.table->find_or_insert(k, ev.ts, &created);
-        if (!e) continue;
-        if (created) e->first_ts = ev.ts, e->probe_flags = ev.tcp_flags;
-        add_target(s, *e, ev);
-      } else {
-        ScanEntry* e = s.table->find(k);
-        if (!e) continue;
-        ScanTarget* t = find_target(*e, ev.dst);
-        if (!t) continue;
-        s.table->touch(e, ev.ts);
-        if (ev.kind == HostEventKind::kAnswered) {
-          if (t->state == TargetState::kPending) --e->n_pending;
-          if (t->state == TargetState::kPending || t->state == TargetState::kServed)
-            t->state = TargetState::kCancelled;
-        } else if (t->state == TargetState::kPending || t->state == TargetState::kServed) {
-          if (t->state == TargetState::kPending) --e->n_pending;
-          count(ctx, *e, *t, true);
-        }
+      bool created;
+      ScanEntry* e = s.table->find(k);
+      if (e && ev.ts > e->last_ts &&
+          ev.ts - e->last_ts > (e->alerts_sent ? hold_down_ : slow_window_)) {
+        s.table->remove(e);  // the earlier incident is over
+        e = nullptr;
       }
+      e = s.table->find_or_insert(k, ev.ts, &created);
+      if (!e) continue;
+      if (created) e->first_ts = ev.ts, e->probe_flags = ev.tcp_flags;
+      if (ScanTarget* t = new_target(*e, ev)) count(ctx, *e, *t, refused);
     }
   }
 
-  void on_tick(ShardCtx& ctx, uint64_t now, DetectorState* st) const noexcept override {
-    State& s = *static_cast<State*>(st);
-    auto& h = s.deadlines;
-    while (!h.empty() && (now == UINT64_MAX || h.front().due <= now)) {
-      std::pop_heap(h.begin(), h.end(), later);
-      const Deadline d = h.back();
-      h.pop_back();
-      ScanEntry& e = *s.table->at(d.index);
-      if (!live(e, d)) continue;
-      e.in_pending_list = false;
-      if (e.n_pending == 0) continue;
-      resolve_due(ctx, e, now);
-      if (e.n_pending > 0) schedule(s, e);  // the next target's grace
-    }
-    if (now != UINT64_MAX) s.table->expire(now, std::max(slow_window_, hold_down_), 64);
+  void on_tick(ShardCtx&, uint64_t now, DetectorState* st) const noexcept override {
+    if (now != UINT64_MAX)
+      static_cast<State*>(st)->table->expire(now, std::max(slow_window_, hold_down_), 64);
   }
 
  private:
-  // A deadline still stands for its entry: not evicted (slot reused by
-  // another key), not resolved, not replaced by an earlier one.
-  static bool live(const ScanEntry& e, const Deadline& d) noexcept {
-    return e.in_pending_list && e.sched_due == d.due &&
-           std::memcmp(&e.key, &d.key, sizeof d.key) == 0;
-  }
-
-  // Puts the entry's earliest deadline on the heap. The heap has room for
-  // every entry's and as many stale ones; past that the stale ones go.
-  static void schedule(State& s, ScanEntry& e) noexcept {
-    auto& h = s.deadlines;
-    if (h.size() == h.capacity()) {
-      std::erase_if(h, [&](const Deadline& d) { return !live(*s.table->at(d.index), d); });
-      std::make_heap(h.begin(), h.end(), later);
-    }
-    e.in_pending_list = true;
-    e.sched_due = e.next_due;
-    h.push_back({e.next_due, s.table->index_of(&e), e.key});
-    std::push_heap(h.begin(), h.end(), later);
-  }
-
-  static ScanTarget* find_target(ScanEntry& e, const IpAddr& a) {
-    for (ScanTarget& t : e.t)
-      if (t.state != TargetState::kEmpty && t.addr == a) return &t;
-    return nullptr;
-  }
-
-  void add_target(State& s, ScanEntry& e, const HostEvent& ev) const noexcept {
-    if (find_target(e, ev.dst)) return;  // not a new target
-    // A free slot, else the oldest settled one (its count stays in `counted`).
+  // The slot for a target not seen before (a free one, else the oldest: its
+  // count stays in `counted`); null for a target already counted.
+  static ScanTarget* new_target(ScanEntry& e, const HostEvent& ev) noexcept {
     ScanTarget* slot = nullptr;
     for (ScanTarget& t : e.t) {
-      if (t.state == TargetState::kEmpty) {
-        slot = &t;
-        break;
+      if (t.addr.family == 0) {
+        if (!slot || slot->addr.family != 0) slot = &t;
+        continue;
       }
-      if (t.state != TargetState::kPending && (!slot || t.ts < slot->ts)) slot = &t;
+      if (t.addr == ev.dst) return nullptr;
+      if (!slot || (slot->addr.family != 0 && t.ts < slot->ts)) slot = &t;
     }
-    if (!slot) return;  // every slot awaits an answer: a burst this large is counted already
-    *slot =
-        ScanTarget{ev.dst, TargetState::kServed, false, ev.tcp_flags, ev.sport, ev.ts, ev.order};
-    if (!(ev.flags & host_event_flag::kUnexpected)) return;  // served: counts only if refused
-    slot->state = TargetState::kPending;
-    if (e.n_pending == 0 || ev.ts + grace_ < e.next_due) e.next_due = ev.ts + grace_;
-    ++e.n_pending;
-    // Its deadline is on the heap already when an earlier target waits: that
-    // one is due first, and resolving it schedules the next. (Packet time
-    // can run backwards between files: an earlier one replaces it.)
-    if (!e.in_pending_list || e.next_due < e.sched_due) schedule(s, e);
-  }
-
-  void resolve_due(ShardCtx& ctx, ScanEntry& e, uint64_t now) const noexcept {
-    // Oldest first, so the alert names the probe that really completed it.
-    for (;;) {
-      ScanTarget* due = nullptr;
-      e.next_due = UINT64_MAX;
-      for (ScanTarget& t : e.t) {
-        if (t.state != TargetState::kPending) continue;
-        if (now == UINT64_MAX || t.ts + grace_ <= now) {
-          if (!due || t.order < due->order) due = &t;
-        } else {
-          e.next_due = std::min(e.next_due, t.ts + grace_);
-        }
-      }
-      if (!due) return;
-      --e.n_pending;
-      count(ctx, e, *due, false);
-    }
+    *slot = ScanTarget{ev.dst, false, ev.sport, ev.ts, ev.order};
+    return slot;
   }
 
   void count(ShardCtx& ctx, ScanEntry& e, ScanTarget& t, bool failed) const noexcept {
-    t.state = TargetState::kCounted;
     t.failed = failed;
     ++e.counted;
     if (failed) ++e.failed;
@@ -271,7 +165,7 @@ class HorizontalScan final : public Detector {
     uint64_t ts[ScanEntry::kTargets];
     uint32_t n = 0;
     for (const ScanTarget& t : e.t)
-      if (t.state == TargetState::kCounted) ts[n++] = t.ts;
+      if (t.addr.family != 0) ts[n++] = t.ts;
     std::sort(ts, ts + n);
     uint32_t best = 0;
     for (uint32_t lo = 0, hi = 0; hi < n; ++hi) {
@@ -289,7 +183,7 @@ class HorizontalScan final : public Detector {
     const ScanTarget* list[ScanEntry::kTargets] = {};
     uint32_t n = 0;
     for (const ScanTarget& t : e.t)
-      if (t.state == TargetState::kCounted) list[n++] = &t;
+      if (t.addr.family != 0) list[n++] = &t;
     std::sort(list, list + n,
               [](const ScanTarget* x, const ScanTarget* y) { return x->order < y->order; });
     a->ts = completing.ts;
@@ -328,7 +222,6 @@ class HorizontalScan final : public Detector {
   uint64_t fast_window_;
   uint32_t slow_hosts_;
   uint64_t slow_window_;
-  uint64_t grace_;
   uint32_t max_updates_;
   uint64_t hold_down_;
   uint32_t table_size_;

@@ -5,9 +5,13 @@
 // once, in packet order, whatever the worker count.
 //
 // Two families share the record:
-//  - connection events (kProbe/kAnswered/kFailed), raised by the flow shard
-//    itself for every connection attempt toward a home host, keyed by the
-//    prober; any host detector may count them;
+//  - connection outcomes (kUnanswered/kRefused/kOpen), raised by the flow
+//    shard itself once an attempt toward a home host has had `answer_grace`
+//    to be answered, keyed by the prober; any host detector may count them.
+//    An attempt that became a conversation (answered, and data flowed)
+//    raises nothing: ordinary traffic costs the host stage nothing.
+//    Outcomes carry the attempt's packet time and number, and reach the host
+//    shards after the batch's other events, in attempt order;
 //  - detector events (kDetector), raised by one host detector's flow-stage
 //    half (its on_packets) for its own host-stage half; `detector` names it
 //    and `code`/`aux` carry what it parsed.
@@ -20,11 +24,17 @@
 namespace harrier {
 
 enum class HostEventKind : uint8_t {
-  kProbe = 0,  // first packet of a flow toward a home host (a connection attempt)
-  kAnswered,   // that target answered positively (SYN-ACK, or any reply for UDP)
-  kFailed,     // that target refused (RST to the SYN, ICMP unreachable)
-  kDetector,   // a detector's own event (see `detector`)
+  kUnanswered = 0,  // an attempt the target did not answer within the grace
+  kRefused,         // an attempt the target refused (RST, ICMP unreachable)
+  kOpen,            // TCP: the target accepted, and no data flowed within the grace (a
+                    // scan's open port: SYN-ACK then RST, or a handshake closed unused)
+  kDetector,        // a detector's own event (see `detector`)
 };
+
+// Whether an event is a connection outcome (an attempt, and how it ended).
+inline bool is_outcome(HostEventKind k) noexcept {
+  return k != HostEventKind::kDetector;
+}
 
 namespace host_event_flag {
 inline constexpr uint8_t kUnexpected = 0x01;  // inventory does not list (dst, proto, dport)
@@ -40,7 +50,7 @@ struct HostEvent {
   uint16_t sport = 0, dport = 0;
   uint16_t tcp_flags = 0;
   uint8_t proto = 0;
-  HostEventKind kind = HostEventKind::kProbe;
+  HostEventKind kind = HostEventKind::kDetector;
   uint8_t flags = 0;
   uint8_t code = 0;  // kDetector: what happened, in the detector's own terms
   uint8_t ttl = 0;
@@ -60,7 +70,8 @@ inline constexpr uint32_t kMaxDetectorEventsPerPacket = 8;
 uint16_t host_shard_of(const IpAddr& key, uint32_t n_host_shards) noexcept;
 
 // Where a flow shard's events for the current batch go. Fixed capacity: what
-// does not fit is counted, never allocated.
+// does not fit is counted, never allocated. (Connection outcomes go to a
+// list of their own: see Batch::outcomes.)
 class EventSink {
  public:
   EventSink(HostEvent* slots, uint32_t* n, uint32_t cap, uint32_t n_host_shards)

@@ -330,10 +330,10 @@ class OsFingerprint final : public Detector {
     State& s = *static_cast<State*>(st);
     Table& tab = *s.table;
     for (const HostEvent& ev : events) {
-      if (ev.kind == HostEventKind::kAnswered || ev.kind == HostEventKind::kFailed) {
+      if (ev.kind == HostEventKind::kOpen || ev.kind == HostEventKind::kRefused) {
         // How the target answered: open / closed evidence for ports probed.
         if (Entry* e = tab.find(pair_key(ev.src, ev.dst)))
-          mark_port(*e, ev.proto, ev.dport, ev.kind == HostEventKind::kAnswered);
+          mark_port(*e, ev.proto, ev.dport, ev.kind == HostEventKind::kOpen);
         continue;
       }
       if (ev.kind != HostEventKind::kDetector || ev.detector != cfg_.index) continue;

@@ -16,7 +16,9 @@
 //
 // Host-behaviour: echo requests toward home hosts and the home hosts' echo
 // replies become events keyed by the pinger; its TCP attempts arrive as the
-// flow stage's connection events, on the same host shard.
+// flow stage's connection outcomes (refused, unanswered, or open and left
+// unused), on the same host shard. An attempt that became a conversation is
+// not a probe and does not count.
 #include <algorithm>
 
 #include "dataplane/bounded_table.h"
@@ -124,14 +126,17 @@ class PingThenConnect final : public Detector {
           const int i = e->pinged.find(ev.dst);
           if (i >= 0 && e->reply_ts[i] == 0) e->reply_ts[i] = ev.ts;
         }
-      } else if (ev.kind == HostEventKind::kProbe && ev.proto == 6) {
+      } else if (ev.proto == 6) {  // a connection attempt's outcome
         if (Entry* e = t.find(k)) connect(s, *e, ev);
       }
     }
   }
 
-  void on_tick(ShardCtx& ctx, uint64_t now, DetectorState* st) const noexcept override {
+  void on_tick(ShardCtx& ctx, uint64_t tick, DetectorState* st) const noexcept override {
     State& s = *static_cast<State*>(st);
+    // Attempts reach us as outcomes, a grace after they were made: quiet
+    // is judged up to where they are complete.
+    const uint64_t now = ctx.outcomes_complete_until(tick);
     // Attempts that followed the first alert: report them once they stop.
     s.settle.sweep([&](uint32_t i) -> Incident& { return s.table->at(i)->inc; },
                    [&](uint32_t i) {
@@ -152,7 +157,7 @@ class PingThenConnect final : public Detector {
                      }
                      return e.connects > e.inc.alerted_amount && policy_.budget_left(e.inc);
                    });
-    if (now != UINT64_MAX) s.table->expire(now, std::max(window_ns_, policy_.hold_down_ns), 64);
+    if (tick != UINT64_MAX) s.table->expire(tick, std::max(window_ns_, policy_.hold_down_ns), 64);
   }
 
  private:
@@ -191,7 +196,7 @@ class PingThenConnect final : public Detector {
     e.max_delay_ms = std::max(e.max_delay_ms, delay_ms);
     e.hit_mask |= 1u << i;
     if (e.connects++ == 0) e.first_hit_ts = ev.ts;
-    e.inc.last_ts = ev.ts;
+    e.inc.last_ts = std::max(e.inc.last_ts, ev.ts);  // echoes made since may have arrived first
     e.last_order = ev.order;
     e.last_dst = ev.dst;
     e.last_sport = ev.sport, e.last_dport = ev.dport;

@@ -10,17 +10,18 @@
 // exact in practice below a few hundred items. Keys live in one bounded table
 // that evicts the least recently active key when full.
 //
-// What counts: connection attempts (kProbe) on (host, port)s the inventory
-// does not list, less those the host answered (a conversation, e.g. a passive
-// FTP data port): answered targets go in a second bitmap of the same shape,
-// and the estimate is probed minus answered. No waiting, no queue: the count
-// is the same whatever the traffic around it and the worker count. Replies to requests a home
+// What counts: connection attempts on (host, port)s the inventory does not
+// list that the host refused or left unanswered (the flow shards' connection
+// outcomes; an answered port, e.g. a passive FTP data port, never gets here).
+// The count is the same whatever the traffic around it and the worker
+// count. Replies to requests a home
 // host made are not attempts at all (the flow table knows the request), so
 // they stay quiet; unsolicited "replies" (a fixed privileged source port such
 // as 53 toward high ports) are counted and the alert says they look like
 // replies whose requests the sensor did not see.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include <rte_hash_crc.h>
@@ -51,8 +52,7 @@ constexpr uint32_t kWords = kBits / 64;
 enum Leg : uint8_t { kPortsOfHost = 1, kHostsOnPort = 2 };
 
 struct Entry : IncidentEntry {
-  uint64_t bits[2][kWords];      // targets tried: [cur] this half-window, [cur ^ 1] the one before
-  uint64_t answered[2][kWords];  // targets that answered, the same way
+  uint64_t bits[2][kWords];  // targets tried: [cur] this half-window, [cur ^ 1] the one before
   uint8_t cur;
   uint64_t half_start;       // when bits[cur] began
   uint64_t window_first_ts;  // first counted attempt still inside the window
@@ -100,12 +100,10 @@ class SlowScan final : public Detector {
     State& s = *static_cast<State*>(st);
     for (const HostEvent& ev : events) {
       if (ev.kind == HostEventKind::kDetector || (ev.proto != 6 && ev.proto != 17)) continue;
-      const Attempt at{ev.src, ev.dst, ev.ts, ev.order, ev.sport, ev.dport, ev.tcp_flags, ev.proto};
-      if (ev.kind == HostEventKind::kProbe) {
-        if (ev.flags & host_event_flag::kUnexpected) commit(ctx, s, at);
-      } else if (ev.kind == HostEventKind::kAnswered) {
-        answer(s, at);
-      }
+      if (ev.kind != HostEventKind::kUnanswered && ev.kind != HostEventKind::kRefused) continue;
+      if (!(ev.flags & host_event_flag::kUnexpected)) continue;
+      commit(ctx, s,
+             Attempt{ev.src, ev.dst, ev.ts, ev.order, ev.sport, ev.dport, ev.tcp_flags, ev.proto});
     }
   }
 
@@ -115,8 +113,14 @@ class SlowScan final : public Detector {
   }
 
  private:
-  static uint32_t bit_of(const void* data, uint32_t len) noexcept {
-    return rte_hash_crc(data, len, 0x5eed) % kBits;
+  // Hashed from aligned copies: rte_hash_crc loads whole words.
+  static uint32_t bit_of(uint16_t port) noexcept {
+    return rte_hash_crc(&port, sizeof port, 0x5eed) % kBits;
+  }
+  static uint32_t bit_of(const IpAddr& a) noexcept {
+    uint64_t w[2];
+    std::memcpy(w, a.bytes, sizeof w);
+    return rte_hash_crc(w, sizeof w, 0x5eed) % kBits;
   }
 
   // Linear counting (Whang et al.) over the two halves: n = -m ln(zeros / m).
@@ -135,33 +139,19 @@ class SlowScan final : public Detector {
     const bool both = ts >= e.half_start + 2 * half_ns_;
     e.cur ^= 1;
     std::fill(std::begin(e.bits[e.cur]), std::end(e.bits[e.cur]), 0);
-    std::fill(std::begin(e.answered[e.cur]), std::end(e.answered[e.cur]), 0);
     if (both) {
       std::fill(std::begin(e.bits[e.cur ^ 1]), std::end(e.bits[e.cur ^ 1]), 0);
-      std::fill(std::begin(e.answered[e.cur ^ 1]), std::end(e.answered[e.cur ^ 1]), 0);
     }
     e.half_start = both ? ts : e.half_start + half_ns_;
     const uint64_t window_start = ts > 2 * half_ns_ ? ts - 2 * half_ns_ : 0;
     e.window_first_ts = both ? ts : std::max(e.window_first_ts, window_start);
   }
 
-  // Sets one target's bit; returns the estimated distinct unanswered targets.
+  // Sets one target's bit; returns the estimated distinct targets.
   uint32_t add(Entry& e, uint32_t bit, uint64_t ts) const noexcept {
     slide(e, ts);
     e.bits[e.cur][bit / 64] |= uint64_t(1) << (bit % 64);
-    const uint32_t tried = estimate(e.bits), answered = estimate(e.answered);
-    return tried > answered ? tried - answered : 0;
-  }
-
-  static void mark_answered(Entry& e, uint32_t bit) noexcept {
-    e.answered[e.cur][bit / 64] |= uint64_t(1) << (bit % 64);
-  }
-
-  void answer(State& s, const Attempt& p) const noexcept {
-    if (Entry* e = s.table->find(PairKey::make(p.src, &p.dst, p.proto, 0, kPortsOfHost)))
-      mark_answered(*e, bit_of(&p.dport, 2));
-    if (Entry* e = s.table->find(PairKey::make(p.src, nullptr, p.proto, p.dport, kHostsOnPort)))
-      mark_answered(*e, bit_of(p.dst.bytes, 16));
+    return estimate(e.bits);
   }
 
   Entry* entry(State& s, const PairKey& k, const Attempt& p) const noexcept {
@@ -186,7 +176,7 @@ class SlowScan final : public Detector {
   void commit(ShardCtx& ctx, State& s, const Attempt& p) const noexcept {
     // Ports of one host.
     if (Entry* e = entry(s, PairKey::make(p.src, &p.dst, p.proto, 0, kPortsOfHost), p)) {
-      const uint32_t n = add(*e, bit_of(&p.dport, 2), p.ts);
+      const uint32_t n = add(*e, bit_of(p.dport), p.ts);
       bool listed = false;
       for (uint32_t i = 0; i < e->n_ports; ++i)
         listed = listed || e->ports[i] == p.dport;
@@ -195,7 +185,7 @@ class SlowScan final : public Detector {
     }
     // Hosts on one port.
     if (Entry* e = entry(s, PairKey::make(p.src, nullptr, p.proto, p.dport, kHostsOnPort), p)) {
-      const uint32_t n = add(*e, bit_of(p.dst.bytes, 16), p.ts);
+      const uint32_t n = add(*e, bit_of(p.dst), p.ts);
       e->hosts.add(p.dst, p.ts);
       decide(ctx, *e, p, n, min_hosts_);
     }

@@ -2,13 +2,15 @@
 // source probing many ports of one home host. Default: >= 20 distinct ports
 // within 5 s, or >= 100 within 60 s.
 //
-// What counts: connection attempts (the flow stage's kProbe events) on ports
-// the inventory does not list as served, minus those the host answered
-// positively. A port that answers (SYN-ACK, a UDP reply) is a conversation,
-// not a probe, so a client fetching files over passive FTP (a new high port
-// per transfer, each answered) stays quiet; a refused port (RST, ICMP
-// unreachable) still counts: that is what a scan of closed ports looks like.
-// One client opening many connections to one service port is one port.
+// What counts: connection attempts on ports the inventory does not list as
+// served that the host refused (RST, ICMP unreachable: a scan of closed
+// ports) or left unanswered (filtered), as the flow shards report them once
+// the answer grace ran out. A port that answered and then carried a
+// conversation is not an attempt at all (a client fetching files over
+// passive FTP, a new high port per transfer, stays quiet and costs nothing
+// here); one that answered and was left unused (SYN-ACK then RST: the open
+// port of a SYN scan) is listed as open, and does not count toward the
+// thresholds. One client opening many connections to one port is one port.
 //
 // Host-behaviour: events are keyed by the prober; one incident per (source,
 // target, protocol) keeps the last kRing probes with their times, so both
@@ -108,22 +110,22 @@ class VerticalScan final : public Detector {
   void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
                  DetectorState* st) const noexcept override {
     State& s = *static_cast<State*>(st);
-    Table& t = *s.table;
     for (const HostEvent& ev : events) {
       if (ev.kind == HostEventKind::kDetector || (ev.proto != 6 && ev.proto != 17)) continue;
+      if (!(ev.flags & host_event_flag::kUnexpected)) continue;
       const PairKey k = PairKey::make(ev.src, &ev.dst, ev.proto, 0);
-      if (ev.kind == HostEventKind::kProbe) {
-        if (!(ev.flags & host_event_flag::kUnexpected)) continue;
-        probe(ctx, s, k, ev);
-      } else if (Entry* e = t.find(k)) {
-        answer(*e, ev);
-      }
+      probe(ctx, s, k, ev,
+            ev.kind == HostEventKind::kOpen      ? kAnswered
+            : ev.kind == HostEventKind::kRefused ? kRefused
+                                                 : kUnanswered);
     }
   }
 
-  void on_tick(ShardCtx& ctx, uint64_t now, DetectorState* st) const noexcept override {
+  void on_tick(ShardCtx& ctx, uint64_t tick, DetectorState* st) const noexcept override {
     State& s = *static_cast<State*>(st);
-    // A burst that went quiet: report the whole of it.
+    // A burst that went quiet (judged where its outcomes are complete):
+    // report the whole of it.
+    const uint64_t now = ctx.outcomes_complete_until(tick);
     s.settle.sweep([&](uint32_t i) -> Incident& { return s.table->at(i)->inc; },
                    [&](uint32_t i) {
                      Entry& e = *s.table->at(i);
@@ -133,9 +135,9 @@ class VerticalScan final : public Detector {
                      }
                      return e.counted > e.inc.alerted_amount && policy_.budget_left(e.inc);
                    });
-    if (now != UINT64_MAX)
+    if (tick != UINT64_MAX)
       s.table->expire(
-          now, std::max<uint64_t>(policy_.hold_down_ns, uint64_t(slow_window_ms_) * 1000000), 64);
+          tick, std::max<uint64_t>(policy_.hold_down_ns, uint64_t(slow_window_ms_) * 1000000), 64);
   }
 
  private:
@@ -158,7 +160,8 @@ class VerticalScan final : public Detector {
     return ev;
   }
 
-  void probe(ShardCtx& ctx, State& s, const PairKey& k, const HostEvent& ev) const noexcept {
+  void probe(ShardCtx& ctx, State& s, const PairKey& k, const HostEvent& ev,
+             PortState outcome) const noexcept {
     bool created;
     // An incident evicted by a full table first reports what it still owes.
     Entry* e = s.table->find_or_insert(k, ev.ts, &created, [&](Entry& old) {
@@ -182,14 +185,19 @@ class VerticalScan final : public Detector {
     e->head = (e->head + 1) % kRing;
     e->port[slot] = ev.dport;
     e->at_ms[slot] = at;
-    e->state[slot] = kUnanswered;
+    e->state[slot] = outcome;
     if (e->probes > 0 && ev.dport == uint16_t(e->prev_port + 1)) ++e->sequential;
     e->prev_port = ev.dport;
     ++e->probes;
-    ++e->counted;
     ++e->types[probe_type(ev.proto, ev.tcp_flags)];
     e->port_lo = std::min(e->port_lo, ev.dport);
     e->port_hi = std::max(e->port_hi, ev.dport);
+    if (outcome == kAnswered) {
+      ++e->answered;  // an open port: evidence, not a count
+      return;
+    }
+    ++e->counted;
+    if (outcome == kRefused) ++e->refused;
 
     uint8_t why = 0;
     if (in_window(*e, at, fast_window_ms_) >= fast_ports_)
@@ -199,19 +207,6 @@ class VerticalScan final : public Detector {
     if (policy_.decide(e->inc, e->counted, why != 0, ev.ts)) emit(ctx, *e, ev, why);
     if (e->inc.alerts_sent && e->counted > e->inc.alerted_amount)
       s.settle.add(s.table->index_of(e), e->inc);
-  }
-
-  void answer(Entry& e, const HostEvent& ev) const noexcept {
-    const int i = find_port(e, ev.dport);
-    if (i < 0 || e.state[i] != kUnanswered) return;
-    if (ev.kind == HostEventKind::kAnswered) {
-      e.state[i] = kAnswered;
-      ++e.answered;
-      --e.counted;  // a conversation, not a probe
-    } else {
-      e.state[i] = kRefused;
-      ++e.refused;
-    }
   }
 
   // Ring ports probed within `window_ms` before `now_ms` that were not answered.

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <vector>
 
 #include "dataplane/packet.h"
 #include "detectors/alert.h"
@@ -41,6 +42,13 @@ struct Batch {
   HostEvent** events = nullptr;
   uint32_t* n_events = nullptr;
   uint32_t event_cap = 0;
+  // Connection outcomes whose grace ran out with this batch, per flow shard,
+  // in attempt order; the host stage takes them after `events`. A list that
+  // keeps its capacity: after a pause in the traffic a whole burst of
+  // attempts comes due at once. Live, at most outcome_limit per shard and
+  // batch (the rest wait for the next batch); offline, all of them.
+  std::vector<HostEvent>* outcomes = nullptr;
+  uint32_t outcome_limit = 0;
 
   // Alerts raised by each flow shard, then each host shard: alert_cap fixed
   // slots each, then the slot's spill list (AlertSink), emptied by emit.

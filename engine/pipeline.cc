@@ -174,9 +174,9 @@ std::unique_ptr<Pipeline> Pipeline::create(const PipelineConfig& cfg_in,
   p->in_effect_.store(initial->generation, std::memory_order_relaxed);
   const uint32_t n = cfg.workers;
   const uint32_t per_shard_flows = std::max<uint32_t>(1024, cfg.flow_capacity / n);
-  // Room for every packet's connection and ICMP-error events plus a few
-  // detector events each; a detector's own events per packet are capped
-  // (kMaxDetectorEventsPerPacket), so only a batch where most packets speak
+  // Room for every packet's ICMP-error event plus a few detector events
+  // each (connection outcomes have lists of their own: Batch::outcomes); a detector's own events
+  // per packet are capped (kMaxDetectorEventsPerPacket), so only a batch where most packets speak
   // to many detectors at once can overflow, and that is counted.
   const uint32_t event_cap = cfg.batch_size * (2 + kMaxDetectorEventsPerPacket);
   for (uint32_t i = 0; i < n; ++i) {
@@ -184,7 +184,8 @@ std::unique_ptr<Pipeline> Pipeline::create(const PipelineConfig& cfg_in,
     if (!p->flow_.back()->init(per_shard_flows, cfg.timeouts, *initial, error)) return nullptr;
   }
   for (uint32_t i = 0; i < n; ++i) {
-    p->host_.push_back(std::make_unique<HostShard>(i, n, cfg.socket, event_cap * n));
+    p->host_.push_back(std::make_unique<HostShard>(
+        i, n, cfg.socket, event_cap * n, uint64_t(cfg.timeouts.answer_grace_ms) * 1'000'000ull));
     if (!p->host_.back()->init(*initial, error)) return nullptr;
   }
 
@@ -210,6 +211,11 @@ std::unique_ptr<Pipeline> Pipeline::create(const PipelineConfig& cfg_in,
     b->alerts = alloc_array<Alert*>(own, slots, cfg.socket);
     b->n_alerts = alloc_array<uint32_t>(own, slots, cfg.socket);
     b->alert_cap = cfg.alerts_per_batch;
+    p->outcome_lists_.push_back(std::make_unique<std::vector<HostEvent>[]>(n));
+    b->outcomes = p->outcome_lists_.back().get();
+    for (uint32_t s = 0; s < n; ++s)
+      b->outcomes[s].reserve(B);
+    b->outcome_limit = cfg.lossless ? UINT32_MAX : cfg.outcomes_per_batch;
     p->spills_.push_back(std::make_unique<std::deque<Alert>[]>(slots));
     b->spill = p->spills_.back().get();
     b->spill_limit = cfg.lossless ? SIZE_MAX : cfg.alert_spill_limit;

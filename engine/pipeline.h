@@ -40,9 +40,13 @@ struct PipelineConfig {
   // Live: spilled alerts one shard may add to one batch; beyond it they are
   // counted as dropped. Offline (lossless) nothing is dropped.
   uint32_t alert_spill_limit = 65536;
-  bool lossless = false;           // offline: wait for the output side instead of dropping
-  uint32_t heartbeat_ms = 100;     // live: an empty batch after this long without packets
-  int socket = 0;                  // NUMA socket the shards allocate on
+  // Live: connection outcomes one flow shard hands on per batch; past it
+  // they wait on the flow table's list for the next batch, counted as
+  // deferred (never lost). Offline all due outcomes go at once.
+  uint32_t outcomes_per_batch = 65536;
+  bool lossless = false;        // offline: wait for the output side instead of dropping
+  uint32_t heartbeat_ms = 100;  // live: an empty batch after this long without packets
+  int socket = 0;               // NUMA socket the shards allocate on
   // Ports (by id, below 64) whose NIC hashes with the symmetric key: their
   // RSS hash picks the flow shard. Others are hashed in software.
   uint64_t symmetric_rss_ports = 0;
@@ -123,6 +127,7 @@ class Pipeline {
   std::vector<std::unique_ptr<HostShard>> host_;
   std::vector<Batch*> batches_;
   std::vector<std::unique_ptr<std::deque<Alert>[]>> spills_;  // each batch's spill lists
+  std::vector<std::unique_ptr<std::vector<HostEvent>[]>> outcome_lists_;  // each batch's outcomes
   std::vector<void*> allocations_;
   std::atomic<uint32_t> free_batches_{0};  // tokens waiting at rx
   std::vector<Alert*> sort_scratch_;

@@ -3,6 +3,7 @@
 #include <rte_mbuf.h>
 
 #include <algorithm>
+#include <cstring>
 
 namespace harrier {
 
@@ -97,8 +98,8 @@ void FlowShard::update_flow(PacketCtx& c, FlowEntry& f, bool src_is_lo) noexcept
 }
 
 // An ICMP error belongs to the flow it quotes (the decode stage already sent
-// it to that flow's shard). An unreachable answering a probe is a failed attempt.
-void FlowShard::on_icmp_error(EventSink& events, PacketCtx& c) noexcept {
+// it to that flow's shard). An unreachable answering an attempt refuses it.
+void FlowShard::on_icmp_error(PacketCtx& c) noexcept {
   const PacketView& v = *c.v;
   ++counters_.icmp_errors;
   FlowKey k;
@@ -114,17 +115,48 @@ void FlowShard::on_icmp_error(EventSink& events, PacketCtx& c) noexcept {
   const bool quote_from_initiator = quoted_src_is_lo == f->initiator_is_lo;
   if (!unreachable || !quote_from_initiator || f->responder_replied) return;
   f->responder_replied = 1;
-  if (!rt_.home->contains(v.quoted.dst)) return;
+  if (f->answer_by && c.ts <= f->answer_by && f->answer == FlowAnswer::kNone)
+    f->answer = FlowAnswer::kRefused;
+}
+
+// An attempt whose grace ran out (or whose flow starts over): what became of
+// it. A conversation (answered, and data flowed either way; any answered UDP)
+// is nobody's business on the host stage and raises nothing.
+void FlowShard::report_outcome(std::vector<HostEvent>& out, const FlowEntry& f) noexcept {
+  HostEventKind kind;
+  switch (f.answer) {
+    case FlowAnswer::kNone:
+      kind = HostEventKind::kUnanswered;
+      break;
+    case FlowAnswer::kRefused:
+      kind = HostEventKind::kRefused;
+      break;
+    case FlowAnswer::kPositive:
+    default:
+      if (f.key.proto != 6 || f.data_seen) return;
+      kind = HostEventKind::kOpen;
+      break;
+  }
+  const FlowKey& k = f.key;
+  const bool lo = f.initiator_is_lo;
   HostEvent e;
-  e.ts = c.ts;
-  e.order = c.order;
-  e.src = v.quoted.src;
-  e.dst = v.quoted.dst;
-  e.sport = v.quoted.sport;
-  e.dport = v.quoted.dport;
-  e.proto = v.quoted.ip_proto;
-  e.kind = HostEventKind::kFailed;
-  events.emit(e, e.src);
+  e.kind = kind;
+  e.ts = f.first_ts;
+  e.order = f.probe_order;
+  std::memcpy(e.src.bytes, lo ? k.addr_lo : k.addr_hi, 16);
+  std::memcpy(e.dst.bytes, lo ? k.addr_hi : k.addr_lo, 16);
+  e.src.family = e.dst.family = k.family;
+  e.sport = lo ? k.port_lo : k.port_hi;
+  e.dport = lo ? k.port_hi : k.port_lo;
+  e.proto = k.proto;
+  e.tcp_flags = f.probe_flags;
+  e.ttl = f.probe_ttl;
+  e.ip_id = f.probe_ip_id;
+  if (f.probe_unexpected) e.flags |= host_event_flag::kUnexpected;
+  if (lo ? f.lo_home : f.hi_home) e.flags |= host_event_flag::kSrcHome;
+  e.host_shard = host_shard_of(e.src, n_host_shards_);
+  out.push_back(e);
+  ++counters_.outcomes;
 }
 
 void FlowShard::process(Batch& b) noexcept {
@@ -133,6 +165,8 @@ void FlowShard::process(Batch& b) noexcept {
   AlertSink sink(b.alerts[id_], b.alert_cap, &b.spill[id_], b.spill_limit);
   EventSink events(b.events[id_], &b.n_events[id_], b.event_cap, n_host_shards_);
   ShardCtx ctx{id_, socket_, rt_, &sink, &events};
+  std::vector<HostEvent>& outcomes = b.outcomes[id_];
+  outcomes.clear();
 
   // 1. Gather this shard's packets and build their flow keys.
   uint32_t m = 0, nk = 0;
@@ -181,6 +215,12 @@ void FlowShard::process(Batch& b) noexcept {
         continue;
       }
       FlowEntry& f = *found[j];
+      // An idle flow that starts over must not take its attempt's outcome
+      // with it (only timeouts shorter than the grace can get here).
+      if (f.answer_by && !created[j] && flows_->is_expired(f, c.ts)) {
+        flows_->stop_waiting(&f);
+        report_outcome(outcomes, f);
+      }
       const bool is_new = created[j] || flows_->refresh(&f, c.ts);
       if (is_new) {
         (src_is_lo ? f.lo_home : f.hi_home) = rt_.home->contains(c.v->src);
@@ -190,39 +230,32 @@ void FlowShard::process(Batch& b) noexcept {
       c.dst_home = src_is_lo ? f.hi_home : f.lo_home;
       c.flow = &f;
       c.flow_created = is_new;
-      const bool replied_before = f.responder_replied;
       update_flow(c, f, src_is_lo);
 
-      // Connection attempts toward home hosts, and how the target answered.
+      // Connection attempts toward home hosts wait for their answer; what
+      // arrives within the grace is remembered on the flow (see report_outcome).
       const PacketView& v = *c.v;
       const bool is_tcp = v.proto == L4Proto::kTcp;
       if (!(is_tcp || v.proto == L4Proto::kUdp)) continue;
-      HostEvent e;
-      e.ts = c.ts;
-      e.order = c.order;
-      e.proto = v.ip_proto;
-      if (c.flow_created && c.from_initiator && c.dst_home &&
-          !(is_tcp && (v.tcp_flags & tcp_flag::kRst))) {
-        e.kind = HostEventKind::kProbe;
-        e.src = v.src, e.dst = v.dst, e.sport = v.sport, e.dport = v.dport;
-        e.tcp_flags = v.tcp_flags;
-        if (!rt_.inventory->serves(v.dst, v.ip_proto, v.dport))
-          e.flags |= host_event_flag::kUnexpected;
-        if (c.src_home) e.flags |= host_event_flag::kSrcHome;
-        e.ttl = v.ttl;
-        e.ip_id = v.ip_id;
-      } else if (!c.from_initiator && !replied_before && f.pkts[0] > 0 && c.src_home) {
-        e.kind = is_tcp && (v.tcp_flags & tcp_flag::kRst) ? HostEventKind::kFailed
-                                                          : HostEventKind::kAnswered;
-        e.src = v.dst, e.dst = v.src, e.sport = v.dport, e.dport = v.sport;
-      } else {
-        continue;
+      const bool rst = is_tcp && (v.tcp_flags & tcp_flag::kRst);
+      if (c.flow_created && c.from_initiator && c.dst_home && !rst) {
+        f.probe_flags = v.tcp_flags;
+        f.probe_ttl = v.ttl;
+        f.probe_ip_id = v.ip_id;
+        f.probe_unexpected = !rt_.inventory->serves(v.dst, v.ip_proto, v.dport);
+        flows_->await_answer(&f, c.ts, c.order);
+      } else if (f.answer_by && c.ts <= f.answer_by) {
+        if (!c.from_initiator && f.answer == FlowAnswer::kNone)
+          f.answer = rst ? FlowAnswer::kRefused : FlowAnswer::kPositive;
+        if (v.payload_len > 0) f.data_seen = true;
+        // A conversation is final: off the list, nothing to report, and
+        // free to be evicted like any other flow.
+        if (f.answer == FlowAnswer::kPositive && (!is_tcp || f.data_seen)) flows_->stop_waiting(&f);
       }
-      events.emit(e, e.src);
     }
   }
   for (uint32_t i = 0; i < m; ++i)
-    if (pkts_[i].decoded && pkts_[i].v->quoted.present) on_icmp_error(events, pkts_[i]);
+    if (pkts_[i].decoded && pkts_[i].v->quoted.present) on_icmp_error(pkts_[i]);
 
   // 3. Detectors, one call per burst each.
   const std::span<const PacketCtx> span(pkts_.data(), m);
@@ -238,7 +271,23 @@ void FlowShard::process(Batch& b) noexcept {
   };
   if (!std::is_sorted(ev, ev + n_ev, before)) std::sort(ev, ev + n_ev, before);
 
-  // 4. Idle flows leave a little at a time, so no burst pays for a mass expiry.
+  // 4. Attempts whose grace ran out with this batch, oldest first. Their
+  // deadline is packet time, and every flow shard sees every batch's
+  // max_ts, so which batch reports an outcome does not depend on the
+  // worker count.
+  const uint64_t due = b.end_of_input ? UINT64_MAX : b.max_ts;
+  if (due) {
+    const uint32_t room =
+        b.outcome_limit > outcomes.size() ? b.outcome_limit - uint32_t(outcomes.size()) : 0;
+    const uint32_t taken =
+        flows_->take_due(due, room, [&](FlowEntry& f) { report_outcome(outcomes, f); });
+    if (taken == room && flows_->has_due(due)) ++counters_.outcomes_deferred;
+  }
+  auto by_order = [](const HostEvent& x, const HostEvent& y) { return x.order < y.order; };
+  if (!std::is_sorted(outcomes.begin(), outcomes.end(), by_order))
+    std::sort(outcomes.begin(), outcomes.end(), by_order);
+
+  // 5. Idle flows leave a little at a time, so no burst pays for a mass expiry.
   if (b.max_ts) flows_->expire(b.max_ts, 64);
 
   b.n_alerts[id_] = sink.in_slots();
@@ -252,30 +301,27 @@ void FlowShard::process(Batch& b) noexcept {
 }
 
 void HostShard::process(Batch& b) noexcept {
-  // Merge this shard's events from every flow shard back into packet order.
-  uint32_t head[64] = {};
-  uint32_t k = 0;
-  const uint32_t cap = uint32_t(merged_.size());
-  for (;;) {
-    int best = -1;
-    uint64_t best_order = UINT64_MAX;
-    for (uint32_t s = 0; s < n_flow_shards_; ++s) {
-      while (head[s] < b.n_events[s] && b.events[s][head[s]].host_shard != id_)
-        ++head[s];
-      if (head[s] < b.n_events[s] && b.events[s][head[s]].order < best_order) {
-        best = int(s);
-        best_order = b.events[s][head[s]].order;
-      }
-    }
-    if (best < 0 || k == cap) break;
-    merged_[k++] = b.events[best][head[best]++];
+  // Merge this shard's events from every flow shard back into packet order,
+  // then the connection outcomes that came due, in attempt order.
+  merged_.clear();
+  merge(b.events, b.n_events);
+  const size_t n_packet_events = merged_.size();
+  HostEvent* outcome_lists[64];
+  uint32_t outcome_counts[64];
+  for (uint32_t s = 0; s < n_flow_shards_; ++s) {
+    outcome_lists[s] = b.outcomes[s].data();
+    outcome_counts[s] = uint32_t(b.outcomes[s].size());
   }
-  counters_.events += k;
+  merge(outcome_lists, outcome_counts);
+  const uint32_t k = uint32_t(merged_.size());
+  counters_.events += n_packet_events;
+  counters_.outcomes += k - n_packet_events;
 
   const uint32_t slot = n_flow_shards_ + id_;
   AlertSink sink(b.alerts[slot], b.alert_cap, &b.spill[slot], b.spill_limit);
   ShardCtx ctx{id_, socket_, b.snap->rt, &sink};
   const std::span<const HostEvent> span(merged_.data(), k);
+  ctx.answer_grace_ns = answer_grace_ns_;
   const uint64_t now = b.end_of_input ? UINT64_MAX : b.max_ts;
   for (AttachedDetector& d : detectors_) {
     if (!b.snap->runs(d.index)) continue;
@@ -288,6 +334,27 @@ void HostShard::process(Batch& b) noexcept {
   counters_.alerts += sink.size();
   counters_.alerts_dropped += sink.dropped();
   published_.publish(counters_);
+}
+
+// A k-way merge, on packet order, of the flow shards' lists of the events
+// this shard owns. Ties keep flow shard order, which is deterministic:
+// events of one packet all come from one flow shard.
+void HostShard::merge(HostEvent* const* lists, const uint32_t* counts) {
+  uint32_t head[64] = {};
+  for (;;) {
+    int best = -1;
+    uint64_t best_key = UINT64_MAX;
+    for (uint32_t s = 0; s < n_flow_shards_; ++s) {
+      while (head[s] < counts[s] && lists[s][head[s]].host_shard != id_)
+        ++head[s];
+      if (head[s] < counts[s] && (best < 0 || lists[s][head[s]].order < best_key)) {
+        best = int(s);
+        best_key = lists[s][head[s]].order;
+      }
+    }
+    if (best < 0) break;
+    merged_.push_back(lists[best][head[best]++]);
+  }
 }
 
 }  // namespace harrier

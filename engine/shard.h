@@ -31,8 +31,10 @@ struct alignas(64) FlowShardCounters {
   uint64_t icmp_errors = 0;
   uint64_t icmp_errors_unmatched = 0;  // quote names no flow we saw
   uint64_t events = 0;
-  uint64_t events_dropped = 0;  // event budget of a batch exceeded
-  uint64_t events_capped = 0;   // a packet's events to one detector beyond the per-packet cap
+  uint64_t events_dropped = 0;     // event budget of a batch exceeded
+  uint64_t events_capped = 0;      // a packet's events to one detector beyond the per-packet cap
+  uint64_t outcomes = 0;           // connection outcomes reported (unanswered, refused, open)
+  uint64_t outcomes_deferred = 0;  // live batches that left due outcomes for the next batch
   uint64_t alerts = 0;
   uint64_t alerts_spilled = 0;  // past the batch's slots, kept in its spill list
   uint64_t alerts_dropped = 0;  // live only: past the spill list's bound
@@ -49,6 +51,7 @@ struct FlowShardSnapshot {
 
 struct alignas(64) HostShardCounters {
   uint64_t events = 0;
+  uint64_t outcomes = 0;  // connection outcomes taken
   uint64_t alerts = 0;
   uint64_t alerts_spilled = 0;
   uint64_t alerts_dropped = 0;
@@ -90,7 +93,8 @@ class FlowShard {
 
  private:
   void update_flow(PacketCtx& c, FlowEntry& f, bool src_is_lo) noexcept;
-  void on_icmp_error(EventSink& events, PacketCtx& c) noexcept;
+  void on_icmp_error(PacketCtx& c) noexcept;
+  void report_outcome(std::vector<HostEvent>& out, const FlowEntry& f) noexcept;
 
   uint32_t id_;
   uint32_t n_host_shards_;
@@ -111,8 +115,11 @@ class FlowShard {
 
 class HostShard {
  public:
-  HostShard(uint32_t id, uint32_t n_flow_shards, int socket, uint32_t event_cap)
-      : id_(id), n_flow_shards_(n_flow_shards), socket_(socket), merged_(event_cap) {}
+  HostShard(uint32_t id, uint32_t n_flow_shards, int socket, uint32_t event_cap,
+            uint64_t answer_grace_ns)
+      : id_(id), n_flow_shards_(n_flow_shards), socket_(socket), answer_grace_ns_(answer_grace_ns) {
+    merged_.reserve(event_cap);
+  }
 
   bool init(const RuntimeSnapshot& snap, std::string* error);
   void process(Batch& b) noexcept;
@@ -120,11 +127,14 @@ class HostShard {
   HostShardCounters snapshot() const { return published_.read(); }  // any thread
 
  private:
+  void merge(HostEvent* const* lists, const uint32_t* counts);
+
   uint32_t id_;
   uint32_t n_flow_shards_;
   int socket_;
+  uint64_t answer_grace_ns_;
   std::vector<AttachedDetector> detectors_;
-  std::vector<HostEvent> merged_;
+  std::vector<HostEvent> merged_;  // one batch's events, then its outcomes
   HostShardCounters counters_;
   Published<HostShardCounters> published_;
 };

@@ -8,6 +8,7 @@ Each group takes the runner `h` (h.pcap(pkts) -> path, h.alerts(files,
 """
 import os
 import random
+import re
 import subprocess
 
 import catalog as cat
@@ -247,12 +248,25 @@ def group_vertical(h, check, by):
     check("vertical: a scan is seen through a flood of pipelined SMTP commands, the cap reported",
           len(by(alerts, "vertical-scan")) >= 1 and "detector events capped" in stats and
           "host events dropped" not in stats, stats[-500:])
-    # Negatives: many connections to one port; passive FTP; 19 ports.
-    many = cat.many_connections_one_port("198.51.100.20", "172.16.14.80", 80, 300, T0, 0.01)
-    check("vertical: many connections to one service port are quiet",
-          by(h.alerts(h.pcap(many)), "vertical-scan") == [])
-    ftp = cat.passive_ftp("198.51.100.21", "172.16.14.21", 40, T0, gap=0.1)
-    check("vertical: passive FTP data ports (answered) are quiet", by(h.alerts(h.pcap(ftp)), "vertical-scan") == [])
+    def outcomes_of(path):  # the summary's count of connection outcomes (not printed with --quiet)
+        err = subprocess.run([h.binary, "read", path, "--eve", os.devnull], capture_output=True, text=True).stderr
+        return re.findall(r"(\d+) connection outcomes", err)
+
+    # A scan's open ports (SYN-ACK, then the scanner's RST) are listed as
+    # open, not counted; every attempt became exactly one outcome.
+    opened = h.pcap(cat.vertical_scan("192.0.2.201", "172.16.14.2", list(range(1, 101)), T0, 2.0,
+                                      open_ports=(22, 80)))
+    a = by(h.alerts(opened), "vertical-scan")
+    check("vertical: open ports found by the scan are evidence (2 open of 100), one outcome per attempt",
+          a and ev(a[-1])["open"] == 2 and ev(a[-1])["closed"] == 98 and outcomes_of(opened) == ["100"],
+          f"{outcomes_of(opened)} {[ev(x) for x in a[-1:]]}")
+    # Negatives: many connections to one port; passive FTP; 19 ports. The
+    # answered conversations cost the host stage nothing: no outcome at all.
+    many = h.pcap(cat.many_connections_one_port("198.51.100.20", "172.16.14.80", 80, 300, T0, 0.01))
+    ftp = h.pcap(cat.passive_ftp("198.51.100.21", "172.16.14.21", 40, T0, gap=0.1))
+    for name, path in (("300 connections to one port", many), ("passive FTP data ports", ftp)):
+        check(f"vertical: {name} (answered conversations) is quiet, with no connection outcome",
+              by(h.alerts(path), "vertical-scan") == [] and outcomes_of(path) == ["0"], str(outcomes_of(path)))
     few = cat.vertical_scan("192.0.2.200", "172.16.14.1", list(range(1000, 1019)), T0, 1.0)
     check("vertical: 19 ports stay below the threshold", by(h.alerts(h.pcap(few)), "vertical-scan") == [])
 

@@ -108,7 +108,7 @@ class Live:
         The replays then see their links go down and report."""
         self.proc.send_signal(signal.SIGTERM)
         out, err = self.proc.communicate(timeout=60)
-        m = re.findall(r"host events, (\d+) alerts", err)
+        m = re.findall(r"connection outcomes, (\d+) alerts", err)
         return self.proc.returncode, int(m[-1]) if m else -1, err
 
     def reports(self):
@@ -233,7 +233,7 @@ def run(h, check, by, cat):
     time.sleep(0.5)
     live.replay(scan, "--lossless", port=1)
     s_on = live.settle(len(pkts) + len(scan_pkts))
-    # Unanswered attempts count once answer_grace (3 s) has passed: the
+    # Unanswered attempts count once the flow table's answer_grace (3 s) has passed: the
     # heartbeat moves packet time on the quiet link.
     deadline = time.time() + 20
     while time.time() < deadline and s_on.get("ok") and s_on["alerts"]["by_detector"]["horizontal-scan"] == 0:

@@ -111,3 +111,22 @@ TEST(Config, PortListsAndFractionalParameters) {
                 .find("must list 1 to 255 entries, not 0"),
             std::string::npos);
 }
+
+TEST(Config, AnswerGraceIsAFlowTableSettingShorterThanEveryTimeout) {
+  Config c = load_config("");
+  EXPECT_EQ(c.timeouts.answer_grace_ms, 3000u);
+  apply_config_yaml(c, "dataplane:\n  flow_table: {answer_grace: 0.5}\n", "test.yaml");
+  EXPECT_EQ(c.timeouts.answer_grace_ms, 500u);
+  EXPECT_NE(error_of("dataplane:\n  flow_table:\n    answer_grace: 40\n")
+                .find("dataplane.flow_table.answer_grace: must be shorter than every flow "
+                      "timeout (the shortest is 30 s)"),
+            std::string::npos);
+  EXPECT_NE(
+      error_of("dataplane:\n  flow_table:\n    timeouts: {closed: 2}\n")
+          .find("answer_grace: must be shorter than every flow timeout (the shortest is 2 s)"),
+      std::string::npos);
+  // The detector parameter it replaces says where it went.
+  EXPECT_NE(error_of("detectors:\n  horizontal-scan: {answer_grace: 2}\n")
+                .find("moved to dataplane.flow_table.answer_grace"),
+            std::string::npos);
+}

@@ -90,3 +90,83 @@ TEST(FlowTable, FullTableEvictsLeastRecentlyUsed) {
   EXPECT_EQ(t->size(), cap);  // never grows past its budget
   EXPECT_EQ(t->counters().insert_failures, 0u);
 }
+
+// The answer-wait list: attempts come due in the order they were made, one
+// grace after their packet, and only those; an attempt answered and taken
+// off early, or evicted, never comes due.
+TEST(FlowTable, AttemptsComeDueOneGraceLaterInOrder) {
+  auto t = table(1024, "ft_wait");
+  bool created;
+  std::vector<FlowEntry*> e;
+  for (uint32_t i = 0; i < 4; ++i) {
+    e.push_back(get(*t, key(i), (10 + i) * kSec, &created));
+    ASSERT_TRUE(e.back() && created);
+    t->await_answer(e.back(), (10 + i) * kSec, 100 + i);
+  }
+  t->stop_waiting(e[1]);  // answered for good: never comes due
+  std::vector<uint64_t> due;
+  auto take = [&](uint64_t now) {
+    return t->take_due(now, UINT32_MAX, [&](FlowEntry& f) { due.push_back(f.probe_order); });
+  };
+  EXPECT_EQ(take(12 * kSec), 0u);             // 3 s grace: nothing before 13 s
+  EXPECT_EQ(take(13 * kSec), 1u);             // the first attempt, exactly at its deadline
+  EXPECT_EQ(take(15 * kSec + kSec / 2), 1u);  // the second was taken off; the third is due
+  EXPECT_EQ(take(UINT64_MAX), 1u);            // end of input: all the rest
+  EXPECT_EQ(due, (std::vector<uint64_t>{100, 102, 103}));
+  EXPECT_EQ(t->counters().awaiting, 4u);
+  EXPECT_EQ(t->counters().awaiting_evicted, 0u);
+}
+
+TEST(FlowTable, AttemptsTakenAtMostLimitPerCallRestWait) {
+  auto t = table(1024, "ft_wait_limit");
+  bool created;
+  for (uint32_t i = 0; i < 10; ++i)
+    t->await_answer(get(*t, key(i), kSec, &created), kSec, i);
+  uint32_t n = 0;
+  EXPECT_EQ(t->take_due(10 * kSec, 4, [&](FlowEntry&) { ++n; }), 4u);
+  EXPECT_TRUE(t->has_due(10 * kSec));
+  EXPECT_EQ(t->take_due(10 * kSec, 100, [&](FlowEntry&) { ++n; }), 6u);
+  EXPECT_EQ(n, 10u);
+  EXPECT_FALSE(t->has_due(UINT64_MAX));
+}
+
+TEST(FlowTable, DeadlinesNeverStepBackWhenPacketTimeDoes) {
+  auto t = table(1024, "ft_wait_back");
+  bool created;
+  FlowEntry* a = get(*t, key(1), 20 * kSec, &created);
+  t->await_answer(a, 20 * kSec, 1);
+  FlowEntry* b = get(*t, key(2), 19 * kSec, &created);  // merged inputs: time steps back
+  t->await_answer(b, 19 * kSec, 2);
+  EXPECT_EQ(b->answer_by, a->answer_by);  // the list stays in deadline order
+  std::vector<uint64_t> due;
+  t->take_due(23 * kSec, UINT32_MAX, [&](FlowEntry& f) { due.push_back(f.probe_order); });
+  EXPECT_EQ(due, (std::vector<uint64_t>{1, 2}));
+}
+
+TEST(FlowTable, AnAttemptEvictedBeforeItsGraceIsCountedNotReported) {
+  auto t = table(1024, "ft_wait_evict");
+  bool created;
+  for (uint32_t i = 0; i < 1024; ++i)
+    t->await_answer(get(*t, key(i), kSec, &created), kSec, i);
+  get(*t, key(5000), kSec, &created);  // full of waiting attempts: one goes
+  EXPECT_EQ(t->counters().awaiting_evicted, 1u);
+  uint32_t n = 0;
+  t->take_due(UINT64_MAX, UINT32_MAX, [&](FlowEntry&) { ++n; });
+  EXPECT_EQ(n, 1023u);
+}
+
+TEST(FlowTable, AFullTableEvictsConversationsBeforeWaitingAttempts) {
+  auto t = table(1024, "ft_wait_protect");
+  bool created;
+  // The oldest 4 flows are attempts still waiting; the rest are not.
+  for (uint32_t i = 0; i < 1024; ++i) {
+    FlowEntry* e = get(*t, key(i), kSec, &created);
+    if (i < 4) t->await_answer(e, kSec, i);
+  }
+  get(*t, key(5000), kSec, &created);
+  EXPECT_EQ(t->counters().awaiting_evicted, 0u);
+  EXPECT_EQ(t->counters().evicted, 1u);
+  uint32_t n = 0;
+  t->take_due(UINT64_MAX, UINT32_MAX, [&](FlowEntry&) { ++n; });
+  EXPECT_EQ(n, 4u);
+}
