@@ -10,7 +10,8 @@
 
 namespace harrier {
 
-struct FlowKey {
+// Aligned for rte_hash_crc, which loads the key 8 bytes at a time.
+struct alignas(8) FlowKey {
   uint8_t addr_lo[16];
   uint8_t addr_hi[16];
   uint16_t port_lo;

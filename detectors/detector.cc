@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 
 #include <rte_hash_crc.h>
@@ -11,7 +12,11 @@
 namespace harrier {
 
 uint16_t host_shard_of(const IpAddr& key, uint32_t n_host_shards) noexcept {
-  return uint16_t(hash_to_shard(rte_hash_crc(key.bytes, 16, key.family), n_host_shards));
+  // An aligned copy: rte_hash_crc loads 8 bytes at a time, and an IpAddr
+  // (17 bytes) sits at any offset.
+  uint64_t w[2];
+  std::memcpy(w, key.bytes, sizeof w);
+  return uint16_t(hash_to_shard(rte_hash_crc(w, sizeof w, key.family), n_host_shards));
 }
 
 const char* target_order_name(TargetOrder o) {

@@ -235,7 +235,7 @@ inline void alert_header(Alert& a, uint16_t detector, uint64_t ts, uint64_t orde
 
 // A key made of up to two addresses and a small discriminator, for detector
 // tables. Zero-initialise before filling: the bytes are hashed whole.
-struct PairKey {
+struct alignas(8) PairKey {  // aligned: rte_hash_crc loads 8 bytes at a time
   uint8_t a[16];
   uint8_t b[16];
   uint8_t fam_a, fam_b, proto, kind;

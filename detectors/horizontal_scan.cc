@@ -36,7 +36,7 @@ constexpr ParamSpec kParams[] = {
      "(source, port) pairs remembered, all shards together"},
 };
 
-struct ScanKey {
+struct alignas(8) ScanKey {  // aligned: rte_hash_crc loads 8 bytes at a time
   uint8_t src[16];
   uint8_t family;
   uint8_t proto;
