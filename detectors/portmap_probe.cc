@@ -14,6 +14,7 @@
 #include "dataplane/bounded_table.h"
 #include "detectors/detector.h"
 #include "detectors/evidence.h"
+#include "detectors/protocols/rpc.h"
 
 namespace harrier {
 namespace {
@@ -55,32 +56,6 @@ using Table = BoundedTable<PairKey, Entry>;
 
 using State = TableState<Entry>;
 
-constexpr uint32_t kPortmapProgram = 100000;
-
-// ONC RPC call header (RFC 5531): xid, msg_type=0, rpcvers=2, prog, vers, proc.
-// TCP prefixes a 4-byte record mark. Returns proc + 1, or 0 when the payload
-// is not a portmapper call.
-uint32_t rpc_portmap_proc(const PacketView& v) {
-  const uint8_t* p = v.payload;
-  uint32_t len = v.payload_len;
-  if (v.proto == L4Proto::kTcp) {
-    if (len < 4) return 0;
-    p += 4, len -= 4;
-  }
-  if (len < 24) return 0;
-  auto rd = [p](int off) {
-    return uint32_t(p[off]) << 24 | uint32_t(p[off + 1]) << 16 | uint32_t(p[off + 2]) << 8 |
-           p[off + 3];
-  };
-  if (rd(4) != 0 || rd(8) != 2 || rd(12) != kPortmapProgram) return 0;
-  return rd(20) + 1;
-}
-
-const char* proc_name(uint32_t code) {
-  static constexpr const char* kNames[] = {"NULL", "SET", "UNSET", "GETPORT", "DUMP", "CALLIT"};
-  return code >= 1 && code <= 6 ? kNames[code - 1] : nullptr;
-}
-
 class PortmapProbe final : public Detector {
  public:
   PortmapProbe(const DetectorDescriptor& d, const DetectorConfig& c)
@@ -112,7 +87,7 @@ class PortmapProbe final : public Detector {
       e.src = v.src, e.dst = v.dst, e.sport = v.sport, e.dport = v.dport;
       e.proto = v.ip_proto, e.ttl = v.ttl, e.ip_id = v.ip_id, e.tcp_flags = v.tcp_flags;
       e.aux[0] = v.payload_len;
-      e.aux[1] = rpc_portmap_proc(v);
+      e.aux[1] = rpc::portmap_call_proc(v.payload, v.payload_len, v.proto == L4Proto::kTcp);
       if (p.src_home) e.flags |= host_event_flag::kSrcHome;
       ctx.events->emit(e, network_of(v.src));
     }
@@ -184,7 +159,7 @@ std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig
 }
 
 void render(const Alert& a, AlertText& t) {
-  const char* proc = proc_name(a.extra);
+  const char* proc = rpc::portmap_proc_name(a.extra);
   const bool repeat = a.count[2] != 0;
   const bool same_port = repeat && a.count[1] == a.sport;
   std::string again;
@@ -216,7 +191,7 @@ void render(const Alert& a, AlertText& t) {
   e["payload_bytes"] = a.count[0];
   e["ttl"] = a.ttl;
   e["ip_id"] = a.ip_id;
-  if (proc) e["rpc"] = {{"program", kPortmapProgram}, {"procedure", proc}};
+  if (proc) e["rpc"] = {{"program", rpc::kPortmapProgram}, {"procedure", proc}};
 }
 
 }  // namespace

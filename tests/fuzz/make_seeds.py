@@ -69,9 +69,17 @@ def main():
     caps = [os.path.join(ROOT, "tests", "pcaps", "sample.pcap")] + sorted(
         glob.glob(os.path.join(ROOT, "tests", "pcaps", "tools", "*.pcap")))
     for cap in caps:
+        burst = b""
         for i, fr in enumerate(frames(cap)):
             if i % 7 == 0:
                 put("fuzz_decode", fr)
+            # fuzz_pipeline: bursts of 32 frames, each as u16 length, u16 us gap, frame.
+            burst += struct.pack("!HH", len(fr) & 0xFFFF, 100) + fr
+            if i % 32 == 31:
+                put("fuzz_pipeline", burst)
+                burst = b""
+        if burst:
+            put("fuzz_pipeline", burst)
             x = l4(fr)
             if not x or not x[3]:
                 continue
@@ -82,9 +90,18 @@ def main():
                 put("fuzz_snmp", payload)
             if proto == 6 and 25 in (sp, dp):
                 put("fuzz_smtp", bytes([len(payload) & 0xFF]) + payload)
+            if 111 in (sp, dp):
+                put("fuzz_rpc", payload)
         if os.path.getsize(cap) < 65536:
             put("fuzz_pcap", open(cap, "rb").read())
     put("fuzz_pcap", open(caps[0], "rb").read()[:4096])
+
+    # Portmapper calls (RFC 1833): GETPORT and DUMP over UDP, a truncated one.
+    for proc in (3, 4):
+        call = struct.pack("!IIIIII", 0x1234, 0, 2, 100000, 2, proc) + bytes(16)
+        put("fuzz_rpc", call)
+        put("fuzz_rpc", struct.pack("!I", 0x80000000 | len(call)) + call)
+    put("fuzz_rpc", struct.pack("!IIII", 1, 0, 2, 100000))
 
     configs = [os.path.join(ROOT, "deploy", "harrier.yaml")]
     for c in configs:
