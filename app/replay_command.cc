@@ -272,6 +272,8 @@ int run_replay(const ReplayOptions& o) {
   const uint64_t max_lag = uint64_t(double(kMaxLagNs) * double(hz) / 1e9);
   for (uint32_t loop = 0; loop < o.loops && !g_stop.load(std::memory_order_relaxed); ++loop) {
     const uint64_t loop_start = rte_rdtsc();
+    // At recorded pace each loop has a schedule of its own, from its start.
+    if (o.pace == ReplayPace::kRecorded) slip = 0;
     auto due = [&](size_t k) -> uint64_t {
       switch (o.pace) {
         case ReplayPace::kTopSpeed:

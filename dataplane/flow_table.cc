@@ -248,7 +248,11 @@ FlowEntry* FlowTable::find(const FlowKey& key, uint64_t now) noexcept {
 
 uint32_t FlowTable::expire(uint64_t now, uint32_t budget) noexcept {
   uint32_t n = 0;
-  while (n < budget && lru_.head != kNil && is_expired(entries_[lru_.head], now)) {
+  // An attempt still waiting holds expiry back until its outcome is out:
+  // only a timeout shorter than the grace (refused by the config) or packet
+  // time running backwards between files could get one here.
+  while (n < budget && lru_.head != kNil && entries_[lru_.head].answer_by == 0 &&
+         is_expired(entries_[lru_.head], now)) {
     remove(lru_.head);
     ++counters_.expired;
     ++n;

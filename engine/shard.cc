@@ -243,6 +243,7 @@ void FlowShard::process(Batch& b) noexcept {
         f.probe_ttl = v.ttl;
         f.probe_ip_id = v.ip_id;
         f.probe_unexpected = !rt_.inventory->serves(v.dst, v.ip_proto, v.dport);
+        f.data_seen = v.payload_len > 0;  // a SYN with data, or a flow met mid-stream
         flows_->await_answer(&f, c.ts, c.order);
       } else if (f.answer_by && c.ts <= f.answer_by) {
         if (!c.from_initiator && f.answer == FlowAnswer::kNone)

@@ -78,8 +78,6 @@ def main():
             if i % 32 == 31:
                 put("fuzz_pipeline", burst)
                 burst = b""
-        if burst:
-            put("fuzz_pipeline", burst)
             x = l4(fr)
             if not x or not x[3]:
                 continue
@@ -92,6 +90,8 @@ def main():
                 put("fuzz_smtp", bytes([len(payload) & 0xFF]) + payload)
             if 111 in (sp, dp):
                 put("fuzz_rpc", payload)
+        if burst:
+            put("fuzz_pipeline", burst)
         if os.path.getsize(cap) < 65536:
             put("fuzz_pcap", open(cap, "rb").read())
     put("fuzz_pcap", open(caps[0], "rb").read()[:4096])
