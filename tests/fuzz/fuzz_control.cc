@@ -20,7 +20,8 @@ harrier::ControlServer* server() {
       return nlohmann::ordered_json{{"n", r.value("n", 0)}, {"s", r.value("s", std::string())}};
     };
     h["detectors"] = [](const nlohmann::json& r) -> nlohmann::ordered_json {
-      if (r.contains("id") && !r["id"].is_string()) throw std::invalid_argument("id must be a string");
+      if (r.contains("id") && !r["id"].is_string())
+        throw std::invalid_argument("id must be a string");
       return {{"id", r.value("id", std::string())}};
     };
     std::string err;

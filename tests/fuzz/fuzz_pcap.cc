@@ -18,9 +18,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   harrier::PcapFileInfo info;
   std::string err;
   uint64_t bytes = 0;
-  harrier::scan_pcap_file(path, &info, &err, [&](uint64_t, const uint8_t* p, uint32_t caplen, uint32_t) {
-    if (caplen) bytes += p[caplen - 1];  // every byte it hands out is readable
-    return true;
-  });
+  harrier::scan_pcap_file(path, &info, &err,
+                          [&](uint64_t, const uint8_t* p, uint32_t caplen, uint32_t) {
+                            if (caplen)
+                              bytes += p[caplen - 1];  // every byte it hands out is readable
+                            return true;
+                          });
   return 0;
 }
