@@ -31,10 +31,6 @@ enum class HostEventKind : uint8_t {
   kDetector,        // a detector's own event (see `detector`)
 };
 
-// Whether an event is a connection outcome (an attempt, and how it ended).
-inline bool is_outcome(HostEventKind k) noexcept {
-  return k != HostEventKind::kDetector;
-}
 
 namespace host_event_flag {
 inline constexpr uint8_t kUnexpected = 0x01;  // inventory does not list (dst, proto, dport)
