@@ -1,6 +1,7 @@
 #include "app/replay_command.h"
 
 #include <sched.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -104,37 +105,65 @@ bool open_tx_port(const std::string& dev, rte_mempool* pool, uint16_t* port_id,
     *error = "cannot set up the TX queue of " + dev + ": " + rte_strerror(-rc);
     return false;
   }
-  if (const int rc = rte_eth_dev_start(*port_id); rc != 0) {
-    *error = "cannot start " + dev + ": " + rte_strerror(-rc);
-    return false;
-  }
   return true;
 }
 
+bool is_memif_client(const std::string& dev) {
+  return dev.rfind("net_memif", 0) == 0 && devarg(dev, "role") == "client";
+}
+
+// Why a memif client could not reach its server, in the user's terms: DPDK
+// logs only "Failed to connect socket".
+std::string memif_hint(const std::string& dev) {
+  const std::string path = devarg(dev, "socket");
+  if (path.empty() || devarg(dev, "socket-abstract") != "no")
+    return "is a server, e.g. harrier run, listening on that socket?";
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0)
+    return "the socket " + path + " does not exist: is harrier run started with that port?";
+  if (!S_ISSOCK(st.st_mode)) return path + " is not a socket";
+  return "nobody accepted on " + path + " (a server that stopped leaves its socket behind)";
+}
+
 // A memif client connects when its port starts and does not try again: a
-// server that was not ready then (still starting its port) refuses it for
-// good. Restarting the port every second asks again.
-bool wait_for_link(uint16_t port_id, double timeout_s, bool restart) {
+// server that is not listening yet (harrier run still starting, or started
+// after the replay) fails the start, and one that was not ready refuses the
+// session for good. Starting the port again every `retry` asks again; a
+// port that never came up fails only at the timeout.
+bool start_and_wait_for_link(uint16_t port_id, double timeout_s, bool retry, std::string* error) {
   using Clock = std::chrono::steady_clock;
   const auto until = Clock::now() + std::chrono::duration<double>(timeout_s);
-  auto next_restart = Clock::now() + std::chrono::seconds(1);
+  int rc = rte_eth_dev_start(port_id);
+  if (rc != 0 && !retry) {
+    *error = std::string("cannot start the port: ") + rte_strerror(-rc);
+    return false;
+  }
+  auto next_retry = Clock::now() + std::chrono::milliseconds(rc != 0 ? 200 : 1000);
   while (!g_stop.load(std::memory_order_relaxed)) {
     rte_eth_link link{};
-    if (rte_eth_link_get_nowait(port_id, &link) == 0 && link.link_status == RTE_ETH_LINK_UP)
+    if (rc == 0 && rte_eth_link_get_nowait(port_id, &link) == 0 &&
+        link.link_status == RTE_ETH_LINK_UP)
       return true;
     const auto now = Clock::now();
-    if (now >= until) return false;
-    if (restart && now >= next_restart) {
+    if (now >= until) break;
+    if (retry && now >= next_retry) {
       // On the interrupt thread: a refusal being handled there runs memif's
       // own disconnect, which must not overlap ours (eal.h, on_intr_thread).
-      on_intr_thread([port_id] {
+      on_intr_thread([port_id, &rc] {
         rte_eth_dev_stop(port_id);
-        rte_eth_dev_start(port_id);
+        rc = rte_eth_dev_start(port_id);
       });
-      next_restart = now + std::chrono::seconds(1);
+      next_retry = now + std::chrono::milliseconds(rc != 0 ? 200 : 1000);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.0f s", timeout_s);
+  *error = g_stop.load(std::memory_order_relaxed)
+               ? "interrupted while waiting for the link"
+               : std::string("the link did not come up within ") + buf +
+                     (rc != 0 ? std::string(" (the port did not start: ") + rte_strerror(-rc) + ")"
+                              : "");
   return false;
 }
 
@@ -253,11 +282,10 @@ int run_replay(const ReplayOptions& o) {
   sa.sa_handler = on_stop_signal;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
-  if (!wait_for_link(port_id, o.link_timeout_s, !is_pci_address(o.port))) {
-    std::fprintf(stderr,
-                 "harrier: replay: %s: the link did not come up within %.0f s (for a memif "
-                 "client: is a server, e.g. harrier run, listening on that socket?)\n",
-                 o.port.c_str(), o.link_timeout_s);
+  if (!start_and_wait_for_link(port_id, o.link_timeout_s, !is_pci_address(o.port), &err)) {
+    std::fprintf(stderr, "harrier: replay: %s: %s%s%s\n", o.port.c_str(), err.c_str(),
+                 is_memif_client(o.port) ? "; " : "",
+                 is_memif_client(o.port) ? memif_hint(o.port).c_str() : "");
     close_port(port_id);
     eal_stop();
     return 1;

@@ -41,11 +41,6 @@ rte_mempool* mbuf_pool(int socket, uint32_t mbufs, std::string* error) {
   return mp;
 }
 
-namespace {}  // namespace
-
-namespace {
-
-// The value of `key=` in a vdev's argument string ("" when absent).
 std::string devarg(const std::string& dev, const std::string& key) {
   size_t at = 0;
   while ((at = dev.find(key + "=", at)) != std::string::npos) {
@@ -57,6 +52,8 @@ std::string devarg(const std::string& dev, const std::string& key) {
   }
   return "";
 }
+
+namespace {
 
 // A memif server binds its socket file and refuses to start when the file
 // exists, which it does after a crash. A file nobody answers on is stale and

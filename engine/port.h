@@ -31,6 +31,9 @@ struct OpenPort {
 // The mbuf pool for `socket`, created on first use. nullptr + *error on failure.
 rte_mempool* mbuf_pool(int socket, uint32_t mbufs, std::string* error);
 
+// The value of `key=` in a vdev's argument string ("" when absent).
+std::string devarg(const std::string& device, const std::string& key);
+
 // "0000:3b:00.0" or "3b:00.0", not a vdev string.
 bool is_pci_address(const std::string& device);
 // Finds a PCI port, or creates a vdev (a memif server's stale socket file

@@ -47,7 +47,7 @@ class Live:
     unmaps the shared memory on a disconnect without waiting for the
     receiver's polling thread, so the receiver ends every session."""
 
-    def __init__(self, h, name, extra="", telemetry=False, ports=1):
+    def __init__(self, h, name, extra="", telemetry=False, ports=1, start=True):
         self.h, self.name = h, name
         self.prefix = f"harrier-{name}-{os.getpid()}"
         self.memifs = [os.path.join(h.tmp, f"{name}{i}.memif") for i in range(ports)]
@@ -55,7 +55,12 @@ class Live:
         self.ctl = os.path.join(h.tmp, name + ".ctl")
         self.eve = os.path.join(h.tmp, name + ".eve")
         self.replays = []
-        self.proc = subprocess.Popen([h.binary, "run", "--config", self.cfg], stdout=subprocess.PIPE,
+        if start:
+            self.start()
+
+    def start(self):
+        """harrier run; returns once its control socket answers."""
+        self.proc = subprocess.Popen([self.h.binary, "run", "--config", self.cfg], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
         deadline = time.time() + 30
         while time.time() < deadline and self.proc.poll() is None:
@@ -291,6 +296,35 @@ def run(h, check, by, cat):
     check("lab: SIGTERM after the overload flushes every alert",
           rc == 0 and len(got) == final >= s2["alerts"]["emitted"],
           f"rc={rc} eve={len(got)} counted={final} {s2['alerts']} {err[-200:]}")
+
+
+def start_order(h, check, by, cat):
+    """A replay started before its server waits for it (the memif client's
+    connect is retried until --link-timeout); one whose server never comes
+    says at the timeout what is missing."""
+    pkts = cat.lab_mix(start=1700000000.0)
+    pcap = h.pcap(pkts, "order.pcap")
+    sock = os.path.join(h.tmp, "nobody.memif")
+    t0 = time.time()
+    r = subprocess.run([h.binary, "replay", pcap, "--port",
+                        f"net_memif0,role=client,socket={sock},socket-abstract=no", "--link-timeout", "2"],
+                       capture_output=True, text=True, timeout=60)
+    check("lab: a replay whose memif server never comes fails at --link-timeout, naming the missing socket",
+          r.returncode == 1 and f"the socket {sock} does not exist" in r.stderr and "2 s" in r.stderr
+          and time.time() - t0 >= 2, f"rc={r.returncode} {r.stderr[-300:]!r}")
+
+    live = Live(h, "order", start=False)
+    p = live.replay(pcap, "--lossless", "--link-timeout", "60")
+    time.sleep(1.5)
+    early = p.poll()
+    live.start()
+    report = live.sent(p)
+    live.settle(want=len(pkts), timeout=30)
+    rc, _, err = live.stop()
+    rep = live.reports()[0]
+    check("lab: a replay started before harrier run connects once harrier listens, and sends everything",
+          early is None and rc == 0 and report and report.get("sent") == len(pkts) and "error" not in rep,
+          f"early={early} rc={rc} report={report} {rep} {err[-200:]!r}")
 
 
 def sessions(h, check, by, cat, n=20):
