@@ -49,43 +49,27 @@ void on_hangup(int) {
   if (g_output) g_output->request_reopen();
 }
 
-void print_stats(const Pipeline& p, const PacketSource& src, const AlertOutput& out, FILE* f) {
-  const PipelineCounters c = p.counters();
-  uint64_t flows = 0, evicted = 0, expired = 0, decode_err = 0, non_ip = 0, events = 0,
-           events_dropped = 0, events_capped = 0, no_flow = 0, outcomes = 0;
-  for (const auto& s : p.flow_shards()) {
-    flows += s->flows().counters().inserts;
-    evicted += s->flows().counters().evicted;
-    expired += s->flows().counters().expired;
-    for (uint64_t e : s->counters().decode_errors)
-      decode_err += e;
-    non_ip += s->counters().non_ip;
-    events += s->counters().events;
-    events_dropped += s->counters().events_dropped;
-    events_capped += s->counters().events_capped;
-    no_flow += s->counters().no_flow;
-    outcomes += s->counters().outcomes;
-  }
+void print_stats(const EngineTotals& t, const PacketSource& src, const AlertOutput& out, FILE* f) {
+  auto n = [](uint64_t v) { return (unsigned long long)v; };
   std::fprintf(f,
                "harrier: %llu packets in %llu batches, %llu flows (%llu expired, %llu evicted), "
                "%llu non-IP, %llu undecodable, %llu host events, %llu connection outcomes, "
                "%llu alerts\n",
-               (unsigned long long)c.packets, (unsigned long long)c.batches,
-               (unsigned long long)flows, (unsigned long long)expired, (unsigned long long)evicted,
-               (unsigned long long)non_ip, (unsigned long long)decode_err,
-               (unsigned long long)events, (unsigned long long)outcomes,
-               (unsigned long long)out.written());
-  if (c.alerts_dropped || events_dropped || no_flow || src.counters().stalled_inputs)
+               n(t.emit.packets), n(t.emit.batches), n(t.table.inserts), n(t.table.expired),
+               n(t.table.evicted), n(t.flow.non_ip), n(t.flow.undecodable()), n(t.flow.events),
+               n(t.flow.outcomes), n(out.written()));
+  if (t.alerts_dropped() || t.flow.events_dropped || t.flow.no_flow ||
+      src.counters().stalled_inputs)
     std::fprintf(f,
                  "harrier: WARNING: %llu alerts dropped, %llu host events dropped, %llu packets "
                  "without flow, %llu inputs stalled\n",
-                 (unsigned long long)c.alerts_dropped, (unsigned long long)events_dropped,
-                 (unsigned long long)no_flow, (unsigned long long)src.counters().stalled_inputs);
-  if (events_capped)
+                 n(t.alerts_dropped()), n(t.flow.events_dropped), n(t.flow.no_flow),
+                 n(src.counters().stalled_inputs));
+  if (t.flow.events_capped)
     std::fprintf(f,
                  "harrier: %llu detector events capped: packets that said more than %u things to "
                  "one detector (e.g. pipelined SMTP commands); the rest of each was not counted\n",
-                 (unsigned long long)events_capped, kMaxDetectorEventsPerPacket);
+                 n(t.flow.events_capped), kMaxDetectorEventsPerPacket);
   for (size_t i = 0; i < src.inputs().size(); ++i)
     if (uint64_t lost = src.input_losses(i))
       std::fprintf(f, "harrier: WARNING: %s: %llu packets lost in the PMD (mbufs or read errors)\n",
@@ -130,13 +114,9 @@ static void report_detector_tables(bool memory) {
 
 // A flow table that evicted live flows lost their state (a handshake's
 // answer, a parser's stream): say so and what to raise, as for the detectors.
-static void report_flow_tables(const Pipeline& p, const Config& cfg) {
-  uint64_t evicted = 0, capacity = 0, lost = 0;
-  for (const auto& s : p.flow_shards()) {
-    evicted += s->flows().counters().evicted;
-    capacity += s->flows().capacity();
-    lost += s->flows().counters().awaiting_evicted;
-  }
+static void report_flow_tables(const EngineTotals& t, const Config& cfg) {
+  const uint64_t evicted = t.table.evicted, capacity = t.flow_capacity,
+                 lost = t.table.awaiting_evicted;
   if (evicted)
     spdlog::warn(
         "flow table full: {} flows evicted before they ended (capacity {} over all workers); "
@@ -182,11 +162,11 @@ static void report_capture(const PcapngWriter& w, const PacketFilter& filter, bo
 }
 
 // The end-of-run summary: what was analysed, how fast, and the alerts.
-static void report_analysis(const Pipeline& pipeline, const PacketSource& source,
+static void report_analysis(const EngineTotals& totals, const PacketSource& source,
                             const AlertOutput& output, uint32_t workers, double secs) {
   FILE* f = stderr;
-  print_stats(pipeline, source, output, f);
-  const double pkts = double(pipeline.counters().packets);
+  print_stats(totals, source, output, f);
+  const double pkts = double(totals.emit.packets);
   std::fprintf(
       f, "harrier: analysed in %.3f s: %.0f packets/s, %.0f packets/s per worker (%u workers)\n",
       secs, pkts / secs, pkts / secs / workers, workers);
@@ -577,7 +557,8 @@ int run_engine(Config& cfg, const RunOptions& opts) {
     report_capture(*capture, *capture_filter, opts.stats && !opts.quiet);
   }
 
-  if (opts.stats && !opts.quiet) report_analysis(*pipeline, source, *output, cfg.workers, secs);
+  const EngineTotals totals = pipeline->totals();
+  if (opts.stats && !opts.quiet) report_analysis(totals, source, *output, cfg.workers, secs);
   if (incidents) report_incidents(*incidents, cap.incidents, opts.stats && !opts.quiet);
   if (opts.stats && !opts.quiet) {
     uint64_t flow_bytes = 0;
@@ -588,7 +569,7 @@ int run_engine(Config& cfg, const RunOptions& opts) {
                  cfg.workers);
   }
   report_detector_tables(opts.stats && !opts.quiet);
-  report_flow_tables(*pipeline, cfg);
+  report_flow_tables(totals, cfg);
   incidents.reset();
   capture.reset();  // its pool and queue are DPDK memory: free before the EAL stops
   // Everything is written and reported; what is left is memory. rte_free

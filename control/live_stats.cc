@@ -56,7 +56,8 @@ json LiveStats::collect_locked() {
   auto rate = [&](uint64_t later, uint64_t earlier) {
     return dt > 0 && later >= earlier ? double(later - earlier) / dt : 0.0;
   };
-  const PipelineCounters pc = s_.pipeline->live_counters();
+  const EngineTotals t = s_.pipeline->totals();
+  const PipelineCounters& pc = t.emit;
 
   json ports = json::array();
   uint64_t received = 0, received_bytes = 0, imissed = 0, nombuf = 0, ierrors = 0;
@@ -102,16 +103,9 @@ json LiveStats::collect_locked() {
   // Per worker: its flow shard's and host shard's counts as of their last
   // batch (published under a sequence lock: never torn, never counted twice).
   json workers = json::array();
-  uint64_t alerts_dropped_in_shards = 0, alerts_spilled = 0, undecodable = 0, non_ip = 0;
   for (size_t i = 0; i < s_.pipeline->flow_shards().size(); ++i) {
     const FlowShardSnapshot f = s_.pipeline->flow_shards()[i]->snapshot();
     const HostShardCounters hs = s_.pipeline->host_shards()[i]->snapshot();
-    uint64_t bad = 0;
-    for (uint64_t e : f.shard.decode_errors)
-      bad += e;
-    undecodable += bad, non_ip += f.shard.non_ip;
-    alerts_dropped_in_shards += f.shard.alerts_dropped + hs.alerts_dropped;
-    alerts_spilled += f.shard.alerts_spilled + hs.alerts_spilled;
     const double wpps =
         have_rates_ && i < last_.worker_packets.size() && i < prev_.worker_packets.size()
             ? rate(last_.worker_packets[i], prev_.worker_packets[i])
@@ -127,7 +121,7 @@ json LiveStats::collect_locked() {
          {"pps", wpps},
          {"bps", wbps},
          {"non_ip", f.shard.non_ip},
-         {"undecodable", bad},
+         {"undecodable", f.shard.undecodable()},
          {"flows",
           {{"in_table", f.flows},
            {"capacity", f.flow_capacity},
@@ -156,7 +150,7 @@ json LiveStats::collect_locked() {
   json drops = {{"nic_imissed", imissed},
                 {"nic_rx_nombuf", nombuf},
                 {"nic_ierrors", ierrors},
-                {"alerts", pc.alerts_dropped + alerts_dropped_in_shards}};
+                {"alerts", t.alerts_dropped()}};
   json capture = nullptr;
   if (s_.capture || s_.capture_filter) {
     capture = {{"filter", s_.capture_filter ? s_.capture_filter->expression() : ""},
@@ -182,13 +176,11 @@ json LiveStats::collect_locked() {
         {"in_flight", received - std::min(received, pc.packets)}}},
       {"drops", drops},
       // Alerts past a batch's slots: kept in its spill list (bounded live).
-      {"back_pressure", {{"rx_waits", pc.rx_waits}, {"alerts_spilled", alerts_spilled}}},
-      {"decode", {{"undecodable", undecodable}, {"non_ip", non_ip}}},
+      {"back_pressure", {{"rx_waits", pc.rx_waits}, {"alerts_spilled", t.alerts_spilled()}}},
+      {"decode", {{"undecodable", t.flow.undecodable()}, {"non_ip", t.flow.non_ip}}},
       {"capture", capture},
       {"alerts",
-       {{"emitted", pc.alerts},
-        {"dropped", pc.alerts_dropped + alerts_dropped_in_shards},
-        {"by_detector", by_detector}}},
+       {{"emitted", pc.alerts}, {"dropped", t.alerts_dropped()}, {"by_detector", by_detector}}},
       {"ports", ports},
       {"workers", workers}};
 }

@@ -91,6 +91,13 @@ struct FlowTableCounters {
   uint64_t insert_failures = 0;   // rte_hash refused even after eviction
   uint64_t awaiting = 0;          // attempts put on the answer-wait list
   uint64_t awaiting_evicted = 0;  // of those, removed before their grace ran out: no outcome
+
+  FlowTableCounters& operator+=(const FlowTableCounters& o) {
+    lookups += o.lookups, inserts += o.inserts, expired += o.expired, evicted += o.evicted;
+    insert_failures += o.insert_failures, awaiting += o.awaiting;
+    awaiting_evicted += o.awaiting_evicted;
+    return *this;
+  }
 };
 
 class FlowTable {

@@ -433,17 +433,19 @@ PipelineCounters Pipeline::live_counters() const {
   return c;
 }
 
-PipelineCounters Pipeline::counters() const {
-  PipelineCounters c = live_counters();
+EngineTotals Pipeline::totals() const {
+  EngineTotals t;
+  t.emit = live_counters();
   for (const auto& s : flow_) {
-    c.alerts_dropped += s->counters().alerts_dropped;
-    c.alerts_spilled += s->counters().alerts_spilled;
+    const FlowShardSnapshot f = s->snapshot();
+    t.flow += f.shard;
+    t.table += f.table;
+    t.flows_in_table += f.flows;
+    t.flow_capacity += f.flow_capacity;
   }
-  for (const auto& s : host_) {
-    c.alerts_dropped += s->counters().alerts_dropped;
-    c.alerts_spilled += s->counters().alerts_spilled;
-  }
-  return c;
+  for (const auto& s : host_)
+    t.host += s->snapshot();
+  return t;
 }
 
 }  // namespace harrier

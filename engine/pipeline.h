@@ -64,17 +64,36 @@ struct PipelineConfig {
   IncidentRecorder* incidents = nullptr;
 };
 
+// The emit stage's own counts.
 struct PipelineCounters {
   uint64_t batches = 0;
   uint64_t packets = 0;
   uint64_t alerts = 0;
-  uint64_t alerts_dropped = 0;  // live: spill bound or a full alert queue
-  uint64_t alerts_spilled = 0;  // more in one batch than its slots: kept, spilled
+  uint64_t alerts_dropped = 0;  // live: a full alert queue
   // rx found every batch in flight and waited: the pipeline, not the input,
   // was the bottleneck. Nothing is dropped here; a NIC's queue fills
   // meanwhile and its own drops show as imissed.
   uint64_t rx_waits = 0;
   uint64_t capture_kept = 0;  // packets the capture filter passed to --write / --print
+};
+
+// Every count of a run, summed once: the emit stage's and all shards'. The
+// end-of-run report, the `stats` reply and the metrics all read this, so a
+// count added to a shard reaches every report through one sum.
+struct EngineTotals {
+  PipelineCounters emit;
+  FlowShardCounters flow;   // over all flow shards
+  FlowTableCounters table;  // over all flow tables
+  HostShardCounters host;   // over all host shards
+  uint64_t flows_in_table = 0;
+  uint64_t flow_capacity = 0;
+
+  // Live: past a shard's spill bound, or a full alert queue.
+  uint64_t alerts_dropped() const {
+    return emit.alerts_dropped + flow.alerts_dropped + host.alerts_dropped;
+  }
+  // More in one batch than its slots: kept, spilled.
+  uint64_t alerts_spilled() const { return flow.alerts_spilled + host.alerts_spilled; }
 };
 
 class Pipeline {
@@ -100,10 +119,11 @@ class Pipeline {
   // uses an older snapshot.
   uint64_t generation_in_effect() const { return in_effect_.load(std::memory_order_acquire); }
 
-  // Exact once run() returned (adds the shards' own counts).
-  PipelineCounters counters() const;
-  // Any thread, while running: the emit stage's counts (atomics, never torn).
+  // Any thread: the emit stage's counts (atomics, never torn).
   PipelineCounters live_counters() const;
+  // Any thread: every count, the shards' as of their last batch (published
+  // under a sequence lock); exact once run() returned.
+  EngineTotals totals() const;
   // Any thread: alerts emitted by the detector at this registry index.
   uint64_t alerts_of(size_t detector) const {
     return detector < kMaxDetectors

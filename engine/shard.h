@@ -39,6 +39,25 @@ struct alignas(64) FlowShardCounters {
   uint64_t alerts_spilled = 0;  // past the batch's slots, kept in its spill list
   uint64_t alerts_dropped = 0;  // live only: past the spill list's bound
   uint64_t no_flow = 0;         // flow table could not insert
+
+  FlowShardCounters& operator+=(const FlowShardCounters& o) {
+    packets += o.packets, bytes += o.bytes;
+    for (size_t i = 0; i < size_t(DecodeError::kCount); ++i)
+      decode_errors[i] += o.decode_errors[i];
+    non_ip += o.non_ip, icmp_errors += o.icmp_errors;
+    icmp_errors_unmatched += o.icmp_errors_unmatched;
+    events += o.events, events_dropped += o.events_dropped, events_capped += o.events_capped;
+    outcomes += o.outcomes, outcomes_deferred += o.outcomes_deferred;
+    alerts += o.alerts, alerts_spilled += o.alerts_spilled, alerts_dropped += o.alerts_dropped;
+    no_flow += o.no_flow;
+    return *this;
+  }
+  uint64_t undecodable() const {
+    uint64_t n = 0;
+    for (uint64_t e : decode_errors)
+      n += e;
+    return n;
+  }
 };
 
 // What a flow shard publishes for readers while it runs.
@@ -55,6 +74,12 @@ struct alignas(64) HostShardCounters {
   uint64_t alerts = 0;
   uint64_t alerts_spilled = 0;
   uint64_t alerts_dropped = 0;
+
+  HostShardCounters& operator+=(const HostShardCounters& o) {
+    events += o.events, outcomes += o.outcomes, alerts += o.alerts;
+    alerts_spilled += o.alerts_spilled, alerts_dropped += o.alerts_dropped;
+    return *this;
+  }
 };
 
 // One detector's state on one shard. Which Detector object (settings) runs
