@@ -17,8 +17,12 @@
 #include <rte_pdump.h>
 #include <spdlog/spdlog.h>
 
+#include "capture/capture_set.h"
+#include "capture/incident_recorder.h"
 #include "capture/packet_filter.h"
+#include "capture/packet_printer.h"
 #include "capture/pcapng_writer.h"
+#include "capture/print_writer.h"
 #include "control/control_commands.h"
 #include "control/metrics_server.h"
 #include "control/runtime_store.h"
@@ -452,9 +456,10 @@ int run_engine(Config& cfg, const RunOptions& opts) {
   // per-lcore mempool caches; no difference measured, docs/performance.md).
   const bool want_pdump = opts.live && cfg.pdump;
   pc.register_lcores = !want_pdump;
-  pc.capture_filter = capture_filter.get();
-  pc.capture = capture.get();
-  pc.incidents = incidents.get();
+  CaptureParts parts;
+  parts.filter = capture_filter.get();
+  parts.writer = capture.get();
+  parts.incidents = incidents.get();
   std::unique_ptr<PacketPrinter> printer;
   std::unique_ptr<PrintWriter> print_writer;
   if (opts.print) {
@@ -463,9 +468,11 @@ int run_engine(Config& cfg, const RunOptions& opts) {
     po.hex = opts.print_hex;
     printer = std::make_unique<PacketPrinter>(po);
     print_writer = std::make_unique<PrintWriter>(stdout, !opts.live);
-    pc.printer = printer.get();
-    pc.print_to = print_writer.get();
+    parts.printer = printer.get();
+    parts.print_to = print_writer.get();
   }
+  CaptureSet capture_set(parts);
+  if (parts.writer || parts.printer || parts.incidents) pc.capture = &capture_set;
   auto pipeline = Pipeline::create(pc, store.current(), &source, queue.get(), &err);
   if (!pipeline) {
     std::fprintf(stderr, "harrier: %s\n", err.c_str());

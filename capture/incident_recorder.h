@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "capture/capture_config.h"
+#include "capture/capture_tap.h"
 #include "dataplane/packet.h"
 
 struct rte_mbuf;
@@ -49,17 +50,6 @@ struct IncidentCounters {
   uint64_t packets_dropped = 0;    // queue or pool full (live only)
   uint64_t ring_misses = 0;        // packets not kept in a ring: its pool was held up
   uint64_t write_errors = 0;
-};
-
-// What the emit stage knows of an alert's incident.
-struct IncidentRef {
-  uint16_t detector = 0;
-  std::string_view detector_id;
-  uint64_t first_ts = 0;  // the incident's first packet
-  uint64_t alert_ts = 0;
-  IpAddr subject;
-  IpAddr peer;              // what else tells incidents apart (the alert's first target), or unset
-  bool first_alert = true;  // false: an update of an incident already alerted
 };
 
 class IncidentRecorder {

@@ -46,6 +46,15 @@ T* alloc_array(std::vector<void*>& owned, size_t n, int socket) {
   return static_cast<T*>(p);
 }
 
+// What capture sees of a batch.
+TapBatch tap_view(const Batch& b) {
+  TapBatch t;
+  t.mbufs = b.mbufs, t.ts = b.ts, t.views = b.views, t.decode_err = b.decode_err;
+  t.flow_shard = b.flow_shard, t.keep = b.capture, t.n = b.n;
+  t.max_ts = b.max_ts, t.end_of_input = b.end_of_input;
+  return t;
+}
+
 }  // namespace
 
 using Gather = flow::multifunction_node<Batch*, std::tuple<Batch*>>;
@@ -115,13 +124,11 @@ struct Pipeline::Graph {
         }) {
     for (uint32_t i = 0; i < p.flow_.size(); ++i) {
       FlowShard* s = p.flow_[i].get();
-      IncidentRecorder* incidents = p.cfg_.incidents;
+      CaptureTap* capture = p.cfg_.capture;
       flow_nodes.push_back(std::make_unique<flow::function_node<Batch*, Batch*>>(
-          g, flow::serial, [s, i, incidents](Batch* b) {
+          g, flow::serial, [s, i, capture](Batch* b) {
             s->process(*b);
-            if (incidents)
-              incidents->on_batch(i, b->mbufs, b->ts, b->views, b->flow_shard, b->n, b->max_ts,
-                                  b->end_of_input);
+            if (capture) capture->on_flow_batch(i, tap_view(*b));
             return b;
           }));
     }
@@ -328,12 +335,9 @@ void Pipeline::decode(Batch* b) const noexcept {
     b->flow_shard[i] = uint16_t(hash_to_shard(h, n_shards));
   }
   // The capture filter runs here, on the worker threads decoding the batch.
-  b->n_captured = 0;
-  if (cfg_.capture || cfg_.printer)
-    for (uint32_t i = 0; i < b->n; ++i) {
-      b->capture[i] = !cfg_.capture_filter || cfg_.capture_filter->matches(b->mbufs[i]);
-      b->n_captured += b->capture[i];
-    }
+  b->n_captured = cfg_.capture && cfg_.capture->records_packets()
+                      ? cfg_.capture->select(b->mbufs, b->n, b->capture)
+                      : 0;
 }
 
 // emit stage (serial, in input order): alerts out in a stable order, mbufs
@@ -353,7 +357,7 @@ void Pipeline::emit(Batch* b) noexcept {
   });
   const auto registry = detector_registry();
   for (Alert* a : sort_scratch_) {
-    if (cfg_.incidents) {
+    if (cfg_.capture) {
       const DetectorDescriptor& d = *registry[a->detector];
       IncidentRef ref;
       ref.detector = a->detector;
@@ -365,7 +369,7 @@ void Pipeline::emit(Batch* b) noexcept {
       // target (vertical-scan), and the alert's first target stays put.
       if (!d.incident_is_victim) ref.peer = a->dst;
       ref.first_alert = a->update == 0;
-      a->capture_id = cfg_.incidents->on_alert(ref);
+      a->capture_id = cfg_.capture->on_alert(ref);
     }
     if (alerts_->push(*a, cfg_.lossless)) {
       counters_.alerts.fetch_add(1, std::memory_order_relaxed);
@@ -379,21 +383,7 @@ void Pipeline::emit(Batch* b) noexcept {
   // Recording in input order, from the one emit thread (the writer's queue
   // has a single producer).
   if (b->n_captured) counters_.capture_kept.fetch_add(b->n_captured, std::memory_order_relaxed);
-  if (cfg_.capture)
-    for (uint32_t i = 0; i < b->n; ++i)
-      if (b->capture[i]) cfg_.capture->submit(b->mbufs[i], b->ts[i]);
-  if (cfg_.printer) {
-    std::string lines;
-    uint32_t printed = 0;
-    for (uint32_t i = 0; i < b->n; ++i)
-      if (b->capture[i]) {
-        cfg_.printer->print(b->views[i], DecodeError(b->decode_err[i]),
-                            rte_pktmbuf_mtod(b->mbufs[i], const uint8_t*), b->mbufs[i]->data_len,
-                            b->ts[i], lines);
-        ++printed;
-      }
-    cfg_.print_to->push(std::move(lines), printed);
-  }
+  if (cfg_.capture && cfg_.capture->records_packets()) cfg_.capture->record(tap_view(*b));
   if (b->n) rte_pktmbuf_free_bulk(b->mbufs, b->n);
   counters_.batches.fetch_add(1, std::memory_order_relaxed);
   counters_.packets.fetch_add(b->n, std::memory_order_relaxed);

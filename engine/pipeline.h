@@ -17,11 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "capture/incident_recorder.h"
-#include "capture/packet_filter.h"
-#include "capture/packet_printer.h"
-#include "capture/print_writer.h"
-#include "capture/pcapng_writer.h"
+#include "capture/capture_tap.h"
 #include "engine/alert_queue.h"
 #include "engine/runtime_snapshot.h"
 #include "engine/shard.h"
@@ -54,14 +50,8 @@ struct PipelineConfig {
   // Register the worker threads as DPDK lcores (per-lcore mempool caches).
   // DPDK then refuses secondary processes, so dpdk-dumpcap needs this off.
   bool register_lcores = true;
-  // Recording: packets the filter keeps (all, without one) go to the writer.
-  const PacketFilter* capture_filter = nullptr;
-  PcapngWriter* capture = nullptr;
-  // --print: a line per packet the filter keeps, to `print_to`, in input order.
-  PacketPrinter* printer = nullptr;
-  PrintWriter* print_to = nullptr;
-  // Incident captures: the flow shards keep rings, emit opens requests.
-  IncidentRecorder* incidents = nullptr;
+  // Recording, --print and incident captures (capture/capture_tap.h); none: off.
+  CaptureTap* capture = nullptr;
 };
 
 // The emit stage's own counts.
