@@ -1,5 +1,6 @@
 #include "control/control_commands.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -162,16 +163,35 @@ json capture(const ControlContext& c, const nlohmann::json& req) {
   return out;
 }
 
+// A whole-number field of a request in [lo, hi], or `fallback` when absent.
+// Anything else is refused by name: a fraction or a float beyond int64
+// would otherwise reach a conversion whose result is undefined.
+int64_t int_field(const nlohmann::json& req, const char* key, int64_t fallback, int64_t lo,
+                  int64_t hi) {
+  const auto it = req.find(key);
+  if (it == req.end()) return fallback;
+  int64_t v = 0;
+  bool whole = true;
+  if (it->is_number_unsigned())  // JSON integers above int64's range come as unsigned
+    v = int64_t(std::min<uint64_t>(it->get<uint64_t>(), INT64_MAX));
+  else if (it->is_number_integer())
+    v = it->get<int64_t>();
+  else
+    whole = false;
+  if (!whole || v < lo || v > hi)
+    throw std::invalid_argument(std::string(key) + " must be a whole number from " +
+                                std::to_string(lo) + " to " + std::to_string(hi));
+  return v;
+}
+
 // alerts tail: the latest alerts' EVE records, oldest first. `after` (the
 // `last` of an earlier reply) returns only newer ones: harrierctl --follow
 // asks again with it.
 json alerts(const ControlContext& c, const nlohmann::json& req) {
   const std::string action = req.value("action", std::string("tail"));
   if (action != "tail") throw std::invalid_argument("action must be tail, not '" + action + "'");
-  const int64_t n = req.value("n", int64_t(10));
-  const int64_t after = req.value("after", int64_t(0));
-  if (n < 1 || n > 1000) throw std::invalid_argument("n must be 1..1000 (the alerts kept)");
-  if (after < 0) throw std::invalid_argument("after must be 0 or more");
+  const int64_t n = int_field(req, "n", 10, 1, 1000);  // the alerts kept
+  const int64_t after = int_field(req, "after", 0, 0, INT64_MAX);
   uint64_t last = 0;
   json list = json::array();
   for (const std::string& line : c.output->recent(uint64_t(after), size_t(n), &last))

@@ -121,10 +121,13 @@ control:
         # Bytes that are not UTF-8 and numbers no double holds: an error reply
         # each (either used to end harrier through std::terminate).
         hostile = raw(b'\xff\n1e999999\n{"command":"status","n":1e999999}\n{"command":"\xff\xfe"}\n'
-                      b'{"command":"detectors","action":"enable","id":"\xc3\x28"}\n')
+                      b'{"command":"detectors","action":"enable","id":"\xc3\x28"}\n'
+                      b'{"command":"alerts","n":7e51}\n{"command":"alerts","after":-1e300}\n'
+                      b'{"command":"alerts","n":2.5}\n{"command":"alerts","n":18446744073709551615}\n')
         check("control: non-UTF-8 bytes and overflowing numbers get error replies, harrier lives",
-              len(hostile) == 5 and not any(r.get("ok") for r in hostile[:4])
+              len(hostile) == 9 and not any(r.get("ok") for r in hostile[:4] + hostile[5:])
               and "not JSON" in hostile[0]["error"] and "not JSON" in hostile[1]["error"]
+              and all("must be a whole number from" in r.get("error", "") for r in hostile[5:])
               and proc.poll() is None, str(hostile)[:400])
 
         # Idle clients: 16 silent connections take every slot; the 17th is

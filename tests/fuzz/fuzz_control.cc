@@ -17,7 +17,13 @@ harrier::ControlServer* server() {
     if (std::system(cmd.c_str()) != 0) std::abort();
     std::map<std::string, harrier::ControlServer::Handler> h;
     h["status"] = [](const nlohmann::json& r) {
-      return nlohmann::ordered_json{{"n", r.value("n", 0)}, {"s", r.value("s", std::string())}};
+      // As the real handlers read numbers: whole numbers only, checked
+      // before any conversion (a float beyond int's range is undefined).
+      const auto n = r.find("n");
+      if (n != r.end() && !n->is_number_integer())
+        throw std::invalid_argument("n must be a whole number");
+      return nlohmann::ordered_json{{"n", n == r.end() ? 0 : n->get<int64_t>()},
+                                    {"s", r.value("s", std::string())}};
     };
     h["detectors"] = [](const nlohmann::json& r) -> nlohmann::ordered_json {
       if (r.contains("id") && !r["id"].is_string())
