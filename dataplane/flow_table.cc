@@ -106,8 +106,8 @@ void FlowTable::make_recent(FlowEntry* e) noexcept {
 }
 
 void FlowTable::await_answer(FlowEntry* e, uint64_t now, uint64_t order) noexcept {
-  // Packet time may step back a little (merged inputs): the deadline never
-  // does, so the list stays in deadline order.
+  // The engine's answer clock never steps back; should a caller's, the
+  // deadline still does not, so the list stays in deadline order.
   uint64_t by = now + uint64_t(timeouts_.answer_grace_ms) * 1'000'000ull;
   if (wait_.tail != kNil) by = std::max(by, entries_[wait_.tail].answer_by);
   e->answer_by = by;

@@ -59,7 +59,8 @@ struct FlowEntry {
 
   // The attempt's outcome. A new flow toward a home host waits on the
   // table's answer-wait list until `answer_by` (its first packet's time plus
-  // `answer_grace`); only what arrives by then counts as its answer.
+  // `answer_grace`, on the caller's answer clock: packet time that never
+  // steps back); only what arrives by then counts as its answer.
   uint32_t wait_prev = 0, wait_next = 0;
   uint64_t answer_by = 0;    // 0: not waiting
   uint64_t probe_order = 0;  // global packet number of the attempt

@@ -23,6 +23,9 @@ struct Batch {
   uint64_t seq = 0;          // position in the input; sequencers order on it
   uint64_t first_order = 0;  // global packet number of mbufs[0]
   uint64_t max_ts = 0;       // latest packet time in the batch (or heartbeat time)
+  // The answer clock after this batch: connection attempts whose deadline
+  // it passed are reported (see `clock`).
+  uint64_t clock_end = 0;
   uint32_t n = 0;
   bool end_of_input = false;              // last batch: no packets, flush every deadline
   const RuntimeSnapshot* snap = nullptr;  // the configuration every stage uses for it
@@ -31,6 +34,13 @@ struct Batch {
   // Per packet, filled by the rx and decode stages.
   rte_mbuf** mbufs = nullptr;
   uint64_t* ts = nullptr;
+  // The answer clock at each packet: packet time that never steps back, so
+  // an attempt's deadline (clock + answer grace) keeps attempt order on every
+  // shard, for any worker count. A step back further than one grace (the
+  // next file of a read, a capture from another day) starts a new timeline
+  // ahead of the old one's last deadline: attempts of the old one come due
+  // at once instead of waiting for the new one to catch up.
+  uint64_t* clock = nullptr;
   PacketView* views = nullptr;
   uint8_t* decode_err = nullptr;
   uint16_t* flow_shard = nullptr;

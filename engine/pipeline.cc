@@ -208,6 +208,7 @@ std::unique_ptr<Pipeline> Pipeline::create(const PipelineConfig& cfg_in,
     new (b) Batch();
     b->mbufs = alloc_array<rte_mbuf*>(own, B, cfg.socket);
     b->ts = alloc_array<uint64_t>(own, B, cfg.socket);
+    b->clock = alloc_array<uint64_t>(own, B, cfg.socket);
     b->views = alloc_array<PacketView>(own, B, cfg.socket);
     b->decode_err = alloc_array<uint8_t>(own, B, cfg.socket);
     b->flow_shard = alloc_array<uint16_t>(own, B, cfg.socket);
@@ -250,6 +251,20 @@ Pipeline::~Pipeline() {
     rte_free(a);
 }
 
+// See Batch::clock.
+uint64_t Pipeline::advance_clock(uint64_t ts) noexcept {
+  const uint64_t grace = uint64_t(cfg_.timeouts.answer_grace_ms) * 1'000'000ull;
+  const uint64_t t = ts + clock_offset_;
+  if (t + grace < answer_clock_) {
+    // The old timeline's last deadline is at most answer_clock_ + grace.
+    clock_offset_ += answer_clock_ - t + grace;
+    answer_clock_ = ts + clock_offset_;
+  } else if (t > answer_clock_) {
+    answer_clock_ = t;
+  }
+  return answer_clock_;
+}
+
 // rx stage: fill one batch from the source. Returns false when there is
 // nothing more to send (the end-of-input batch has gone out). Live, a queue
 // that stays quiet for heartbeat_ms still sends an empty batch: packet time
@@ -287,6 +302,7 @@ bool Pipeline::fill(Batch* b) noexcept {
     // Packet time moves on by the wall time since the last packet; before
     // the first there is no packet time to move (0: nothing is due).
     b->max_ts = last_packet_wall_ ? last_ts_ + (last_activity_wall_ - last_packet_wall_) : 0;
+    if (b->max_ts) answer_clock_ = std::max(answer_clock_, b->max_ts + clock_offset_);
   } else if (b->n == 0) {
     // Offline end or stop request: one empty batch flushes every deadline.
     b->end_of_input = true;
@@ -294,12 +310,15 @@ bool Pipeline::fill(Batch* b) noexcept {
     b->max_ts = last_ts_;
   } else {
     uint64_t mx = 0;
-    for (uint32_t i = 0; i < b->n; ++i)
+    for (uint32_t i = 0; i < b->n; ++i) {
       mx = std::max(mx, b->ts[i]);
+      b->clock[i] = advance_clock(b->ts[i]);
+    }
     b->max_ts = mx;
     last_ts_ = std::max(last_ts_, mx);
     if (!cfg_.lossless) last_packet_wall_ = last_activity_wall_ = wall_ns();
   }
+  b->clock_end = answer_clock_;
   // A reload published before this point applies from this batch on.
   b->snap = snapshot_.load(std::memory_order_acquire);
   b->seq = next_seq_++;

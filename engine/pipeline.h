@@ -127,6 +127,7 @@ class Pipeline {
   struct Graph;
   Pipeline() = default;
   bool fill(Batch* b) noexcept;
+  uint64_t advance_clock(uint64_t ts) noexcept;
   void decode(Batch* b) const noexcept;
   void emit(Batch* b) noexcept;
 
@@ -148,6 +149,8 @@ class Pipeline {
   uint64_t next_seq_ = 0;
   uint64_t next_order_ = 0;
   uint64_t last_ts_ = 0;
+  uint64_t answer_clock_ = 0;        // Batch::clock, carried across batches
+  uint64_t clock_offset_ = 0;        // added to packet time: grows at each new timeline
   uint64_t last_packet_wall_ = 0;    // live: wall time of the last packets
   uint64_t last_activity_wall_ = 0;  // live: ... or of the last heartbeat
   static constexpr size_t kMaxDetectors = 64;

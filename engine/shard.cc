@@ -99,7 +99,7 @@ void FlowShard::update_flow(PacketCtx& c, FlowEntry& f, bool src_is_lo) noexcept
 
 // An ICMP error belongs to the flow it quotes (the decode stage already sent
 // it to that flow's shard). An unreachable answering an attempt refuses it.
-void FlowShard::on_icmp_error(PacketCtx& c) noexcept {
+void FlowShard::on_icmp_error(PacketCtx& c, uint64_t clock) noexcept {
   const PacketView& v = *c.v;
   ++counters_.icmp_errors;
   FlowKey k;
@@ -115,7 +115,7 @@ void FlowShard::on_icmp_error(PacketCtx& c) noexcept {
   const bool quote_from_initiator = quoted_src_is_lo == f->initiator_is_lo;
   if (!unreachable || !quote_from_initiator || f->responder_replied) return;
   f->responder_replied = 1;
-  if (f->answer_by && c.ts <= f->answer_by && f->answer == FlowAnswer::kNone)
+  if (f->answer_by && clock <= f->answer_by && f->answer == FlowAnswer::kNone)
     f->answer = FlowAnswer::kRefused;
 }
 
@@ -176,6 +176,7 @@ void FlowShard::process(Batch& b) noexcept {
     c = PacketCtx{};
     c.v = &b.views[i];
     c.ts = b.ts[i];
+    clock_[m] = b.clock[i];
     c.order = b.first_order + i;
     const auto err = DecodeError(b.decode_err[i]);
     ++counters_.packets;
@@ -244,8 +245,8 @@ void FlowShard::process(Batch& b) noexcept {
         f.probe_ip_id = v.ip_id;
         f.probe_unexpected = !rt_.inventory->serves(v.dst, v.ip_proto, v.dport);
         f.data_seen = v.payload_len > 0;  // a SYN with data, or a flow met mid-stream
-        flows_->await_answer(&f, c.ts, c.order);
-      } else if (f.answer_by && c.ts <= f.answer_by) {
+        flows_->await_answer(&f, clock_[key_pkt_[base + j]], c.order);
+      } else if (f.answer_by && clock_[key_pkt_[base + j]] <= f.answer_by) {
         if (!c.from_initiator && f.answer == FlowAnswer::kNone)
           f.answer = rst ? FlowAnswer::kRefused : FlowAnswer::kPositive;
         if (v.payload_len > 0) f.data_seen = true;
@@ -256,7 +257,7 @@ void FlowShard::process(Batch& b) noexcept {
     }
   }
   for (uint32_t i = 0; i < m; ++i)
-    if (pkts_[i].decoded && pkts_[i].v->quoted.present) on_icmp_error(pkts_[i]);
+    if (pkts_[i].decoded && pkts_[i].v->quoted.present) on_icmp_error(pkts_[i], clock_[i]);
 
   // 3. Detectors, one call per burst each.
   const std::span<const PacketCtx> span(pkts_.data(), m);
@@ -273,10 +274,9 @@ void FlowShard::process(Batch& b) noexcept {
   if (!std::is_sorted(ev, ev + n_ev, before)) std::sort(ev, ev + n_ev, before);
 
   // 4. Attempts whose grace ran out with this batch, oldest first. Their
-  // deadline is packet time, and every flow shard sees every batch's
-  // max_ts, so which batch reports an outcome does not depend on the
-  // worker count.
-  const uint64_t due = b.end_of_input ? UINT64_MAX : b.max_ts;
+  // deadline is on the answer clock, which every flow shard sees the same,
+  // so which batch reports an outcome does not depend on the worker count.
+  const uint64_t due = b.end_of_input ? UINT64_MAX : b.clock_end;
   if (due) {
     const uint32_t room =
         b.outcome_limit > outcomes.size() ? b.outcome_limit - uint32_t(outcomes.size()) : 0;

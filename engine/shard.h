@@ -96,6 +96,7 @@ class FlowShard {
         n_host_shards_(n_host_shards),
         socket_(socket),
         pkts_(batch_cap),
+        clock_(batch_cap),
         keys_(batch_cap),
         key_ptrs_(batch_cap),
         key_pkt_(batch_cap),
@@ -118,7 +119,7 @@ class FlowShard {
 
  private:
   void update_flow(PacketCtx& c, FlowEntry& f, bool src_is_lo) noexcept;
-  void on_icmp_error(PacketCtx& c) noexcept;
+  void on_icmp_error(PacketCtx& c, uint64_t clock) noexcept;
   void report_outcome(std::vector<HostEvent>& out, const FlowEntry& f) noexcept;
 
   uint32_t id_;
@@ -129,6 +130,7 @@ class FlowShard {
   std::vector<AttachedDetector> detectors_;
   // Scratch for one batch, sized once.
   std::vector<PacketCtx> pkts_;
+  std::vector<uint64_t> clock_;  // Batch::clock of each packet
   std::vector<FlowKey> keys_;
   std::vector<const FlowKey*> key_ptrs_;
   std::vector<uint32_t> key_pkt_;

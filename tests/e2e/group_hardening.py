@@ -7,6 +7,7 @@ fills its detector's table."""
 import json
 import os
 import random
+import re
 import signal
 import struct
 import subprocess
@@ -213,3 +214,27 @@ def run(h, check, by, cat):
     check("hardening: attempts evicted before their answer grace are counted and warned, naming the capacity",
           p.returncode == 0 and "left the flow table before their answer grace ran out" in p.stderr and
           "raise dataplane.flow_table.capacity" in p.stderr, p.stderr[-400:])
+
+    # Time that steps back across files: a read of a capture made a day
+    # later, then an earlier one holding a sweep of 5,000 home hosts at
+    # 1,000/s. The flow table holds the sweep's attempts within one grace
+    # (3,000) but not all 5,000: the earlier file's attempts must come due
+    # on its own time, not wait for the first file's last deadline.
+    t0 = 1700000000.0
+    sweep = [(t0 + i * 0.001, tcp_frame("198.51.100.7", f"10.{1 + i // 65025}.{i // 255 % 255}.{1 + i % 255}",
+                                        40000 + i % 20000, 445)) for i in range(5000)]
+    later = [(t0 + 86400, tcp_frame("198.51.100.9", "10.200.0.6", 41000, 22))]
+    sweep_pcap, later_pcap = os.path.join(h.tmp, "sweep.pcap"), os.path.join(h.tmp, "later.pcap")
+    write_pcap(sweep_pcap, sweep)
+    write_pcap(later_pcap, later)
+    conf = os.path.join(h.tmp, "sweep-flows.yaml")
+    with open(conf, "w") as f:
+        f.write("home_networks: [10.0.0.0/8]\ndataplane:\n  flow_table: {capacity: 4096}\n")
+    outcomes = {}
+    for order in ((sweep_pcap,), (later_pcap, sweep_pcap)):
+        p = subprocess.run([h.binary, "read", *order, "--config", conf, "--eve", os.devnull, "--workers", "1"],
+                           capture_output=True, text=True, timeout=120)
+        m = re.search(r"(\d+) connection outcomes", p.stderr)
+        outcomes[len(order)] = (int(m.group(1)) if m else -1, "left the flow table" in p.stderr)
+    check("hardening: a file earlier in time than the one read before it loses no attempt's outcome",
+          outcomes[1] == (5000, False) and outcomes[2] == (5001, False), str(outcomes))
