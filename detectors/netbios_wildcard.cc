@@ -1,8 +1,10 @@
-// netbios-wildcard ("Analyze This": SMB Name Wildcard): NetBIOS node-status
-// queries (NBSTAT) for the wildcard name '*' (encoded CKAAAA...), the
-// question `nbtstat -A` and nbtscan ask, to home hosts, and whether the
-// target answered: an answer lists its names, workgroup, logged-on user and
-// MAC address, so an answered query is exposure, an unanswered one is not.
+// netbios-wildcard ("Analyze This": SMB Name Wildcard): NBNS questions for
+// the wildcard name '*' (encoded CKAAAA...) to home hosts, as the seed's
+// Snort rule matches them: node-status queries (NBSTAT, what `nbtstat -A`
+// and nbtscan ask) and name queries (`nmblookup '*'`), and whether the
+// target answered. A node-status answer lists its names, workgroup,
+// logged-on user and MAC address, so it is exposure; a name answer only
+// confirms the host.
 //
 // Low severity by default: on a network that allows NetBIOS internally these
 // queries are routine, and the inventory can lower them further.
@@ -37,7 +39,9 @@ enum Code : uint8_t { kQuery = 1, kAnswer = 2 };
 struct Entry : IncidentEntry {
   TargetList<16> targets;
   uint32_t queries;
+  uint32_t name_queries;   // of those, name queries (the rest ask for node status)
   uint32_t answered;       // answers from queried hosts
+  uint32_t tables;         // of those, node-status answers: name tables disclosed
   uint16_t answered_mask;  // bit per listed target that answered
   uint16_t first_sport;
   uint8_t ttl;
@@ -87,7 +91,7 @@ class NetbiosWildcard final : public Detector {
           nbns::classify(v.payload, v.payload_len, v.sport, v.dport, p.src_home, p.dst_home, m);
       if (dir == nbns::Direction::kNone) continue;
       const bool query = dir == nbns::Direction::kQueryToHome, answer = !query;
-      if (m.qtype != nbns::kTypeNbstat || !m.wildcard) continue;
+      if (!m.wildcard || (m.qtype != nbns::kTypeNbstat && m.qtype != nbns::kTypeNb)) continue;
       HostEvent e;
       e.kind = HostEventKind::kDetector;
       e.detector = cfg_.index;
@@ -98,7 +102,8 @@ class NetbiosWildcard final : public Detector {
       e.dst = query ? v.dst : v.src;
       e.sport = query ? v.sport : v.dport;
       e.dport = 137;
-      e.aux[0] = answer ? node_name_count(v) : 0;
+      e.aux[0] = answer && m.qtype == nbns::kTypeNbstat ? node_name_count(v) : 0;
+      e.aux[1] = m.qtype;
       ctx.events->emit(e, e.src);
     }
   }
@@ -114,9 +119,13 @@ class NetbiosWildcard final : public Detector {
         const int i = e ? e->targets.find(ev.dst) : -1;
         if (i < 0) continue;
         s.table->touch(e, ev.ts);
-        if (!(e->answered_mask & (1u << i))) {
+        const bool first = !(e->answered_mask & (1u << i));
+        if (first) {
           e->answered_mask |= uint16_t(1u << i);
           ++e->answered;
+        }
+        if (first && ev.aux[1] == nbns::kTypeNbstat) {
+          ++e->tables;
           if (!e->names) e->names = uint8_t(std::min<uint32_t>(ev.aux[0], 255));
         }
         if (e->pending) {
@@ -136,6 +145,7 @@ class NetbiosWildcard final : public Detector {
       }
       e->inc.last_ts = ev.ts;
       ++e->queries;
+      if (ev.aux[1] == nbns::kTypeNb) ++e->name_queries;
       const bool new_host = e->targets.add(ev.dst, ev.ts);
       if (e->inc.alerts_sent == 0) {
         if (!e->pending) {
@@ -196,12 +206,15 @@ class NetbiosWildcard final : public Detector {
                  137);
     a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
     a->update = policy_.update_number(e.inc);
-    // An answered query disclosed the host's names: one step more lethal.
-    a->score = ctx.score(a->dst, 17, 137, std::min(5, cfg_.lethality + (e.answered ? 1 : 0)));
+    // An answered node-status query disclosed the host's names: one step
+    // more lethal.
+    a->score = ctx.score(a->dst, 17, 137, std::min(5, cfg_.lethality + (e.tables ? 1 : 0)));
     e.targets.fill(*a);
     a->count[0] = e.queries;
     a->count[1] = e.answered;
     a->count[2] = e.names;
+    a->count[3] = e.name_queries;
+    a->extra = e.tables;
     a->ttl = e.ttl;
   }
 
@@ -216,22 +229,33 @@ std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig
 
 void render(const Alert& a, AlertText& t) {
   const uint32_t hosts = a.n_targets, queries = a.count[0], answered = a.count[1];
+  const uint32_t name_queries = a.count[3], tables = a.extra;
   const std::string who = hosts == 1 ? ip_to_string(a.dst) : format_count(hosts) + " hosts";
+  const char* question = name_queries == 0         ? "node status"
+                         : name_queries == queries ? "name"
+                                                   : "name and node status";
+  const std::string what = name_queries == 0 ? "NetBIOS wildcard node-status query (nbtstat -A)"
+                           : name_queries == queries
+                               ? "NetBIOS wildcard name query (nmblookup '*')"
+                               : "NetBIOS wildcard name and node-status queries";
   std::string outcome;
   if (answered == 0)
     outcome = hosts == 1 ? "no answer" : "none answered";
   else if (hosts == 1)
-    outcome = "answered with its name table" +
-              (a.count[2] ? " (" + std::to_string(a.count[2]) + " names)" : std::string());
+    outcome = tables
+                  ? "answered with its name table" +
+                        (a.count[2] ? " (" + std::to_string(a.count[2]) + " names)" : std::string())
+                  : std::string("answered");
   else
-    outcome = format_count(answered) + " answered with their name tables";
-  t.signature = "NetBIOS wildcard node-status query (nbtstat -A) to " + who + ": " + outcome +
+    outcome = format_count(answered) + " answered" + (tables ? " with their name tables" : "");
+  t.signature = what + " to " + who + ": " + outcome +
                 (a.update ? " (update " + std::to_string(a.update) + ")" : "");
   auto& e = t.evidence;
   e["hosts"] = hosts;
   e["queries"] = queries;
+  e["question"] = question;
   e["answered"] = answered;
-  e["exposed"] = answered > 0;
+  e["exposed"] = tables > 0;  // a name table disclosed
   if (a.count[2]) e["names_disclosed"] = a.count[2];
   e["first_seen"] = eve_timestamp(a.first_ts);
   e["last_seen"] = eve_timestamp(a.last_ts);

@@ -98,9 +98,26 @@ def group_netbios_wildcard(h, check, by):
     a = by(h.alerts(h.pcap(inside)), "netbios-wildcard")
     check("netbios-wildcard: home to home, 137 <-> 137: the asker is the source, the answer counted",
           len(a) == 1 and a[0]["src_ip"] == "172.16.14.70" and ev(a[0])["exposed"] is True, str(a))
-    # Negatives: name queries (not node status), node status for a real name, home hosts asking outside.
+    # A name query for '*' (nmblookup '*') is the seed rule's match too: answered
+    # (the host confirmed, no name table) and unanswered, other networks and ports.
+    q = cat.nbns_name_query("198.51.100.40", "10.9.3.7", T0, name="*", sport=40137, broadcast=False)
+    ans = cat.nbns_name_response("10.9.3.7", "198.51.100.40", T0 + 0.002, "*", "10.9.3.7", dport=40137,
+                                 inbound=False)
+    a = by(h.alerts(h.pcap(q + ans), "--home-net", "10.9.0.0/16"), "netbios-wildcard")
+    check("netbios-wildcard: a name query for '*' is one, answered: the host confirmed, no name table",
+          len(a) == 1 and ev(a[0])["question"] == "name" and ev(a[0])["answered"] == 1
+          and ev(a[0])["exposed"] is False and "nmblookup" in a[0]["alert"]["signature"], str(a))
+    wild = []
+    for i in range(6):
+        wild += cat.nbns_name_query("203.0.113.77", f"172.16.20.{10 + 3 * i}", T0 + 0.5 * i, name="*",
+                                    sport=137, broadcast=False)
+    a = by(h.alerts(h.pcap(wild)), "netbios-wildcard")
+    check("netbios-wildcard: a silent wildcard name-query sweep is one incident, none answered",
+          len(a) >= 1 and len({x["src_ip"] for x in a}) == 1 and a[0]["harrier"]["update"] == 0
+          and max(ev(x)["hosts"] for x in a) == 6 and all(ev(x)["answered"] == 0 for x in a), str(a)[:400])
+    # Negatives: a name query for a real name, a home host asking outside.
     names = cat.nbns_sweep("192.0.2.99", ["172.16.14.5"], T0, 1.0)
-    check("netbios-wildcard: a name query is not a wildcard node-status query",
+    check("netbios-wildcard: a name query for a real name is not a wildcard query",
           by(h.alerts(h.pcap(names)), "netbios-wildcard") == [])
     out = cat.nbns_node_status("172.16.14.5", "192.0.2.99", T0, inbound=False)
     check("netbios-wildcard: a home host asking outside is not a probe of home",
