@@ -17,6 +17,7 @@
 #include <rte_pdump.h>
 #include <spdlog/spdlog.h>
 
+#include "app/progress.h"
 #include "capture/capture_set.h"
 #include "capture/incident_recorder.h"
 #include "capture/packet_filter.h"
@@ -420,12 +421,30 @@ int run_engine(Config& cfg, const RunOptions& opts) {
     std::fprintf(stderr, "harrier: %s\n", err.c_str());
     return 1;
   }
+  // Progress on a terminal (offline, not --quiet; --print's lines are
+  // progress enough). It samples the pipeline, made below, once started.
+  const Pipeline* progress_of = nullptr;
+  std::unique_ptr<ReadProgress> progress;
+  if (!opts.live && !opts.quiet && !opts.print && isatty(STDERR_FILENO)) {
+    uint64_t packets = 0, bytes = 0;
+    for (const PcapFileInfo& i : infos)
+      packets += i.packets, bytes += i.bytes;
+    progress = std::make_unique<ReadProgress>(packets, bytes, [&progress_of, &source] {
+      ProgressSample s;
+      const PipelineCounters c = progress_of->live_counters();
+      s.packets = c.packets;
+      s.alerts = c.alerts;
+      for (size_t i = 0; i < source.inputs().size(); ++i)
+        s.bytes += source.queue(i, 0).bytes.load(std::memory_order_relaxed);
+      return s;
+    });
+  }
   std::unique_ptr<AlertOutput> output;
   try {
-    output = std::make_unique<AlertOutput>(
-        OutputConfig{cfg.eve, cfg.fast, cfg.summary && !opts.quiet, opts.explain, incidents.get(),
-                     opts.live ? 1000u : 0u},
-        queue.get());
+    OutputConfig oc{cfg.eve,      cfg.fast,        cfg.summary && !opts.quiet,
+                    opts.explain, incidents.get(), opts.live ? 1000u : 0u};
+    oc.status_line = progress.get();
+    output = std::make_unique<AlertOutput>(oc, queue.get());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "harrier: %s\n", e.what());
     return 1;
@@ -542,8 +561,11 @@ int run_engine(Config& cfg, const RunOptions& opts) {
   hup.sa_handler = on_hangup;
   sigaction(SIGHUP, &hup, nullptr);
   const auto t0 = std::chrono::steady_clock::now();
+  progress_of = pipeline.get();
+  if (progress) progress->start();
   pipeline->run();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (progress) progress->stop();
   g_pipeline = nullptr;
   signal(SIGHUP, SIG_IGN);
   g_output = nullptr;

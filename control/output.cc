@@ -119,12 +119,16 @@ void AlertOutput::write(const Alert& a) {
     }
   }
   if (fast_) std::fputs((fast_line(a, t) + "\n").c_str(), fast_);
-  if (summary_)
+  if (summary_) {
+    std::unique_lock<std::mutex> line;
+    if (cfg_.status_line) line = cfg_.status_line->erase();
     std::fputs(
         (summary_line(a, t) + (capture.empty() ? "" : "\n    packets: " + capture) + "\n").c_str(),
         summary_);
-  if (summary_ && cfg_.explain)
-    std::fputs(("\n" + explain_alert(eve_record(a, t, capture)) + "\n").c_str(), summary_);
+    if (cfg_.explain)
+      std::fputs(("\n" + explain_alert(eve_record(a, t, capture)) + "\n").c_str(), summary_);
+    if (cfg_.status_line) std::fflush(summary_);  // out before the line is drawn again
+  }
   ++written_;
   ++per_detector_[std::string(d.id)];
 }

@@ -19,6 +19,15 @@
 
 namespace harrier {
 
+// A status line redrawn on the terminal the summary also goes to (read's
+// progress): the output thread erases it, holding its lock, before writing
+// summary lines, so the two never share a line.
+class TerminalLine {
+ public:
+  virtual ~TerminalLine() = default;
+  virtual std::unique_lock<std::mutex> erase() = 0;
+};
+
 struct OutputConfig {
   std::string eve;       // path, "-" = stdout, "" = none
   std::string fast;      // same
@@ -26,6 +35,7 @@ struct OutputConfig {
   bool explain = false;  // each alert's full explanation after its summary lines
   const IncidentRecorder* incidents = nullptr;  // names each alert's incident capture
   uint32_t keep_recent = 0;  // EVE lines of the latest alerts kept for `harrierctl alerts tail`
+  TerminalLine* status_line = nullptr;  // erased before summary lines (see TerminalLine)
 };
 
 class AlertOutput {
