@@ -100,7 +100,7 @@ void FlowTable::lru_push_tail(uint32_t i) noexcept {
 
 void FlowTable::make_recent(FlowEntry* e) noexcept {
   const uint32_t i = index_of(e);
-  if (lru_.tail == i) return;
+  if (lru_.tail == i || e->answer_by) return;  // a waiting attempt is not on the LRU
   lru_unlink(i);
   lru_push_tail(i);
 }
@@ -110,46 +110,52 @@ void FlowTable::await_answer(FlowEntry* e, uint64_t now, uint64_t order) noexcep
   // deadline still does not, so the list stays in deadline order.
   uint64_t by = now + uint64_t(timeouts_.answer_grace_ms) * 1'000'000ull;
   if (wait_.tail != kNil) by = std::max(by, entries_[wait_.tail].answer_by);
+  // Off the LRU while it waits: eviction and expiry never meet it (see insert).
+  lru_unlink(index_of(e));
   e->answer_by = by;
   e->probe_order = order;
   wait_.push_tail(entries_, index_of(e));
   ++counters_.awaiting;
 }
 
+void FlowTable::leave_wait_list(uint32_t i) noexcept {
+  wait_.unlink(entries_, i);
+  entries_[i].answer_by = 0;
+}
+
 void FlowTable::stop_waiting(FlowEntry* e) noexcept {
-  wait_.unlink(entries_, index_of(e));
-  e->answer_by = 0;
+  leave_wait_list(index_of(e));
+  lru_push_tail(index_of(e));  // an ordinary flow again, as recent as its outcome
 }
 
 void FlowTable::remove(uint32_t i) noexcept {
   if (entries_[i].answer_by) {
-    // Only a table turned over within one grace gets here: the outcome is
+    // Only a table full of waiting attempts gets here: the outcome is
     // unknown, and an overflow must not turn into an alert.
-    stop_waiting(&entries_[i]);
+    leave_wait_list(i);
     ++counters_.awaiting_evicted;
+  } else {
+    lru_unlink(i);
   }
-  lru_unlink(i);
   rte_hash_del_key(hash_, &entries_[i].key);
   free_[n_free_++] = i;
   --size_;
 }
 
 FlowEntry* FlowTable::insert(const FlowKey& key, hash_sig_t sig, uint64_t now) noexcept {
-  if (size_ >= capacity_ && lru_.head != kNil) {
-    // An attempt still waiting for its answer is passed over (a few at a
-    // time): its outcome is what the scan detectors count, and a flood of
+  if (size_ >= capacity_) {
+    // Attempts still waiting for their answer are on the wait list, not the
+    // LRU: their outcomes are what the scan detectors count, and a flood of
     // answered conversations must not push a scan's attempts out. Only a
-    // table whose oldest flows are all waiting loses one (counted).
-    for (int tries = 0;
-         tries < 8 && entries_[lru_.head].answer_by != 0 && !is_expired(entries_[lru_.head], now);
-         ++tries)
-      make_recent(&entries_[lru_.head]);
-    const uint32_t victim = lru_.head;
-    if (is_expired(entries_[victim], now))
-      ++counters_.expired;
-    else
-      ++counters_.evicted;
-    remove(victim);
+    // table that is all waiting attempts loses one, the oldest (counted).
+    const uint32_t victim = lru_.head != kNil ? lru_.head : wait_.head;
+    if (victim != kNil) {
+      if (is_expired(entries_[victim], now))
+        ++counters_.expired;
+      else
+        ++counters_.evicted;
+      remove(victim);
+    }
   }
   if (n_free_ == 0) {
     ++counters_.insert_failures;
@@ -248,11 +254,9 @@ FlowEntry* FlowTable::find(const FlowKey& key, uint64_t now) noexcept {
 
 uint32_t FlowTable::expire(uint64_t now, uint32_t budget) noexcept {
   uint32_t n = 0;
-  // An attempt still waiting holds expiry back until its outcome is out:
-  // only a timeout shorter than the grace (refused by the config) or packet
-  // time running backwards between files could get one here.
-  while (n < budget && lru_.head != kNil && entries_[lru_.head].answer_by == 0 &&
-         is_expired(entries_[lru_.head], now)) {
+  // An attempt still waiting is not on the LRU: it expires only once its
+  // outcome is out.
+  while (n < budget && lru_.head != kNil && is_expired(entries_[lru_.head], now)) {
     remove(lru_.head);
     ++counters_.expired;
     ++n;

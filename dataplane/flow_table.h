@@ -173,6 +173,7 @@ class FlowTable {
   void lru_unlink(uint32_t i) noexcept;
   void lru_push_tail(uint32_t i) noexcept;
   void remove(uint32_t i) noexcept;
+  void leave_wait_list(uint32_t i) noexcept;
   FlowEntry* insert(const FlowKey& key, uint32_t sig, uint64_t now) noexcept;
 
   rte_hash* hash_ = nullptr;

@@ -170,3 +170,27 @@ TEST(FlowTable, AFullTableEvictsConversationsBeforeWaitingAttempts) {
   t->take_due(UINT64_MAX, UINT32_MAX, [&](FlowEntry&) { ++n; });
   EXPECT_EQ(n, 4u);
 }
+
+// However many of the oldest flows are waiting attempts, a full table
+// evicts a conversation; an attempt whose outcome is out is an ordinary,
+// evictable flow again.
+TEST(FlowTable, WaitingAttemptsAreOffTheLruUntilTheirOutcome) {
+  auto t = table(1024, "ft_wait_lru");
+  bool created;
+  for (uint32_t i = 0; i < 1024; ++i) {
+    FlowEntry* e = get(*t, key(i), kSec, &created);
+    if (i < 1000) t->await_answer(e, kSec, i);
+  }
+  for (uint32_t i = 0; i < 24; ++i)
+    get(*t, key(5000 + i), 2 * kSec, &created);  // evicts the 24 conversations, one by one
+  EXPECT_EQ(t->counters().evicted, 24u);
+  EXPECT_EQ(t->counters().awaiting_evicted, 0u);
+  // The first 10 attempts' outcomes are out: they are flows like any other
+  // (the most recent, at the LRU's tail), evicted after the 24 before them.
+  EXPECT_EQ(t->take_due(UINT64_MAX, 10, [](FlowEntry&) {}), 10u);
+  for (uint32_t i = 0; i < 34; ++i)
+    get(*t, key(6000 + i), 3 * kSec, &created);
+  EXPECT_EQ(t->counters().evicted, 24u + 34u);
+  EXPECT_EQ(t->counters().awaiting_evicted, 0u);
+  EXPECT_EQ(t->take_due(UINT64_MAX, UINT32_MAX, [](FlowEntry&) {}), 990u);
+}
