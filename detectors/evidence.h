@@ -21,9 +21,10 @@ namespace harrier {
 // then at most `max_updates` updates, each when the evidence has doubled
 // since the last alert and at least `min_gap` of packet time has passed (so
 // a scan of 1,000 ports in 10 ms is one alert, not five). Detectors with a
-// SettleList also report what grew since the last alert once the incident
-// has been quiet for `min_gap`: the final picture of a fast burst. After
-// `hold_down` of silence the incident is over and the same key starts anew.
+// SettleList also report what grew (by a fifth or more) since the last
+// alert once the incident has been quiet for `min_gap`: the final picture of
+// a fast burst. After `hold_down` of silence the incident is over and the
+// same key starts anew.
 struct Incident {
   uint64_t first_ts = 0;
   uint64_t last_ts = 0;
@@ -71,14 +72,23 @@ struct IncidentPolicy {
   }
   // From a tick: true when the incident went quiet with evidence its last
   // alert did not report (then the caller sends that update).
+  // Growth by less than a fifth, or by one (a 3-host sweep that ended at
+  // 4), is not worth another alert: the last one already told its size.
   bool settled(Incident& i, uint32_t amount, uint64_t now) const noexcept {
-    if (i.alerts_sent == 0 || !budget_left(i) || amount <= i.alerted_amount) return false;
+    if (i.alerts_sent == 0 || !budget_left(i) || !grew_enough(i, amount)) return false;
     if (now != UINT64_MAX && (now < i.last_ts + min_gap_ns || now < i.last_alert_ts + min_gap_ns))
       return false;
     sent(i, amount, now == UINT64_MAX ? i.last_ts : now);
     return true;
   }
   bool budget_left(const Incident& i) const noexcept { return i.alerts_sent <= max_updates; }
+  static bool grew_enough(const Incident& i, uint32_t amount) noexcept {
+    return amount >= i.alerted_amount + 2 && uint64_t(amount) * 5 >= uint64_t(i.alerted_amount) * 6;
+  }
+  // Whether to keep an incident on the settle list: it may yet settle.
+  bool may_settle(const Incident& i, uint32_t amount) const noexcept {
+    return amount > i.alerted_amount && budget_left(i);
+  }
   // Counts an update the detector decided on by its own rule.
   static void record(Incident& i, uint32_t amount, uint64_t now) noexcept { sent(i, amount, now); }
   uint8_t update_number(const Incident& i) const noexcept {

@@ -58,17 +58,19 @@ struct ScanEntry {
   ScanKey key;
   uint64_t last_ts;
   uint32_t lru_prev, lru_next;
-  uint64_t first_ts;
+  Incident inc;
   uint32_t counted, failed;
-  uint32_t alerts_sent, next_update_at;
   uint16_t probe_flags;
   ScanTarget t[kTargets];  // the latest targets (every one is in `counted`)
+  // A full table passes over incidents that have alerted before it evicts.
+  bool kept() const noexcept { return inc.alerts_sent > 0; }
 };
 
 using ScanTable = BoundedTable<ScanKey, ScanEntry>;
 
 struct State final : DetectorState {
   std::unique_ptr<ScanTable> table;
+  SettleList settle{4096};
 };
 
 class HorizontalScan final : public Detector {
@@ -79,9 +81,9 @@ class HorizontalScan final : public Detector {
         fast_window_(uint64_t(c.get("fast_window") * 1e9)),
         slow_hosts_(uint32_t(c.get("slow_hosts"))),
         slow_window_(uint64_t(c.get("slow_window") * 1e9)),
-        max_updates_(uint32_t(c.get("max_updates"))),
-        hold_down_(uint64_t(c.get("hold_down") * 1e9)),
-        table_size_(uint32_t(c.get("table_size"))) {}
+        table_size_(uint32_t(c.get("table_size"))) {
+    policy_ = IncidentPolicy::from_config(c);
+  }
 
   std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
                                             std::string* error) const override {
@@ -105,23 +107,45 @@ class HorizontalScan final : public Detector {
       k.family = ev.src.family;
       k.proto = ev.proto;
       k.port = ev.dport;
-      bool created;
       ScanEntry* e = s.table->find(k);
       if (e && ev.ts > e->last_ts &&
-          ev.ts - e->last_ts > (e->alerts_sent ? hold_down_ : slow_window_)) {
-        s.table->remove(e);  // the earlier incident is over
+          ev.ts - e->last_ts > (e->inc.alerts_sent ? policy_.hold_down_ns : slow_window_)) {
+        // The earlier incident is over: first what it still owes.
+        if (policy_.settled(e->inc, e->counted, UINT64_MAX)) emit(ctx, *e, newest(*e), 0);
+        s.table->remove(e);
         e = nullptr;
       }
-      e = s.table->find_or_insert(k, ev.ts, &created);
+      bool created;
+      // An incident evicted by a full table first reports what it still owes.
+      e = s.table->find_or_insert(k, ev.ts, &created, [&](ScanEntry& old) {
+        if (policy_.settled(old.inc, old.counted, UINT64_MAX)) emit(ctx, old, newest(old), 0);
+      });
       if (!e) continue;
-      if (created) e->first_ts = ev.ts, e->probe_flags = ev.tcp_flags;
-      if (ScanTarget* t = new_target(*e, ev)) count(ctx, *e, *t, refused);
+      if (created) e->inc.first_ts = ev.ts, e->probe_flags = ev.tcp_flags;
+      if (ScanTarget* t = new_target(*e, ev)) {
+        e->inc.last_ts = ev.ts;
+        count(ctx, *e, *t, refused);
+        if (e->inc.alerts_sent && e->counted > e->inc.alerted_amount)
+          s.settle.add(s.table->index_of(e), e->inc);
+      }
     }
   }
 
-  void on_tick(ShardCtx&, uint64_t now, DetectorState* st) const noexcept override {
-    if (now != UINT64_MAX)
-      static_cast<State*>(st)->table->expire(now, std::max(slow_window_, hold_down_), 64);
+  void on_tick(ShardCtx& ctx, uint64_t tick, DetectorState* st) const noexcept override {
+    State& s = *static_cast<State*>(st);
+    // A sweep that went quiet (judged where its outcomes are complete):
+    // report the whole of it, however many updates its growth already took.
+    const uint64_t now = ctx.outcomes_complete_until(tick);
+    s.settle.sweep([&](uint32_t i) -> Incident& { return s.table->at(i)->inc; },
+                   [&](uint32_t i) {
+                     ScanEntry& e = *s.table->at(i);
+                     if (policy_.settled(e.inc, e.counted, now)) {
+                       emit(ctx, e, newest(e), 0);
+                       return false;
+                     }
+                     return e.counted > e.inc.alerted_amount && policy_.budget_left(e.inc);
+                   });
+    if (tick != UINT64_MAX) s.table->expire(tick, std::max(slow_window_, policy_.hold_down_ns), 64);
   }
 
  private:
@@ -141,23 +165,26 @@ class HorizontalScan final : public Detector {
     return slot;
   }
 
+  // The newest target kept: the one an update from a tick names.
+  static const ScanTarget& newest(const ScanEntry& e) noexcept {
+    const ScanTarget* n = &e.t[0];
+    for (const ScanTarget& t : e.t)
+      if (t.addr.family != 0 && (n->addr.family == 0 || t.order > n->order)) n = &t;
+    return *n;
+  }
+
   void count(ShardCtx& ctx, ScanEntry& e, ScanTarget& t, bool failed) const noexcept {
     t.failed = failed;
     ++e.counted;
     if (failed) ++e.failed;
-    if (e.alerts_sent == 0) {
-      uint8_t why = 0;
+    uint8_t why = 0;
+    if (e.inc.alerts_sent == 0) {
       if (fast_count(e) >= fast_hosts_)
         why = 1;
       else if (e.counted >= slow_hosts_)
         why = 2;
-      if (!why) return;
-      emit(ctx, e, t, why);
-      e.next_update_at = e.counted * 2;
-    } else if (e.alerts_sent <= max_updates_ && e.counted >= e.next_update_at) {
-      emit(ctx, e, t, 0);
-      e.next_update_at = e.counted * 2;
     }
+    if (policy_.decide(e.inc, e.counted, why != 0, t.ts)) emit(ctx, e, t, why);
   }
 
   // Most counted targets whose probes fall within one fast_window.
@@ -176,9 +203,10 @@ class HorizontalScan final : public Detector {
     return best;
   }
 
-  void emit(ShardCtx& ctx, ScanEntry& e, const ScanTarget& completing, uint8_t why) const noexcept {
+  // After the policy counted the alert (decide or settled).
+  void emit(ShardCtx& ctx, const ScanEntry& e, const ScanTarget& completing,
+            uint8_t why) const noexcept {
     Alert* a = ctx.alerts->next();
-    ++e.alerts_sent;
     if (!a) return;
     const ScanTarget* list[ScanEntry::kTargets] = {};
     uint32_t n = 0;
@@ -189,15 +217,15 @@ class HorizontalScan final : public Detector {
     a->ts = completing.ts;
     a->order = completing.order;
     a->detector = cfg_.index;
-    a->update = uint8_t(std::min<uint32_t>(255, e.alerts_sent - 1));
+    a->update = policy_.update_number(e.inc);
     a->proto = e.key.proto;
     std::memcpy(a->src.bytes, e.key.src, 16);  // the key holds IpAddr's bytes
     a->src.family = e.key.family;
     a->dst = list[0]->addr;
     a->sport = list[0]->sport;
     a->dport = e.key.port;
-    a->first_ts = list[0]->ts;
-    a->last_ts = list[n - 1]->ts;
+    a->first_ts = e.inc.first_ts;
+    a->last_ts = std::max(e.inc.last_ts, completing.ts);
     a->score = ctx.score(a->dst, e.key.proto, e.key.port, cfg_.lethality);
     a->count[0] = e.counted;
     a->count[1] = e.failed;
@@ -222,8 +250,7 @@ class HorizontalScan final : public Detector {
   uint64_t fast_window_;
   uint32_t slow_hosts_;
   uint64_t slow_window_;
-  uint32_t max_updates_;
-  uint64_t hold_down_;
+  IncidentPolicy policy_;
   uint32_t table_size_;
 };
 
