@@ -235,6 +235,13 @@ def group_horizontal(h):
     a = by(h.alerts(h.pcap(slow)), "horizontal-scan")
     check("horizontal: slow sweep hits the 24 h threshold", len(a) >= 1 and a[0]["harrier"]["evidence"]["threshold"] == "slow" and
           a[0]["harrier"]["evidence"]["hosts"] == 20, str(a[:1]))
+    # Variant: a fast sweep of 600 hosts of a /16 (200 a second, other port):
+    # one incident, bounded updates, and the last alert gives the whole sweep.
+    big = sc.horizontal_scan("203.0.113.9", [f"10.20.{i // 250}.{1 + i % 250}" for i in range(600)], 5900, T0, 0.005)
+    a = by(h.alerts(h.pcap(big), "--home-net", "10.20.0.0/16"), "horizontal-scan")
+    check("horizontal: a 600-host sweep is one incident whose last alert counts all 600",
+          1 <= len(a) <= 5 and a[0]["harrier"]["update"] == 0 and all(x["harrier"]["update"] > 0 for x in a[1:])
+          and a[-1]["harrier"]["evidence"]["hosts"] == 600, str([x["harrier"]["evidence"]["hosts"] for x in a]))
     # Negatives.
     web = sc.horizontal_scan("198.51.100.7", ["172.16.14.20", "172.16.14.21", "172.16.14.22", "172.16.14.23"], 80, T0, 0.05,
                              answers={t: "synack" for t in ["172.16.14.20", "172.16.14.21", "172.16.14.22", "172.16.14.23"]})
