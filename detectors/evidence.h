@@ -32,7 +32,8 @@ struct Incident {
   uint32_t alerts_sent = 0;
   uint32_t next_update_at = 0;
   uint32_t alerted_amount = 0;  // the evidence the last alert reported
-  bool settle_listed = false;   // on its detector's SettleList
+  uint32_t settle_stamp = 0;    // on its detector's SettleList (0: not)
+  uint64_t settle_due = 0;      // ... to be looked at then (packet time)
 };
 
 struct IncidentPolicy {
@@ -82,6 +83,15 @@ struct IncidentPolicy {
     return true;
   }
   bool budget_left(const Incident& i) const noexcept { return i.alerts_sent <= max_updates; }
+  // When an incident that grew after its last alert may have gone quiet.
+  uint64_t settle_due(const Incident& i) const noexcept {
+    return std::max(i.last_ts, i.last_alert_ts) + min_gap_ns;
+  }
+  // For a SettleList visit that did not settle: when to look again (0: not
+  // until it grows, which lists it again).
+  uint64_t look_again(const Incident& i, uint32_t amount) const noexcept {
+    return may_settle(i, amount) ? settle_due(i) : 0;
+  }
   static bool grew_enough(const Incident& i, uint32_t amount) noexcept {
     return amount >= i.alerted_amount + 2 && uint64_t(amount) * 5 >= uint64_t(i.alerted_amount) * 6;
   }
@@ -104,41 +114,70 @@ struct IncidentPolicy {
   }
 };
 
-// The incidents of one detector shard whose evidence grew after an alert,
-// to be checked on each tick until they settle (IncidentPolicy::settled).
-// Holds table indices; a fixed capacity set at make_state, so the packet
-// path never allocates. An index whose entry was evicted and reused is
-// recognised by the entry's own flag.
+// The incidents of one detector shard to be looked at again at a packet
+// time (whether a burst that grew after its alert went quiet: see
+// IncidentPolicy::settled). A min-heap on that time, so a tick looks only
+// at what is due, however many are listed; one record per incident (a
+// later time moves it: the record is pushed again when it comes up). Holds
+// table indices with a stamp, so a record whose entry was evicted and
+// reused is recognised and dropped. Fixed capacity, set at make_state: the
+// packet path never allocates; an incident that finds it full is counted
+// and gets no closing update.
 class SettleList {
  public:
-  explicit SettleList(uint32_t capacity) {
-    now_.reserve(capacity);
-    next_.reserve(capacity);
-  }
-  void add(uint32_t index, Incident& i) noexcept {
-    if (i.settle_listed || now_.size() == now_.capacity()) return;
-    i.settle_listed = true;
-    now_.push_back(index);
-  }
-  // Calls visit(index) for each listed incident; visit returns true to keep
-  // it listed. Entries' `settle_listed` must be reached through `incident`.
-  template <typename IncidentOf, typename Visit>
-  void sweep(IncidentOf&& incident, Visit&& visit) noexcept {
-    next_.clear();
-    for (uint32_t idx : now_) {
-      Incident& i = incident(idx);
-      if (!i.settle_listed) continue;  // evicted and reused, or listed twice
-      i.settle_listed = false;
-      if (visit(idx) && next_.size() < next_.capacity()) {
-        i.settle_listed = true;
-        next_.push_back(idx);
-      }
+  explicit SettleList(uint32_t capacity) { heap_.reserve(capacity); }
+
+  // Looks at incident `index` at packet time `due` (the latest call wins).
+  void add(uint32_t index, Incident& i, uint64_t due) noexcept {
+    if (i.settle_stamp) {
+      i.settle_due = due;
+      return;
     }
-    std::swap(now_, next_);
+    if (heap_.size() == heap_.capacity()) {
+      ++overflow_;
+      return;
+    }
+    i.settle_stamp = next_stamp();
+    i.settle_due = due;
+    push({due, index, i.settle_stamp});
   }
+  // Calls visit(index) for each incident due by `now` (every one with
+  // UINT64_MAX); visit returns when to look at it again (past `now`), or 0.
+  template <typename IncidentOf, typename Visit>
+  void sweep(uint64_t now, IncidentOf&& incident, Visit&& visit) noexcept {
+    while (!heap_.empty() && heap_.front().due <= now) {
+      std::pop_heap(heap_.begin(), heap_.end(), later);
+      const Record r = heap_.back();
+      heap_.pop_back();
+      Incident& i = incident(r.index);
+      if (i.settle_stamp != r.stamp) continue;  // evicted and reused, or restarted
+      if (i.settle_due > now) {                 // moved later since it was pushed
+        push({i.settle_due, r.index, r.stamp});
+        continue;
+      }
+      i.settle_stamp = 0;
+      const uint64_t again = visit(r.index);
+      if (again > now && again != UINT64_MAX) add(r.index, i, again);
+    }
+  }
+  uint64_t overflow() const noexcept { return overflow_; }
 
  private:
-  std::vector<uint32_t> now_, next_;
+  struct Record {
+    uint64_t due;
+    uint32_t index;
+    uint32_t stamp;
+  };
+  static bool later(const Record& a, const Record& b) noexcept { return a.due > b.due; }
+  void push(const Record& r) noexcept {
+    heap_.push_back(r);
+    std::push_heap(heap_.begin(), heap_.end(), later);
+  }
+  uint32_t next_stamp() noexcept { return ++stamp_ ? stamp_ : ++stamp_; }  // never 0
+
+  std::vector<Record> heap_;
+  uint32_t stamp_ = 0;
+  uint64_t overflow_ = 0;
 };
 
 // Distinct targets in order of first appearance: the first N exactly (with

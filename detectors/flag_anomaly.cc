@@ -120,11 +120,11 @@ class FlagAnomaly final : public Detector {
       if (ev.kind != HostEventKind::kDetector || ev.detector != cfg_.index) continue;
       bool created;
       // An incident evicted by a full table first reports what it still owes.
-      Entry* e = t.find_or_insert(
-          PairKey::make(ev.src, nullptr, 6, 0, ev.code), ev.ts, &created, [&](Entry& old) {
-            if (policy_.settled(old.inc, old.packets, UINT64_MAX))
-              emit(ctx, old, old.inc.last_ts, old.last_order);
-          });
+      Entry* e = t.find_or_insert(PairKey::make(ev.src, nullptr, 6, 0, ev.code), ev.ts, &created,
+                                  [&](Entry& old) {
+                                    if (policy_.settled(old.inc, old.packets, UINT64_MAX))
+                                      emit(ctx, old, old.inc.last_ts, old.last_order);
+                                  });
       if (!e) continue;
       if (!created && policy_.starts_new(e->inc, ev.ts)) restart_entry(*e), created = true;
       if (created || e->packets == 0) {
@@ -142,22 +142,22 @@ class FlagAnomaly final : public Detector {
       e->port_hi = std::max(e->port_hi, ev.dport);
       e->ports.add(ev.dport);
       if (policy_.decide(e->inc, e->packets, true, ev.ts)) emit(ctx, *e, ev.ts, ev.order);
-      if (e->packets > e->inc.alerted_amount) s.settle.add(t.index_of(e), e->inc);
+      if (e->packets > e->inc.alerted_amount)
+        s.settle.add(t.index_of(e), e->inc, policy_.settle_due(e->inc));
     }
   }
 
   void on_tick(ShardCtx& ctx, uint64_t now, DetectorState* st) const noexcept override {
     State& s = *static_cast<State*>(st);
     // A burst that went quiet: report the whole of it.
-    s.settle.sweep([&](uint32_t i) -> Incident& { return s.table->at(i)->inc; },
-                   [&](uint32_t i) {
-                     Entry& e = *s.table->at(i);
-                     if (policy_.settled(e.inc, e.packets, now)) {
-                       emit(ctx, e, e.inc.last_ts, e.last_order);
-                       return false;
-                     }
-                     return e.packets > e.inc.alerted_amount && policy_.budget_left(e.inc);
-                   });
+    s.settle.sweep(
+        now, [&](uint32_t i) -> Incident& { return s.table->at(i)->inc; },
+        [&](uint32_t i) -> uint64_t {
+          Entry& e = *s.table->at(i);
+          if (!policy_.settled(e.inc, e.packets, now)) return policy_.look_again(e.inc, e.packets);
+          emit(ctx, e, e.inc.last_ts, e.last_order);
+          return 0;
+        });
     if (now != UINT64_MAX) s.table->expire(now, policy_.hold_down_ns, 64);
   }
 

@@ -126,7 +126,7 @@ class HorizontalScan final : public Detector {
         e->inc.last_ts = ev.ts;
         count(ctx, *e, *t, refused);
         if (e->inc.alerts_sent && e->counted > e->inc.alerted_amount)
-          s.settle.add(s.table->index_of(e), e->inc);
+          s.settle.add(s.table->index_of(e), e->inc, policy_.settle_due(e->inc));
       }
     }
   }
@@ -136,15 +136,14 @@ class HorizontalScan final : public Detector {
     // A sweep that went quiet (judged where its outcomes are complete):
     // report the whole of it, however many updates its growth already took.
     const uint64_t now = ctx.outcomes_complete_until(tick);
-    s.settle.sweep([&](uint32_t i) -> Incident& { return s.table->at(i)->inc; },
-                   [&](uint32_t i) {
-                     ScanEntry& e = *s.table->at(i);
-                     if (policy_.settled(e.inc, e.counted, now)) {
-                       emit(ctx, e, newest(e), 0);
-                       return false;
-                     }
-                     return e.counted > e.inc.alerted_amount && policy_.budget_left(e.inc);
-                   });
+    s.settle.sweep(
+        now, [&](uint32_t i) -> Incident& { return s.table->at(i)->inc; },
+        [&](uint32_t i) -> uint64_t {
+          ScanEntry& e = *s.table->at(i);
+          if (!policy_.settled(e.inc, e.counted, now)) return policy_.look_again(e.inc, e.counted);
+          emit(ctx, e, newest(e), 0);
+          return 0;
+        });
     if (tick != UINT64_MAX) s.table->expire(tick, std::max(slow_window_, policy_.hold_down_ns), 64);
   }
 

@@ -46,8 +46,7 @@ struct Entry : IncidentEntry {
   uint16_t first_sport;
   uint8_t ttl;
   uint8_t names;  // names in the first answer's table
-  bool pending;   // first alert waits for an answer or the grace period
-  bool listed;    // index is on the state's pending list
+  bool pending;   // first alert waits for an answer or the grace period (on `waiting`)
   uint64_t due;
   uint64_t first_order;
 };
@@ -55,11 +54,8 @@ using Table = BoundedTable<PairKey, Entry>;
 
 struct State final : DetectorState {
   std::unique_ptr<Table> table;
-  std::vector<uint32_t> pending, next;  // entries whose first alert is due
-  uint64_t pending_overflow = 0;
+  SettleList waiting{4096};  // entries whose first alert waits, by deadline
 };
-
-constexpr uint32_t kPendingCap = 4096;
 
 class NetbiosWildcard final : public Detector {
  public:
@@ -76,8 +72,6 @@ class NetbiosWildcard final : public Detector {
     s->table = make_table<PairKey, Entry>(desc_.id, "nbwild", table_size_, shard, n_shards, socket,
                                           s.get(), error);
     if (!s->table) return nullptr;
-    s->pending.reserve(kPendingCap);
-    s->next.reserve(kPendingCap);
     return s;
   }
 
@@ -152,16 +146,11 @@ class NetbiosWildcard final : public Detector {
           e->pending = true;
           e->due = ev.ts + grace_ns_;
           e->first_order = ev.order;
-          if (!e->listed) {
-            if (s.pending.size() < kPendingCap) {
-              e->listed = true;
-              s.pending.push_back(s.table->index_of(e));
-            } else {
-              ++s.pending_overflow;  // no room to wait: alert now, answer unknown
-              e->pending = false;
-              if (policy_.decide(e->inc, e->targets.total, true, ev.ts))
-                emit(ctx, *e, ev.ts, ev.order);
-            }
+          s.waiting.add(s.table->index_of(e), e->inc, e->due);
+          if (!e->inc.settle_stamp) {  // no room to wait: alert now, answer unknown
+            e->pending = false;
+            if (policy_.decide(e->inc, e->targets.total, true, ev.ts))
+              emit(ctx, *e, ev.ts, ev.order);
           }
         }
       } else if (new_host && policy_.decide(e->inc, e->targets.total, true, ev.ts)) {
@@ -172,22 +161,16 @@ class NetbiosWildcard final : public Detector {
 
   void on_tick(ShardCtx& ctx, uint64_t now, DetectorState* st) const noexcept override {
     State& s = *static_cast<State*>(st);
-    s.next.clear();
-    for (uint32_t idx : s.pending) {
-      Entry& e = *s.table->at(idx);
-      if (!e.listed) continue;  // evicted and reused, or listed twice
-      e.listed = false;
-      if (!e.pending) continue;
-      if (now != UINT64_MAX && e.due > now && s.next.size() < kPendingCap) {
-        e.listed = true;
-        s.next.push_back(idx);
-        continue;
-      }
-      e.pending = false;
-      if (policy_.decide(e.inc, e.targets.total, true, std::min(now, e.due)))
-        emit(ctx, e, std::min(now, e.due), e.first_order);
-    }
-    std::swap(s.pending, s.next);
+    s.waiting.sweep(
+        now, [&](uint32_t i) -> Incident& { return s.table->at(i)->inc; },
+        [&](uint32_t i) -> uint64_t {
+          Entry& e = *s.table->at(i);
+          if (!e.pending) return 0;  // the answer came first and said so
+          e.pending = false;
+          const uint64_t at = std::min(now, e.due);
+          if (policy_.decide(e.inc, e.targets.total, true, at)) emit(ctx, e, at, e.first_order);
+          return 0;
+        });
     if (now != UINT64_MAX) s.table->expire(now, policy_.hold_down_ns, 64);
   }
 

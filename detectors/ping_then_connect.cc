@@ -138,29 +138,31 @@ class PingThenConnect final : public Detector {
     // is judged up to where they are complete.
     const uint64_t now = ctx.outcomes_complete_until(tick);
     // Attempts that followed the first alert: report them once they stop.
-    s.settle.sweep([&](uint32_t i) -> Incident& { return s.table->at(i)->inc; },
-                   [&](uint32_t i) {
-                     Entry& e = *s.table->at(i);
-                     // Quiet for 2 s, or a connect phase that goes on for 10 s:
-                     // long enough to have seen it reach silent hosts.
-                     const bool quiet = now == UINT64_MAX ||
-                                        now >= e.inc.last_ts + policy_.min_gap_ns ||
-                                        now >= e.first_hit_ts + 5 * policy_.min_gap_ns;
-                     if (e.inc.alerts_sent == 0) {
-                       if (!quiet) return true;
-                       if (met(e) && policy_.decide(e.inc, e.connects, true, now)) emit(ctx, e);
-                       return false;  // judged; a new hit lists it again
-                     }
-                     if (policy_.settled(e.inc, e.connects, now)) {
-                       emit(ctx, e);
-                       return false;
-                     }
-                     return e.connects > e.inc.alerted_amount && policy_.budget_left(e.inc);
-                   });
+    s.settle.sweep(
+        now, [&](uint32_t i) -> Incident& { return s.table->at(i)->inc; },
+        [&](uint32_t i) -> uint64_t {
+          Entry& e = *s.table->at(i);
+          if (e.inc.alerts_sent == 0) {
+            const uint64_t at = quiet_at(e);
+            if (now != UINT64_MAX && now < at) return at;
+            if (met(e) && policy_.decide(e.inc, e.connects, true, now)) emit(ctx, e);
+            return 0;  // judged; a new hit lists it again
+          }
+          if (!policy_.settled(e.inc, e.connects, now))
+            return policy_.look_again(e.inc, e.connects);
+          emit(ctx, e);
+          return 0;
+        });
     if (tick != UINT64_MAX) s.table->expire(tick, std::max(window_ns_, policy_.hold_down_ns), 64);
   }
 
  private:
+  // Quiet for 2 s, or a connect phase that goes on for 10 s: long enough to
+  // have seen it reach silent hosts.
+  uint64_t quiet_at(const Entry& e) const noexcept {
+    return std::min(e.inc.last_ts + policy_.min_gap_ns, e.first_hit_ts + 5 * policy_.min_gap_ns);
+  }
+
   void ping(ShardCtx& ctx, Table& t, const PairKey& k, const HostEvent& ev) const noexcept {
     bool created;
     // An incident evicted by a full table first reports what it still owes.
@@ -207,7 +209,8 @@ class PingThenConnect final : public Detector {
     if (!known && e.n_ports < kPorts) e.ports[e.n_ports++] = ev.dport;
 
     // Judged from a tick once the connect phase has been quiet (see top).
-    s.settle.add(s.table->index_of(&e), e.inc);
+    s.settle.add(s.table->index_of(&e), e.inc,
+                 e.inc.alerts_sent ? policy_.settle_due(e.inc) : quiet_at(e));
   }
 
   bool met(const Entry& e) const noexcept {

@@ -126,15 +126,14 @@ class VerticalScan final : public Detector {
     // A burst that went quiet (judged where its outcomes are complete):
     // report the whole of it.
     const uint64_t now = ctx.outcomes_complete_until(tick);
-    s.settle.sweep([&](uint32_t i) -> Incident& { return s.table->at(i)->inc; },
-                   [&](uint32_t i) {
-                     Entry& e = *s.table->at(i);
-                     if (policy_.settled(e.inc, e.counted, now)) {
-                       emit(ctx, e, tick_event(e), 0);
-                       return false;
-                     }
-                     return e.counted > e.inc.alerted_amount && policy_.budget_left(e.inc);
-                   });
+    s.settle.sweep(
+        now, [&](uint32_t i) -> Incident& { return s.table->at(i)->inc; },
+        [&](uint32_t i) -> uint64_t {
+          Entry& e = *s.table->at(i);
+          if (!policy_.settled(e.inc, e.counted, now)) return policy_.look_again(e.inc, e.counted);
+          emit(ctx, e, tick_event(e), 0);
+          return 0;
+        });
     if (tick != UINT64_MAX)
       s.table->expire(
           tick, std::max<uint64_t>(policy_.hold_down_ns, uint64_t(slow_window_ms_) * 1000000), 64);
@@ -206,7 +205,7 @@ class VerticalScan final : public Detector {
       why = 2;
     if (policy_.decide(e->inc, e->counted, why != 0, ev.ts)) emit(ctx, *e, ev, why);
     if (e->inc.alerts_sent && e->counted > e->inc.alerted_amount)
-      s.settle.add(s.table->index_of(e), e->inc);
+      s.settle.add(s.table->index_of(e), e->inc, policy_.settle_due(e->inc));
   }
 
   // Ring ports probed within `window_ms` before `now_ms` that were not answered.
