@@ -234,8 +234,7 @@ struct Entry : IncidentEntry {
   uint8_t echo_code;
   uint8_t udp_fill;
   uint16_t udp_len;
-  uint64_t update_due;  // 0: no update pending
-  bool listed;          // in State::pending
+  uint64_t update_due;  // 0: no update pending (else on State::waiting)
 };
 using Table = BoundedTable<PairKey, Entry>;
 
@@ -244,10 +243,8 @@ constexpr uint32_t kPortUdp = 1u << 16, kPortOpen = 1u << 17, kPortClosed = 1u <
 
 struct State final : DetectorState {
   std::unique_ptr<Table> table;
-  // Incidents with an update waiting for the prober to settle; checked on tick.
-  static constexpr uint32_t kMaxPending = 256;
-  PairKey pending[kMaxPending];
-  uint32_t n_pending = 0;
+  // Incidents with an update waiting for the prober to settle, by due time.
+  SettleList waiting{4096};
 };
 
 // Time since `then`; zero when packet time went backwards (merged captures).
@@ -346,11 +343,7 @@ class OsFingerprint final : public Detector {
       // than the window can no longer complete a set, so it starts over too.
       const bool stale =
           e->inc.alerts_sent == 0 && e->last_seen != 0 && age(ev.ts, e->last_seen) > window_ns_;
-      if (!created && (policy_.starts_new(e->inc, ev.ts) || stale)) {
-        const bool listed = e->listed;
-        restart_entry(*e);
-        e->listed = listed;
-      }
+      if (!created && (policy_.starts_new(e->inc, ev.ts) || stale)) restart_entry(*e);
       e->last_seen = ev.ts;
 
       // A bare reset is one ISN sample; only a series of them, fast and on
@@ -408,35 +401,23 @@ class OsFingerprint final : public Detector {
       } else if (new_type && e->inc.alerts_sent <= policy_.max_updates) {
         // The set is still growing: report it whole once the prober settles.
         e->update_due = ev.ts + settle_ns_;
-        if (!e->listed) {
-          if (s.n_pending < State::kMaxPending) {
-            s.pending[s.n_pending++] = e->key;
-            e->listed = true;
-          } else {
-            send_update(ctx, *e);  // no room to wait: report now
-          }
-        }
+        s.waiting.add(tab.index_of(e), e->inc, e->update_due);
+        if (!e->inc.settle_stamp) send_update(ctx, *e);  // no room to wait: report now
       }
     }
   }
 
   void on_tick(ShardCtx& ctx, uint64_t now, DetectorState* st) const noexcept override {
     State& s = *static_cast<State*>(st);
-    uint32_t kept = 0;
-    for (uint32_t i = 0; i < s.n_pending; ++i) {
-      Entry* e = s.table->find(s.pending[i]);
-      if (!e || e->update_due == 0) {
-        if (e) e->listed = false;
-        continue;
-      }
-      if (now >= e->update_due) {
-        e->listed = false;
-        send_update(ctx, *e);
-        continue;
-      }
-      s.pending[kept++] = s.pending[i];
-    }
-    s.n_pending = kept;
+    s.waiting.sweep(
+        now, [&](uint32_t i) -> Incident& { return s.table->at(i)->inc; },
+        [&](uint32_t i) -> uint64_t {
+          Entry& e = *s.table->at(i);
+          if (e.update_due == 0) return 0;
+          if (now < e.update_due) return e.update_due;
+          send_update(ctx, e);
+          return 0;
+        });
     if (now != UINT64_MAX) s.table->expire(now, policy_.hold_down_ns, 64);
   }
 
