@@ -202,10 +202,8 @@ using Table = BoundedTable<PairKey, Entry>;
 
 struct HostState final : DetectorState {
   std::unique_ptr<Table> table;
-  // Entries with an alert waiting (pending_since != 0), checked on each tick.
-  static constexpr int kMaxPending = 64;
-  uint32_t pending[kMaxPending];
-  int n_pending = 0;
+  // Entries with an alert waiting (pending_since != 0), by when it is due.
+  SettleList waiting{64};
 };
 
 uint16_t sat16(uint32_t v) {
@@ -286,17 +284,16 @@ class SmtpRelayProbe final : public Detector {
 
   void on_tick(ShardCtx& ctx, uint64_t now, DetectorState* st) const noexcept override {
     HostState& hs = *static_cast<HostState*>(st);
-    for (int i = 0; i < hs.n_pending;) {
-      Entry* e = hs.table->at(hs.pending[i]);
-      const bool live = e->pending_since != 0;
-      if (live && now != UINT64_MAX &&
-          (now < e->pending_since || now - e->pending_since < kSettleNs)) {
-        ++i;
-        continue;
-      }
-      if (live) send_first(ctx, *e, e->last_ts, e->last_order);
-      hs.pending[i] = hs.pending[--hs.n_pending];
-    }
+    hs.waiting.sweep(
+        now, [&](uint32_t i) -> Incident& { return hs.table->at(i)->inc; },
+        [&](uint32_t i) -> uint64_t {
+          Entry& e = *hs.table->at(i);
+          if (e.pending_since == 0) return 0;  // sent already (the evidence completed)
+          if (now != UINT64_MAX && now < e.pending_since + kSettleNs)
+            return e.pending_since + kSettleNs;
+          send_first(ctx, e, e.last_ts, e.last_order);
+          return 0;
+        });
     if (now != UINT64_MAX) hs.table->expire(now, std::max(policy_.hold_down_ns, window_ns_), 64);
   }
 
@@ -717,11 +714,11 @@ class SmtpRelayProbe final : public Detector {
         window_counts(e, ev.ts, &sessions, &tricky);
         if (sessions < min_sessions_ || tricky < min_trick_sessions_) return;
         e.pending_since = std::max<uint64_t>(ev.ts, 1);
-        if (hs.n_pending == HostState::kMaxPending) {
+        hs.waiting.add(hs.table->index_of(&e), e.inc, e.pending_since + kSettleNs);
+        if (!e.inc.settle_stamp) {
           send_first(ctx, e, ev.ts, ev.order);  // no room to wait: send what we have
           return;
         }
-        hs.pending[hs.n_pending++] = hs.table->index_of(&e);
       }
       // A session ending completes the evidence; so does a relay that accepted.
       if (ev.code == kEnd || e.tot.trick_ok) send_first(ctx, e, ev.ts, ev.order);
