@@ -160,6 +160,23 @@ class SettleList {
       if (again > now && again != UINT64_MAX) add(r.index, i, again);
     }
   }
+  // The closing updates of a tick: each incident of `table` due by `now`
+  // that settled (IncidentPolicy::settled on amount(entry)) is passed to
+  // close(entry), the alert already counted; one that may yet settle is
+  // looked at again when it may.
+  template <typename Table, typename Amount, typename Close>
+  void close_settled(uint64_t now, Table& table, const IncidentPolicy& policy, Amount&& amount,
+                     Close&& close) noexcept {
+    sweep(
+        now, [&](uint32_t i) -> Incident& { return table.at(i)->inc; },
+        [&](uint32_t i) -> uint64_t {
+          auto& e = *table.at(i);
+          const uint32_t a = amount(e);
+          if (!policy.settled(e.inc, a, now)) return policy.look_again(e.inc, a);
+          close(e);
+          return 0;
+        });
+  }
   uint64_t overflow() const noexcept { return overflow_; }
 
  private:

@@ -150,14 +150,9 @@ class FlagAnomaly final : public Detector {
   void on_tick(ShardCtx& ctx, uint64_t now, DetectorState* st) const noexcept override {
     State& s = *static_cast<State*>(st);
     // A burst that went quiet: report the whole of it.
-    s.settle.sweep(
-        now, [&](uint32_t i) -> Incident& { return s.table->at(i)->inc; },
-        [&](uint32_t i) -> uint64_t {
-          Entry& e = *s.table->at(i);
-          if (!policy_.settled(e.inc, e.packets, now)) return policy_.look_again(e.inc, e.packets);
-          emit(ctx, e, e.inc.last_ts, e.last_order);
-          return 0;
-        });
+    s.settle.close_settled(
+        now, *s.table, policy_, [](const Entry& e) { return e.packets; },
+        [&](const Entry& e) { emit(ctx, e, e.inc.last_ts, e.last_order); });
     if (now != UINT64_MAX) s.table->expire(now, policy_.hold_down_ns, 64);
   }
 

@@ -136,14 +136,9 @@ class HorizontalScan final : public Detector {
     // A sweep that went quiet (judged where its outcomes are complete):
     // report the whole of it, however many updates its growth already took.
     const uint64_t now = ctx.outcomes_complete_until(tick);
-    s.settle.sweep(
-        now, [&](uint32_t i) -> Incident& { return s.table->at(i)->inc; },
-        [&](uint32_t i) -> uint64_t {
-          ScanEntry& e = *s.table->at(i);
-          if (!policy_.settled(e.inc, e.counted, now)) return policy_.look_again(e.inc, e.counted);
-          emit(ctx, e, newest(e), 0);
-          return 0;
-        });
+    s.settle.close_settled(
+        now, *s.table, policy_, [](const ScanEntry& e) { return e.counted; },
+        [&](const ScanEntry& e) { emit(ctx, e, newest(e), 0); });
     if (tick != UINT64_MAX) s.table->expire(tick, std::max(slow_window_, policy_.hold_down_ns), 64);
   }
 

@@ -126,14 +126,9 @@ class VerticalScan final : public Detector {
     // A burst that went quiet (judged where its outcomes are complete):
     // report the whole of it.
     const uint64_t now = ctx.outcomes_complete_until(tick);
-    s.settle.sweep(
-        now, [&](uint32_t i) -> Incident& { return s.table->at(i)->inc; },
-        [&](uint32_t i) -> uint64_t {
-          Entry& e = *s.table->at(i);
-          if (!policy_.settled(e.inc, e.counted, now)) return policy_.look_again(e.inc, e.counted);
-          emit(ctx, e, tick_event(e), 0);
-          return 0;
-        });
+    s.settle.close_settled(
+        now, *s.table, policy_, [](const Entry& e) { return e.counted; },
+        [&](const Entry& e) { emit(ctx, e, tick_event(e), 0); });
     if (tick != UINT64_MAX)
       s.table->expire(
           tick, std::max<uint64_t>(policy_.hold_down_ns, uint64_t(slow_window_ms_) * 1000000), 64);
