@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -130,10 +131,20 @@ std::string memif_hint(const std::string& dev) {
 // after the replay) fails the start, and one that was not ready refuses the
 // session for good. Starting the port again every `retry` asks again; a
 // port that never came up fails only at the timeout.
-bool start_and_wait_for_link(uint16_t port_id, double timeout_s, bool retry, std::string* error) {
+bool start_and_wait_for_link(uint16_t port_id, const std::string& dev, double timeout_s, bool retry,
+                             std::string* error) {
   using Clock = std::chrono::steady_clock;
   const auto until = Clock::now() + std::chrono::duration<double>(timeout_s);
-  int rc = rte_eth_dev_start(port_id);
+  // A memif socket file that is not there yet: not worth a start (and
+  // DPDK's error line) until it is.
+  const std::string path = is_memif_client(dev) && devarg(dev, "socket-abstract") == "no"
+                               ? devarg(dev, "socket")
+                               : std::string();
+  auto socket_there = [&] {
+    struct stat st;
+    return path.empty() || (lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode));
+  };
+  int rc = socket_there() ? rte_eth_dev_start(port_id) : -ENOENT;
   if (rc != 0 && !retry) {
     *error = std::string("cannot start the port: ") + rte_strerror(-rc);
     return false;
@@ -146,24 +157,23 @@ bool start_and_wait_for_link(uint16_t port_id, double timeout_s, bool retry, std
       return true;
     const auto now = Clock::now();
     if (now >= until) break;
-    if (retry && now >= next_retry) {
+    if (retry && now >= next_retry && socket_there()) {
       // On the interrupt thread: a refusal being handled there runs memif's
       // own disconnect, which must not overlap ours (eal.h, on_intr_thread).
       on_intr_thread([port_id, &rc] {
-        rte_eth_dev_stop(port_id);
+        if (rc == 0) rte_eth_dev_stop(port_id);
         rc = rte_eth_dev_start(port_id);
       });
-      next_retry = now + std::chrono::milliseconds(rc != 0 ? 200 : 1000);
     }
+    if (retry && now >= next_retry)
+      next_retry = now + std::chrono::milliseconds(rc != 0 ? 200 : 1000);
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.0f s", timeout_s);
   *error = g_stop.load(std::memory_order_relaxed)
                ? "interrupted while waiting for the link"
-               : std::string("the link did not come up within ") + buf +
-                     (rc != 0 ? std::string(" (the port did not start: ") + rte_strerror(-rc) + ")"
-                              : "");
+               : std::string("the link did not come up within ") + buf;
   return false;
 }
 
@@ -282,7 +292,7 @@ int run_replay(const ReplayOptions& o) {
   sa.sa_handler = on_stop_signal;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
-  if (!start_and_wait_for_link(port_id, o.link_timeout_s, !is_pci_address(o.port), &err)) {
+  if (!start_and_wait_for_link(port_id, o.port, o.link_timeout_s, !is_pci_address(o.port), &err)) {
     std::fprintf(stderr, "harrier: replay: %s: %s%s%s\n", o.port.c_str(), err.c_str(),
                  is_memif_client(o.port) ? "; " : "",
                  is_memif_client(o.port) ? memif_hint(o.port).c_str() : "");
