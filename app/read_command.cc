@@ -70,6 +70,12 @@ void print_stats(const EngineTotals& t, const PacketSource& src, const AlertOutp
                  "without flow, %llu inputs stalled\n",
                  n(t.alerts_dropped()), n(t.flow.events_dropped), n(t.flow.no_flow),
                  n(src.counters().stalled_inputs));
+  if (t.emit.timelines_refused)
+    std::fprintf(f,
+                 "harrier: WARNING: packet time stepped back %llu times after its clock offset "
+                 "reached its bound; connection attempts after those waited on the earlier "
+                 "clock (their outcomes came late, at the latest at the end of input)\n",
+                 n(t.emit.timelines_refused));
   if (t.flow.events_capped)
     std::fprintf(f,
                  "harrier: %llu detector events capped: packets that said more than %u things to "

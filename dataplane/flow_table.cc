@@ -106,6 +106,7 @@ void FlowTable::make_recent(FlowEntry* e) noexcept {
 }
 
 void FlowTable::await_answer(FlowEntry* e, uint64_t now, uint64_t order) noexcept {
+  if (e->answer_by) return;  // waiting already: on the wait list, off the LRU
   // The engine's answer clock never steps back; should a caller's, the
   // deadline still does not, so the list stays in deadline order.
   uint64_t by = now + uint64_t(timeouts_.answer_grace_ms) * 1'000'000ull;
@@ -148,14 +149,24 @@ FlowEntry* FlowTable::insert(const FlowKey& key, hash_sig_t sig, uint64_t now) n
     // LRU: their outcomes are what the scan detectors count, and a flood of
     // answered conversations must not push a scan's attempts out. Only a
     // table that is all waiting attempts loses one, the oldest (counted).
-    const uint32_t victim = lru_.head != kNil ? lru_.head : wait_.head;
-    if (victim != kNil) {
-      if (is_expired(entries_[victim], now))
-        ++counters_.expired;
-      else
-        ++counters_.evicted;
-      remove(victim);
+    // The batch's own flows are never the victim: on the LRU they are its
+    // recent end, so a batch flow at the head means there is no other.
+    uint32_t victim = lru_.head;
+    if (victim != kNil && entries_[victim].batch == batch_) victim = kNil;
+    // On the wait list, the batch's flows are where their attempts were
+    // made: pass over at most as many as a batch can hold.
+    for (uint32_t i = wait_.head, seen = 0; victim == kNil && i != kNil && seen <= kMaxBatch;
+         i = entries_[i].wait_next, ++seen)
+      if (entries_[i].batch != batch_) victim = i;
+    if (victim == kNil) {
+      ++counters_.insert_failures;
+      return nullptr;
     }
+    if (is_expired(entries_[victim], now))
+      ++counters_.expired;
+    else
+      ++counters_.evicted;
+    remove(victim);
   }
   if (n_free_ == 0) {
     ++counters_.insert_failures;
@@ -171,6 +182,7 @@ FlowEntry* FlowTable::insert(const FlowKey& key, hash_sig_t sig, uint64_t now) n
   FlowEntry* e = &entries_[pos];
   *e = FlowEntry{};
   e->key = key;
+  e->batch = batch_;
   e->first_ts = e->last_ts = now;
   e->lru_prev = e->lru_next = kNil;
   e->wait_prev = e->wait_next = kNil;
@@ -202,6 +214,7 @@ void FlowTable::lookup_or_insert(const FlowKey* const* keys, const uint64_t* now
       FlowEntry* e = &entries_[uintptr_t(data[i])];
       rte_prefetch0(e);
       make_recent(e);
+      e->batch = batch_;
       out[i] = e;
     }
   }
@@ -213,6 +226,7 @@ void FlowTable::lookup_or_insert(const FlowKey* const* keys, const uint64_t* now
     if (rte_hash_lookup_with_hash_data(hash_, keys[i], sigs[i], &d) >= 0) {
       out[i] = &entries_[uintptr_t(d)];
       make_recent(out[i]);
+      out[i]->batch = batch_;
       continue;
     }
     out[i] = insert(*keys[i], sigs[i], now[i]);

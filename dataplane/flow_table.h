@@ -56,6 +56,10 @@ struct FlowEntry {
   uint64_t last_syn_ts = 0;
   uint32_t syn_gaps_ms[kMaxSynGaps]{};  // first gaps between SYNs, ms
   uint8_t syn_gap_count = 0;
+  // The table's batch number (mod 2^16) when a lookup last returned this
+  // flow: a flow the current batch holds is never the victim of its own
+  // inserts (a wrapped number only protects a flow once more; harmless).
+  uint16_t batch = 0;
 
   // The attempt's outcome. A new flow toward a home host waits on the
   // table's answer-wait list until `answer_by` (its first packet's time plus
@@ -105,6 +109,8 @@ class FlowTable {
  public:
   static constexpr uint32_t kNil = UINT32_MAX;
   static constexpr uint32_t kBurst = 64;  // RTE_HASH_LOOKUP_BULK_MAX
+  // The most flows one batch can hold (dataplane.batch_size is at most 1024).
+  static constexpr uint32_t kMaxBatch = 1024;
 
   // Creates a table of `capacity` flows on `socket`. Returns nullptr and sets
   // *error when DPDK cannot allocate it.
@@ -114,11 +120,16 @@ class FlowTable {
   FlowTable(const FlowTable&) = delete;
   FlowTable& operator=(const FlowTable&) = delete;
 
+  // Starts a batch: the flows lookup_or_insert returns from now on are the
+  // batch's, and no insert of the same batch evicts one of them (callers
+  // keep pointers to them until the batch is done).
+  void begin_batch() noexcept { ++batch_; }
+
   // Finds or creates the flows of up to kBurst keys with one bulk lookup
   // (now[i]: key i's packet time, stamped on the flows it creates). Found
-  // flows move to the recent end of the LRU, so nothing this burst holds is
-  // evicted by a later insert of the same burst. out[i] is never null unless
-  // the table cannot insert at all (counted). Keys may repeat within a burst.
+  // flows move to the recent end of the LRU. out[i] is null only when the
+  // table cannot insert (counted): every flow it could evict is the batch's
+  // own. Keys may repeat within a burst.
   void lookup_or_insert(const FlowKey* const* keys, const uint64_t* now, uint32_t n,
                         FlowEntry** out, bool* created) noexcept;
 
@@ -180,6 +191,7 @@ class FlowTable {
   FlowEntry* entries_ = nullptr;
   uint32_t* free_ = nullptr;  // stack of free entry slots
   uint32_t n_free_ = 0;
+  uint16_t batch_ = 0;  // see begin_batch
   uint32_t capacity_ = 0;
   uint32_t size_ = 0;
   LruList lru_;

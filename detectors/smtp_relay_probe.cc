@@ -203,7 +203,9 @@ using Table = BoundedTable<PairKey, Entry>;
 struct HostState final : DetectorState {
   std::unique_ptr<Table> table;
   // Entries with an alert waiting (pending_since != 0), by when it is due.
-  SettleList waiting{64};
+  // Records stay until their time even when the alert went early: room
+  // for every incident of a busy mail relay within one settle period.
+  SettleList waiting{4096};
 };
 
 uint16_t sat16(uint32_t v) {

@@ -257,8 +257,16 @@ uint64_t Pipeline::advance_clock(uint64_t ts) noexcept {
   const uint64_t t = ts + clock_offset_;
   if (t + grace < answer_clock_) {
     // The old timeline's last deadline is at most answer_clock_ + grace.
-    clock_offset_ += answer_clock_ - t + grace;
-    answer_clock_ = ts + clock_offset_;
+    // The offset is bounded (2^62 ns, 146 years, past any pcap time's
+    // 2^32 s): inputs that keep jumping between time bases stop starting
+    // new timelines there, and wait on the old clock instead of wrapping.
+    const uint64_t step = answer_clock_ - t + grace;
+    if (clock_offset_ + step <= kMaxClockOffset) {
+      clock_offset_ += step;
+      answer_clock_ = ts + clock_offset_;
+    } else {
+      counters_.timelines_refused.fetch_add(1, std::memory_order_relaxed);
+    }
   } else if (t > answer_clock_) {
     answer_clock_ = t;
   }
@@ -302,7 +310,11 @@ bool Pipeline::fill(Batch* b) noexcept {
     // Packet time moves on by the wall time since the last packet; before
     // the first there is no packet time to move (0: nothing is due).
     b->max_ts = last_packet_wall_ ? last_ts_ + (last_activity_wall_ - last_packet_wall_) : 0;
-    if (b->max_ts) answer_clock_ = std::max(answer_clock_, b->max_ts + clock_offset_);
+    // The answer clock moves on from where the last packet left it (not
+    // from last_ts_: after a new timeline that is another time base).
+    if (last_packet_wall_)
+      answer_clock_ =
+          std::max(answer_clock_, last_packet_clock_ + (last_activity_wall_ - last_packet_wall_));
   } else if (b->n == 0) {
     // Offline end or stop request: one empty batch flushes every deadline.
     b->end_of_input = true;
@@ -316,6 +328,7 @@ bool Pipeline::fill(Batch* b) noexcept {
     }
     b->max_ts = mx;
     last_ts_ = std::max(last_ts_, mx);
+    last_packet_clock_ = answer_clock_;
     if (!cfg_.lossless) last_packet_wall_ = last_activity_wall_ = wall_ns();
   }
   b->clock_end = answer_clock_;
@@ -438,6 +451,7 @@ PipelineCounters Pipeline::live_counters() const {
   c.alerts = counters_.alerts.load(std::memory_order_relaxed);
   c.alerts_dropped = counters_.alerts_dropped.load(std::memory_order_relaxed);
   c.rx_waits = counters_.rx_waits.load(std::memory_order_relaxed);
+  c.timelines_refused = counters_.timelines_refused.load(std::memory_order_relaxed);
   c.capture_kept = counters_.capture_kept.load(std::memory_order_relaxed);
   return c;
 }

@@ -64,6 +64,10 @@ struct PipelineCounters {
   // was the bottleneck. Nothing is dropped here; a NIC's queue fills
   // meanwhile and its own drops show as imissed.
   uint64_t rx_waits = 0;
+  // Steps back in packet time past one grace that could not start a new
+  // timeline (the answer clock's offset bound): attempts after each waited
+  // on the old clock.
+  uint64_t timelines_refused = 0;
   uint64_t capture_kept = 0;  // packets the capture filter passed to --write / --print
 };
 
@@ -149,16 +153,19 @@ class Pipeline {
   uint64_t next_seq_ = 0;
   uint64_t next_order_ = 0;
   uint64_t last_ts_ = 0;
-  uint64_t answer_clock_ = 0;        // Batch::clock, carried across batches
-  uint64_t clock_offset_ = 0;        // added to packet time: grows at each new timeline
+  uint64_t answer_clock_ = 0;  // Batch::clock, carried across batches
+  uint64_t clock_offset_ = 0;  // added to packet time: grows at each new timeline
+  static constexpr uint64_t kMaxClockOffset = 1ull << 62;
+  uint64_t last_packet_clock_ = 0;   // answer_clock_ after the last packet (heartbeats)
   uint64_t last_packet_wall_ = 0;    // live: wall time of the last packets
   uint64_t last_activity_wall_ = 0;  // live: ... or of the last heartbeat
   static constexpr size_t kMaxDetectors = 64;
   struct {
     std::atomic<uint64_t> batches{0}, packets{0}, alerts{0}, alerts_dropped{0}, capture_kept{0};
     std::atomic<uint64_t> by_detector[kMaxDetectors]{};
-    std::atomic<uint64_t> rx_waits{0};  // the rx stage's
-  } counters_;                          // written by the emit stage only, but for rx_waits
+    std::atomic<uint64_t> rx_waits{0};           // the rx stage's
+    std::atomic<uint64_t> timelines_refused{0};  // the rx stage's
+  } counters_;  // written by the emit stage only, but for the rx stage's two
 };
 
 }  // namespace harrier

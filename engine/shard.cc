@@ -168,6 +168,8 @@ void FlowShard::process(Batch& b) noexcept {
   std::vector<HostEvent>& outcomes = b.outcomes[id_];
   outcomes.clear();
 
+  flows_->begin_batch();  // the flows found below stay put until the batch is done
+
   // 1. Gather this shard's packets and build their flow keys.
   uint32_t m = 0, nk = 0;
   for (uint32_t i = 0; i < b.n; ++i) {

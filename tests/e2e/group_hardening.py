@@ -238,3 +238,18 @@ def run(h, check, by, cat):
         outcomes[len(order)] = (int(m.group(1)) if m else -1, "left the flow table" in p.stderr)
     check("hardening: a file earlier in time than the one read before it loses no attempt's outcome",
           outcomes[1] == (5000, False) and outcomes[2] == (5001, False), str(outcomes))
+
+    # Packet time that keeps jumping between two far-apart time bases (a
+    # crafted file: 1 s and 4e9 s alternating): the answer clock's offset
+    # stops at its bound instead of wrapping, says so, and every attempt
+    # still gets its outcome.
+    jumpy = [((4_000_000_000.0 if i % 2 else 1.0) + i * 0.001,
+              tcp_frame("198.51.100.8", f"10.3.0.{1 + i}", 40000 + i, 22)) for i in range(20)]
+    jumpy_pcap = os.path.join(h.tmp, "jumpy.pcap")
+    write_pcap(jumpy_pcap, jumpy)
+    p = subprocess.run([h.binary, "read", jumpy_pcap, "--home-net", "10.0.0.0/8", "--eve", os.devnull],
+                       capture_output=True, text=True, timeout=60)
+    m = re.search(r"(\d+) connection outcomes", p.stderr)
+    check("hardening: packet time jumping between far time bases: no wrap, said so, every outcome out",
+          p.returncode == 0 and m and int(m.group(1)) == 20 and "clock offset reached its bound" in p.stderr,
+          p.stderr[-400:])

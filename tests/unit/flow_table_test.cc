@@ -17,6 +17,7 @@ FlowKey key(uint32_t i, uint8_t proto = 17) {
 FlowEntry* get(FlowTable& t, const FlowKey& k, uint64_t now, bool* created) {
   const FlowKey* kp = &k;
   FlowEntry* e = nullptr;
+  t.begin_batch();  // each packet a batch of its own
   t.lookup_or_insert(&kp, &now, 1, &e, created);
   if (e && !*created) *created = t.refresh(e, now);  // as the flow shard does per packet
   return e;
@@ -193,4 +194,52 @@ TEST(FlowTable, WaitingAttemptsAreOffTheLruUntilTheirOutcome) {
   EXPECT_EQ(t->counters().evicted, 24u + 34u);
   EXPECT_EQ(t->counters().awaiting_evicted, 0u);
   EXPECT_EQ(t->take_due(UINT64_MAX, UINT32_MAX, [](FlowEntry&) {}), 990u);
+}
+
+// A table all but full of waiting attempts: a batch's inserts never evict
+// the batch's own flows (one it inserted, or a waiting one it found), even
+// where the LRU holds nothing else; the oldest other attempt goes instead.
+TEST(FlowTable, ABatchNeverEvictsItsOwnFlows) {
+  auto t = table(1024, "ft_batch_own");
+  bool created;
+  for (uint32_t i = 0; i < 1024; ++i)
+    t->await_answer(get(*t, key(i), kSec, &created), kSec, i);
+  const FlowKey k0 = key(0), a = key(7000), b = key(7001);  // key(0): the wait list's head
+  const FlowKey* keys[3] = {&k0, &a, &b};
+  const uint64_t now[3] = {2 * kSec, 2 * kSec, 2 * kSec};
+  FlowEntry* out[3] = {};
+  bool made[3] = {};
+  t->begin_batch();
+  t->lookup_or_insert(keys, now, 3, out, made);
+  ASSERT_TRUE(out[0] && out[1] && out[2]);
+  EXPECT_FALSE(made[0]);
+  EXPECT_TRUE(made[1] && made[2]);
+  EXPECT_TRUE(out[0] != out[1] && out[1] != out[2] && out[0] != out[2]);
+  EXPECT_EQ(out[0]->key.port_lo, k0.port_lo);  // still key(0)'s flow, still waiting
+  EXPECT_NE(out[0]->answer_by, 0u);
+  EXPECT_EQ(t->counters().awaiting_evicted, 2u);  // key(1) and key(2) went instead
+  EXPECT_EQ(t->counters().insert_failures, 0u);
+}
+
+// A batch that holds every flow of a full table cannot insert: counted,
+// nothing of its own evicted.
+TEST(FlowTable, ABatchHoldingTheWholeTableCannotInsert) {
+  auto t = table(1024, "ft_batch_full");
+  std::vector<FlowKey> ks;
+  for (uint32_t i = 0; i < 1025; ++i)
+    ks.push_back(key(i));
+  t->begin_batch();
+  for (uint32_t base = 0; base < 1025; base += FlowTable::kBurst) {
+    const uint32_t n = std::min<uint32_t>(FlowTable::kBurst, 1025 - base);
+    const FlowKey* kp[FlowTable::kBurst];
+    uint64_t now[FlowTable::kBurst];
+    FlowEntry* out[FlowTable::kBurst];
+    bool made[FlowTable::kBurst];
+    for (uint32_t j = 0; j < n; ++j)
+      kp[j] = &ks[base + j], now[j] = kSec;
+    t->lookup_or_insert(kp, now, n, out, made);
+  }
+  EXPECT_EQ(t->size(), 1024u);
+  EXPECT_EQ(t->counters().insert_failures, 1u);
+  EXPECT_EQ(t->counters().evicted, 0u);
 }
