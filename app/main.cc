@@ -39,7 +39,7 @@ void on_fatal_signal(int sig) {
 }
 
 void name_fatal_signals() {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(HARRIER_ASAN)
   return;  // ASan's own handler reports more (a stack and the faulting access)
 #endif
   struct sigaction sa {};

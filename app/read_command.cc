@@ -613,7 +613,7 @@ int run_engine(Config& cfg, const RunOptions& opts) {
   // instructions, ~1.6 s for a one-packet file). The process is ending and
   // EAL's cleanup unmaps its memory whole, so the tables are not freed one
   // by one. Sanitizer builds free everything, so leak checks stay exact.
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(HARRIER_ASAN)
   pipeline.reset();
 #else
   [[maybe_unused]] Pipeline* left_to_the_os = pipeline.release();

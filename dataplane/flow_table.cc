@@ -248,10 +248,12 @@ bool FlowTable::refresh(FlowEntry* e, uint64_t now) noexcept {
   // Same key, same slot, same LRU place: only the conversation is new.
   const FlowKey key = e->key;
   const uint32_t prev = e->lru_prev, next = e->lru_next;
+  const uint16_t batch = e->batch;  // still the current batch's
   *e = FlowEntry{};
   e->key = key;
   e->lru_prev = prev;
   e->lru_next = next;
+  e->batch = batch;
   e->wait_prev = e->wait_next = kNil;
   e->first_ts = e->last_ts = now;
   ++counters_.expired;
