@@ -34,6 +34,9 @@ struct Rig {
   std::unique_ptr<HostShard> host;
   // One batch's arrays.
   std::vector<uint64_t> ts = std::vector<uint64_t>(kBurst);
+  // The answer clock (Batch::clock): packet time here never steps back, so
+  // it is packet time itself.
+  std::vector<uint64_t> answer_clock = std::vector<uint64_t>(kBurst);
   std::vector<PacketView> views = std::vector<PacketView>(kBurst);
   std::vector<uint8_t> err = std::vector<uint8_t>(kBurst);
   std::vector<uint16_t> shard = std::vector<uint16_t>(kBurst);
@@ -86,6 +89,7 @@ void run_batch(Rig& r, uint32_t n, bool end) {
   b.n = n;
   b.end_of_input = end;
   b.ts = r.ts.data();
+  b.clock = r.answer_clock.data();
   b.views = r.views.data();
   b.decode_err = r.err.data();
   b.flow_shard = r.shard.data();
@@ -103,6 +107,9 @@ void run_batch(Rig& r, uint32_t n, bool end) {
   for (uint32_t i = 0; i < n; ++i)
     b.max_ts = std::max(b.max_ts, r.ts[i]);
   if (end) b.max_ts = r.clock;
+  for (uint32_t i = 0; i < n; ++i)
+    r.answer_clock[i] = r.ts[i];
+  b.clock_end = b.max_ts;
   r.flow->process(b);
   r.host->process(b);
   r.spill[0].clear();
