@@ -31,7 +31,6 @@ enum class HostEventKind : uint8_t {
   kDetector,        // a detector's own event (see `detector`)
 };
 
-
 namespace host_event_flag {
 inline constexpr uint8_t kUnexpected = 0x01;  // inventory does not list (dst, proto, dport)
 inline constexpr uint8_t kSrcHome = 0x02;     // the source is a home address
