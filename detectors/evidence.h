@@ -90,14 +90,10 @@ struct IncidentPolicy {
   // For a SettleList visit that did not settle: when to look again (0: not
   // until it grows, which lists it again).
   uint64_t look_again(const Incident& i, uint32_t amount) const noexcept {
-    return may_settle(i, amount) ? settle_due(i) : 0;
+    return grew_enough(i, amount) && budget_left(i) ? settle_due(i) : 0;
   }
   static bool grew_enough(const Incident& i, uint32_t amount) noexcept {
     return amount >= i.alerted_amount + 2 && uint64_t(amount) * 5 >= uint64_t(i.alerted_amount) * 6;
-  }
-  // Whether to keep an incident on the settle list: it may yet settle.
-  bool may_settle(const Incident& i, uint32_t amount) const noexcept {
-    return amount > i.alerted_amount && budget_left(i);
   }
   // Counts an update the detector decided on by its own rule.
   static void record(Incident& i, uint32_t amount, uint64_t now) noexcept { sent(i, amount, now); }
@@ -128,18 +124,26 @@ class SettleList {
   explicit SettleList(uint32_t capacity) { heap_.reserve(capacity); }
 
   // Looks at incident `index` at packet time `due` (the latest call wins).
-  void add(uint32_t index, Incident& i, uint64_t due) noexcept {
+  // False when the list is full (counted): the caller acts now instead.
+  bool add(uint32_t index, Incident& i, uint64_t due) noexcept {
     if (i.settle_stamp) {
       i.settle_due = due;
-      return;
+      return true;
     }
     if (heap_.size() == heap_.capacity()) {
       ++overflow_;
-      return;
+      return false;
     }
     i.settle_stamp = next_stamp();
     i.settle_due = due;
     push({due, index, i.settle_stamp});
+    return true;
+  }
+  // After an incident's evidence grew: an alerted one that now holds more
+  // than its last alert said is looked at once it may have gone quiet.
+  void note_growth(uint32_t index, Incident& i, const IncidentPolicy& policy,
+                   uint32_t amount) noexcept {
+    if (i.alerts_sent && amount > i.alerted_amount) add(index, i, policy.settle_due(i));
   }
   // Calls visit(index) for each incident due by `now` (every one with
   // UINT64_MAX); visit returns when to look at it again (past `now`), or 0.

@@ -142,8 +142,7 @@ class FlagAnomaly final : public Detector {
       e->port_hi = std::max(e->port_hi, ev.dport);
       e->ports.add(ev.dport);
       if (policy_.decide(e->inc, e->packets, true, ev.ts)) emit(ctx, *e, ev.ts, ev.order);
-      if (e->packets > e->inc.alerted_amount)
-        s.settle.add(t.index_of(e), e->inc, policy_.settle_due(e->inc));
+      s.settle.note_growth(t.index_of(e), e->inc, policy_, e->packets);
     }
   }
 

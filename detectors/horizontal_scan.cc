@@ -125,8 +125,7 @@ class HorizontalScan final : public Detector {
       if (ScanTarget* t = new_target(*e, ev)) {
         e->inc.last_ts = ev.ts;
         count(ctx, *e, *t, refused);
-        if (e->inc.alerts_sent && e->counted > e->inc.alerted_amount)
-          s.settle.add(s.table->index_of(e), e->inc, policy_.settle_due(e->inc));
+        s.settle.note_growth(s.table->index_of(e), e->inc, policy_, e->counted);
       }
     }
   }

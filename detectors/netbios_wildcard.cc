@@ -146,8 +146,8 @@ class NetbiosWildcard final : public Detector {
           e->pending = true;
           e->due = ev.ts + grace_ns_;
           e->first_order = ev.order;
-          s.waiting.add(s.table->index_of(e), e->inc, e->due);
-          if (!e->inc.settle_stamp) {  // no room to wait: alert now, answer unknown
+          if (!s.waiting.add(s.table->index_of(e), e->inc, e->due)) {
+            // No room to wait: alert now, answer unknown.
             e->pending = false;
             if (policy_.decide(e->inc, e->targets.total, true, ev.ts))
               emit(ctx, *e, ev.ts, ev.order);

@@ -401,8 +401,8 @@ class OsFingerprint final : public Detector {
       } else if (new_type && e->inc.alerts_sent <= policy_.max_updates) {
         // The set is still growing: report it whole once the prober settles.
         e->update_due = ev.ts + settle_ns_;
-        s.waiting.add(tab.index_of(e), e->inc, e->update_due);
-        if (!e->inc.settle_stamp) send_update(ctx, *e);  // no room to wait: report now
+        if (!s.waiting.add(tab.index_of(e), e->inc, e->update_due))
+          send_update(ctx, *e);  // no room to wait: report now
       }
     }
   }

@@ -716,8 +716,7 @@ class SmtpRelayProbe final : public Detector {
         window_counts(e, ev.ts, &sessions, &tricky);
         if (sessions < min_sessions_ || tricky < min_trick_sessions_) return;
         e.pending_since = std::max<uint64_t>(ev.ts, 1);
-        hs.waiting.add(hs.table->index_of(&e), e.inc, e.pending_since + kSettleNs);
-        if (!e.inc.settle_stamp) {
+        if (!hs.waiting.add(hs.table->index_of(&e), e.inc, e.pending_since + kSettleNs)) {
           send_first(ctx, e, ev.ts, ev.order);  // no room to wait: send what we have
           return;
         }

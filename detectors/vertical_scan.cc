@@ -199,8 +199,7 @@ class VerticalScan final : public Detector {
     else if (in_window(*e, at, slow_window_ms_) >= slow_ports_)
       why = 2;
     if (policy_.decide(e->inc, e->counted, why != 0, ev.ts)) emit(ctx, *e, ev, why);
-    if (e->inc.alerts_sent && e->counted > e->inc.alerted_amount)
-      s.settle.add(s.table->index_of(e), e->inc, policy_.settle_due(e->inc));
+    s.settle.note_growth(s.table->index_of(e), e->inc, policy_, e->counted);
   }
 
   // Ring ports probed within `window_ms` before `now_ms` that were not answered.
