@@ -1,6 +1,7 @@
 #include "control/runtime_store.h"
 
 #include <cstdio>
+#include <stdexcept>
 
 #include "detectors/registry.h"
 
@@ -72,6 +73,10 @@ RuntimeStore::RuntimeStore(const Config& cfg, bool all_detectors) {
     s.detectors.push_back(d);
     s.enabled.push_back(dc.enabled);
   }
+  // Fails only when the registry outgrows the dispatch masks: a build
+  // limit (tests/unit/packet_interest_test.cc checks it), not a user error.
+  std::string error;
+  if (!s.build_dispatch(&error)) throw std::length_error(error);
   gens_.push_back(std::move(g));
 }
 
@@ -117,6 +122,7 @@ const RuntimeSnapshot* RuntimeStore::prepare(const Config& next, std::vector<std
   if (inventory_text(now.inventory) != inventory_text(next.inventory))
     changes->push_back("inventory: " + std::to_string(now.inventory.entries().size()) + " -> " +
                        std::to_string(next.inventory.entries().size()) + " entries");
+  if (!s.build_dispatch(error)) return nullptr;
   s.generation = next_generation_++;
   for (auto& d : made)
     detectors_.push_back(std::move(d));

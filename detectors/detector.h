@@ -29,6 +29,7 @@
 #include "detectors/alert.h"
 #include "detectors/host_event.h"
 #include "detectors/inventory.h"
+#include "detectors/packet_interest.h"
 
 namespace harrier {
 
@@ -80,6 +81,32 @@ struct PacketCtx {
   bool flow_created = false;  // this packet opened the flow
   bool src_home = false, dst_home = false;
   uint16_t syn_index = 0;  // for an initiator's SYN: its number within this attempt (1 = first)
+};
+
+// The packets of one burst that a detector asked for (its PacketInterest),
+// in packet order. `all` is the whole burst, for a detector that looks back
+// at a flow's earlier packets, which may be of classes it did not ask for.
+struct PacketSelection {
+  std::span<const PacketCtx> all;
+  std::span<const uint16_t> picked;  // indexes into `all`, ascending
+
+  class iterator {
+   public:
+    iterator(const PacketCtx* all, const uint16_t* at) : all_(all), at_(at) {}
+    const PacketCtx& operator*() const { return all_[*at_]; }
+    iterator& operator++() {
+      ++at_;
+      return *this;
+    }
+    bool operator!=(const iterator& o) const { return at_ != o.at_; }
+
+   private:
+    const PacketCtx* all_;
+    const uint16_t* at_;
+  };
+  iterator begin() const { return {all.data(), picked.data()}; }
+  iterator end() const { return {all.data(), picked.data() + picked.size()}; }
+  size_t size() const { return picked.size(); }
 };
 
 // Shared, read-only view of the configuration a shard runs with.
@@ -182,9 +209,14 @@ class Detector {
     (void)socket, (void)shard, (void)error;
     return nullptr;
   }
-  // Packet threads, once per burst. Host-behaviour detectors use it on the
-  // flow shards to raise their events (ctx.events).
-  virtual void on_packets(ShardCtx& ctx, std::span<const PacketCtx> pkts,
+  // Main thread: which packets on_packets wants (see packet_interest.h),
+  // from this detector's settings. The default is every packet; a detector
+  // that reads none (it lives on connection outcomes) says none().
+  virtual PacketInterest packet_interest() const { return PacketInterest::all(); }
+  // Packet threads, once per burst that holds packets of its interest.
+  // Host-behaviour detectors use it on the flow shards to raise their
+  // events (ctx.events).
+  virtual void on_packets(ShardCtx& ctx, PacketSelection pkts,
                           DetectorState* state) const noexcept {
     (void)ctx, (void)pkts, (void)state;
   }
@@ -241,5 +273,49 @@ std::string format_tcp_flags(uint16_t flags);  // SYN, SYN|FIN|PSH|URG, NULL
 std::string eve_timestamp(uint64_t ns);
 // The alert's listed targets (at most Alert::kMaxTargets) as a JSON array.
 nlohmann::ordered_json listed_targets(const Alert& a);
+
+// PacketDispatch's per-packet part, here where PacketCtx is complete.
+inline PacketClass PacketDispatch::class_of(const PacketCtx& c) noexcept {
+  if (!c.decoded) return PacketClass::kUndecoded;
+  const PacketView& v = *c.v;
+  if (v.quoted.present) return PacketClass::kIcmpError;
+  switch (v.proto) {
+    case L4Proto::kTcp:
+      return PacketClass::kTcp;
+    case L4Proto::kUdp:
+      return PacketClass::kUdp;
+    case L4Proto::kIcmp:
+    case L4Proto::kIcmp6:
+      return PacketClass::kIcmp;
+    default:
+      return PacketClass::kOtherIp;
+  }
+}
+
+inline uint8_t PacketDispatch::facts_of(const PacketCtx& c) noexcept {
+  return uint8_t((c.src_home ? packet_fact::kSrcHome : 0) |
+                 (c.dst_home ? packet_fact::kDstHome : 0) |
+                 (c.from_initiator ? packet_fact::kFromInitiator : 0) |
+                 (c.flow_created ? packet_fact::kFlowCreated : 0));
+}
+
+inline uint32_t PacketDispatch::port_mask(uint16_t port) const noexcept {
+  return port_listed_[port >> 6] >> (port & 63) & 1 ? listed_port_mask(port) : 0;
+}
+
+inline uint32_t PacketDispatch::wants(const PacketCtx& c) const noexcept {
+  const PacketClass cls = class_of(c);
+  uint32_t m = by_class_facts_[size_t(cls)][facts_of(c)];
+  if (m == 0) return 0;
+  const PacketView& v = *c.v;
+  if (cls == PacketClass::kTcp)
+    m &= (v.tcp_flags > 0xFF ? by_tcp_flags_high_ : by_tcp_flags_)[v.tcp_flags & 0xFF];
+  if (m & ~any_port_) {
+    uint32_t ports = any_port_;
+    if (v.has_ports()) ports |= port_mask(v.sport) | port_mask(v.dport);
+    m &= ports;
+  }
+  return m;
+}
 
 }  // namespace harrier

@@ -93,8 +93,15 @@ class FlagAnomaly final : public Detector {
                                           error);
   }
 
-  void on_packets(ShardCtx& ctx, std::span<const PacketCtx> pkts,
-                  DetectorState*) const noexcept override {
+  PacketInterest packet_interest() const override {
+    PacketInterest in;
+    in.classes = class_bit(PacketClass::kTcp);
+    in.all_facts = packet_fact::kDstHome;
+    in.tcp_flags = [](uint16_t f) { return classify(f) != kNone; };
+    return in;
+  }
+
+  void on_packets(ShardCtx& ctx, PacketSelection pkts, DetectorState*) const noexcept override {
     for (const PacketCtx& p : pkts) {
       if (!p.decoded || !p.dst_home || p.v->proto != L4Proto::kTcp || p.v->is_later_fragment)
         continue;

@@ -94,6 +94,9 @@ class HorizontalScan final : public Detector {
     return s;
   }
 
+  // Lives on connection outcomes, not packets.
+  PacketInterest packet_interest() const override { return PacketInterest::none(); }
+
   void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
                  DetectorState* st) const noexcept override {
     State& s = *static_cast<State*>(st);

@@ -58,7 +58,14 @@ class Detector final : public harrier::Detector {
     return s->table ? std::move(s) : nullptr;
   }
 
-  void on_packets(ShardCtx& ctx, std::span<const PacketCtx> pkts,
+  PacketInterest packet_interest() const override {
+    PacketInterest in;  // errors toward home hosts that quote them as the sender
+    in.classes = class_bit(PacketClass::kIcmpError);
+    in.all_facts = packet_fact::kDstHome;
+    return in;
+  }
+
+  void on_packets(ShardCtx& ctx, PacketSelection pkts,
                   harrier::DetectorState*) const noexcept override {
     for (const PacketCtx& p : pkts) {
       if (!p.decoded || p.flow != nullptr || !p.dst_home) continue;

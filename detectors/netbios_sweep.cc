@@ -64,8 +64,15 @@ class NetbiosSweep final : public Detector {
                                           error);
   }
 
-  void on_packets(ShardCtx& ctx, std::span<const PacketCtx> pkts,
-                  DetectorState*) const noexcept override {
+  PacketInterest packet_interest() const override {
+    PacketInterest in;  // what nbns::classify can accept
+    in.classes = class_bit(PacketClass::kUdp);
+    in.any_facts = packet_fact::kSrcHome | packet_fact::kDstHome;
+    in.ports = {137};
+    return in;
+  }
+
+  void on_packets(ShardCtx& ctx, PacketSelection pkts, DetectorState*) const noexcept override {
     for (const PacketCtx& p : pkts) {
       if (!p.decoded || p.v->proto != L4Proto::kUdp || p.v->is_later_fragment) continue;
       const PacketView& v = *p.v;

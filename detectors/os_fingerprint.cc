@@ -172,6 +172,15 @@ Type classify_tcp(const PacketCtx& p) noexcept {
   return kTypes;
 }
 
+// The flags classify_tcp can give a type to (whatever the rest of the
+// packet): the TCP part of this detector's packet interest.
+bool flags_may_classify(uint16_t f) noexcept {
+  using namespace tcp_flag;
+  const uint16_t ctl = f & 0x3F;
+  if ((f & kSyn) && !(f & kAck) && !(f & kRst)) return true;
+  return ctl == 0 || ctl == kAck || ctl == (kFin | kPsh | kUrg) || ctl == kRst;
+}
+
 // A reset looks back through the whole burst (at most one batch) for the
 // SYN-ACK it answers: a fixed window would reach less far the fewer workers
 // share a batch, and results must not depend on the worker count. Only bare
@@ -275,10 +284,18 @@ class OsFingerprint final : public Detector {
                                           error);
   }
 
-  void on_packets(ShardCtx& ctx, std::span<const PacketCtx> pkts,
-                  DetectorState*) const noexcept override {
-    for (size_t i = 0; i < pkts.size(); ++i) {
-      const PacketCtx& p = pkts[i];
+  PacketInterest packet_interest() const override {
+    PacketInterest in;  // probes toward home hosts: odd TCP, filled UDP, echo with a code
+    in.classes =
+        class_bit(PacketClass::kTcp) | class_bit(PacketClass::kUdp) | class_bit(PacketClass::kIcmp);
+    in.all_facts = packet_fact::kDstHome;
+    in.tcp_flags = flags_may_classify;
+    return in;
+  }
+
+  void on_packets(ShardCtx& ctx, PacketSelection pkts, DetectorState*) const noexcept override {
+    for (const uint16_t i : pkts.picked) {
+      const PacketCtx& p = pkts.all[i];
       if (!p.decoded || !p.dst_home || p.v->is_later_fragment || p.v->is_icmp_error()) continue;
       const PacketView& v = *p.v;
       HostEvent e;
@@ -287,7 +304,7 @@ class OsFingerprint final : public Detector {
       if (v.proto == L4Proto::kTcp) {
         if (p.flow && !p.from_initiator) continue;  // the target's answers
         type = classify_tcp(p);
-        if (type == kTypes || (type == kIsnSample && !isn_reset(pkts, i))) continue;
+        if (type == kTypes || (type == kIsnSample && !isn_reset(pkts.all, i))) continue;
         const TcpOptions& o = v.tcp_opts;
         if (o.count > 0 && type != kIsnSample) {
           markers |= kMarkOpts;

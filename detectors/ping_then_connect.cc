@@ -90,8 +90,14 @@ class PingThenConnect final : public Detector {
                                           error);
   }
 
-  void on_packets(ShardCtx& ctx, std::span<const PacketCtx> pkts,
-                  DetectorState*) const noexcept override {
+  PacketInterest packet_interest() const override {
+    PacketInterest in;  // echo requests to home hosts, their replies
+    in.classes = class_bit(PacketClass::kIcmp);
+    in.any_facts = packet_fact::kSrcHome | packet_fact::kDstHome;
+    return in;
+  }
+
+  void on_packets(ShardCtx& ctx, PacketSelection pkts, DetectorState*) const noexcept override {
     for (const PacketCtx& p : pkts) {
       if (!p.decoded || p.v->is_icmp_error()) continue;
       const PacketView& v = *p.v;

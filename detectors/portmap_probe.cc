@@ -70,8 +70,15 @@ class PortmapProbe final : public Detector {
                                           error);
   }
 
-  void on_packets(ShardCtx& ctx, std::span<const PacketCtx> pkts,
-                  DetectorState*) const noexcept override {
+  PacketInterest packet_interest() const override {
+    PacketInterest in;
+    in.classes = class_bit(PacketClass::kTcp) | class_bit(PacketClass::kUdp);
+    in.all_facts = packet_fact::kDstHome | packet_fact::kFromInitiator;
+    in.ports = {port_};
+    return in;
+  }
+
+  void on_packets(ShardCtx& ctx, PacketSelection pkts, DetectorState*) const noexcept override {
     const uint32_t bit = 1u << cfg_.index;
     for (const PacketCtx& p : pkts) {
       if (!p.decoded || p.flow == nullptr || !p.from_initiator || !p.dst_home) continue;

@@ -85,8 +85,16 @@ class RstBackscatter final : public Detector {
                                           error);
   }
 
-  void on_packets(ShardCtx& ctx, std::span<const PacketCtx> pkts,
-                  DetectorState*) const noexcept override {
+  PacketInterest packet_interest() const override {
+    PacketInterest in;  // a reset that opens a flow toward a home host
+    in.classes = class_bit(PacketClass::kTcp);
+    in.all_facts = packet_fact::kDstHome | packet_fact::kFlowCreated;
+    in.no_facts = packet_fact::kSrcHome;
+    in.tcp_flags = [](uint16_t f) { return (f & tcp_flag::kRst) && !(f & tcp_flag::kSyn); };
+    return in;
+  }
+
+  void on_packets(ShardCtx& ctx, PacketSelection pkts, DetectorState*) const noexcept override {
     for (const PacketCtx& p : pkts) {
       if (!p.decoded || !p.flow_created || !p.dst_home || p.src_home) continue;
       const PacketView& v = *p.v;

@@ -259,8 +259,15 @@ class SmtpRelayProbe final : public Detector {
     return s->table ? std::move(s) : nullptr;
   }
 
-  void on_packets(ShardCtx& ctx, std::span<const PacketCtx> pkts,
-                  DetectorState* st) const noexcept override {
+  PacketInterest packet_interest() const override {
+    PacketInterest in;  // both directions of sessions with home mail servers
+    in.classes = class_bit(PacketClass::kTcp);
+    in.any_facts = packet_fact::kSrcHome | packet_fact::kDstHome;
+    in.ports = {port_};
+    return in;
+  }
+
+  void on_packets(ShardCtx& ctx, PacketSelection pkts, DetectorState* st) const noexcept override {
     FlowState& fs = *static_cast<FlowState*>(st);
     uint64_t max_ts = 0;
     for (const PacketCtx& p : pkts) {

@@ -28,8 +28,15 @@ class SynRetryAnomaly final : public Detector {
         min_syns_(uint32_t(c.get("min_syns"))),
         max_span_ns_(uint64_t(c.get("max_span") * 1e9)) {}
 
-  void on_packets(ShardCtx& ctx, std::span<const PacketCtx> pkts,
-                  DetectorState*) const noexcept override {
+  PacketInterest packet_interest() const override {
+    PacketInterest in;  // the initiator's SYNs (PacketCtx::syn_index)
+    in.classes = class_bit(PacketClass::kTcp);
+    in.all_facts = packet_fact::kFromInitiator;
+    in.tcp_flags = [](uint16_t f) { return (f & tcp_flag::kSyn) && !(f & tcp_flag::kAck); };
+    return in;
+  }
+
+  void on_packets(ShardCtx& ctx, PacketSelection pkts, DetectorState*) const noexcept override {
     const uint32_t bit = 1u << cfg_.index;
     for (const PacketCtx& p : pkts) {
       if (p.syn_index < 2 || p.flow == nullptr) continue;

@@ -102,8 +102,19 @@ class TrojanPortProbe final : public Detector {
                                           error);
   }
 
-  void on_packets(ShardCtx& ctx, std::span<const PacketCtx> pkts,
-                  DetectorState*) const noexcept override {
+  PacketInterest packet_interest() const override {
+    PacketInterest in;  // the first packet of a conversation with a trojan's port
+    in.classes = class_bit(PacketClass::kTcp) | class_bit(PacketClass::kUdp);
+    in.all_facts = packet_fact::kDstHome | packet_fact::kFromInitiator | packet_fact::kFlowCreated;
+    in.tcp_flags = [](uint16_t f) {
+      return (f & (tcp_flag::kSyn | tcp_flag::kAck | tcp_flag::kRst)) == tcp_flag::kSyn;
+    };
+    for (const Listed& t : trojans_)
+      in.ports.push_back(t.port);
+    return in;
+  }
+
+  void on_packets(ShardCtx& ctx, PacketSelection pkts, DetectorState*) const noexcept override {
     for (const PacketCtx& p : pkts) {
       if (!p.decoded || !p.flow_created || !p.from_initiator || !p.dst_home) continue;
       const PacketView& v = *p.v;

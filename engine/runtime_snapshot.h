@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "detectors/detector.h"
@@ -22,7 +23,18 @@ struct RuntimeSnapshot {
   // ones); a built detector keeps its per-shard state across snapshots.
   std::vector<const Detector*> detectors;
   std::vector<uint8_t> enabled;
+  // Which running detector (bit = registry index) wants which packet.
+  PacketDispatch dispatch;
   bool runs(size_t i) const { return enabled[i] && detectors[i]; }
+
+  // Main thread, once `detectors` and `enabled` are set.
+  bool build_dispatch(std::string* error) {
+    dispatch = PacketDispatch{};
+    for (size_t i = 0; i < detectors.size(); ++i)
+      if (runs(i) && !dispatch.add(uint32_t(i), detectors[i]->packet_interest(), error))
+        return false;
+    return true;
+  }
 };
 
 }  // namespace harrier

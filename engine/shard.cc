@@ -37,7 +37,21 @@ bool FlowShard::init(uint32_t flow_capacity, const FlowTimeouts& timeouts,
                            std::to_string(reinterpret_cast<uintptr_t>(this) & 0xFFFFFF);
   flows_ = FlowTable::create(name, flow_capacity, socket_, timeouts, error);
   if (!flows_) return false;
-  return attach(snap, false, socket_, id_, 0, detectors_, error);
+  if (!attach(snap, false, socket_, id_, 0, detectors_, error)) return false;
+  // A snapshot's dispatch names detectors by registry index; the ones
+  // attached here are the only ones a later snapshot can run.
+  for (size_t k = 0; k < detectors_.size(); ++k) {
+    const uint16_t i = detectors_[k].index;
+    if (i >= PacketDispatch::kMaxDetectors) {
+      *error = "flow shard: detector " + std::to_string(i) + " is beyond the packet dispatch's " +
+               std::to_string(PacketDispatch::kMaxDetectors);
+      return false;
+    }
+    attached_ |= 1u << i;
+    slot_of_[i] = uint8_t(k);
+    picked_[i].resize(pkts_.size());
+  }
+  return true;
 }
 
 bool HostShard::init(const RuntimeSnapshot& snap, std::string* error) {
@@ -261,10 +275,24 @@ void FlowShard::process(Batch& b) noexcept {
   for (uint32_t i = 0; i < m; ++i)
     if (pkts_[i].decoded && pkts_[i].v->quoted.present) on_icmp_error(pkts_[i], clock_[i]);
 
-  // 3. Detectors, one call per burst each.
-  const std::span<const PacketCtx> span(pkts_.data(), m);
-  for (AttachedDetector& d : detectors_)
-    if (b.snap->runs(d.index)) b.snap->detectors[d.index]->on_packets(ctx, span, d.state.get());
+  // 3. Detectors: each gets the packets of its interest, one call per burst.
+  const PacketDispatch& dispatch = b.snap->dispatch;
+  uint32_t called = 0;
+  for (uint32_t i = 0; i < m; ++i) {
+    uint32_t wants = dispatch.wants(pkts_[i]) & attached_;
+    called |= wants;
+    for (; wants; wants &= wants - 1) {
+      const uint32_t d = uint32_t(__builtin_ctz(wants));
+      picked_[d][n_picked_[d]++] = uint16_t(i);
+    }
+  }
+  const std::span<const PacketCtx> all(pkts_.data(), m);
+  for (; called; called &= called - 1) {
+    const uint32_t d = uint32_t(__builtin_ctz(called));
+    AttachedDetector& a = detectors_[slot_of_[d]];
+    b.snap->detectors[d]->on_packets(ctx, {all, {picked_[d].data(), n_picked_[d]}}, a.state.get());
+    n_picked_[d] = 0;
+  }
 
   // Events were raised in stages (connections, ICMP errors, each detector);
   // the host shards merge on packet order, so put them back in it.

@@ -10,6 +10,7 @@
 //               into packet order so counting never depends on worker count.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -136,6 +137,12 @@ class FlowShard {
   std::vector<uint32_t> key_pkt_;
   std::vector<uint8_t> key_src_lo_;  // packet's source is the key's "lo" endpoint
   std::vector<uint64_t> key_ts_;     // packet time of each key
+  // Packet dispatch, by registry index: which detectors are attached, where
+  // in detectors_, and the packets of the batch each one gets.
+  uint32_t attached_ = 0;
+  std::array<uint8_t, PacketDispatch::kMaxDetectors> slot_of_{};
+  std::array<std::vector<uint16_t>, PacketDispatch::kMaxDetectors> picked_;
+  std::array<uint32_t, PacketDispatch::kMaxDetectors> n_picked_{};
   FlowShardCounters counters_;
   Published<FlowShardSnapshot> published_;
 };
