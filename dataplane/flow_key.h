@@ -22,6 +22,11 @@ struct alignas(8) FlowKey {
 };
 static_assert(sizeof(FlowKey) == 40);
 
+// Keys are built zeroed (padding included), so bytes compare.
+inline bool operator==(const FlowKey& a, const FlowKey& b) {
+  return std::memcmp(&a, &b, sizeof(FlowKey)) == 0;
+}
+
 // Builds the canonical key of (src:sport -> dst:dport). Returns true when src
 // is the "lo" endpoint, which tells the caller the packet's direction.
 inline bool make_flow_key(const IpAddr& src, const IpAddr& dst, uint16_t sport, uint16_t dport,

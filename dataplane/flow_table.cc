@@ -7,6 +7,7 @@
 #include <rte_prefetch.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "dataplane/bounded_table.h"
 
@@ -219,18 +220,30 @@ void FlowTable::lookup_or_insert(const FlowKey* const* keys, const uint64_t* now
     }
   }
   // Misses: an earlier miss of the burst may have inserted the same key
-  // (both directions of a new flow in one burst), so look again, by hash.
+  // (a new flow's packets often arrive together), so the burst's own
+  // misses are searched first, on a small chained table of their hashes;
+  // a flow the burst inserted stays (see insert), so what it finds holds.
+  constexpr uint32_t kChains = 2 * kBurst;  // a power of two
+  uint8_t chain[kChains];
+  uint8_t next[kBurst];
+  std::memset(chain, 0xFF, sizeof(chain));
   for (uint32_t i = 0; i < n; ++i) {
     if (hits >> i & 1) continue;
-    void* d;
-    if (rte_hash_lookup_with_hash_data(hash_, keys[i], sigs[i], &d) >= 0) {
-      out[i] = &entries_[uintptr_t(d)];
-      make_recent(out[i]);
-      out[i]->batch = batch_;
+    const uint32_t c = sigs[i] & (kChains - 1);
+    FlowEntry* same = nullptr;
+    for (uint8_t j = chain[c]; j != 0xFF; j = next[j])
+      if (sigs[j] == sigs[i] && out[j] != nullptr && *keys[j] == *keys[i]) {
+        same = out[j];
+        break;
+      }
+    if (same != nullptr) {
+      out[i] = same;
       continue;
     }
     out[i] = insert(*keys[i], sigs[i], now[i]);
     created[i] = out[i] != nullptr;
+    next[i] = chain[c];
+    chain[c] = uint8_t(i);
   }
 }
 
