@@ -1,43 +1,21 @@
 #include "dataplane/flow_table.h"
 
-#include <rte_errno.h>
-#include <rte_hash.h>
-#include <rte_hash_crc.h>
 #include <rte_malloc.h>
 #include <rte_prefetch.h>
 
 #include <algorithm>
 #include <cstring>
 
-#include "dataplane/bounded_table.h"
-
 namespace harrier {
 
-std::unique_ptr<FlowTable> FlowTable::create(const std::string& name, uint32_t capacity, int socket,
+std::unique_ptr<FlowTable> FlowTable::create(uint32_t capacity, int socket,
                                              const FlowTimeouts& timeouts, std::string* error) {
   std::unique_ptr<FlowTable> t(new FlowTable());
   t->capacity_ = capacity;
   t->timeouts_ = timeouts;
-  rte_hash_parameters p{};
-  p.name = name.c_str();
-  // A cuckoo hash kept full sends most inserts into its make-space search
-  // (~9,000 instructions each, measured at 100% load); a quarter more
-  // slots than flows keeps it below 80%, where inserts find room at once.
-  // Eviction is ours (LRU, at `capacity`), so the headroom is never filled.
-  p.entries = capacity + capacity / 4;
-  p.key_len = sizeof(FlowKey);
-  p.hash_func = rte_hash_crc;
-  p.hash_func_init_val = 0;
-  p.socket_id = socket;
-  // The extendable bucket table guarantees every key fits even when many
-  // share a bucket, so an insert below `capacity` never fails.
-  p.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
-  t->hash_ = rte_hash_create(&p);
-  if (t->hash_ == nullptr) {
-    *error = "cannot create flow hash '" + name + "' (" + std::to_string(capacity) +
-             " entries on socket " + std::to_string(socket) + "): " + rte_strerror(rte_errno);
-    return nullptr;
-  }
+  // The index has a quarter more ways than flows, so inserts find room at
+  // once; eviction is ours (LRU, at `capacity`), so the spare is never filled.
+  if (!t->index_.init(capacity, socket, error)) return nullptr;
   // Not zeroed: a slot is initialised when a flow takes it, and zeroing
   // (and at exit, rte_free zeroing again) touched every page up front.
   t->entries_ = static_cast<FlowEntry*>(
@@ -47,7 +25,8 @@ std::unique_ptr<FlowTable> FlowTable::create(const std::string& name, uint32_t c
   if (t->entries_ == nullptr || t->free_ == nullptr) {
     *error = "cannot allocate " + std::to_string(capacity) + " flow entries on NUMA socket " +
              std::to_string(socket) + ": out of DPDK memory; lower dataplane.flow_table.capacity " +
-             "(about 310 MB per million flows) or give DPDK more (hugepages, EAL -m)";
+             "(about " + std::to_string(memory_bytes(1u << 20) >> 20) +
+             " MB per million flows) or give DPDK more (hugepages, EAL -m)";
     return nullptr;
   }
   // Slots are taken from the top of the stack: the lowest first, so a
@@ -59,11 +38,11 @@ std::unique_ptr<FlowTable> FlowTable::create(const std::string& name, uint32_t c
 }
 
 size_t FlowTable::memory_bytes(uint32_t capacity) {
-  return keyed_table_bytes(capacity, sizeof(FlowEntry), sizeof(FlowKey));
+  return size_t(capacity) * (sizeof(FlowEntry) + sizeof(uint32_t)) +
+         FlowIndex::memory_bytes(capacity);
 }
 
 FlowTable::~FlowTable() {
-  if (hash_) rte_hash_free(hash_);
   if (entries_) rte_free(entries_);
   if (free_) rte_free(free_);
 }
@@ -139,12 +118,12 @@ void FlowTable::remove(uint32_t i) noexcept {
   } else {
     lru_unlink(i);
   }
-  rte_hash_del_key(hash_, &entries_[i].key);
+  index_.erase(FlowIndex::hash(entries_[i].key), i);
   free_[n_free_++] = i;
   --size_;
 }
 
-FlowEntry* FlowTable::insert(const FlowKey& key, hash_sig_t sig, uint64_t now) noexcept {
+FlowEntry* FlowTable::insert(const FlowKey& key, uint32_t hash, uint64_t now) noexcept {
   if (size_ >= capacity_) {
     // Attempts still waiting for their answer are on the wait list, not the
     // LRU: their outcomes are what the scan detectors count, and a flood of
@@ -174,8 +153,7 @@ FlowEntry* FlowTable::insert(const FlowKey& key, hash_sig_t sig, uint64_t now) n
     return nullptr;
   }
   const uint32_t pos = free_[n_free_ - 1];
-  if (rte_hash_add_key_with_hash_data(hash_, &key, sig, reinterpret_cast<void*>(uintptr_t(pos))) !=
-      0) {
+  if (!index_.insert(hash, pos)) {
     ++counters_.insert_failures;
     return nullptr;
   }
@@ -197,28 +175,40 @@ void FlowTable::lookup_or_insert(const FlowKey* const* keys, const uint64_t* now
                                  FlowEntry** out, bool* created) noexcept {
   if (n > kBurst) n = kBurst;
   counters_.lookups += n;
-  // One hash per key, reused by the bulk lookup and by any insert.
-  hash_sig_t sigs[kBurst];
-  for (uint32_t i = 0; i < n; ++i)
-    sigs[i] = rte_hash_crc(keys[i], sizeof(FlowKey), 0);
-  void* data[kBurst];
-  uint64_t hits = 0;
-  rte_hash_lookup_with_hash_bulk_data(
-      hash_, reinterpret_cast<const void**>(const_cast<const FlowKey**>(keys)), sigs, n, &hits,
-      data);
-  // Hits first, in order: each moves to the recent end of the LRU and its
-  // entry is fetched while the misses are handled, and no insert of this
-  // burst can evict a flow the burst holds.
+  // Three passes over the burst, so no pass waits on memory the one before
+  // it has not asked for yet: hash and fetch the buckets; find each key's
+  // first tag match and fetch its entry; compare keys.
+  uint32_t hashes[kBurst];
+  for (uint32_t i = 0; i < n; ++i) {
+    hashes[i] = FlowIndex::hash(*keys[i]);
+    index_.prefetch(hashes[i]);
+  }
+  FlowIndex::Cursor cursors[kBurst];
+  uint32_t slots[kBurst];
+  for (uint32_t i = 0; i < n; ++i) {
+    cursors[i] = index_.start(hashes[i]);
+    slots[i] = index_.next(hashes[i], cursors[i]);
+    if (slots[i] != kNil) rte_prefetch0(&entries_[slots[i]]);
+  }
+  // Hits first, in order: each moves to the recent end of the LRU and is
+  // marked the batch's, so no insert of this burst can evict a flow the
+  // burst holds.
+  uint64_t misses = 0;
   for (uint32_t i = 0; i < n; ++i) {
     created[i] = false;
-    if (hits >> i & 1) {
-      FlowEntry* e = &entries_[uintptr_t(data[i])];
-      rte_prefetch0(e);
-      make_recent(e);
-      e->batch = batch_;
-      out[i] = e;
+    uint32_t slot = slots[i];
+    while (slot != kNil && !(entries_[slot].key == *keys[i]))
+      slot = index_.next(hashes[i], cursors[i]);  // another key with the same tag
+    if (slot == kNil) {
+      misses |= uint64_t(1) << i;
+      continue;
     }
+    FlowEntry* e = &entries_[slot];
+    make_recent(e);
+    e->batch = batch_;
+    out[i] = e;
   }
+  if (misses == 0) return;
   // Misses: an earlier miss of the burst may have inserted the same key
   // (a new flow's packets often arrive together), so the burst's own
   // misses are searched first, on a small chained table of their hashes;
@@ -228,11 +218,11 @@ void FlowTable::lookup_or_insert(const FlowKey* const* keys, const uint64_t* now
   uint8_t next[kBurst];
   std::memset(chain, 0xFF, sizeof(chain));
   for (uint32_t i = 0; i < n; ++i) {
-    if (hits >> i & 1) continue;
-    const uint32_t c = sigs[i] & (kChains - 1);
+    if (!(misses >> i & 1)) continue;
+    const uint32_t c = hashes[i] & (kChains - 1);
     FlowEntry* same = nullptr;
     for (uint8_t j = chain[c]; j != 0xFF; j = next[j])
-      if (sigs[j] == sigs[i] && out[j] != nullptr && *keys[j] == *keys[i]) {
+      if (hashes[j] == hashes[i] && out[j] != nullptr && *keys[j] == *keys[i]) {
         same = out[j];
         break;
       }
@@ -240,7 +230,7 @@ void FlowTable::lookup_or_insert(const FlowKey* const* keys, const uint64_t* now
       out[i] = same;
       continue;
     }
-    out[i] = insert(*keys[i], sigs[i], now[i]);
+    out[i] = insert(*keys[i], hashes[i], now[i]);
     created[i] = out[i] != nullptr;
     next[i] = chain[c];
     chain[c] = uint8_t(i);
@@ -275,10 +265,13 @@ bool FlowTable::refresh(FlowEntry* e, uint64_t now) noexcept {
 
 FlowEntry* FlowTable::find(const FlowKey& key, uint64_t now) noexcept {
   ++counters_.lookups;
-  void* d;
-  if (rte_hash_lookup_data(hash_, &key, &d) < 0) return nullptr;
-  FlowEntry* e = &entries_[uintptr_t(d)];
-  return is_expired(*e, now) ? nullptr : e;
+  const uint32_t h = FlowIndex::hash(key);
+  FlowIndex::Cursor c = index_.start(h);
+  for (uint32_t slot = index_.next(h, c); slot != kNil; slot = index_.next(h, c)) {
+    FlowEntry* e = &entries_[slot];
+    if (e->key == key) return is_expired(*e, now) ? nullptr : e;
+  }
+  return nullptr;
 }
 
 uint32_t FlowTable::expire(uint64_t now, uint32_t budget) noexcept {

@@ -1,6 +1,7 @@
-// One worker's flow table: rte_hash for the index, a fixed array of entries
-// allocated on the worker's NUMA socket, and an LRU list threaded through the
-// entries for expiry and eviction. Touched by exactly one thread; no locks.
+// One worker's flow table: a fixed array of entries allocated on the
+// worker's NUMA socket, a cuckoo index from key to entry (flow_index.h; the
+// keys stay in the entries), and an LRU list threaded through the entries
+// for expiry and eviction. Touched by exactly one thread; no locks.
 #pragma once
 
 #include <cstddef>
@@ -8,10 +9,9 @@
 #include <memory>
 #include <string>
 
+#include "dataplane/flow_index.h"
 #include "dataplane/flow_key.h"
 #include "dataplane/lru_list.h"
-
-struct rte_hash;
 
 namespace harrier {
 
@@ -93,7 +93,7 @@ struct FlowTableCounters {
   uint64_t inserts = 0;
   uint64_t expired = 0;           // removed because idle past their timeout
   uint64_t evicted = 0;           // removed early because the table was full
-  uint64_t insert_failures = 0;   // rte_hash refused even after eviction
+  uint64_t insert_failures = 0;   // no room even after eviction
   uint64_t awaiting = 0;          // attempts put on the answer-wait list
   uint64_t awaiting_evicted = 0;  // of those, removed before their grace ran out: no outcome
 
@@ -108,13 +108,13 @@ struct FlowTableCounters {
 class FlowTable {
  public:
   static constexpr uint32_t kNil = UINT32_MAX;
-  static constexpr uint32_t kBurst = 64;  // RTE_HASH_LOOKUP_BULK_MAX
+  static constexpr uint32_t kBurst = 64;  // keys per lookup_or_insert (a 64-bit miss mask)
   // The most flows one batch can hold (dataplane.batch_size is at most 1024).
   static constexpr uint32_t kMaxBatch = 1024;
 
   // Creates a table of `capacity` flows on `socket`. Returns nullptr and sets
   // *error when DPDK cannot allocate it.
-  static std::unique_ptr<FlowTable> create(const std::string& name, uint32_t capacity, int socket,
+  static std::unique_ptr<FlowTable> create(uint32_t capacity, int socket,
                                            const FlowTimeouts& timeouts, std::string* error);
   ~FlowTable();
   FlowTable(const FlowTable&) = delete;
@@ -125,7 +125,7 @@ class FlowTable {
   // keep pointers to them until the batch is done).
   void begin_batch() noexcept { ++batch_; }
 
-  // Finds or creates the flows of up to kBurst keys with one bulk lookup
+  // Finds or creates the flows of up to kBurst keys, prefetching for all
   // (now[i]: key i's packet time, stamped on the flows it creates). Found
   // flows move to the recent end of the LRU. out[i] is null only when the
   // table cannot insert (counted): every flow it could evict is the batch's
@@ -170,7 +170,7 @@ class FlowTable {
     return n;
   }
   // What a table of `capacity` flows takes in memory (entries, free list,
-  // hash keys and buckets), for the end-of-run report.
+  // index), for the end-of-run report.
   static size_t memory_bytes(uint32_t capacity);
   uint32_t size() const { return size_; }
   uint32_t capacity() const { return capacity_; }
@@ -185,9 +185,9 @@ class FlowTable {
   void lru_push_tail(uint32_t i) noexcept;
   void remove(uint32_t i) noexcept;
   void leave_wait_list(uint32_t i) noexcept;
-  FlowEntry* insert(const FlowKey& key, uint32_t sig, uint64_t now) noexcept;
+  FlowEntry* insert(const FlowKey& key, uint32_t hash, uint64_t now) noexcept;
 
-  rte_hash* hash_ = nullptr;
+  FlowIndex index_;
   FlowEntry* entries_ = nullptr;
   uint32_t* free_ = nullptr;  // stack of free entry slots
   uint32_t n_free_ = 0;

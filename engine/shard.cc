@@ -31,11 +31,7 @@ bool attach(const RuntimeSnapshot& snap, bool host_stage, int socket, uint32_t s
 
 bool FlowShard::init(uint32_t flow_capacity, const FlowTimeouts& timeouts,
                      const RuntimeSnapshot& snap, std::string* error) {
-  // rte_hash names are global within the process; the pointer keeps them
-  // unique when several pipelines (tests) live side by side.
-  const std::string name = "flows" + std::to_string(id_) + "_" +
-                           std::to_string(reinterpret_cast<uintptr_t>(this) & 0xFFFFFF);
-  flows_ = FlowTable::create(name, flow_capacity, socket_, timeouts, error);
+  flows_ = FlowTable::create(flow_capacity, socket_, timeouts, error);
   if (!flows_) return false;
   if (!attach(snap, false, socket_, id_, 0, detectors_, error)) return false;
   // A snapshot's dispatch names detectors by registry index; the ones

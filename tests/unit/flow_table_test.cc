@@ -22,16 +22,16 @@ FlowEntry* get(FlowTable& t, const FlowKey& k, uint64_t now, bool* created) {
   if (e && !*created) *created = t.refresh(e, now);  // as the flow shard does per packet
   return e;
 }
-std::unique_ptr<FlowTable> table(uint32_t cap, const char* name) {
+std::unique_ptr<FlowTable> table(uint32_t cap) {
   std::string err;
-  auto t = FlowTable::create(name, cap, 0, FlowTimeouts{}, &err);
+  auto t = FlowTable::create(cap, 0, FlowTimeouts{}, &err);
   EXPECT_TRUE(t) << err;
   return t;
 }
 }  // namespace
 
 TEST(FlowTable, FindsTheSameFlowAgain) {
-  auto t = table(1024, "ft_same");
+  auto t = table(1024);
   bool created;
   FlowEntry* a = get(*t, key(1), kSec, &created);
   ASSERT_TRUE(a && created);
@@ -42,7 +42,7 @@ TEST(FlowTable, FindsTheSameFlowAgain) {
 }
 
 TEST(FlowTable, BulkLookupHandlesRepeatsWithinABurst) {
-  auto t = table(1024, "ft_bulk");
+  auto t = table(1024);
   std::vector<FlowKey> keys = {key(1), key(2), key(1), key(3), key(2)};
   std::vector<const FlowKey*> ptrs;
   for (auto& k : keys)
@@ -59,7 +59,7 @@ TEST(FlowTable, BulkLookupHandlesRepeatsWithinABurst) {
 }
 
 TEST(FlowTable, IdleFlowsExpireOnPacketTime) {
-  auto t = table(1024, "ft_expire");
+  auto t = table(1024);
   bool created;
   for (uint32_t i = 0; i < 10; ++i)
     get(*t, key(i), kSec, &created);  // UDP: 180 s timeout
@@ -76,7 +76,7 @@ TEST(FlowTable, IdleFlowsExpireOnPacketTime) {
 
 TEST(FlowTable, FullTableEvictsLeastRecentlyUsed) {
   const uint32_t cap = 1024;
-  auto t = table(cap, "ft_evict");
+  auto t = table(cap);
   bool created;
   for (uint32_t i = 0; i < cap; ++i)
     ASSERT_TRUE(get(*t, key(i), kSec + i, &created));
@@ -96,7 +96,7 @@ TEST(FlowTable, FullTableEvictsLeastRecentlyUsed) {
 // grace after their packet, and only those; an attempt answered and taken
 // off early, or evicted, never comes due.
 TEST(FlowTable, AttemptsComeDueOneGraceLaterInOrder) {
-  auto t = table(1024, "ft_wait");
+  auto t = table(1024);
   bool created;
   std::vector<FlowEntry*> e;
   for (uint32_t i = 0; i < 4; ++i) {
@@ -119,7 +119,7 @@ TEST(FlowTable, AttemptsComeDueOneGraceLaterInOrder) {
 }
 
 TEST(FlowTable, AttemptsTakenAtMostLimitPerCallRestWait) {
-  auto t = table(1024, "ft_wait_limit");
+  auto t = table(1024);
   bool created;
   for (uint32_t i = 0; i < 10; ++i)
     t->await_answer(get(*t, key(i), kSec, &created), kSec, i);
@@ -132,7 +132,7 @@ TEST(FlowTable, AttemptsTakenAtMostLimitPerCallRestWait) {
 }
 
 TEST(FlowTable, DeadlinesNeverStepBackWhenPacketTimeDoes) {
-  auto t = table(1024, "ft_wait_back");
+  auto t = table(1024);
   bool created;
   FlowEntry* a = get(*t, key(1), 20 * kSec, &created);
   t->await_answer(a, 20 * kSec, 1);
@@ -145,7 +145,7 @@ TEST(FlowTable, DeadlinesNeverStepBackWhenPacketTimeDoes) {
 }
 
 TEST(FlowTable, AnAttemptEvictedBeforeItsGraceIsCountedNotReported) {
-  auto t = table(1024, "ft_wait_evict");
+  auto t = table(1024);
   bool created;
   for (uint32_t i = 0; i < 1024; ++i)
     t->await_answer(get(*t, key(i), kSec, &created), kSec, i);
@@ -157,7 +157,7 @@ TEST(FlowTable, AnAttemptEvictedBeforeItsGraceIsCountedNotReported) {
 }
 
 TEST(FlowTable, AFullTableEvictsConversationsBeforeWaitingAttempts) {
-  auto t = table(1024, "ft_wait_protect");
+  auto t = table(1024);
   bool created;
   // The oldest 4 flows are attempts still waiting; the rest are not.
   for (uint32_t i = 0; i < 1024; ++i) {
@@ -176,7 +176,7 @@ TEST(FlowTable, AFullTableEvictsConversationsBeforeWaitingAttempts) {
 // evicts a conversation; an attempt whose outcome is out is an ordinary,
 // evictable flow again.
 TEST(FlowTable, WaitingAttemptsAreOffTheLruUntilTheirOutcome) {
-  auto t = table(1024, "ft_wait_lru");
+  auto t = table(1024);
   bool created;
   for (uint32_t i = 0; i < 1024; ++i) {
     FlowEntry* e = get(*t, key(i), kSec, &created);
@@ -200,7 +200,7 @@ TEST(FlowTable, WaitingAttemptsAreOffTheLruUntilTheirOutcome) {
 // the batch's own flows (one it inserted, or a waiting one it found), even
 // where the LRU holds nothing else; the oldest other attempt goes instead.
 TEST(FlowTable, ABatchNeverEvictsItsOwnFlows) {
-  auto t = table(1024, "ft_batch_own");
+  auto t = table(1024);
   bool created;
   for (uint32_t i = 0; i < 1024; ++i)
     t->await_answer(get(*t, key(i), kSec, &created), kSec, i);
@@ -224,7 +224,7 @@ TEST(FlowTable, ABatchNeverEvictsItsOwnFlows) {
 // A batch that holds every flow of a full table cannot insert: counted,
 // nothing of its own evicted.
 TEST(FlowTable, ABatchHoldingTheWholeTableCannotInsert) {
-  auto t = table(1024, "ft_batch_full");
+  auto t = table(1024);
   std::vector<FlowKey> ks;
   for (uint32_t i = 0; i < 1025; ++i)
     ks.push_back(key(i));
