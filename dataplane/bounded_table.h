@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -53,6 +54,26 @@ void register_table(const TableStatsSource* t);
 void unregister_table(const TableStatsSource* t);
 std::vector<TableStats> registered_table_stats();
 
+// rte_hash compares keys with vector code when they are 16, 32, ... 128
+// bytes long and with memcmp through the PLT otherwise; a key of known
+// length compares in a few word loads.
+template <size_t N>
+int key_bytes_differ(const void* a, const void* b, size_t) {
+  const auto* x = static_cast<const uint8_t*>(a);
+  const auto* y = static_cast<const uint8_t*>(b);
+  uint64_t d = 0;
+  size_t i = 0;
+  for (; i + 8 <= N; i += 8) {
+    uint64_t u, v;
+    std::memcpy(&u, x + i, 8);
+    std::memcpy(&v, y + i, 8);
+    d |= u ^ v;
+  }
+  for (; i < N; ++i)
+    d |= uint64_t(x[i] ^ y[i]);
+  return d != 0;
+}
+
 template <typename Key, typename Entry>
 class BoundedTable final : public TableStatsSource {
  public:
@@ -86,6 +107,8 @@ class BoundedTable final : public TableStatsSource {
           "printed at the end of a run)";
       return nullptr;
     }
+    if constexpr (sizeof(Key) % 16 != 0 || sizeof(Key) > 128)
+      rte_hash_set_cmp_func(t->hash_, key_bytes_differ<sizeof(Key)>);
     t->capacity_ = capacity;
     t->name_ = name;
     t->free_.reserve(capacity);

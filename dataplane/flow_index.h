@@ -16,6 +16,8 @@
 #include <rte_hash_crc.h>
 #include <rte_prefetch.h>
 
+#include <emmintrin.h>
+
 #include <cstdint>
 #include <string>
 
@@ -87,11 +89,16 @@ inline uint32_t FlowIndex::next(uint32_t h, Cursor& c) const noexcept {
   const uint16_t tag = tag_of(h);
   for (;;) {
     const Bucket& b = buckets_[c.bucket];
-    for (; c.way < kWays; ++c.way)
-      if (b.tag[c.way] == tag) return b.slot[c.way++];
+    // The eight tags at once: one bit per matching way, from c.way on.
+    const __m128i eq = _mm_cmpeq_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(b.tag)),
+                                       _mm_set1_epi16(int16_t(tag)));
+    const uint32_t ways = uint32_t(_mm_movemask_epi8(eq)) >> (2 * c.way);
+    if (ways != 0) {
+      c.way += uint32_t(__builtin_ctz(ways)) / 2;
+      return b.slot[c.way++];
+    }
     if (c.pass == 1) return kNil;
-    const uint32_t o = other_bucket(h & mask_, tag);
-    c = {o, 0, 1};
+    c = {other_bucket(h & mask_, tag), 0, 1};
   }
 }
 

@@ -136,7 +136,15 @@ class FlowTable {
   // A found flow's packet at `now`, once the burst's earlier packets updated
   // the flow: an idle flow past its state's timeout starts over in place
   // (returns true: a new conversation); otherwise its time advances.
-  bool refresh(FlowEntry* e, uint64_t now) noexcept;
+  bool refresh(FlowEntry* e, uint64_t now) noexcept {
+    if (now <= e->last_ts) return false;  // a capture may step back
+    // Most packets come well within the shortest timeout of any state.
+    if (now - e->last_ts <= min_timeout_ns_) {
+      e->last_ts = now;
+      return false;
+    }
+    return refresh_idle(e, now);
+  }
 
   // Finds a live flow without creating one (for ICMP errors' quoted flows).
   FlowEntry* find(const FlowKey& key, uint64_t now) noexcept;
@@ -196,7 +204,10 @@ class FlowTable {
   uint32_t size_ = 0;
   LruList lru_;
   IndexList<&FlowEntry::wait_prev, &FlowEntry::wait_next> wait_;
+  bool refresh_idle(FlowEntry* e, uint64_t now) noexcept;
+
   FlowTimeouts timeouts_;
+  uint64_t min_timeout_ns_ = 0;  // the shortest of timeouts_, for refresh's fast path
   FlowTableCounters counters_;
 };
 

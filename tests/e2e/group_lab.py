@@ -249,6 +249,14 @@ def run(h, check, by, cat):
     followed_out, followed_err = follower.communicate(timeout=10)
     followed = [json.loads(l) for l in followed_out.splitlines() if l.strip()]
     live.replay(pcap, "--topspeed", "--loop", "2000", port=2)
+    # The replay's own start (EAL, the memif session) can take seconds on a
+    # loaded machine: settle once its packets arrive, not before.
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        s = live.ask("stats")
+        if s.get("ok") and len(s["ports"]) > 2 and s["ports"][2]["queues"][0]["packets"] > 0:
+            break
+        time.sleep(0.2)
     time.sleep(1)
     s2 = live.settle()
     rc, final, err = live.stop()
