@@ -5,14 +5,25 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 namespace harrier {
+
+namespace {
+// Copying one empty entry is a few vector moves; value-initialising the
+// 224-byte entry wrote it field by field.
+static_assert(std::is_trivially_copyable_v<FlowEntry>);
+const FlowEntry kEmptyFlow{};
+}  // namespace
 
 std::unique_ptr<FlowTable> FlowTable::create(uint32_t capacity, int socket,
                                              const FlowTimeouts& timeouts, std::string* error) {
   std::unique_ptr<FlowTable> t(new FlowTable());
   t->capacity_ = capacity;
   t->timeouts_ = timeouts;
+  t->min_timeout_ns_ = uint64_t(std::min({timeouts.syn_sent_s, timeouts.established_s,
+                                          timeouts.closed_s, timeouts.udp_s, timeouts.other_s})) *
+                       1'000'000'000ull;
   // The index has a quarter more ways than flows, so inserts find room at
   // once; eviction is ours (LRU, at `capacity`), so the spare is never filled.
   if (!t->index_.init(capacity, socket, error)) return nullptr;
@@ -159,7 +170,7 @@ FlowEntry* FlowTable::insert(const FlowKey& key, uint32_t hash, uint64_t now) no
   }
   --n_free_;
   FlowEntry* e = &entries_[pos];
-  *e = FlowEntry{};
+  *e = kEmptyFlow;
   e->key = key;
   e->batch = batch_;
   e->first_ts = e->last_ts = now;
@@ -237,7 +248,7 @@ void FlowTable::lookup_or_insert(const FlowKey* const* keys, const uint64_t* now
   }
 }
 
-bool FlowTable::refresh(FlowEntry* e, uint64_t now) noexcept {
+bool FlowTable::refresh_idle(FlowEntry* e, uint64_t now) noexcept {
   if (!is_expired(*e, now)) {
     if (now > e->last_ts) e->last_ts = now;
     return false;
@@ -252,7 +263,7 @@ bool FlowTable::refresh(FlowEntry* e, uint64_t now) noexcept {
   const FlowKey key = e->key;
   const uint32_t prev = e->lru_prev, next = e->lru_next;
   const uint16_t batch = e->batch;  // still the current batch's
-  *e = FlowEntry{};
+  *e = kEmptyFlow;
   e->key = key;
   e->lru_prev = prev;
   e->lru_next = next;

@@ -3,19 +3,9 @@
 #include <arpa/inet.h>
 
 #include <charconv>
+#include <cstring>
 
 namespace harrier {
-
-bool Cidr::contains(const IpAddr& a) const noexcept {
-  if (a.family != addr.family) return false;
-  const int full = len / 8;
-  for (int i = 0; i < full; ++i)
-    if (a.bytes[i] != addr.bytes[i]) return false;
-  const int rem = len % 8;
-  if (rem == 0) return true;
-  const uint8_t mask = uint8_t(0xFF << (8 - rem));
-  return (a.bytes[full] & mask) == addr.bytes[full];
-}
 
 std::string ip_to_string(const IpAddr& a) {
   char buf[INET6_ADDRSTRLEN] = {};
@@ -66,13 +56,13 @@ std::optional<Cidr> Cidr::parse(std::string_view text, std::string* error) {
   c.addr = *ip;
   c.len = uint8_t(len);
   // Normalise host bits away so contains() can compare masked bytes.
+  uint8_t mask[16];
   for (int i = 0; i < 16; ++i) {
     const int bit = i * 8;
-    if (bit >= len)
-      c.addr.bytes[i] = 0;
-    else if (bit + 8 > len)
-      c.addr.bytes[i] &= uint8_t(0xFF << (8 - (len - bit)));
+    mask[i] = bit >= len ? 0 : bit + 8 > len ? uint8_t(0xFF << (8 - (len - bit))) : 0xFF;
+    c.addr.bytes[i] &= mask[i];
   }
+  std::memcpy(c.mask, mask, 16);
   return c;
 }
 

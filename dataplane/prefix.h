@@ -3,6 +3,8 @@
 // the check runs once per new flow, not per packet.
 #pragma once
 
+#include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,8 +17,16 @@ namespace harrier {
 struct Cidr {
   IpAddr addr;  // masked to len
   uint8_t len = 0;
+  uint64_t mask[2] = {};  // len leading one bits, as two words of address bytes
 
-  bool contains(const IpAddr& a) const noexcept;
+  // Two masked word compares (an address is 16 bytes, v4 in the first 4).
+  bool contains(const IpAddr& a) const noexcept {
+    if (a.family != addr.family) return false;
+    uint64_t x[2], n[2];
+    std::memcpy(x, a.bytes, 16);
+    std::memcpy(n, addr.bytes, 16);
+    return ((x[0] & mask[0]) == n[0]) & ((x[1] & mask[1]) == n[1]);
+  }
   std::string str() const;
   // Parses "a.b.c.d[/n]" or "v6addr[/n]"; a bare address is a host prefix.
   // Returns nullopt and sets *error with what is wrong.
