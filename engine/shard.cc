@@ -56,7 +56,7 @@ bool HostShard::init(const RuntimeSnapshot& snap, std::string* error) {
 
 // The TCP/UDP state machine: who opened the flow, how far the handshake got,
 // and the initiator's SYN history (same ISN resent = retry; new ISN = new try).
-void FlowShard::update_flow(PacketCtx& c, FlowEntry& f, bool src_is_lo) noexcept {
+inline void FlowShard::update_flow(PacketCtx& c, FlowEntry& f, bool src_is_lo) noexcept {
   const PacketView& v = *c.v;
   const uint16_t fl = v.tcp_flags;
   const bool syn = fl & tcp_flag::kSyn, ack = fl & tcp_flag::kAck, rst = fl & tcp_flag::kRst;
@@ -181,7 +181,7 @@ void FlowShard::process(Batch& b) noexcept {
   flows_->begin_batch();  // the flows found below stay put until the batch is done
 
   // 1. Gather this shard's packets and build their flow keys.
-  uint32_t m = 0, nk = 0;
+  uint32_t m = 0, nk = 0, n_icmp_errors = 0;
   for (uint32_t i = 0; i < b.n; ++i) {
     if (b.flow_shard[i] != id_) continue;
     PacketCtx& c = pkts_[m];
@@ -208,6 +208,7 @@ void FlowShard::process(Batch& b) noexcept {
       // No flow to remember it in (ICMP errors, undecodable transport).
       c.src_home = rt_.home->contains(c.v->src);
       c.dst_home = rt_.home->contains(c.v->dst);
+      if (c.decoded) icmp_errors_[n_icmp_errors++] = m;
     }
     ++m;
   }
@@ -268,8 +269,8 @@ void FlowShard::process(Batch& b) noexcept {
       }
     }
   }
-  for (uint32_t i = 0; i < m; ++i)
-    if (pkts_[i].decoded && pkts_[i].v->quoted.present) on_icmp_error(pkts_[i], clock_[i]);
+  for (uint32_t k = 0; k < n_icmp_errors; ++k)
+    on_icmp_error(pkts_[icmp_errors_[k]], clock_[icmp_errors_[k]]);
 
   // 3. Detectors: each gets the packets of its interest, one call per burst.
   const PacketDispatch& dispatch = b.snap->dispatch;

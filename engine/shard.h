@@ -102,7 +102,8 @@ class FlowShard {
         key_ptrs_(batch_cap),
         key_pkt_(batch_cap),
         key_src_lo_(batch_cap),
-        key_ts_(batch_cap) {}
+        key_ts_(batch_cap),
+        icmp_errors_(batch_cap) {}
 
   // Main thread: allocates the flow table and attaches the snapshot's
   // built detectors (their state lives here for the whole run).
@@ -119,7 +120,9 @@ class FlowShard {
   const FlowTable& flows() const { return *flows_; }
 
  private:
-  void update_flow(PacketCtx& c, FlowEntry& f, bool src_is_lo) noexcept;
+  // Once per packet, from one place: inlined into process().
+  [[gnu::always_inline]] inline void update_flow(PacketCtx& c, FlowEntry& f,
+                                                 bool src_is_lo) noexcept;
   void on_icmp_error(PacketCtx& c, uint64_t clock) noexcept;
   void report_outcome(std::vector<HostEvent>& out, const FlowEntry& f) noexcept;
 
@@ -135,8 +138,9 @@ class FlowShard {
   std::vector<FlowKey> keys_;
   std::vector<const FlowKey*> key_ptrs_;
   std::vector<uint32_t> key_pkt_;
-  std::vector<uint8_t> key_src_lo_;  // packet's source is the key's "lo" endpoint
-  std::vector<uint64_t> key_ts_;     // packet time of each key
+  std::vector<uint8_t> key_src_lo_;    // packet's source is the key's "lo" endpoint
+  std::vector<uint64_t> key_ts_;       // packet time of each key
+  std::vector<uint32_t> icmp_errors_;  // packets that quote another flow's packet
   // Packet dispatch, by registry index: which detectors are attached, where
   // in detectors_, and the packets of the batch each one gets.
   uint32_t attached_ = 0;
