@@ -32,8 +32,14 @@ inline bool operator==(const FlowKey& a, const FlowKey& b) {
 inline bool make_flow_key(const IpAddr& src, const IpAddr& dst, uint16_t sport, uint16_t dport,
                           uint8_t proto, FlowKey& k) {
   std::memset(&k, 0, sizeof(k));
-  const int c = std::memcmp(src.bytes, dst.bytes, 16);
-  const bool src_is_lo = c < 0 || (c == 0 && sport <= dport);
+  // memcmp's order (bytes left to right) is the order of the big-endian
+  // words; compared inline, not by a libc call per packet.
+  uint64_t s[2], d[2];
+  std::memcpy(s, src.bytes, 16);
+  std::memcpy(d, dst.bytes, 16);
+  const uint64_t s0 = __builtin_bswap64(s[0]), d0 = __builtin_bswap64(d[0]);
+  const uint64_t s1 = __builtin_bswap64(s[1]), d1 = __builtin_bswap64(d[1]);
+  const bool src_is_lo = s0 != d0 ? s0 < d0 : s1 != d1 ? s1 < d1 : sport <= dport;
   const IpAddr& lo = src_is_lo ? src : dst;
   const IpAddr& hi = src_is_lo ? dst : src;
   std::memcpy(k.addr_lo, lo.bytes, 16);

@@ -3,6 +3,7 @@
 // for before it refuses; erasing leaves nothing behind.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -80,6 +81,26 @@ TEST(FlowIndex, TagCollisionsAreToldApartByKey) {
   }
   for (uint32_t i = 0; i < keys.size(); ++i)
     EXPECT_EQ(find(idx, keys, keys[i]), i);
+}
+
+TEST(FlowKey, BothDirectionsMeetInByteOrder) {
+  std::mt19937 rng(11);
+  for (int i = 0; i < 20000; ++i) {
+    uint8_t x[16], y[16];
+    for (int j = 0; j < 16; ++j) {
+      x[j] = uint8_t(rng() & (i % 3 ? 0xFF : 0x01));  // many ties too
+      y[j] = uint8_t(rng() & (i % 3 ? 0xFF : 0x01));
+    }
+    const IpAddr a = IpAddr::v6(x), b = IpAddr::v6(y);
+    const uint16_t pa = uint16_t(rng() % 3), pb = uint16_t(rng() % 3);
+    FlowKey ab, ba;
+    const bool a_lo = make_flow_key(a, b, pa, pb, 6, ab);
+    const bool b_lo = make_flow_key(b, a, pb, pa, 6, ba);
+    ASSERT_TRUE(ab == ba) << i;
+    const int c = std::memcmp(x, y, 16);
+    ASSERT_EQ(a_lo, c < 0 || (c == 0 && pa <= pb)) << i;
+    if (c != 0 || pa != pb) ASSERT_NE(a_lo, b_lo) << i;
+  }
 }
 
 }  // namespace
