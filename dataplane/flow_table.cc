@@ -58,7 +58,8 @@ FlowTable::~FlowTable() {
   if (free_) rte_free(free_);
 }
 
-bool FlowTable::is_expired(const FlowEntry& e, uint64_t now) const noexcept {
+// The timeout of the flow's state, for one idle longer than the shortest.
+bool FlowTable::idle_past_timeout(const FlowEntry& e, uint64_t now) const noexcept {
   uint64_t timeout_s;
   switch (e.tcp_state) {
     case TcpState::kSynSent:

@@ -152,7 +152,10 @@ class FlowTable {
   // Removes up to `budget` idle flows from the LRU end. Cheap when none are due.
   uint32_t expire(uint64_t now, uint32_t budget) noexcept;
 
-  bool is_expired(const FlowEntry& e, uint64_t now) const noexcept;
+  bool is_expired(const FlowEntry& e, uint64_t now) const noexcept {
+    if (now <= e.last_ts || now - e.last_ts <= min_timeout_ns_) return false;  // most packets
+    return idle_past_timeout(e, now);
+  }
 
   // The answer-wait list: attempts in the order they were made, so the
   // list is in deadline order (one grace for all) and taking what is due
@@ -205,6 +208,7 @@ class FlowTable {
   LruList lru_;
   IndexList<&FlowEntry::wait_prev, &FlowEntry::wait_next> wait_;
   bool refresh_idle(FlowEntry* e, uint64_t now) noexcept;
+  bool idle_past_timeout(const FlowEntry& e, uint64_t now) const noexcept;
 
   FlowTimeouts timeouts_;
   uint64_t min_timeout_ns_ = 0;  // the shortest of timeouts_, for refresh's fast path
