@@ -64,13 +64,7 @@ class NetbiosSweep final : public Detector {
                                           error);
   }
 
-  PacketInterest packet_interest() const override {
-    PacketInterest in;  // what nbns::classify can accept
-    in.classes = class_bit(PacketClass::kUdp);
-    in.any_facts = packet_fact::kSrcHome | packet_fact::kDstHome;
-    in.ports = {137};
-    return in;
-  }
+  PacketInterest packet_interest() const override { return nbns::packet_interest(); }
 
   void on_packets(ShardCtx& ctx, PacketSelection pkts, DetectorState*) const noexcept override {
     for (const PacketCtx& p : pkts) {

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "detectors/packet_interest.h"
+
 namespace harrier::nbns {
 
 inline constexpr uint16_t kTypeNb = 0x0020;      // name query
@@ -33,5 +35,15 @@ enum class Direction : uint8_t { kNone, kQueryToHome, kAnswerFromHome };
 // Windows talks 137 <-> 137, so between two home hosts both port tests hold.
 Direction classify(const uint8_t* payload, uint32_t len, uint16_t sport, uint16_t dport,
                    bool src_home, bool dst_home, Message& m) noexcept;
+
+// The packets classify can accept: the packet interest of the detectors
+// that read NBNS.
+inline PacketInterest packet_interest() {
+  PacketInterest in;
+  in.classes = class_bit(PacketClass::kUdp);
+  in.any_facts = packet_fact::kSrcHome | packet_fact::kDstHome;
+  in.ports = {137};
+  return in;
+}
 
 }  // namespace harrier::nbns

@@ -89,19 +89,12 @@ TEST(PacketDispatch, ClassesFactsFlagsAndPorts) {
   EXPECT_EQ(d.wants(broken.c), 0b01000u);
 }
 
-size_t index_of(std::string_view id) {
-  const auto reg = detector_registry();
-  for (size_t i = 0; i < reg.size(); ++i)
-    if (reg[i]->id == id) return i;
-  ADD_FAILURE() << "no detector " << id;
-  return 0;
-}
-
 TEST(PacketDispatch, SnapshotsFollowSettingsAndSwitches) {
   Config cfg = load_config("");
   RuntimeStore store(cfg, true);
-  const uint32_t smtp = 1u << index_of("smtp-relay-probe");
-  const uint32_t horizontal = 1u << index_of("horizontal-scan");
+  ASSERT_GE(find_detector("smtp-relay-probe"), 0);
+  const uint32_t smtp = 1u << find_detector("smtp-relay-probe");
+  const uint32_t horizontal = 1u << find_detector("horizontal-scan");
   Pkt to_2525(L4Proto::kTcp, 40000, 2525, tcp_flag::kAck | tcp_flag::kPsh);
   to_2525.c.dst_home = to_2525.c.from_initiator = true;
   Pkt to_25(L4Proto::kTcp, 40000, 25, tcp_flag::kAck | tcp_flag::kPsh);
