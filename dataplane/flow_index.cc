@@ -90,6 +90,16 @@ bool FlowIndex::insert(uint32_t h, uint32_t slot) noexcept {
   return false;
 }
 
+uint32_t FlowIndex::residents(uint32_t h, uint32_t* out) const noexcept {
+  const uint16_t tag = tag_of(h);
+  const uint32_t b1 = h & mask_, b2 = other_bucket(b1, tag);
+  uint32_t n = 0;
+  for (uint32_t b : {b1, b2})
+    for (uint32_t w = 0; w < kWays; ++w)
+      if (buckets_[b].tag[w] != 0) out[n++] = buckets_[b].slot[w];
+  return n;
+}
+
 void FlowIndex::erase(uint32_t h, uint32_t slot) noexcept {
   const uint16_t tag = tag_of(h);
   const uint32_t b1 = h & mask_, b2 = other_bucket(b1, tag);

@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "dataplane/flow_key.h"
 
@@ -55,6 +56,15 @@ class FlowIndex {
   };
   Cursor start(uint32_t h) const noexcept { return {h & mask_, 0, 0}; }
   uint32_t next(uint32_t h, Cursor& c) const noexcept;
+
+  // The two buckets a key of hash `h` may live in (tests use it to build
+  // keys that collide).
+  std::pair<uint32_t, uint32_t> buckets_of(uint32_t h) const noexcept {
+    return {h & mask_, other_bucket(h & mask_, tag_of(h))};
+  }
+  // The slots in the two buckets of hash `h` (up to 2 * kWays), for an
+  // insert that found no room: the caller evicts one of them.
+  uint32_t residents(uint32_t h, uint32_t* out) const noexcept;
 
   // Adds slot `slot` for a key of hash `h` that is not in the index. False
   // only when both buckets and every short path of moves out of them are full.

@@ -135,6 +135,33 @@ void FlowTable::remove(uint32_t i) noexcept {
   --size_;
 }
 
+// Both of the key's buckets are full and no short path of moves frees a
+// way: random traffic at the index's load practically never gets here, but
+// CRC32 is linear, so crafted keys can share one hash. Rather than leave
+// the new flow untracked, the least recent flow of the two buckets that
+// the batch does not hold makes room (counted as evicted); ordinary flows
+// go before waiting attempts. False when all of them are the batch's.
+bool FlowTable::make_index_room(uint32_t hash) noexcept {
+  uint32_t slots[2 * FlowIndex::kWays];
+  const uint32_t n = index_.residents(hash, slots);
+  uint32_t victim = kNil;
+  for (uint32_t k = 0; k < n; ++k) {
+    const FlowEntry& e = entries_[slots[k]];
+    if (e.batch == batch_) continue;
+    if (victim == kNil) {
+      victim = slots[k];
+      continue;
+    }
+    const FlowEntry& v = entries_[victim];
+    const bool e_waits = e.answer_by != 0, v_waits = v.answer_by != 0;
+    if (e_waits != v_waits ? v_waits : e.last_ts < v.last_ts) victim = slots[k];
+  }
+  if (victim == kNil) return false;
+  ++counters_.evicted;
+  remove(victim);
+  return true;
+}
+
 FlowEntry* FlowTable::insert(const FlowKey& key, uint32_t hash, uint64_t now) noexcept {
   if (size_ >= capacity_) {
     // Attempts still waiting for their answer are on the wait list, not the
@@ -164,10 +191,17 @@ FlowEntry* FlowTable::insert(const FlowKey& key, uint32_t hash, uint64_t now) no
     ++counters_.insert_failures;
     return nullptr;
   }
-  const uint32_t pos = free_[n_free_ - 1];
+  uint32_t pos = free_[n_free_ - 1];
   if (!index_.insert(hash, pos)) {
-    ++counters_.insert_failures;
-    return nullptr;
+    if (!make_index_room(hash)) {
+      ++counters_.insert_failures;
+      return nullptr;
+    }
+    pos = free_[n_free_ - 1];         // the evicted flow's slot, now on top of the stack
+    if (!index_.insert(hash, pos)) {  // cannot happen: the eviction freed a way
+      ++counters_.insert_failures;
+      return nullptr;
+    }
   }
   --n_free_;
   FlowEntry* e = &entries_[pos];

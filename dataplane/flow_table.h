@@ -58,7 +58,7 @@ struct FlowEntry {
   uint8_t syn_gap_count = 0;
   // The table's batch number (mod 2^16) when a lookup last returned this
   // flow: a flow the current batch holds is never the victim of its own
-  // inserts (a wrapped number only protects a flow once more; harmless).
+  // inserts. 0 is no batch; the table clears the marks when the number wraps.
   uint16_t batch = 0;
 
   // The attempt's outcome. A new flow toward a home host waits on the
@@ -123,7 +123,16 @@ class FlowTable {
   // Starts a batch: the flows lookup_or_insert returns from now on are the
   // batch's, and no insert of the same batch evicts one of them (callers
   // keep pointers to them until the batch is done).
-  void begin_batch() noexcept { ++batch_; }
+  void begin_batch() noexcept {
+    // A stale mark equal to the new number would protect an old flow (the
+    // LRU head) and send inserts to waiting attempts: at the wrap, every
+    // mark is cleared (a walk of the entries once per 65,535 batches).
+    if (++batch_ == 0) {
+      for (uint32_t i = 0; i < capacity_; ++i)
+        entries_[i].batch = 0;
+      batch_ = 1;
+    }
+  }
 
   // Finds or creates the flows of up to kBurst keys, prefetching for all
   // (now[i]: key i's packet time, stamped on the flows it creates). Found
@@ -208,6 +217,7 @@ class FlowTable {
   LruList lru_;
   IndexList<&FlowEntry::wait_prev, &FlowEntry::wait_next> wait_;
   bool refresh_idle(FlowEntry* e, uint64_t now) noexcept;
+  bool make_index_room(uint32_t hash) noexcept;
   bool idle_past_timeout(const FlowEntry& e, uint64_t now) const noexcept;
 
   FlowTimeouts timeouts_;

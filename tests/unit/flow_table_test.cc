@@ -243,3 +243,52 @@ TEST(FlowTable, ABatchHoldingTheWholeTableCannotInsert) {
   EXPECT_EQ(t->counters().insert_failures, 1u);
   EXPECT_EQ(t->counters().evicted, 0u);
 }
+
+// Keys that all land in the same two index buckets (CRC32 is linear, so an
+// attacker can make them): the index has room for 16 of them; the 17th
+// evicts the least recent, it is not left without a flow.
+TEST(FlowTable, KeysSharingTheirBucketsEvictTheLeastRecentNotTheNewcomer) {
+  FlowIndex probe;
+  std::string err;
+  ASSERT_TRUE(probe.init(64, 0, &err)) << err;  // the same geometry as the table's index
+  std::vector<FlowKey> keys;
+  std::pair<uint32_t, uint32_t> pair{};
+  for (uint32_t i = 0; keys.size() < 17 && i < 2000000; ++i) {
+    const FlowKey k = key(i);
+    auto b = probe.buckets_of(FlowIndex::hash(k));
+    if (b.first > b.second) std::swap(b.first, b.second);
+    if (keys.empty()) pair = b;
+    if (b == pair) keys.push_back(k);
+  }
+  ASSERT_EQ(keys.size(), 17u);
+  auto t = table(64);
+  bool created = false;
+  for (uint32_t i = 0; i < 17; ++i) {
+    ASSERT_NE(get(*t, keys[i], 1000 + i, &created), nullptr) << i;
+    EXPECT_TRUE(created) << i;
+  }
+  EXPECT_EQ(t->counters().evicted, 1u);
+  EXPECT_EQ(t->counters().insert_failures, 0u);
+  EXPECT_EQ(t->size(), 16u);
+  EXPECT_EQ(t->find(keys[0], 2000), nullptr) << "the least recent made room";
+  for (uint32_t i = 1; i < 17; ++i)
+    EXPECT_NE(t->find(keys[i], 2000), nullptr) << i;
+}
+
+// The batch number is 16 bits: an old flow whose mark comes round again
+// must not pass for one of the current batch (it was: the LRU head was then
+// protected, and an insert into a full table failed).
+TEST(FlowTable, BatchMarksDoNotComeRoundAgain) {
+  auto t = table(2);
+  bool created = false;
+  ASSERT_NE(get(*t, key(1), 1 * kSec, &created), nullptr);  // batch 1: the LRU head
+  ASSERT_NE(get(*t, key(2), 2 * kSec, &created), nullptr);  // batch 2
+  for (int i = 0; i < 65534; ++i)
+    t->begin_batch();
+  // The next batch has the number the first flow was marked with before.
+  FlowEntry* c = get(*t, key(3), 3 * kSec, &created);
+  ASSERT_NE(c, nullptr);
+  EXPECT_TRUE(created);
+  EXPECT_EQ(t->counters().insert_failures, 0u);
+  EXPECT_EQ(t->find(key(1), 3 * kSec), nullptr) << "the least recent flow made room";
+}
