@@ -99,7 +99,9 @@ TEST(FlowKey, BothDirectionsMeetInByteOrder) {
     ASSERT_TRUE(ab == ba) << i;
     const int c = std::memcmp(x, y, 16);
     ASSERT_EQ(a_lo, c < 0 || (c == 0 && pa <= pb)) << i;
-    if (c != 0 || pa != pb) ASSERT_NE(a_lo, b_lo) << i;
+    if (c != 0 || pa != pb) {
+      ASSERT_NE(a_lo, b_lo) << i;
+    }
   }
 }
 
