@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <type_traits>
 
 namespace harrier {
 namespace {
@@ -258,15 +257,10 @@ DecodeError decode_ipv6(const uint8_t* p, uint32_t len, PacketView& v) noexcept 
   return decode_l4(p + off, l3_len - off, v);
 }
 
-// A copy of one empty view is a few vector moves; value-initialising the
-// 200-byte view wrote it field by field (~30 instructions a packet).
-static_assert(std::is_trivially_copyable_v<PacketView>);
-const PacketView kEmptyView{};
-
 }  // namespace
 
 DecodeError decode_ip(const uint8_t* data, uint32_t len, PacketView& out) noexcept {
-  out = kEmptyView;
+  out = PacketView{};
   out.wire_len = len;
   if (len < 1) return DecodeError::kTruncatedIpv4;
   const uint8_t version = data[0] >> 4;
@@ -282,7 +276,7 @@ DecodeError decode_ip(const uint8_t* data, uint32_t len, PacketView& out) noexce
 }
 
 DecodeError decode(const uint8_t* data, uint32_t len, uint32_t wire_len, PacketView& out) noexcept {
-  out = kEmptyView;
+  out = PacketView{};
   out.wire_len = wire_len;
   if (len < 14) return DecodeError::kTruncatedEthernet;
   uint32_t off = 12;
