@@ -57,8 +57,6 @@ int FlowIndex::make_room(uint32_t b, int depth) noexcept {
     const uint32_t o = other_bucket(b, bk.tag[w]);
     const int v = make_room(o, depth - 1);
     if (v < 0) continue;
-    // A path can come back through b and move this very pair to o.
-    if (bk.tag[w] == 0) return int(w);
     Bucket& ob = buckets_[o];
     ob.tag[v] = bk.tag[w], ob.slot[v] = bk.slot[w];
     bk.tag[w] = 0;
@@ -69,7 +67,7 @@ int FlowIndex::make_room(uint32_t b, int depth) noexcept {
 
 bool FlowIndex::insert(uint32_t h, uint32_t slot) noexcept {
   const uint16_t tag = tag_of(h);
-  const uint32_t b1 = h & mask_, b2 = other_bucket(b1, tag);
+  const auto [b1, b2] = buckets_of(h);
   for (uint32_t b : {b1, b2}) {
     Bucket& bk = buckets_[b];
     for (uint32_t w = 0; w < kWays; ++w)
@@ -91,8 +89,7 @@ bool FlowIndex::insert(uint32_t h, uint32_t slot) noexcept {
 }
 
 uint32_t FlowIndex::residents(uint32_t h, uint32_t* out) const noexcept {
-  const uint16_t tag = tag_of(h);
-  const uint32_t b1 = h & mask_, b2 = other_bucket(b1, tag);
+  const auto [b1, b2] = buckets_of(h);
   uint32_t n = 0;
   for (uint32_t b : {b1, b2})
     for (uint32_t w = 0; w < kWays; ++w)
@@ -102,7 +99,7 @@ uint32_t FlowIndex::residents(uint32_t h, uint32_t* out) const noexcept {
 
 void FlowIndex::erase(uint32_t h, uint32_t slot) noexcept {
   const uint16_t tag = tag_of(h);
-  const uint32_t b1 = h & mask_, b2 = other_bucket(b1, tag);
+  const auto [b1, b2] = buckets_of(h);
   for (uint32_t b : {b1, b2}) {
     Bucket& bk = buckets_[b];
     for (uint32_t w = 0; w < kWays; ++w)
