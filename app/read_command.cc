@@ -63,6 +63,16 @@ void print_stats(const EngineTotals& t, const PacketSource& src, const AlertOutp
                n(t.emit.packets), n(t.emit.batches), n(t.table.inserts), n(t.table.expired),
                n(t.table.evicted), n(t.flow.non_ip), n(t.flow.undecodable()), n(t.flow.events),
                n(t.flow.outcomes), n(out.written()));
+  const FusionCounters& fu = t.emit.fusion;
+  if (fu.incidents || fu.unfused)
+    std::fprintf(f,
+                 "harrier: %llu incidents: %llu alerts folded in as evidence, %llu renamed by a "
+                 "more specific detector, %llu updates for folded findings%s\n",
+                 n(fu.incidents + fu.unfused), n(fu.folded), n(fu.takeovers), n(fu.fold_updates),
+                 fu.evicted || fu.unfused ? (", " + std::to_string(fu.evicted) +
+                                             " closed early for room (raise incidents.capacity)")
+                                                .c_str()
+                                          : "");
   if (t.alerts_dropped() || t.flow.events_dropped || t.flow.no_flow ||
       src.counters().stalled_inputs)
     std::fprintf(f,
@@ -187,8 +197,12 @@ static void report_analysis(const EngineTotals& totals, const PacketSource& sour
     std::string per;
     for (const auto& [id, n] : output.per_detector())
       per += (per.empty() ? "" : ", ") + id + " " + std::to_string(n);
-    std::fprintf(output.summary_stream(), "%llu alerts: %s\n", (unsigned long long)output.written(),
-                 per.c_str());
+    std::fprintf(output.summary_stream(), "%llu alerts: %s%s\n",
+                 (unsigned long long)output.written(), per.c_str(),
+                 output.folded() ? ("; " + std::to_string(output.folded()) +
+                                    " more folded into their incidents as evidence")
+                                       .c_str()
+                                 : "");
   }
 }
 
@@ -461,6 +475,7 @@ int run_engine(Config& cfg, const RunOptions& opts) {
   pc.batch_size = cfg.batch_size;
   pc.flow_capacity = cfg.flow_capacity;
   pc.timeouts = cfg.timeouts;
+  pc.fusion = cfg.fusion;
   pc.lossless = !opts.live;
   pc.socket = socket;
   pc.symmetric_rss_ports = symmetric_rss_ports;

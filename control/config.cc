@@ -368,9 +368,9 @@ void parse_capture(const Ctx& c, const YAML::Node& cap, CaptureConfig& out) {
 
 void parse_root(const Ctx& c, const YAML::Node& root, Config& cfg) {
   if (root.IsNull()) return;
-  c.only_keys(
-      root, "",
-      {"dataplane", "home_networks", "inventory", "detectors", "outputs", "capture", "control"});
+  c.only_keys(root, "",
+              {"dataplane", "home_networks", "inventory", "detectors", "incidents", "outputs",
+               "capture", "control"});
   if (const auto dp = root["dataplane"]) {
     c.only_keys(dp, "dataplane",
                 {"eal_args", "ports", "workers", "batch_size", "mbufs", "flow_table", "pdump"});
@@ -443,6 +443,20 @@ void parse_root(const Ctx& c, const YAML::Node& root, Config& cfg) {
   }
   if (const auto inv = root["inventory"]) parse_inventory(c, inv, cfg.inventory);
   if (const auto dets = root["detectors"]) parse_detectors(c, dets, cfg);
+  if (const auto inc = root["incidents"]) {
+    c.only_keys(inc, "incidents",
+                {"fusion", "lookahead", "window", "capacity", "max_fold_updates"});
+    FusionConfig& f = cfg.fusion;
+    if (inc["fusion"]) f.enabled = c.boolean(inc["fusion"], "incidents.fusion");
+    if (inc["lookahead"])
+      f.lookahead_ns = uint64_t(c.number(inc["lookahead"], "incidents.lookahead", 0, 600) * 1e9);
+    if (inc["window"])
+      f.window_ns = uint64_t(c.number(inc["window"], "incidents.window", 1, 2592000) * 1e9);
+    if (inc["capacity"])
+      f.capacity = c.integer(inc["capacity"], "incidents.capacity", 256, 1 << 24);
+    if (inc["max_fold_updates"])
+      f.max_fold_updates = c.integer(inc["max_fold_updates"], "incidents.max_fold_updates", 0, 64);
+  }
   if (const auto out = root["outputs"]) {
     c.only_keys(out, "outputs", {"eve", "fast", "summary"});
     if (out["eve"]) cfg.eve = c.string(out["eve"], "outputs.eve");
@@ -578,6 +592,7 @@ std::vector<std::string> restart_only_changes(const Config& a, const Config& b) 
   number("dataplane.flow_table.capacity", a.flow_capacity, b.flow_capacity);
   same("dataplane.flow_table.timeouts", a.timeouts == b.timeouts);
   same("dataplane.pdump", a.pdump == b.pdump);
+  same("incidents", a.fusion == b.fusion);
   text("outputs.eve", a.eve, b.eve);
   text("outputs.fast", a.fast, b.fast);
   same("outputs.summary", a.summary == b.summary);

@@ -13,6 +13,7 @@
 #include "dataplane/flow_table.h"
 #include "dataplane/prefix.h"
 #include "detectors/detector.h"
+#include "detectors/incident_fusion.h"
 #include "detectors/inventory.h"
 
 namespace harrier {
@@ -41,6 +42,7 @@ struct Config {
   PrefixSet home;
   Inventory inventory;
   std::vector<DetectorConfig> detectors;  // one per registry entry, registry order
+  FusionConfig fusion;                    // incidents: one activity, one incident
 
   // outputs
   std::string eve;   // path, "-" for stdout, "" for none

@@ -180,7 +180,19 @@ json LiveStats::collect_locked() {
       {"decode", {{"undecodable", t.flow.undecodable()}, {"non_ip", t.flow.non_ip}}},
       {"capture", capture},
       {"alerts",
-       {{"emitted", pc.alerts}, {"dropped", t.alerts_dropped()}, {"by_detector", by_detector}}},
+       {{"emitted", pc.alerts},
+        {"folded", pc.alerts_folded},
+        {"dropped", t.alerts_dropped()},
+        {"by_detector", by_detector},
+        // One activity, one incident: how the fusion stage stands.
+        {"incidents",
+         {{"opened", pc.fusion.incidents},
+          {"open", pc.incidents_open},
+          {"held", pc.incidents_held},
+          {"takeovers", pc.fusion.takeovers},
+          {"fold_updates", pc.fusion.fold_updates},
+          {"closed_for_room", pc.fusion.evicted},
+          {"unfused", pc.fusion.unfused}}}}},
       {"ports", ports},
       {"workers", workers}};
 }
@@ -280,6 +292,20 @@ std::string LiveStats::prometheus() {
   e.family("harrier_alerts_total", "counter", "Alerts emitted, per detector.");
   for (const auto& [id, n] : j["alerts"]["by_detector"].items())
     e.value("harrier_alerts_total", "detector=\"" + label_value(id) + "\"", n.get<double>());
+  e.family("harrier_alerts_folded_total", "counter",
+           "Detectors' alerts folded into another detector's incident as evidence.");
+  e.value("harrier_alerts_folded_total", "", j["alerts"]["folded"].get<double>());
+  const json& inc = j["alerts"]["incidents"];
+  e.family("harrier_incidents_total", "counter", "Incidents opened (one activity of one subject).");
+  e.value("harrier_incidents_total", "", inc["opened"].get<double>());
+  e.family("harrier_incidents_open", "gauge", "Incidents open now.");
+  e.value("harrier_incidents_open", "", inc["open"].get<double>());
+  e.family("harrier_incidents_held", "gauge",
+           "Incidents whose first alert waits for its lookahead now.");
+  e.value("harrier_incidents_held", "", inc["held"].get<double>());
+  e.family("harrier_incidents_closed_for_room_total", "counter",
+           "Incidents closed early because the fusion table was full.");
+  e.value("harrier_incidents_closed_for_room_total", "", inc["closed_for_room"].get<double>());
   e.family("harrier_alerts_dropped_total", "counter",
            "Alerts lost to a full per-batch budget or alert queue.");
   e.value("harrier_alerts_dropped_total", "", j["alerts"]["dropped"].get<double>());

@@ -103,9 +103,22 @@ uint32_t AlertOutput::drain() {
 }
 
 void AlertOutput::write(const Alert& a) {
+  if (a.disposition == AlertDisposition::kClosed) {
+    notes_.close(a.incident_id);
+    return;
+  }
   const DetectorDescriptor& d = *detector_registry()[a.detector];
   AlertText t;
   d.render(a, t);
+  if (a.disposition == AlertDisposition::kFolded) {
+    // Evidence for its incident's next alert; on EVE as a record of its
+    // own kind, so the detector's finding stays on file.
+    notes_.fold(a, t);
+    if (eve_) std::fputs((eve_line(a, t, std::string()) + "\n").c_str(), eve_);
+    ++folded_;
+    return;
+  }
+  notes_.annotate(a, t);
   const std::string capture =
       a.capture_id && cfg_.incidents ? cfg_.incidents->file_for(a.capture_id) : std::string();
   if (eve_ || cfg_.keep_recent) {
@@ -156,7 +169,7 @@ nlohmann::ordered_json AlertOutput::eve_record(const Alert& a, const AlertText& 
   const DetectorDescriptor& d = *detector_registry()[a.detector];
   nlohmann::ordered_json j;
   j["timestamp"] = eve_timestamp(a.ts);
-  j["event_type"] = "alert";
+  j["event_type"] = a.disposition == AlertDisposition::kFolded ? "folded" : "alert";
   j["src_ip"] = ip_to_string(a.src);
   if (a.proto == 6 || a.proto == 17) j["src_port"] = a.sport;
   j["dest_ip"] = ip_to_string(a.dst);
@@ -178,6 +191,7 @@ nlohmann::ordered_json AlertOutput::eve_record(const Alert& a, const AlertText& 
                     {"value", a.score.value()}}},
                   {"update", a.update},
                   {"evidence", t.evidence}};
+  if (a.incident_id) j["harrier"]["incident"] = incident_json(a);
   if (!capture_file.empty()) j["harrier"]["capture_file"] = capture_file;
   return j;
 }

@@ -16,6 +16,7 @@
 #include "capture/incident_recorder.h"
 #include "engine/alert_queue.h"
 #include "detectors/detector.h"
+#include "detectors/incident_fusion.h"
 
 namespace harrier {
 
@@ -59,6 +60,7 @@ class AlertOutput {
   std::vector<std::string> recent(uint64_t after, size_t max, uint64_t* last) const;
 
   uint64_t written() const { return written_; }
+  uint64_t folded() const { return folded_; }  // detectors' alerts folded into incidents
   const std::map<std::string, uint64_t>& per_detector() const { return per_detector_; }
   FILE* summary_stream() const { return summary_; }
 
@@ -87,6 +89,8 @@ class AlertOutput {
   std::atomic<bool> reopen_{false};
   void reopen();
   uint64_t written_ = 0;
+  uint64_t folded_ = 0;
+  IncidentNotes notes_;  // folded findings of the open incidents
   std::map<std::string, uint64_t> per_detector_;
   mutable std::mutex recent_mu_;
   std::deque<std::string> recent_;  // EVE lines of alerts recent_last_ - size + 1 .. recent_last_

@@ -222,6 +222,8 @@ class BoundedTable final : public TableStatsSource {
     return n;
   }
 
+  // The least recently touched entry (nullptr when empty): the next to go.
+  Entry* oldest() noexcept { return lru_.head == kNil ? nullptr : &entries_[lru_.head]; }
   Entry* at(uint32_t i) noexcept { return &entries_[i]; }
   uint32_t index_of(const Entry* e) const noexcept { return uint32_t(e - entries_); }
   uint32_t size() const { return size_; }

@@ -13,6 +13,14 @@ namespace harrier {
 enum class TargetOrder : uint8_t { kSingle = 0, kAscending, kDescending, kRandom };
 const char* target_order_name(TargetOrder o);
 
+// What the output thread does with a record (set by the fusion stage,
+// incident_fusion.h).
+enum class AlertDisposition : uint8_t {
+  kAlert = 0,  // an incident's alert: written everywhere
+  kFolded,     // a detector's alert folded into another's incident: evidence only
+  kClosed,     // the incident is over: its folded evidence may be forgotten
+};
+
 struct Alert {
   static constexpr int kMaxTargets = 16;
   static constexpr int kMaxSeries = 16;
@@ -41,7 +49,21 @@ struct Alert {
   uint32_t isn = 0;
   uint32_t extra = 0;  // detector-specific code (e.g. RPC procedure)
 
+  // The detector's own incident, equal on its first alert and every update
+  // (set_incident_key); 0: every alert is an incident of its own.
+  uint64_t incident_key = 0;
+  // A lone probe of a special port without protocol content (a SYN, an
+  // empty datagram): part of a scan when its source is scanning.
+  bool bare_probe = false;
+
   uint32_t capture_id = 0;  // its incident capture (set by the emit stage; 0: none)
+
+  // Set by the fusion stage: the incident this record belongs to (all the
+  // detectors that saw one activity of one source), and what it folds.
+  AlertDisposition disposition = AlertDisposition::kAlert;
+  uint64_t incident_id = 0;
+  uint64_t folded_detectors = 0;  // registry bits of the detectors folded in so far
+  uint32_t folded_alerts = 0;     // their alerts folded in so far
 };
 
 }  // namespace harrier

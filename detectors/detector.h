@@ -239,7 +239,23 @@ class Detector {
 struct AlertText {
   std::string signature;  // the analyst's sentence
   nlohmann::ordered_json evidence = nlohmann::ordered_json::object();
+  // For a bare probe (Alert::bare_probe): what it touched, in a few words
+  // ("111/tcp portmapper"), listed on the scan it is folded into.
+  std::string touched;
 };
+
+// How specific a detector's account of an activity is: when several
+// detectors see one activity of one source, the most specific names the
+// incident and the others' findings become its evidence
+// (incident_fusion.h). A bare probe ranks below everything.
+namespace fusion_rank {
+inline constexpr uint8_t kBareProbe = 0;  // a lone probe of a special port (Alert::bare_probe)
+inline constexpr uint8_t kSlowShape = 1;  // targets gathered over days (slow-scan)
+inline constexpr uint8_t kShape = 2;      // the shape of a scan or flood (how many, which)
+inline constexpr uint8_t kProbeKind = 3;  // what the probes are (illegal flags, retries, pings)
+inline constexpr uint8_t kProtocol = 4;   // a parsed protocol exchange
+inline constexpr uint8_t kPurpose = 5;    // what the exchange is after (OS, relay, defaults)
+}  // namespace fusion_rank
 
 // The analyst's prose for an incident of this kind (see explain.h): how it
 // works, how likely the source is spoofed and why, and what to do about it.
@@ -261,8 +277,9 @@ struct DetectorDescriptor {
   void (*render)(const Alert&, AlertText&);
   Explanation explain;
   // Incident captures follow the alert's destination (the victim of
-  // backscatter), not its source.
+  // backscatter), not its source; so does fusion (one incident per victim).
   bool incident_is_victim = false;
+  uint8_t fusion_rank = fusion_rank::kShape;  // see fusion_rank
 };
 
 // Formatting helpers shared by renderers.

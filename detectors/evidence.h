@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <rte_hash_crc.h>
+
 #include "dataplane/packet.h"
 #include "dataplane/bounded_table.h"
 #include "detectors/alert.h"
@@ -301,6 +303,17 @@ inline void alert_header(Alert& a, uint16_t detector, uint64_t ts, uint64_t orde
   a.dst = dst;
   a.sport = sport;
   a.dport = dport;
+}
+
+// Marks `a` as an alert of the detector incident keyed `k` that began at
+// `first_ts`: equal on its first alert and every update, so the fusion stage
+// tells an incident's updates from a new incident (Alert::incident_key).
+template <typename Key>
+inline void set_incident_key(Alert& a, const Key& k, uint64_t first_ts) noexcept {
+  static_assert(alignof(Key) >= 8, "rte_hash_crc loads 8 bytes at a time");
+  const uint32_t lo = rte_hash_crc(&k, sizeof k, uint32_t(first_ts));
+  const uint32_t hi = rte_hash_crc(&k, sizeof k, uint32_t(first_ts >> 32) ^ 0x9E3779B9u);
+  a.incident_key = (uint64_t(hi) << 32 | lo) | 1;  // never 0 (0: no incident of its own)
 }
 
 // A key made of up to two addresses and a small discriminator, for detector

@@ -170,6 +170,7 @@ class FlagAnomaly final : public Detector {
                  e.first_dport);
     a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
     a->update = policy_.update_number(e.inc);
+    set_incident_key(*a, e.key, e.inc.first_ts);
     a->score = ctx.score(a->dst, 6, e.first_dport, cfg_.lethality);
     a->extra = e.key.kind;
     a->count[0] = e.packets;
@@ -234,6 +235,8 @@ extern const DetectorDescriptor kFlagAnomaly = {
      "few packets alone cannot rule spoofing out.",
      "Drop these combinations at the edge (a stateful firewall does so for everything but a SYN "
      "that opens a connection), and look at the source's other traffic: flag probes usually come "
-     "with a port scan or an OS fingerprint."}};
+     "with a port scan or an OS fingerprint."},
+    /*incident_is_victim=*/false,
+    fusion_rank::kProbeKind};
 
 }  // namespace harrier

@@ -214,6 +214,7 @@ class HorizontalScan final : public Detector {
     a->order = completing.order;
     a->detector = cfg_.index;
     a->update = policy_.update_number(e.inc);
+    set_incident_key(*a, e.key, e.inc.first_ts);
     a->proto = e.key.proto;
     std::memcpy(a->src.bytes, e.key.src, 16);  // the key holds IpAddr's bytes
     a->src.family = e.key.family;
@@ -302,6 +303,8 @@ extern const DetectorDescriptor kHorizontalScan = {
      "Unlikely: a sweep is only worth running if the answers reach the sweeper, so the "
      "source is probably real (it may be a compromised third party).",
      "Block the port at the border for hosts that do not offer it, check the hosts that "
-     "answered for the service's known weaknesses, and block or report the source."}};
+     "answered for the service's known weaknesses, and block or report the source."},
+    /*incident_is_victim=*/false,
+    fusion_rank::kShape};
 
 }  // namespace harrier

@@ -138,6 +138,7 @@ class Detector final : public harrier::Detector {
                  e.inner_sport, e.inner_dport);
     a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
     a->update = policy_.update_number(e.inc);
+    set_incident_key(*a, e.key, e.inc.first_ts);
     a->score = ctx.score(ev.dst, e.inner_proto, e.inner_sport, cfg_.lethality);
     a->count[0] = e.errors;
     a->count[1] = e.routers;

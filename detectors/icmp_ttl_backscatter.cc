@@ -35,6 +35,7 @@ extern const DetectorDescriptor kIcmpTtlBackscatter = {
      "left the home host).",
      "No action on the host itself; keep egress anti-spoofing filters in place and note the "
      "quoted destinations as the spoofer's targets."},
-    /*incident_is_victim=*/true};
+    /*incident_is_victim=*/true,
+    fusion_rank::kShape};
 
 }  // namespace harrier

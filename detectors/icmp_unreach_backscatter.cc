@@ -36,6 +36,7 @@ extern const DetectorDescriptor kIcmpUnreachBackscatter = {
      "Nothing to block on the home host; make sure egress filtering stops our own addresses "
      "being spoofed from inside, and watch the quoted destinations: they are the spoofer's "
      "real targets."},
-    /*incident_is_victim=*/true};
+    /*incident_is_victim=*/true,
+    fusion_rank::kShape};
 
 }  // namespace harrier

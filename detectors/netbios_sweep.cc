@@ -146,6 +146,7 @@ class NetbiosSweep final : public Detector {
                  137);
     a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
     a->update = policy_.update_number(e.inc);
+    set_incident_key(*a, e.key, e.inc.first_ts);
     a->score = ctx.score(a->dst, 17, 137, cfg_.lethality);
     e.targets.fill(*a);
     uint32_t lo = UINT32_MAX, hi = 0;
@@ -243,6 +244,8 @@ extern const DetectorDescriptor kNetbiosSweep = {
      "Unlikely: the sweep is only useful if the answers come back, so the source is probably "
      "its real address (often an infected machine that is itself a victim).",
      "Block 137-139/udp+tcp and 445/tcp at the border; inside, disable NetBIOS over TCP/IP "
-     "where it is not needed. Look at the hosts that answered: they disclosed their names."}};
+     "where it is not needed. Look at the hosts that answered: they disclosed their names."},
+    /*incident_is_victim=*/false,
+    fusion_rank::kProtocol};
 
 }  // namespace harrier

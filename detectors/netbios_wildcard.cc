@@ -190,6 +190,7 @@ class NetbiosWildcard final : public Detector {
                  137);
     a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
     a->update = policy_.update_number(e.inc);
+    set_incident_key(*a, e.key, e.inc.first_ts);
     // An answered node-status query disclosed the host's names: one step
     // more lethal.
     a->score = ctx.score(a->dst, 17, 137, std::min(5, cfg_.lethality + (e.tables ? 1 : 0)));
@@ -268,6 +269,8 @@ extern const DetectorDescriptor kNetbiosWildcard = {
      "Unlikely: the name table only reaches the asker, so the source is probably real.",
      "If the source is outside, block 137/udp at the border. Inside, decide whether NetBIOS "
      "is needed; if not, disable NetBIOS over TCP/IP so hosts stop answering, and lower this "
-     "detector's score for the networks where it is routine via the inventory."}};
+     "detector's score for the networks where it is routine via the inventory."},
+    /*incident_is_victim=*/false,
+    fusion_rank::kPurpose};
 
 }  // namespace harrier

@@ -517,6 +517,7 @@ class OsFingerprint final : public Detector {
                  e.first_sport, e.first_dport);
     a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
     a->update = policy_.update_number(e.inc);
+    set_incident_key(*a, e.key, e.inc.first_ts);
     const uint8_t proto = e.first_proto == 17 ? 17 : 6;
     a->score = ctx.score(dst, proto, e.first_dport, cfg_.lethality);
     const uint32_t gen = (e.markers & kMarkGen2) ? 2 : (e.markers & kMarkGen1) ? 1 : 0;
@@ -703,6 +704,8 @@ extern const DetectorDescriptor kOsFingerprint = {
      "segments outside a connection, strips reserved bits, randomises or rewrites options), do "
      "not answer closed UDP ports or odd ICMP from outside, and look at the source's other "
      "traffic: an OS fingerprint usually follows a port scan and precedes an exploit for the OS "
-     "it found."}};
+     "it found."},
+    /*incident_is_victim=*/false,
+    fusion_rank::kPurpose};
 
 }  // namespace harrier

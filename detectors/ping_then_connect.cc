@@ -238,6 +238,7 @@ class PingThenConnect final : public Detector {
                  e.last_sport, e.last_dport);
     a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
     a->update = policy_.update_number(e.inc);
+    set_incident_key(*a, e.key, e.inc.first_ts);
     a->score = ctx.score(e.last_dst, 6, e.last_dport, cfg_.lethality);
     uint32_t answered = 0;
     for (uint32_t j = 0; j < e.pinged.n; ++j)
@@ -325,6 +326,8 @@ extern const DetectorDescriptor kPingThenConnect = {
      "targets, so the source is its real address.",
      "Drop inbound ICMP echo at the border (or answer it only for hosts that must be "
      "pingable), check the probed services on the hosts that answered (an open proxy on 1080 "
-     "is abused quickly), and block the source."}};
+     "is abused quickly), and block the source."},
+    /*incident_is_victim=*/false,
+    fusion_rank::kProbeKind};
 
 }  // namespace harrier

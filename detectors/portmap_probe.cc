@@ -145,6 +145,7 @@ class PortmapProbe final : public Detector {
     a->ip_id = ev.ip_id;
     a->tcp_flags = ev.tcp_flags;
     a->extra = ev.aux[1];
+    a->bare_probe = ev.aux[1] == 0;  // no RPC call: a scan's touch when its source is scanning
     a->n_targets = 1;
     a->targets[0] = ev.dst;
     if (earlier) {
@@ -183,6 +184,7 @@ void render(const Alert& a, AlertText& t) {
       (a.count[3] ? "inside (not a listed RPC client)" : "outside") + ": " + proto_name(a.proto) +
       " to port " + std::to_string(a.dport) + (proc ? std::string(" (") + proc + " call)" : "") +
       (a.sport < 1024 ? ", privileged source port " + std::to_string(a.sport) : "") + again;
+  t.touched = std::to_string(a.dport) + "/" + proto_name(a.proto) + " portmapper";
   auto& e = t.evidence;
   if (repeat)
     e["earlier_probe"] = {{"timestamp", eve_timestamp(a.first_ts)},
@@ -220,6 +222,8 @@ extern const DetectorDescriptor kPortmapProbe = {
      "probably its real address. A completed TCP handshake rules spoofing out.",
      "Block 111/tcp and 111/udp (and the RPC ports behind them) at the border; on hosts that "
      "need RPC, restrict rpcbind to the hosts that use it (tcp_wrappers, rpcbind -h) and patch "
-     "the services it lists."}};
+     "the services it lists."},
+    /*incident_is_victim=*/false,
+    fusion_rank::kProtocol};
 
 }  // namespace harrier

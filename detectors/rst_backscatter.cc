@@ -190,6 +190,7 @@ class RstBackscatter final : public Detector {
     alert_header(*a, cfg_.index, ev.ts, ev.order, 6, ev.src, ev.dst, sport, e.first_dport);
     a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
     a->update = policy_.update_number(e.inc);
+    set_incident_key(*a, e.key, e.inc.first_ts);
     a->score = ctx.score(ev.dst, 6, e.first_dport, cfg_.lethality);
     a->count[0] = e.rsts;
     a->count[1] = same ? same->n_sources : 0;
@@ -276,6 +277,7 @@ extern const DetectorDescriptor kRstBackscatter = {
      "them carried our address, spoofed. The RST senders are victims too, not attackers.",
      "Nothing to block on the home host; keep egress anti-spoofing filters, and if the volume "
      "grows, the host is being framed in a flood: tell the upstream provider."},
-    /*incident_is_victim=*/true};
+    /*incident_is_victim=*/true,
+    fusion_rank::kShape};
 
 }  // namespace harrier

@@ -208,6 +208,7 @@ class SlowScan final : public Detector {
     alert_header(*a, cfg_.index, p.ts, p.order, p.proto, p.src, p.dst, e.first_sport, p.dport);
     a->first_ts = e.window_first_ts, a->last_ts = e.inc.last_ts;
     a->update = policy_.update_number(e.inc);
+    set_incident_key(*a, e.key, e.inc.first_ts);
     a->score = ctx.score(p.dst, p.proto, p.dport, cfg_.lethality);
     a->extra = e.key.kind;
     a->count[0] = n;
@@ -304,6 +305,8 @@ extern const DetectorDescriptor kSlowScan = {
      "home address toward those services.",
      "Check which ports answered. Filter by state, not by source port (stateful rules let a "
      "reply in only when the request went out). Track the source over longer windows and "
-     "block it if the scan was not authorised."}};
+     "block it if the scan was not authorised."},
+    /*incident_is_victim=*/false,
+    fusion_rank::kSlowShape};
 
 }  // namespace harrier

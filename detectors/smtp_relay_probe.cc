@@ -765,6 +765,7 @@ class SmtpRelayProbe final : public Detector {
     alert_header(*a, cfg_.index, ts, order, 6, client, server, e.first_cport, e.key.port);
     a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
     a->update = policy_.update_number(e.inc);
+    set_incident_key(*a, e.key, e.inc.first_ts);
     const int lethality = std::min(5, cfg_.lethality + (e.tot.trick_ok ? 1 : 0));
     a->score = ctx.score(server, 6, e.key.port, lethality);
     const Totals& t = e.tot;
@@ -896,6 +897,8 @@ extern const DetectorDescriptor kSmtpRelayProbe = {
      "Check the replies: 550/553 to every trick means the server refused to relay. If any trick "
      "got 250, test the server with the same address and close the relay (accept mail only for "
      "local domains, relay only for authenticated or internal senders). Block or rate-limit the "
-     "source at the perimeter if the probing goes on."}};
+     "source at the perimeter if the probing goes on."},
+    /*incident_is_victim=*/false,
+    fusion_rank::kPurpose};
 
 }  // namespace harrier

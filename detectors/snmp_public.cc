@@ -148,6 +148,7 @@ class SnmpPublic final : public Detector {
     alert_header(*a, cfg_.index, ev.ts, ev.order, 17, ev.src, ev.dst, ev.sport, e.dport);
     a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
     a->update = policy_.update_number(e.inc);
+    set_incident_key(*a, e.key, e.inc.first_ts);
     const bool set = e.pdu_mask & (1u << (uint8_t(snmp::Pdu::kSet) - 0xA0));
     a->score = ctx.score(ev.dst, 17, e.dport, std::min(5, cfg_.lethality + (set ? 1 : 0)));
     a->count[0] = e.requests;
@@ -217,6 +218,8 @@ extern const DetectorDescriptor kSnmpPublic = {
      "Possible for a single Set or trap (UDP, no handshake), but a Get is only useful to a "
      "requester who receives the answer, so its source is probably real.",
      "Change the communities on every agent (or move to SNMPv3 with authentication), restrict "
-     "which managers may query each agent, and block 161-162/udp at the perimeter."}};
+     "which managers may query each agent, and block 161-162/udp at the perimeter."},
+    /*incident_is_victim=*/false,
+    fusion_rank::kPurpose};
 
 }  // namespace harrier

@@ -159,6 +159,8 @@ extern const DetectorDescriptor kSynRetryAnomaly = {
      "Possible: nothing here needs an answer to reach the sender, so the source may be forged; "
      "the TTL and IP ID evidence tell whether the packets share one origin.",
      "Look for other traffic from the source; if the target port is not offered, block it at "
-     "the border. If the retries come from inside, find the host and its software."}};
+     "the border. If the retries come from inside, find the host and its software."},
+    /*incident_is_victim=*/false,
+    fusion_rank::kProbeKind};
 
 }  // namespace harrier

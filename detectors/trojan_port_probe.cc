@@ -173,6 +173,7 @@ class TrojanPortProbe final : public Detector {
                  e.first_sport, ev.dport);
     a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
     a->update = policy_.update_number(e.inc);
+    set_incident_key(*a, e.key, e.inc.first_ts);
     a->score = ctx.score(a->dst, ev.proto, ev.dport, cfg_.lethality);
     const Listed& tr = trojans_[ev.code];
     a->extra = tr.proto;
@@ -181,6 +182,9 @@ class TrojanPortProbe final : public Detector {
     std::memcpy(a->series, tr.name.data(), std::min(tr.name.size(), kNameBytes));
     a->tcp_flags = e.tcp_flags, a->ttl = e.ttl, a->ip_id = e.ip_id;
     e.targets.fill(*a);
+    // One empty probe of one host is a scan's touch when its source is
+    // scanning; a sweep of the port, or a probe with content, is its own.
+    a->bare_probe = e.payload_len == 0 && e.targets.total == 1;
   }
 
   struct Listed {
@@ -211,6 +215,7 @@ void render(const Alert& a, AlertText& t) {
       (mismatch ? "; " + name + " uses " + proto_name(trojan_proto) + ", not " + proto_name(a.proto)
                 : "") +
       (a.update ? " (update " + std::to_string(a.update) + ")" : "");
+  t.touched = std::to_string(a.dport) + "/" + proto_name(a.proto) + " " + name;
   auto& e = t.evidence;
   e["trojan"] = name;
   e["trojan_proto"] = proto_name(trojan_proto);
@@ -246,6 +251,8 @@ extern const DetectorDescriptor kTrojanPortProbe = {
      "attempt against rules keyed on the port number alone, or an unrelated service.",
      "Unlikely: a probe for a listening backdoor needs the answer to come back.",
      "Block unsolicited inbound traffic to everything but the services you publish (a stateful "
-     "firewall does), and check the targeted host for the named trojan if it answered."}};
+     "firewall does), and check the targeted host for the named trojan if it answered."},
+    /*incident_is_victim=*/false,
+    fusion_rank::kProbeKind};
 
 }  // namespace harrier

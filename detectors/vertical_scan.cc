@@ -221,6 +221,7 @@ class VerticalScan final : public Detector {
                  ev.dport);
     a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
     a->update = policy_.update_number(e.inc);
+    set_incident_key(*a, e.key, e.inc.first_ts);
     a->score = ctx.score(ev.dst, ev.proto, ev.dport, cfg_.lethality);
     a->count[0] = e.counted;
     a->count[1] = e.refused;
@@ -317,6 +318,8 @@ extern const DetectorDescriptor kVerticalScan = {
      "connects afterwards.",
      "Check which ports answered and that each is meant to be offered; filter the rest at the "
      "border. Watch the source for a follow-up against the open ports (a fingerprint, then "
-     "exploits), and block it if the scan was not authorised."}};
+     "exploits), and block it if the scan was not authorised."},
+    /*incident_is_victim=*/false,
+    fusion_rank::kShape};
 
 }  // namespace harrier

@@ -241,6 +241,10 @@ std::unique_ptr<Pipeline> Pipeline::create(const PipelineConfig& cfg_in,
     p->batches_.push_back(b);
   }
   p->sort_scratch_.reserve(size_t(slots) * cfg.alerts_per_batch);
+  p->fused_.reserve(size_t(slots) * cfg.alerts_per_batch * 2);
+  p->fusion_ = IncidentFusion::create(
+      cfg.fusion, uint64_t(cfg.timeouts.answer_grace_ms) * 1'000'000ull, cfg.socket, error);
+  if (!p->fusion_) return nullptr;
   return p;
 }
 
@@ -388,8 +392,12 @@ void Pipeline::emit(Batch* b) noexcept {
            std::tie(y->ts, y->order, y->detector, y->update);
   });
   const auto registry = detector_registry();
+  fused_.clear();
+  const uint64_t offset = b->clock_end > b->max_ts ? b->clock_end - b->max_ts : 0;
   for (Alert* a : sort_scratch_) {
-    if (cfg_.capture) {
+    // An incident's capture starts with the alert that opens it; the
+    // alerts folded into it or updating it name the same file.
+    if (cfg_.capture && (!cfg_.fusion.enabled || !fusion_->joins(*a))) {
       const DetectorDescriptor& d = *registry[a->detector];
       IncidentRef ref;
       ref.detector = a->detector;
@@ -400,16 +408,42 @@ void Pipeline::emit(Batch* b) noexcept {
       // A victim's incident is one per victim; a source's may be one per
       // target (vertical-scan), and the alert's first target stays put.
       if (!d.incident_is_victim) ref.peer = a->dst;
-      ref.first_alert = a->update == 0;
+      ref.first_alert = cfg_.fusion.enabled || a->update == 0;
       a->capture_id = cfg_.capture->on_alert(ref);
     }
-    if (alerts_->push(*a, cfg_.lossless)) {
-      counters_.alerts.fetch_add(1, std::memory_order_relaxed);
-      if (a->detector < kMaxDetectors)
-        counters_.by_detector[a->detector].fetch_add(1, std::memory_order_relaxed);
-    } else
-      counters_.alerts_dropped.fetch_add(1, std::memory_order_relaxed);
+    // The alert's own time on the answer clock: incidents a batch holds
+    // are decided at each alert's packet time, not only at the batch's end
+    // (a batch of a sparse capture can span hours).
+    const uint64_t at = std::min(a->ts + offset, b->clock_end);
+    fusion_->advance(at, fused_);
+    fusion_->add(*a, at, fused_);
   }
+  if (b->end_of_input)
+    fusion_->flush(fused_);
+  else
+    fusion_->advance(b->clock_end, fused_);
+  for (const Alert& r : fused_) {
+    if (!alerts_->push(r, cfg_.lossless)) {
+      if (r.disposition != AlertDisposition::kClosed)
+        counters_.alerts_dropped.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    if (r.disposition == AlertDisposition::kAlert) {
+      counters_.alerts.fetch_add(1, std::memory_order_relaxed);
+      if (r.detector < kMaxDetectors)
+        counters_.by_detector[r.detector].fetch_add(1, std::memory_order_relaxed);
+    } else if (r.disposition == AlertDisposition::kFolded) {
+      counters_.alerts_folded.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  const FusionCounters& fc = fusion_->counters();
+  counters_.incidents.store(fc.incidents, std::memory_order_relaxed);
+  counters_.takeovers.store(fc.takeovers, std::memory_order_relaxed);
+  counters_.fold_updates.store(fc.fold_updates, std::memory_order_relaxed);
+  counters_.fusion_evicted.store(fc.evicted, std::memory_order_relaxed);
+  counters_.unfused.store(fc.unfused, std::memory_order_relaxed);
+  counters_.incidents_open.store(fusion_->open_incidents(), std::memory_order_relaxed);
+  counters_.incidents_held.store(fusion_->held_incidents(), std::memory_order_relaxed);
   for (uint32_t s = 0; s < slots; ++s)
     if (!b->spill[s].empty()) b->spill[s].clear();
   // Recording in input order, from the one emit thread (the writer's queue
@@ -449,7 +483,16 @@ PipelineCounters Pipeline::live_counters() const {
   c.batches = counters_.batches.load(std::memory_order_relaxed);
   c.packets = counters_.packets.load(std::memory_order_relaxed);
   c.alerts = counters_.alerts.load(std::memory_order_relaxed);
+  c.alerts_folded = counters_.alerts_folded.load(std::memory_order_relaxed);
   c.alerts_dropped = counters_.alerts_dropped.load(std::memory_order_relaxed);
+  c.fusion.incidents = counters_.incidents.load(std::memory_order_relaxed);
+  c.fusion.folded = c.alerts_folded;
+  c.fusion.takeovers = counters_.takeovers.load(std::memory_order_relaxed);
+  c.fusion.fold_updates = counters_.fold_updates.load(std::memory_order_relaxed);
+  c.fusion.evicted = counters_.fusion_evicted.load(std::memory_order_relaxed);
+  c.fusion.unfused = counters_.unfused.load(std::memory_order_relaxed);
+  c.incidents_open = counters_.incidents_open.load(std::memory_order_relaxed);
+  c.incidents_held = counters_.incidents_held.load(std::memory_order_relaxed);
   c.rx_waits = counters_.rx_waits.load(std::memory_order_relaxed);
   c.timelines_refused = counters_.timelines_refused.load(std::memory_order_relaxed);
   c.capture_kept = counters_.capture_kept.load(std::memory_order_relaxed);

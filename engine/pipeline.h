@@ -23,6 +23,7 @@
 #include "engine/shard.h"
 #include "engine/source.h"
 #include "dataplane/flow_table.h"
+#include "detectors/incident_fusion.h"
 
 namespace harrier {
 
@@ -52,13 +53,16 @@ struct PipelineConfig {
   bool register_lcores = true;
   // Recording, --print and incident captures (capture/capture_tap.h); none: off.
   CaptureTap* capture = nullptr;
+  // One activity, one incident: the emit stage's fusion of alerts.
+  FusionConfig fusion;
 };
 
 // The emit stage's own counts.
 struct PipelineCounters {
   uint64_t batches = 0;
   uint64_t packets = 0;
-  uint64_t alerts = 0;
+  uint64_t alerts = 0;          // incidents' alerts passed to the output
+  uint64_t alerts_folded = 0;   // detectors' alerts folded into another's incident
   uint64_t alerts_dropped = 0;  // live: a full alert queue
   // rx found every batch in flight and waited: the pipeline, not the input,
   // was the bottleneck. Nothing is dropped here; a NIC's queue fills
@@ -69,6 +73,9 @@ struct PipelineCounters {
   // on the old clock.
   uint64_t timelines_refused = 0;
   uint64_t capture_kept = 0;  // packets the capture filter passed to --write / --print
+  FusionCounters fusion;
+  uint32_t incidents_open = 0;
+  uint32_t incidents_held = 0;  // first alerts waiting for their lookahead
 };
 
 // Every count of a run, summed once: the emit stage's and all shards'. The
@@ -118,7 +125,8 @@ class Pipeline {
   // Any thread: every count, the shards' as of their last batch (published
   // under a sequence lock); exact once run() returned.
   EngineTotals totals() const;
-  // Any thread: alerts emitted by the detector at this registry index.
+  // Any thread: alerts emitted by the detector at this registry index (the
+  // incidents it named; what it folded into others' is not counted here).
   uint64_t alerts_of(size_t detector) const {
     return detector < kMaxDetectors
                ? counters_.by_detector[detector].load(std::memory_order_relaxed)
@@ -146,6 +154,8 @@ class Pipeline {
   std::vector<void*> allocations_;
   std::atomic<uint32_t> free_batches_{0};  // tokens waiting at rx
   std::vector<Alert*> sort_scratch_;
+  std::unique_ptr<IncidentFusion> fusion_;
+  std::vector<Alert> fused_;  // the emit stage's records after fusion
   std::atomic<bool> stop_{false};
   std::atomic<const RuntimeSnapshot*> snapshot_{nullptr};
   std::atomic<uint64_t> in_effect_{0};
@@ -161,7 +171,12 @@ class Pipeline {
   uint64_t last_activity_wall_ = 0;  // live: ... or of the last heartbeat
   static constexpr size_t kMaxDetectors = 64;
   struct {
-    std::atomic<uint64_t> batches{0}, packets{0}, alerts{0}, alerts_dropped{0}, capture_kept{0};
+    std::atomic<uint64_t> batches{0}, packets{0}, alerts{0}, alerts_folded{0}, alerts_dropped{0},
+        capture_kept{0};
+    // The fusion stage's counts, copied after each batch for other threads.
+    std::atomic<uint64_t> incidents{0}, takeovers{0}, fold_updates{0}, fusion_evicted{0},
+        unfused{0};
+    std::atomic<uint32_t> incidents_open{0}, incidents_held{0};
     std::atomic<uint64_t> by_detector[kMaxDetectors]{};
     std::atomic<uint64_t> rx_waits{0};           // the rx stage's
     std::atomic<uint64_t> timelines_refused{0};  // the rx stage's

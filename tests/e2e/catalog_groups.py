@@ -25,7 +25,7 @@ def ev(a):
 def group_netbios(h, check, by):
     hosts = [f"172.16.14.{i}" for i in range(20, 31)]
     seed = cat.nbns_sweep("24.3.42.176", hosts, T0, 4.5)
-    a = by(h.alerts(h.pcap(seed)), "netbios-sweep")
+    a = by(h.detector_view(h.pcap(seed)), "netbios-sweep")
     check("netbios-sweep: seed trace (11 hosts, ascending, 3 queries each)",
           len(a) >= 1 and ev(a[0])["order"] == "ascending" and ev(a[0])["queries_by_target"][:4] == [3, 3, 3, 3] and
           ev(a[0])["hosts"] == 5, str(a[:1]))
@@ -38,9 +38,14 @@ def group_netbios(h, check, by):
     v = []
     for i, t in enumerate(targets):
         v += cat.nbns_node_status("198.51.100.40", t, T0 + 60 * i, sport=40000 + i, answer=(i % 2 == 0))
-    a = by(h.alerts(h.pcap(v), "--home-net", "10.50.0.0/16"), "netbios-sweep")
-    check("netbios-sweep: node-status sweep, random order, a minute apart",
-          len(a) == 1 and ev(a[0])["question"] == "NBSTAT" and ev(a[0])["answered"] >= 2, str(a))
+    al = h.alerts(h.pcap(v), "--home-net", "10.50.0.0/16")
+    a = by(h.folded, "netbios-sweep")
+    # Node-status queries ask for the wildcard name: netbios-wildcard, the
+    # more specific account, names the incident and the sweep is its evidence.
+    check("netbios-sweep: node-status sweep, random order, a minute apart: evidence on the wildcard incident",
+          len(a) >= 1 and ev(a[-1])["question"] == "NBSTAT" and ev(a[-1])["answered"] >= 2 and len(al) >= 1 and
+          all(x["detector"] == "netbios-wildcard" for x in al) and
+          al[-1]["harrier"]["incident"]["detectors"] == ["netbios-wildcard", "netbios-sweep"], str(al)[:600])
     # Variant: interleaved with a second, slower sweeper and web traffic.
     mix = sc.interleave(cat.nbns_sweep("203.0.113.7", [f"172.16.14.{i}" for i in range(60, 54, -1)], T0, 1.0, retries=2),
                         cat.nbns_sweep("203.0.113.8", [f"172.16.14.{i}" for i in range(100, 106)], T0, 500.0, retries=1),
@@ -132,9 +137,12 @@ def group_trojan(h, check, by):
     v = sc.interleave(cat.trojan_probe("203.0.113.66", "10.1.2.3", 40000, 27374, T0, proto="tcp"),
                       cat.trojan_probe("203.0.113.67", "10.1.2.4", 40001, 31337, T0 + 5, proto="udp"),
                       cat.trojan_probe("203.0.113.67", "10.1.2.5", 40002, 1243, T0 + 9, proto="tcp"))
-    a = by(h.alerts(h.pcap(v), "--home-net", "10.1.0.0/16"), "trojan-port-probe")
-    check("trojan: SubSeven, Back Orifice and 1243 on other networks",
-          sorted(x["dest_port"] for x in a) == [1243, 27374, 31337], str(a))
+    al = h.alerts(h.pcap(v), "--home-net", "10.1.0.0/16")
+    a = by(al, "trojan-port-probe") + by(h.folded, "trojan-port-probe")
+    # Two sources, two incidents: .67's two ports are one probe set.
+    check("trojan: SubSeven, Back Orifice and 1243 on other networks, one incident per source",
+          sorted(x["dest_port"] for x in a) == [1243, 27374, 31337] and
+          sorted(x["src_ip"] for x in al if x["harrier"]["update"] == 0) == ["203.0.113.66", "203.0.113.67"], str(al))
     again = sc.interleave(*[cat.trojan_probe("203.0.113.66", "10.1.2.3", 40000 + i, 12345, T0 + i, proto="tcp")
                             for i in range(6)])
     a = by(h.alerts(h.pcap(again), "--home-net", "10.1.0.0/16"), "trojan-port-probe")
@@ -227,18 +235,22 @@ def group_vertical(h, check, by):
     rng = random.Random(1141)
     ports = rng.sample(range(1, 65536), 1141)
     seed = cat.vertical_scan("192.0.2.200", "172.16.14.1", ports, T0, 5.0, open_ports=(22, 80))
-    a = by(h.alerts(h.pcap(seed)), "vertical-scan")
+    a = by(h.detector_view(h.pcap(seed)), "vertical-scan")
     check("vertical: seed shape (1,141 random ports in 5 s, SYN)", len(a) >= 1 and ev(a[0])["order"] == "random" and
           ev(a[0])["probe_type"] == "SYN" and ev(a[0])["threshold"] == "fast", str(a[:1]))
     check("vertical: updates as the port count doubles, bounded", 2 <= len(a) <= 5 and
           ev(a[-1])["ports"] >= 4 * ev(a[0])["ports"], str([ev(x)["ports"] for x in a]))
     for flags, name in (("", "NULL"), ("F", "FIN"), ("FPU", "XMAS")):
         s = cat.vertical_scan("198.51.100.9", "10.4.4.4", list(range(1, 101)), T0, 2.0, flags=flags)
-        a = by(h.alerts(h.pcap(s), "--home-net", "10.4.0.0/16"), "vertical-scan")
-        check(f"vertical: sequential {name} scan on another network", len(a) >= 1 and
-              ev(a[0])["probe_type"] == name and ev(a[0])["order"] == "sequential", str(a[:1]))
+        al = h.alerts(h.pcap(s), "--home-net", "10.4.0.0/16")
+        a = by(h.folded, "vertical-scan")
+        # Illegal flags: flag-anomaly names the incident, the scan's shape is its evidence.
+        check(f"vertical: sequential {name} scan on another network, folded into flag-anomaly's incident",
+              len(a) >= 1 and ev(a[0])["probe_type"] == name and ev(a[0])["order"] == "sequential" and
+              [x["detector"] for x in al] == ["flag-anomaly"] and
+              any("Vertical scan: 100 tcp ports" in t for t in ev(al[0]).get("also", [])), str(al[:1]))
     udp = cat.vertical_scan("198.51.100.10", "10.4.4.5", rng.sample(range(1, 1024), 150), T0, 50.0, proto="udp")
-    a = by(h.alerts(h.pcap(udp), "--home-net", "10.4.0.0/16"), "vertical-scan")
+    a = by(h.detector_view(h.pcap(udp), "--home-net", "10.4.0.0/16"), "vertical-scan")
     check("vertical: UDP scan at 3/s trips the 60 s threshold", len(a) >= 1 and ev(a[0])["probe_type"] == "UDP" and
           ev(a[0])["threshold"] == "slow", str(a[:1]))
     # A table too small for the traffic says so, naming the parameter to raise.
@@ -344,7 +356,7 @@ def group_snmp(h, check, by):
           ev(a[0])["version"] == "v1" and ev(a[0])["pdu_types"] == ["GetRequest"], str(a))
     setp = sc.interleave(cat.snmp_request("203.0.113.16", "10.5.5.5", 40000, T0, community="private", version=1, pdu="get"),
                          cat.snmp_request("203.0.113.16", "10.5.5.5", 40001, T0 + 1, community="private", version=1, pdu="set"))
-    a = by(h.alerts(h.pcap(setp), "--home-net", "10.5.0.0/16"), "snmp-public")
+    a = by(h.detector_view(h.pcap(setp), "--home-net", "10.5.0.0/16"), "snmp-public")
     check("snmp-public: v2c private with a Set scores higher", len(a) == 2 and
           a[1]["harrier"]["score"]["lethality"] == a[0]["harrier"]["score"]["lethality"] + 1, str(a))
     trap = cat.snmp_request("203.0.113.17", "10.5.5.6", 40002, T0, pdu="trap")
@@ -387,35 +399,49 @@ def group_ping_then_connect(h, check, by):
 
 
 # What each real-tool capture must and must not raise (tests/pcaps/tools/README.md).
+# Each real tool's run is one activity: exactly one incident, named by the
+# detector listed first, with the others' findings folded into it.
 TOOL_EXPECT = {
-    "nmap_sS": ({"vertical-scan"}, set()),
-    "nmap_sU": ({"vertical-scan"}, set()),
-    "nmap_sN": ({"vertical-scan", "flag-anomaly"}, set()),
-    "nmap_sX": ({"vertical-scan", "flag-anomaly"}, set()),
-    "nmap_sF": ({"vertical-scan", "flag-anomaly"}, set()),
-    "nmap_O": ({"os-fingerprint"}, set()),
-    "nmap_sn_connect": ({"ping-then-connect"}, {"vertical-scan"}),
-    "hping3_trojan": ({"trojan-port-probe"}, set()),
-    "hping3_portmap": ({"portmap-probe"}, set()),
-    "hping3_flags": ({"flag-anomaly"}, set()),
-    "hping3_slow_ports": ({"slow-scan"}, {"vertical-scan"}),
-    "hping3_backscatter": ({"rst-backscatter", "icmp-unreach-backscatter", "icmp-ttl-backscatter"}, set()),
-    "snmp": ({"snmp-public"}, set()),
-    "snmp_negative": (set(), {"snmp-public"}),
-    "nmblookup": ({"netbios-sweep", "netbios-wildcard"}, set()),
-    "nmblookup_negative": (set(), {"netbios-sweep", "netbios-wildcard"}),
-    "swaks_relay": ({"smtp-relay-probe"}, set()),
-    "swaks_negative": (set(), {"smtp-relay-probe"}),
+    "nmap_sS": (["vertical-scan", "portmap-probe"], set()),  # the SYN scan touched 111
+    "nmap_sU": (["vertical-scan"], set()),
+    "nmap_sN": (["flag-anomaly", "vertical-scan"], set()),  # illegal flags: the scan's shape is evidence
+    "nmap_sX": (["flag-anomaly", "vertical-scan"], set()),
+    "nmap_sF": (["flag-anomaly", "vertical-scan"], set()),
+    "nmap_O": (["os-fingerprint", "flag-anomaly"], set()),
+    "nmap_sn_connect": (["ping-then-connect", "horizontal-scan"], {"vertical-scan"}),
+    "hping3_trojan": (["trojan-port-probe"], set()),
+    "hping3_portmap": (["portmap-probe"], set()),
+    "hping3_flags": (["flag-anomaly"], set()),
+    "hping3_slow_ports": (["slow-scan"], {"vertical-scan"}),
+    "hping3_backscatter": (["rst-backscatter", "icmp-unreach-backscatter", "icmp-ttl-backscatter"], set()),
+    "snmp": (["snmp-public"], set()),
+    "snmp_negative": ([], {"snmp-public"}),
+    "nmblookup": (["netbios-wildcard", "netbios-sweep"], set()),
+    "nmblookup_negative": ([], {"netbios-sweep", "netbios-wildcard"}),
+    "swaks_relay": (["smtp-relay-probe"], set()),
+    "swaks_negative": ([], {"smtp-relay-probe"}),
 }
 
 
 def group_tools(h, check, by):
     d = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pcaps", "tools")
-    for name, (must, must_not) in sorted(TOOL_EXPECT.items()):
+    for name, (incident, must_not) in sorted(TOOL_EXPECT.items()):
         a = h.alerts(os.path.join(d, name + ".pcap"), "--home-net", "198.19.0.0/24")
-        got = {x["detector"] for x in a}
-        check(f"tools: {name} raises {sorted(must) or 'nothing it must not'}",
-              must <= got and not (must_not & got), f"got {sorted(got)}")
+        seen = {x["detector"] for x in a} | {x["detector"] for x in h.folded}
+        if not incident:
+            check(f"tools: {name} raises nothing it must not", not (must_not & seen), f"got {sorted(seen)}")
+            continue
+        ids = {x["harrier"]["incident"]["id"] for x in a}
+        firsts = [x for x in a if x["harrier"]["update"] == 0]
+        last = a[-1]["harrier"]["incident"] if a else {}
+        check(f"tools: {name} is one incident, named by {incident[0]}, with {sorted(incident[1:]) or 'nothing'} folded in",
+              len(ids) == 1 and len(firsts) == 1 and firsts[0]["detector"] == incident[0] and
+              sorted(last.get("detectors", [])) == sorted(incident) and not (must_not & seen),
+              f"{len(ids)} incidents, firsts {[x['detector'] for x in firsts]}, detectors {last.get('detectors')}, "
+              f"seen {sorted(seen)}")
+    a = h.alerts(os.path.join(d, "nmap_sS.pcap"), "--home-net", "198.19.0.0/24")
+    check("tools: nmap -sS's incident says it touched the portmapper",
+          a and "111/tcp portmapper" in ev(a[-1]).get("touched", []), str(a[-1:])[:400])
 
 
 def group_benign(h, check, by):

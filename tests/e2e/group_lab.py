@@ -100,7 +100,9 @@ class Live:
         deadline, s, last = time.time() + timeout, {}, -1
         while time.time() < deadline:
             s = self.ask("stats")
-            if s.get("ok") and s["analysed"]["in_flight"] == 0:
+            # Settled also means no incident's first alert still waits for
+            # its lookahead (heartbeats move packet time on a quiet link).
+            if s.get("ok") and s["analysed"]["in_flight"] == 0 and s["alerts"]["incidents"]["held"] == 0:
                 n = s["analysed"]["packets"]
                 if (want is not None and n >= want) or (want is None and n == last):
                     return s
@@ -144,7 +146,7 @@ class Live:
 
     def alerts(self):
         with open(self.eve) as f:
-            return [json.loads(l) for l in f if l.strip()]
+            return [a for a in (json.loads(l) for l in f if l.strip()) if a["event_type"] == "alert"]
 
 
 def _comparable(alerts):

@@ -42,7 +42,7 @@ capture:
             if not os.path.exists(eve):
                 continue
             with open(eve) as fh:
-                alerts = [json.loads(l) for l in fh if l.strip()]
+                alerts = [a for a in (json.loads(l) for l in fh if l.strip()) if a["event_type"] == "alert"]
             named = {a["harrier"].get("capture_file") for a in alerts} - {None}
             now = {f: os.path.getsize(os.path.join(inc, f)) for f in os.listdir(inc)}
             # Settled: alerts came, every named file exists, nothing grew for a second.
