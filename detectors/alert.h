@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 
 #include "dataplane/packet.h"
 #include "detectors/severity.h"
@@ -48,6 +50,24 @@ struct Alert {
   uint16_t ip_id = 0;
   uint32_t isn = 0;
   uint32_t extra = 0;  // detector-specific code (e.g. RPC procedure)
+
+  // The detector's own evidence as a struct of its own (trivially
+  // copyable, at most kDetailBytes): put on the packet thread, read back by
+  // its renderer. Typed, where the slots above are shared and untyped.
+  static constexpr size_t kDetailBytes = 96;
+  alignas(8) unsigned char detail[kDetailBytes]{};
+  template <typename T>
+  void put_detail(const T& d) noexcept {
+    static_assert(std::is_trivially_copyable_v<T> && sizeof(T) <= kDetailBytes);
+    std::memcpy(detail, &d, sizeof d);
+  }
+  template <typename T>
+  T get_detail() const noexcept {
+    static_assert(std::is_trivially_copyable_v<T> && sizeof(T) <= kDetailBytes);
+    T d;
+    std::memcpy(&d, detail, sizeof d);
+    return d;
+  }
 
   // The detector's own incident, equal on its first alert and every update
   // (set_incident_key); 0: every alert is an incident of its own.

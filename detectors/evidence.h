@@ -25,8 +25,10 @@ namespace harrier {
 // a scan of 1,000 ports in 10 ms is one alert, not five). Detectors with a
 // SettleList also report what grew (by a fifth or more) since the last
 // alert once the incident has been quiet for `min_gap`: the final picture of
-// a fast burst. After `hold_down` of silence the incident is over and the
-// same key starts anew.
+// a burst. Growth takes at most max_updates - 1 of the updates: the last is
+// kept for that final picture, so a sweep of any size ends with its whole
+// count. After `hold_down` of silence the incident is over and the same key
+// starts anew.
 struct Incident {
   uint64_t first_ts = 0;
   uint64_t last_ts = 0;
@@ -64,7 +66,7 @@ struct IncidentPolicy {
       sent(i, amount, now);
       return 1;
     }
-    if (!budget_left(i) || amount < i.next_update_at || now < i.last_alert_ts + min_gap_ns)
+    if (!growth_budget_left(i) || amount < i.next_update_at || now < i.last_alert_ts + min_gap_ns)
       return 0;
     sent(i, amount, now);
     return 2;
@@ -84,7 +86,10 @@ struct IncidentPolicy {
     sent(i, amount, now == UINT64_MAX ? i.last_ts : now);
     return true;
   }
+  // Room for another alert (the closing one included) ...
   bool budget_left(const Incident& i) const noexcept { return i.alerts_sent <= max_updates; }
+  // ... and for an update on growth, which leaves the last for the closing one.
+  bool growth_budget_left(const Incident& i) const noexcept { return i.alerts_sent < max_updates; }
   // When an incident that grew after its last alert may have gone quiet.
   uint64_t settle_due(const Incident& i) const noexcept {
     return std::max(i.last_ts, i.last_alert_ts) + min_gap_ns;

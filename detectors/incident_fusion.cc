@@ -199,8 +199,10 @@ void IncidentFusion::add(const Alert& a, uint64_t clock, std::vector<Alert>& out
     return;
   }
   fold(*o, a, out);
-  if (!o->held) {
-    // Reported once the incident is quiet (or with the lead's next alert).
+  // A finding not reported yet (a detector incident's first alert; its
+  // updates only grow what was reported) goes out once the incident is
+  // quiet, or with the lead's next alert.
+  if (!o->held && a.update == 0) {
     o->pending = true;
     if (o->fold_updates < cfg_.max_fold_updates)
       settle_.add(t.index_of(o), o->inc, clock + cfg_.lookahead_ns);

@@ -1,14 +1,16 @@
 // portmap-probe (seed detect 2): any packet from outside to the SunRPC
-// portmapper of a home host. One alert per probing conversation (the flow's
-// alerted bit), with what the analyst looked for next: whether the same
-// source network (/24, or /48 for IPv6) probed on an earlier day, and from the
-// same source port (the seed: 1023 from 207.8.127.x on two days).
+// portmapper of a home host. One incident per probing source, listing the
+// hosts it probed (a sweep of 254 hosts is one incident), with what the
+// analyst looked for next: whether the same source network (/24, or /48 for
+// IPv6) probed on an earlier day, and from the same source port (the seed:
+// 1023 from 207.8.127.x on two days).
 //
 // Does not fire on internal RPC traffic the inventory allows: a home source
 // talking to a host that lists the portmapper as a served service.
 //
-// Host-behaviour: the flow shard sees the probe and sends it, keyed by the
-// source network, to the host shard that remembers that network's probes.
+// Host-behaviour: the flow shard sees each probing conversation's first
+// packet and sends it, keyed by the source network, to the host shard that
+// remembers that network's probes; the source's incident lives there too.
 #include <cstdio>
 
 #include "dataplane/bounded_table.h"
@@ -23,8 +25,12 @@ constexpr ParamSpec kParams[] = {
     {"port", ParamType::kCount, 1, 65535, 111, "portmapper port watched on TCP and UDP"},
     {"remember", ParamType::kSeconds, 86400, 31536000, 2592000,
      "seconds a source network's earlier probes are remembered (for the repeat evidence)"},
+    {"max_updates", ParamType::kCount, 0, 64, 4,
+     "update alerts per incident (when the number of hosts probed doubles)"},
+    {"hold_down", ParamType::kSeconds, 1, 604800, 3600,
+     "seconds of silence after which the same source starts a new incident"},
     {"table_size", ParamType::kCount, 1024, 1 << 24, 16384,
-     "source networks remembered, all shards together"},
+     "source networks (and probing sources) remembered, all shards together"},
 };
 
 constexpr uint64_t kDayNs = 86400'000'000'000ull;
@@ -45,16 +51,44 @@ struct Visit {
   uint16_t sport;
 };
 
-struct Entry {
+// A source network's latest probes, for the repeat evidence.
+struct NetEntry {
   PairKey key;
   uint64_t last_ts;
   uint32_t lru_prev, lru_next;
-  Visit visits[kVisits];  // the latest probes of this network, oldest overwritten
+  Visit visits[kVisits];  // oldest overwritten
   uint32_t n;
 };
-using Table = BoundedTable<PairKey, Entry>;
 
-using State = TableState<Entry>;
+// One source's probing: its incident.
+struct Entry : IncidentEntry {
+  TargetList<16> hosts;
+  uint32_t probes;  // conversations
+  uint32_t procs;   // bit (proc + 1) per portmapper procedure called
+  uint8_t protos;   // bit 0: udp, bit 1: tcp
+  uint8_t first_proto;
+  uint64_t last_order;
+  bool src_home;
+  uint16_t first_sport;
+  uint8_t ttl;
+  uint16_t ip_id, tcp_flags;
+  uint32_t payload_bytes;  // of the first probe
+  Visit earlier;           // an earlier day's probe from the network (ts 0: none)
+};
+
+// What an alert carries beyond the shared fields.
+struct Detail {
+  uint32_t probes, procs, payload_bytes;
+  uint8_t protos;
+  bool src_home;
+  Visit earlier;
+};
+
+struct State final : DetectorState {
+  std::unique_ptr<BoundedTable<PairKey, NetEntry>> nets;
+  std::unique_ptr<BoundedTable<PairKey, Entry>> incidents;
+  SettleList settle{4096};
+};
 
 class PortmapProbe final : public Detector {
  public:
@@ -62,12 +96,20 @@ class PortmapProbe final : public Detector {
       : Detector(d, c),
         port_(uint16_t(c.get("port"))),
         remember_ns_(uint64_t(c.get("remember") * 1e9)),
-        table_size_(uint32_t(c.get("table_size"))) {}
+        table_size_(uint32_t(c.get("table_size"))) {
+    policy_ = IncidentPolicy::from_config(c);
+  }
 
   std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
                                             std::string* error) const override {
-    return state_with_table<State, Entry>(desc_.id, "pmap", table_size_, shard, n_shards, socket,
-                                          error);
+    auto s = std::make_unique<State>();
+    s->nets = make_table<PairKey, NetEntry>(desc_.id, "pmap", table_size_, shard, n_shards, socket,
+                                            s.get(), error);
+    if (s->nets)
+      s->incidents = make_table<PairKey, Entry>(desc_.id, "pmapi", table_size_, shard, n_shards,
+                                                socket, s.get(), error);
+    if (!s->nets || !s->incidents) return nullptr;
+    return s;
   }
 
   PacketInterest packet_interest() const override {
@@ -102,26 +144,57 @@ class PortmapProbe final : public Detector {
 
   void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
                  DetectorState* st) const noexcept override {
-    Table& t = *static_cast<State*>(st)->table;
+    State& s = *static_cast<State*>(st);
     for (const HostEvent& ev : events) {
       if (ev.kind != HostEventKind::kDetector || ev.detector != cfg_.index) continue;
       bool created;
-      Entry* e =
-          t.find_or_insert(PairKey::make(network_of(ev.src), nullptr, 0, 0), ev.ts, &created);
-      const Visit* earlier = e ? earlier_day(*e, ev) : nullptr;
-      emit(ctx, ev, earlier);
-      if (e) e->visits[e->n++ % kVisits] = Visit{ev.ts, ev.src, ev.sport};
+      NetEntry* net =
+          s.nets->find_or_insert(PairKey::make(network_of(ev.src), nullptr, 0, 0), ev.ts, &created);
+      // An incident evicted by a full table first reports what it still owes.
+      Entry* e = s.incidents->find_or_insert(
+          PairKey::make(ev.src, nullptr, 0, 0), ev.ts, &created, [&](Entry& old) {
+            if (policy_.settled(old.inc, old.hosts.total, UINT64_MAX))
+              emit(ctx, old, old.inc.last_ts, old.last_order);
+          });
+      if (e) {
+        if (!created && policy_.starts_new(e->inc, ev.ts)) restart_entry(*e), created = true;
+        if (e->probes == 0) {
+          e->inc.first_ts = ev.ts;
+          e->first_sport = ev.sport;
+          e->ttl = ev.ttl, e->ip_id = ev.ip_id, e->tcp_flags = ev.tcp_flags;
+          e->payload_bytes = ev.aux[0];
+          e->first_proto = ev.proto;
+          e->src_home = ev.flags & host_event_flag::kSrcHome;
+          if (const Visit* v = net ? earlier_day(*net, ev) : nullptr) e->earlier = *v;
+        }
+        e->inc.last_ts = ev.ts;
+        e->last_order = ev.order;
+        ++e->probes;
+        e->hosts.add(ev.dst, ev.ts);
+        if (ev.aux[1] && ev.aux[1] < 32) e->procs |= 1u << ev.aux[1];
+        e->protos |= ev.proto == 6 ? 2 : 1;
+        if (policy_.decide(e->inc, e->hosts.total, true, ev.ts)) emit(ctx, *e, ev.ts, ev.order);
+        s.settle.note_growth(s.incidents->index_of(e), e->inc, policy_, e->hosts.total);
+      }
+      if (net) net->visits[net->n++ % kVisits] = Visit{ev.ts, ev.src, ev.sport};
     }
   }
 
-  void on_tick(ShardCtx&, uint64_t now, DetectorState* st) const noexcept override {
-    if (now != UINT64_MAX) static_cast<State*>(st)->table->expire(now, remember_ns_, 64);
+  void on_tick(ShardCtx& ctx, uint64_t now, DetectorState* st) const noexcept override {
+    State& s = *static_cast<State*>(st);
+    // A sweep that went quiet: report the whole of it.
+    s.settle.close_settled(
+        now, *s.incidents, policy_, [](const Entry& e) { return e.hosts.total; },
+        [&](const Entry& e) { emit(ctx, e, e.inc.last_ts, e.last_order); });
+    if (now == UINT64_MAX) return;
+    s.nets->expire(now, remember_ns_, 64);
+    s.incidents->expire(now, policy_.hold_down_ns, 64);
   }
 
  private:
   // The most telling earlier probe of this network on another day: one from
   // the same source port if there is one, else the latest.
-  const Visit* earlier_day(const Entry& e, const HostEvent& ev) const noexcept {
+  const Visit* earlier_day(const NetEntry& e, const HostEvent& ev) const noexcept {
     const Visit* best = nullptr;
     for (uint32_t i = 0; i < std::min<uint32_t>(e.n, kVisits); ++i) {
       const Visit& v = e.visits[i];
@@ -133,33 +206,29 @@ class PortmapProbe final : public Detector {
     return best;
   }
 
-  void emit(ShardCtx& ctx, const HostEvent& ev, const Visit* earlier) const noexcept {
+  // After the policy counted the alert (decide or settled).
+  void emit(ShardCtx& ctx, const Entry& e, uint64_t ts, uint64_t order) const noexcept {
     Alert* a = ctx.alerts->next();
     if (!a) return;
-    alert_header(*a, cfg_.index, ev.ts, ev.order, ev.proto, ev.src, ev.dst, ev.sport, ev.dport);
-    a->first_ts = a->last_ts = ev.ts;
-    a->score = ctx.score(ev.dst, ev.proto, ev.dport, cfg_.lethality);
-    a->count[0] = ev.aux[0];
-    a->count[3] = (ev.flags & host_event_flag::kSrcHome) != 0;
-    a->ttl = ev.ttl;
-    a->ip_id = ev.ip_id;
-    a->tcp_flags = ev.tcp_flags;
-    a->extra = ev.aux[1];
-    a->bare_probe = ev.aux[1] == 0;  // no RPC call: a scan's touch when its source is scanning
-    a->n_targets = 1;
-    a->targets[0] = ev.dst;
-    if (earlier) {
-      // The earlier probe: when, from which host and port.
-      a->first_ts = earlier->ts;
-      a->targets[1] = earlier->src;
-      a->count[1] = earlier->sport;
-      a->count[2] = 1;
-    }
+    alert_header(*a, cfg_.index, ts, order, e.first_proto, e.key.first(), e.hosts.addr[0],
+                 e.first_sport, port_);
+    a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
+    a->update = policy_.update_number(e.inc);
+    set_incident_key(*a, e.key, e.inc.first_ts);
+    a->score = ctx.score(a->dst, e.first_proto, port_, cfg_.lethality);
+    a->ttl = e.ttl;
+    a->ip_id = e.ip_id;
+    a->tcp_flags = e.tcp_flags;
+    e.hosts.fill(*a);
+    // One empty probe of one host: a scan's touch when its source is scanning.
+    a->bare_probe = e.procs == 0 && e.hosts.total == 1;
+    a->put_detail(Detail{e.probes, e.procs, e.payload_bytes, e.protos, e.src_home, e.earlier});
   }
 
   uint16_t port_;
   uint64_t remember_ns_;
   uint32_t table_size_;
+  IncidentPolicy policy_;
 };
 
 std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig& c) {
@@ -167,40 +236,65 @@ std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig
 }
 
 void render(const Alert& a, AlertText& t) {
-  const char* proc = rpc::portmap_proc_name(a.extra);
-  const bool repeat = a.count[2] != 0;
-  const bool same_port = repeat && a.count[1] == a.sport;
+  const Detail d = a.get_detail<Detail>();
+  std::string procs;
+  auto proc_list = nlohmann::ordered_json::array();
+  for (uint32_t code = 1; code < 32; ++code)
+    if (d.procs >> code & 1)
+      if (const char* name = rpc::portmap_proc_name(code)) {
+        procs += (procs.empty() ? "" : "/") + std::string(name);
+        proc_list.push_back(name);
+      }
+  const bool repeat = d.earlier.ts != 0;
+  const bool same_port = repeat && d.earlier.sport == a.sport;
+  const double days_before = repeat ? double(a.first_ts - d.earlier.ts) / 86400e9 : 0;
   std::string again;
   if (repeat) {
-    const double days = double(a.ts - a.first_ts) / 86400e9;
-    char d[32];
-    std::snprintf(d, sizeof d, "%.1f", days);
-    again = std::string("; its network probed here ") + d + " days earlier" +
-            (same_port ? " from the same source port" : "") + " (" + ip_to_string(a.targets[1]) +
-            ":" + std::to_string(a.count[1]) + ")";
+    char days[32];
+    std::snprintf(days, sizeof days, "%.1f", days_before);
+    again = std::string("; its network probed here ") + days + " days earlier" +
+            (same_port ? " from the same source port" : "") + " (" + ip_to_string(d.earlier.src) +
+            ":" + std::to_string(d.earlier.sport) + ")";
   }
+  const std::string protos = d.protos == 3 ? "tcp and udp" : proto_name(a.proto);
+  const uint32_t hosts = std::max<uint32_t>(1, a.n_targets);
+  const std::string where = hosts == 1 ? protos + " to port " + std::to_string(a.dport)
+                                       : format_count(hosts) + " hosts on " + protos + "/" +
+                                             std::to_string(a.dport) + " in " +
+                                             format_seconds(span_seconds(a.first_ts, a.last_ts)) +
+                                             ", " + target_order_name(a.target_order);
   t.signature =
-      std::string("SunRPC portmapper probe from ") +
-      (a.count[3] ? "inside (not a listed RPC client)" : "outside") + ": " + proto_name(a.proto) +
-      " to port " + std::to_string(a.dport) + (proc ? std::string(" (") + proc + " call)" : "") +
-      (a.sport < 1024 ? ", privileged source port " + std::to_string(a.sport) : "") + again;
+      std::string("SunRPC portmapper ") + (hosts == 1 ? "probe" : "sweep") + " from " +
+      (d.src_home ? "inside (not a listed RPC client)" : "outside") + ": " + where +
+      (procs.empty() ? "" : " (" + procs + (proc_list.size() > 1 ? " calls)" : " call)")) +
+      (a.sport < 1024 ? ", privileged source port " + std::to_string(a.sport) : "") + again +
+      (a.update ? " (update " + std::to_string(a.update) + ")" : "");
   t.touched = std::to_string(a.dport) + "/" + proto_name(a.proto) + " portmapper";
   auto& e = t.evidence;
   if (repeat)
-    e["earlier_probe"] = {{"timestamp", eve_timestamp(a.first_ts)},
-                          {"src_ip", ip_to_string(a.targets[1])},
-                          {"src_port", a.count[1]},
+    e["earlier_probe"] = {{"timestamp", eve_timestamp(d.earlier.ts)},
+                          {"src_ip", ip_to_string(d.earlier.src)},
+                          {"src_port", d.earlier.sport},
                           {"same_source_port", same_port},
-                          {"days_before", double(a.ts - a.first_ts) / 86400e9}};
-  e["proto"] = proto_name(a.proto);
-  e["source_inside"] = a.count[3] != 0;
+                          {"days_before", days_before}};
+  e["proto"] = protos;
+  e["source_inside"] = d.src_home;
   e["src_port"] = a.sport;
   e["privileged_src_port"] = a.sport < 1024;
   if (a.proto == 6) e["tcp_flags"] = format_tcp_flags(a.tcp_flags);
-  e["payload_bytes"] = a.count[0];
+  e["payload_bytes"] = d.payload_bytes;
   e["ttl"] = a.ttl;
   e["ip_id"] = a.ip_id;
-  if (proc) e["rpc"] = {{"program", rpc::kPortmapProgram}, {"procedure", proc}};
+  if (!proc_list.empty())
+    e["rpc"] = {
+        {"program", rpc::kPortmapProgram}, {"procedure", proc_list[0]}, {"procedures", proc_list}};
+  e["probes"] = d.probes;
+  e["hosts"] = hosts;
+  e["targets"] = listed_targets(a);
+  e["order"] = target_order_name(a.target_order);
+  e["first_seen"] = eve_timestamp(a.first_ts);
+  e["last_seen"] = eve_timestamp(a.last_ts);
+  e["update"] = a.update;
 }
 
 }  // namespace

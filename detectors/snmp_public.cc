@@ -5,9 +5,10 @@
 // the device, so it scores one step more lethal. SNMPv3 (no community) and
 // any other community stay quiet.
 //
-// Host-behaviour: one incident per (requester, agent, community); the agent's
-// answer (a Response with the same default community) is recorded as
-// exposure evidence.
+// Host-behaviour: one incident per requester, so a sweep of 30 agents, or
+// 'public' then 'private' on one agent, is one incident listing the agents
+// and communities; each agent's answer (a Response with a default
+// community) is recorded as exposure evidence.
 #include <cstring>
 
 #include "dataplane/bounded_table.h"
@@ -20,11 +21,11 @@ namespace {
 
 constexpr ParamSpec kParams[] = {
     {"max_updates", ParamType::kCount, 0, 64, 2,
-     "update alerts per incident (when the request count doubles)"},
+     "update alerts per incident (when the number of agents doubles, or a first Set)"},
     {"hold_down", ParamType::kSeconds, 1, 2592000, 86400,
-     "seconds of silence after which the same pair starts a new incident"},
+     "seconds of silence after which the same requester starts a new incident"},
     {"table_size", ParamType::kCount, 1024, 1 << 24, 16384,
-     "(requester, agent) pairs remembered, all shards together"},
+     "requesters remembered, all shards together"},
 };
 
 constexpr const char* kDefaults[] = {"public", "private"};
@@ -38,15 +39,26 @@ int default_community(const snmp::Message& m) {
 
 enum Code : uint8_t { kRequest = 1, kAnswer = 2 };
 
+constexpr int kListed = 16;  // agents listed with their answers
+
 struct Entry : IncidentEntry {
   uint32_t requests, answers;
-  uint16_t pdu_mask;  // bit (pdu - 0xA0) per request PDU type seen
-  uint8_t version;
+  uint16_t pdu_mask;    // bit (pdu - 0xA0) per request PDU type seen
+  uint8_t versions;     // bit per SNMP version (0: v1, 1: v2c)
+  uint8_t communities;  // bit per kDefaults entry
   uint16_t first_sport, dport;
+  TargetList<kListed> agents;
+  PortCounter answered;  // distinct agents that answered (by address hash)
+  uint8_t ttl;
+  uint16_t ip_id;
+  uint64_t last_order;
 };
 using Table = BoundedTable<PairKey, Entry>;
 
-using State = TableState<Entry>;
+struct State final : DetectorState {
+  std::unique_ptr<Table> table;
+  SettleList settle{4096};
+};
 
 class SnmpPublic final : public Detector {
  public:
@@ -101,64 +113,85 @@ class SnmpPublic final : public Detector {
 
   void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
                  DetectorState* st) const noexcept override {
-    Table& tab = *static_cast<State*>(st)->table;
+    State& s = *static_cast<State*>(st);
+    Table& tab = *s.table;
     for (const HostEvent& ev : events) {
       if (ev.kind != HostEventKind::kDetector || ev.detector != cfg_.index) continue;
       const uint8_t community = uint8_t(ev.aux[1] >> 8);
-      const PairKey k = PairKey::make(ev.src, &ev.dst, 17, 0, community);
+      const PairKey k = PairKey::make(ev.src, nullptr, 17, 0);
       if (ev.code == kAnswer) {
         if (Entry* e = tab.find(k)) {
           ++e->answers;
+          e->answered.add(uint16_t(host_shard_of(ev.dst, 65536)));
           tab.touch(e, ev.ts);
         }
         continue;
       }
       bool created;
-      Entry* e = tab.find_or_insert(k, ev.ts, &created);
+      // An incident evicted by a full table first reports what it still owes.
+      Entry* e = tab.find_or_insert(k, ev.ts, &created, [&](Entry& old) {
+        if (policy_.settled(old.inc, old.agents.total, UINT64_MAX))
+          emit(ctx, old, old.inc.last_ts, old.last_order);
+      });
       if (!e) continue;
       if (!created && policy_.starts_new(e->inc, ev.ts)) restart_entry(*e), created = true;
       if (e->requests == 0) {
         e->inc.first_ts = ev.ts;
-        e->version = uint8_t(ev.aux[1]);
         e->first_sport = ev.sport, e->dport = ev.dport;
+        e->ttl = ev.ttl, e->ip_id = ev.ip_id;
       }
       e->inc.last_ts = ev.ts;
+      e->last_order = ev.order;
       ++e->requests;
+      e->agents.add(ev.dst, ev.ts);
+      e->versions |= uint8_t(1u << (ev.aux[1] & 1));
+      e->communities |= uint8_t(1u << community);
       const uint16_t bit = uint16_t(1u << ((ev.aux[0] - 0xA0) & 0x0F));
       const bool new_set = (ev.aux[0] == uint8_t(snmp::Pdu::kSet)) && !(e->pdu_mask & bit);
       e->pdu_mask |= bit;
-      int what = policy_.decide(e->inc, e->requests, true, ev.ts);
+      // Grows with the agents asked, not with one agent's requests.
+      int what = policy_.decide(e->inc, e->agents.total, true, ev.ts);
       // A first Set within an incident is news worth an update of its own.
       if (!what && new_set && policy_.budget_left(e->inc)) {
-        IncidentPolicy::record(e->inc, e->requests, ev.ts);
+        IncidentPolicy::record(e->inc, e->agents.total, ev.ts);
         what = 2;
       }
-      if (what) emit(ctx, *e, ev);
+      if (what) emit(ctx, *e, ev.ts, ev.order);
+      s.settle.note_growth(tab.index_of(e), e->inc, policy_, e->agents.total);
     }
   }
 
-  void on_tick(ShardCtx&, uint64_t now, DetectorState* st) const noexcept override {
-    if (now != UINT64_MAX) static_cast<State*>(st)->table->expire(now, policy_.hold_down_ns, 64);
+  void on_tick(ShardCtx& ctx, uint64_t now, DetectorState* st) const noexcept override {
+    State& s = *static_cast<State*>(st);
+    // A sweep that went quiet: report the whole of it.
+    s.settle.close_settled(
+        now, *s.table, policy_, [](const Entry& e) { return e.agents.total; },
+        [&](const Entry& e) { emit(ctx, e, e.inc.last_ts, e.last_order); });
+    if (now != UINT64_MAX) s.table->expire(now, policy_.hold_down_ns, 64);
   }
 
  private:
-  void emit(ShardCtx& ctx, const Entry& e, const HostEvent& ev) const noexcept {
+  // After the policy counted the alert (decide, record or settled).
+  void emit(ShardCtx& ctx, const Entry& e, uint64_t ts, uint64_t order) const noexcept {
     Alert* a = ctx.alerts->next();
     if (!a) return;
-    alert_header(*a, cfg_.index, ev.ts, ev.order, 17, ev.src, ev.dst, ev.sport, e.dport);
+    alert_header(*a, cfg_.index, ts, order, 17, e.key.first(), e.agents.addr[0], e.first_sport,
+                 e.dport);
     a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
     a->update = policy_.update_number(e.inc);
     set_incident_key(*a, e.key, e.inc.first_ts);
     const bool set = e.pdu_mask & (1u << (uint8_t(snmp::Pdu::kSet) - 0xA0));
-    a->score = ctx.score(ev.dst, 17, e.dport, std::min(5, cfg_.lethality + (set ? 1 : 0)));
+    a->score =
+        ctx.score(e.agents.addr[0], 17, e.dport, std::min(5, cfg_.lethality + (set ? 1 : 0)));
     a->count[0] = e.requests;
     a->count[1] = e.answers;
     a->count[2] = e.pdu_mask;
-    a->count[3] = e.version;
-    a->extra = e.key.kind;  // community index
-    a->n_targets = 1;
-    a->targets[0] = ev.dst;
-    a->ttl = ev.ttl, a->ip_id = ev.ip_id;
+    a->count[3] = e.versions;
+    a->extra = e.communities;
+    e.agents.fill(*a);
+    a->n_series = 1;
+    a->series[0] = e.answered.estimate();  // agents that answered
+    a->ttl = e.ttl, a->ip_id = e.ip_id;
   }
 
   IncidentPolicy policy_;
@@ -170,7 +203,13 @@ std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig
 }
 
 void render(const Alert& a, AlertText& t) {
-  const char* community = kDefaults[a.extra < std::size(kDefaults) ? a.extra : 0];
+  std::string communities;
+  auto community_list = nlohmann::ordered_json::array();
+  for (size_t i = 0; i < std::size(kDefaults); ++i)
+    if (a.extra >> i & 1) {
+      communities += (communities.empty() ? "\"" : ", \"") + std::string(kDefaults[i]) + "\"";
+      community_list.push_back(kDefaults[i]);
+    }
   std::string pdus;
   auto list = nlohmann::ordered_json::array();
   for (uint32_t b = 0; b < 9; ++b)
@@ -180,20 +219,34 @@ void render(const Alert& a, AlertText& t) {
       list.push_back(name);
     }
   const bool set = a.count[2] & (1u << (uint8_t(snmp::Pdu::kSet) - 0xA0));
-  const char* version = a.count[3] == 0 ? "v1" : "v2c";
-  t.signature = std::string("SNMP ") + version + " with default community \"" + community +
-                "\": " + format_count(a.count[0]) + (a.count[0] == 1 ? " request" : " requests") +
-                " (" + pdus + ") to " + ip_to_string(a.dst) + ":" + std::to_string(a.dport) +
-                (a.count[1] ? ", agent answered" : "") + (set ? "; a Set can reconfigure it" : "") +
+  const std::string version = a.count[3] == 3 ? "v1 and v2c" : a.count[3] == 2 ? "v2c" : "v1";
+  const uint32_t agents = std::max<uint32_t>(1, a.n_targets), answered = a.series[0];
+  const std::string where = agents == 1 ? ip_to_string(a.dst) + ":" + std::to_string(a.dport)
+                                        : format_count(agents) + " agents on udp/" +
+                                              std::to_string(a.dport) + " (" +
+                                              target_order_name(a.target_order) + ")";
+  const std::string answers = a.count[1] == 0 ? ""
+                              : agents == 1   ? ", agent answered"
+                                              : ", " + format_count(answered) + " agents answered";
+  t.signature = "SNMP " + version + " with default communit" +
+                (community_list.size() > 1 ? "ies " : "y ") + communities + ": " +
+                format_count(a.count[0]) + (a.count[0] == 1 ? " request" : " requests") + " (" +
+                pdus + ") to " + where + answers +
+                (set ? "; a Set can reconfigure " + std::string(agents == 1 ? "it" : "them") : "") +
                 (a.update ? " (update " + std::to_string(a.update) + ")" : "");
   auto& e = t.evidence;
   e["version"] = version;
-  e["community"] = community;
+  e["community"] = community_list.empty() ? "" : community_list[0];
+  e["communities"] = community_list;
   e["pdu_types"] = list;
   e["set_request"] = set;
   e["requests"] = a.count[0];
   e["agent_answered"] = a.count[1] > 0;
   e["answers"] = a.count[1];
+  e["agents"] = listed_targets(a);
+  e["agents_total"] = agents;
+  e["agents_answered"] = agents == 1 ? uint32_t(a.count[1] > 0) : answered;
+  e["order"] = target_order_name(a.target_order);
   e["first_seen"] = eve_timestamp(a.first_ts);
   e["last_seen"] = eve_timestamp(a.last_ts);
   e["update"] = a.update;

@@ -74,10 +74,15 @@ struct Entry : IncidentEntry {
   uint16_t ip_id;
   uint32_t payload_len;
   TargetList<16> targets;
+  uint8_t trojan;  // index into the detector's list
+  uint64_t last_order;
 };
 using Table = BoundedTable<PairKey, Entry>;
 
-using State = TableState<Entry>;
+struct State final : DetectorState {
+  std::unique_ptr<Table> table;
+  SettleList settle{4096};
+};
 
 class TrojanPortProbe final : public Detector {
  public:
@@ -140,12 +145,17 @@ class TrojanPortProbe final : public Detector {
 
   void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
                  DetectorState* st) const noexcept override {
-    Table& tab = *static_cast<State*>(st)->table;
+    State& s = *static_cast<State*>(st);
+    Table& tab = *s.table;
     for (const HostEvent& ev : events) {
       if (ev.kind != HostEventKind::kDetector || ev.detector != cfg_.index) continue;
       bool created;
-      Entry* e =
-          tab.find_or_insert(PairKey::make(ev.src, nullptr, ev.proto, ev.dport), ev.ts, &created);
+      // An incident evicted by a full table first reports what it still owes.
+      Entry* e = tab.find_or_insert(PairKey::make(ev.src, nullptr, ev.proto, ev.dport), ev.ts,
+                                    &created, [&](Entry& old) {
+                                      if (policy_.settled(old.inc, old.targets.total, UINT64_MAX))
+                                        emit(ctx, old, old.inc.last_ts, old.last_order);
+                                    });
       if (!e) continue;
       if (!created && policy_.starts_new(e->inc, ev.ts)) restart_entry(*e), created = true;
       if (e->packets == 0) {
@@ -153,29 +163,38 @@ class TrojanPortProbe final : public Detector {
         e->first_sport = ev.sport;
         e->tcp_flags = ev.tcp_flags, e->ttl = ev.ttl, e->ip_id = ev.ip_id;
         e->payload_len = ev.aux[0];
+        e->trojan = ev.code;
       }
       e->inc.last_ts = ev.ts;
+      e->last_order = ev.order;
       ++e->packets;
       e->targets.add(ev.dst, ev.ts);
-      if (policy_.decide(e->inc, e->targets.total, true, ev.ts)) emit(ctx, *e, ev);
+      if (policy_.decide(e->inc, e->targets.total, true, ev.ts)) emit(ctx, *e, ev.ts, ev.order);
+      s.settle.note_growth(tab.index_of(e), e->inc, policy_, e->targets.total);
     }
   }
 
-  void on_tick(ShardCtx&, uint64_t now, DetectorState* st) const noexcept override {
-    if (now != UINT64_MAX) static_cast<State*>(st)->table->expire(now, policy_.hold_down_ns, 64);
+  void on_tick(ShardCtx& ctx, uint64_t now, DetectorState* st) const noexcept override {
+    State& s = *static_cast<State*>(st);
+    // A sweep that went quiet: report the whole of it.
+    s.settle.close_settled(
+        now, *s.table, policy_, [](const Entry& e) { return e.targets.total; },
+        [&](const Entry& e) { emit(ctx, e, e.inc.last_ts, e.last_order); });
+    if (now != UINT64_MAX) s.table->expire(now, policy_.hold_down_ns, 64);
   }
 
  private:
-  void emit(ShardCtx& ctx, const Entry& e, const HostEvent& ev) const noexcept {
+  // After the policy counted the alert (decide or settled).
+  void emit(ShardCtx& ctx, const Entry& e, uint64_t ts, uint64_t order) const noexcept {
     Alert* a = ctx.alerts->next();
     if (!a) return;
-    alert_header(*a, cfg_.index, ev.ts, ev.order, ev.proto, ev.src, e.targets.addr[0],
-                 e.first_sport, ev.dport);
+    alert_header(*a, cfg_.index, ts, order, e.key.proto, e.key.first(), e.targets.addr[0],
+                 e.first_sport, e.key.port);
     a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
     a->update = policy_.update_number(e.inc);
     set_incident_key(*a, e.key, e.inc.first_ts);
-    a->score = ctx.score(a->dst, ev.proto, ev.dport, cfg_.lethality);
-    const Listed& tr = trojans_[ev.code];
+    a->score = ctx.score(a->dst, e.key.proto, e.key.port, cfg_.lethality);
+    const Listed& tr = trojans_[e.trojan];
     a->extra = tr.proto;
     a->count[0] = e.packets;
     a->count[1] = e.payload_len;
