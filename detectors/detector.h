@@ -166,6 +166,10 @@ struct ShardCtx {
   // (the flow shards' answer grace). An on_tick at `now` has seen every
   // outcome of attempts made before now - answer_grace_ns.
   uint64_t answer_grace_ns = 0;
+  // Host shards: packet time of the input's first packet (0: none yet).
+  // What arrives soon after it may belong to conversations that began
+  // before the sensor saw them.
+  uint64_t input_start_ns = 0;
 
   // Packet time up to which every connection outcome has arrived, for a
   // tick at `now` (UINT64_MAX, the end of input, stays so).

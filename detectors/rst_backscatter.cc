@@ -1,6 +1,6 @@
 // rst-backscatter (seed detect 6): TCP resets arriving at a home host for
 // connections it never opened (the RST itself is the first packet of its
-// flow). Two patterns:
+// flow). Three patterns:
 //  - "same port": >= 2 distinct sources reset us from the same source port
 //    within 72 h. Unrelated hosts do not share an unprivileged source port by
 //    chance: the SYNs they answered came from one tool that forged our
@@ -9,12 +9,20 @@
 //    and a sensor started mid-connection sees their closing RSTs unsolicited,
 //    so they count only toward the flood rule;
 //  - "flood": >= 20 unsolicited RSTs within 1 h, the backscatter of a
-//    spoofed-source flood against someone else.
+//    spoofed-source flood against someone else;
+//  - "spread": >= 4 distinct sources within 10 min, service ports included
+//    (web and mail servers answering SYNs forged with our address). A
+//    sensor started mid-conversation sees one or two closing RSTs of
+//    connections idle when it started, soon after the start: RSTs within
+//    `startup_grace` of the input's first packet do not count here, and a
+//    lone stray one never reaches four sources.
 // A RST closing a connection the home host did open finds its flow and never
 // counts.
 //
 // Host-behaviour, keyed by the victim (the home host receiving the RSTs).
+#include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "dataplane/bounded_table.h"
 #include "detectors/detector.h"
@@ -33,6 +41,12 @@ constexpr ParamSpec kParams[] = {
      "lowest source port the same-port rule considers (service ports are shared by all)"},
     {"flood_rsts", ParamType::kCount, 2, 64, 20, "unsolicited RSTs for the flood rule"},
     {"flood_window", ParamType::kSeconds, 1, 604800, 3600, "seconds for the flood rule"},
+    {"spread_sources", ParamType::kCount, 2, 16, 4,
+     "distinct sources (any source port) for the spread rule"},
+    {"spread_window", ParamType::kSeconds, 1, 86400, 600, "seconds for the spread rule"},
+    {"startup_grace", ParamType::kSeconds, 0, 86400, 60,
+     "seconds after the input's first packet whose RSTs the spread rule leaves out (they may "
+     "close connections older than the sensor's view)"},
     {"max_updates", ParamType::kCount, 0, 64, 4,
      "update alerts per incident (when the RST count doubles)"},
     {"hold_down", ParamType::kSeconds, 1, 2592000, 259200,
@@ -61,6 +75,14 @@ struct Entry : IncidentEntry {
   uint32_t first_ack;
   uint16_t first_dport;
   TargetList<16> sources;
+  TargetList<16> spread;  // sources past the startup grace, for the spread rule
+};
+
+// What an alert carries beyond the shared fields.
+struct Detail {
+  uint32_t spread_sources;  // distinct sources within the spread window
+  uint16_t ports[kPorts];   // source ports seen, most recent kPorts
+  uint8_t n_ports;
 };
 using Table = BoundedTable<PairKey, Entry>;
 
@@ -75,6 +97,9 @@ class RstBackscatter final : public Detector {
         same_port_min_(uint32_t(c.get("same_port_min"))),
         flood_rsts_(uint32_t(c.get("flood_rsts"))),
         flood_window_(uint64_t(c.get("flood_window") * 1e9)),
+        spread_sources_(uint32_t(c.get("spread_sources"))),
+        spread_window_(uint64_t(c.get("spread_window") * 1e9)),
+        startup_grace_(uint64_t(c.get("startup_grace") * 1e9)),
         table_size_(uint32_t(c.get("table_size"))) {
     policy_ = IncidentPolicy::from_config(c);
   }
@@ -134,8 +159,10 @@ class RstBackscatter final : public Detector {
       const bool same_port =
           same && same->port >= same_port_min_ && same->n_sources >= same_port_sources_;
       const bool flood = flood_count(*e, ev.ts) >= flood_rsts_;
-      if (policy_.decide(e->inc, e->rsts, same_port || flood, ev.ts))
-        emit(ctx, *e, ev, same_port ? same : nullptr, flood);
+      if (ev.ts >= ctx.input_start_ns + startup_grace_) e->spread.add(ev.src, ev.ts);
+      const bool spread = spread_count(*e, ev.ts) >= spread_sources_;
+      if (policy_.decide(e->inc, e->rsts, same_port || flood || spread, ev.ts))
+        emit(ctx, *e, ev, same_port ? same : nullptr, flood, spread);
     }
   }
 
@@ -174,6 +201,10 @@ class RstBackscatter final : public Detector {
     return slot;
   }
 
+  uint32_t spread_count(const Entry& e, uint64_t now) const noexcept {
+    return e.spread.count_since(now > spread_window_ ? now - spread_window_ : 0);
+  }
+
   uint32_t flood_count(const Entry& e, uint64_t now) const noexcept {
     const uint32_t kept = std::min<uint32_t>(e.rsts, kRing);
     uint32_t n = 0;
@@ -182,8 +213,8 @@ class RstBackscatter final : public Detector {
     return n;
   }
 
-  void emit(ShardCtx& ctx, const Entry& e, const HostEvent& ev, const PortSlot* same,
-            bool flood) const noexcept {
+  void emit(ShardCtx& ctx, const Entry& e, const HostEvent& ev, const PortSlot* same, bool flood,
+            bool spread) const noexcept {
     Alert* a = ctx.alerts->next();
     if (!a) return;
     const uint16_t sport = same ? same->port : ev.sport;
@@ -195,7 +226,13 @@ class RstBackscatter final : public Detector {
     a->count[0] = e.rsts;
     a->count[1] = same ? same->n_sources : 0;
     a->count[2] = flood_count(e, ev.ts);
-    a->count[3] = (same ? 1u : 0u) | (flood ? 2u : 0u);
+    a->count[3] = (same ? 1u : 0u) | (flood ? 2u : 0u) | (spread ? 4u : 0u);
+    Detail d{};
+    d.spread_sources = spread_count(e, ev.ts);
+    for (const PortSlot& p : e.ports)
+      if (p.n_sources) d.ports[d.n_ports++] = p.port;
+    std::sort(d.ports, d.ports + d.n_ports);
+    a->put_detail(d);
     a->ttl = e.first_ttl, a->ip_id = e.first_ip_id;
     a->isn = e.first_ack;
     // targets: the sources that reset us (same-port ones first when that rule fired).
@@ -216,6 +253,9 @@ class RstBackscatter final : public Detector {
   uint32_t same_port_min_;
   uint32_t flood_rsts_;
   uint64_t flood_window_;
+  uint32_t spread_sources_;
+  uint64_t spread_window_;
+  uint64_t startup_grace_;
   IncidentPolicy policy_;
   uint32_t table_size_;
 };
@@ -225,7 +265,14 @@ std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig
 }
 
 void render(const Alert& a, AlertText& t) {
-  const bool same = a.count[3] & 1, flood = a.count[3] & 2;
+  const bool same = a.count[3] & 1, flood = a.count[3] & 2, spread = a.count[3] & 4;
+  const Detail d = a.get_detail<Detail>();
+  std::string ports;
+  auto port_list = nlohmann::ordered_json::array();
+  for (uint32_t i = 0; i < d.n_ports && i < kPorts; ++i) {
+    ports += (ports.empty() ? "" : ", ") + std::to_string(d.ports[i]);
+    port_list.push_back(d.ports[i]);
+  }
   const double span = span_seconds(a.first_ts, a.last_ts);
   std::string why;
   if (same)
@@ -234,13 +281,22 @@ void render(const Alert& a, AlertText& t) {
   if (flood)
     why += (why.empty() ? "" : "; ") + format_count(a.count[2]) +
            " unsolicited RSTs in the flood window";
+  if (spread)
+    why += (why.empty() ? "" : "; ") + format_count(d.spread_sources) +
+           " sources within the spread window, from source ports " + ports;
   t.signature = "RST backscatter: " + ip_to_string(a.dst) + " received " +
                 format_count(a.count[0]) + " resets for connections it never opened over " +
                 (span >= 3600 ? format_count(uint64_t(span / 3600)) + " h" : format_seconds(span)) +
                 "; " + why + (a.update ? " (update " + std::to_string(a.update) + ")" : "");
   auto& e = t.evidence;
   e["rsts"] = a.count[0];
-  e["rule"] = same && flood ? "same_port+flood" : same ? "same_port" : "flood";
+  std::string rule;
+  for (const auto& [on, name] :
+       {std::pair{same, "same_port"}, {flood, "flood"}, {spread, "spread"}})
+    if (on) rule += (rule.empty() ? "" : "+") + std::string(name);
+  e["rule"] = rule;
+  e["sources_in_spread_window"] = d.spread_sources;
+  e["source_ports"] = port_list;
   if (same) {
     e["source_port"] = a.sport;
     e["sources_on_that_port"] = a.count[1];

@@ -350,6 +350,12 @@ void HostShard::process(Batch& b) noexcept {
   ShardCtx ctx{id_, socket_, b.snap->rt, &sink};
   const std::span<const HostEvent> span(merged_.data(), k);
   ctx.answer_grace_ns = answer_grace_ns_;
+  if (input_start_ns_ == 0 && b.n > 0) {
+    input_start_ns_ = b.ts[0];
+    for (uint32_t i = 1; i < b.n; ++i)
+      input_start_ns_ = std::min(input_start_ns_, b.ts[i]);
+  }
+  ctx.input_start_ns = input_start_ns_;
   const uint64_t now = b.end_of_input ? UINT64_MAX : b.max_ts;
   for (AttachedDetector& d : detectors_) {
     if (!b.snap->runs(d.index)) continue;

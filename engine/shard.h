@@ -171,6 +171,7 @@ class HostShard {
   uint32_t n_flow_shards_;
   int socket_;
   uint64_t answer_grace_ns_;
+  uint64_t input_start_ns_ = 0;  // the first packet's time (ShardCtx::input_start_ns)
   std::vector<AttachedDetector> detectors_;
   std::vector<HostEvent> merged_;  // one batch's events, then its outcomes
   HostShardCounters counters_;

@@ -186,6 +186,35 @@ def group_rst_backscatter(h, check, by):
           by(h.alerts(h.pcap(own)), "rst-backscatter") == [])
     one = cat.rst_backscatter(["209.67.29.11"], "172.16.14.3", 20766, [1107], [T0])
     check("rst-backscatter: one stray reset is quiet", by(h.alerts(h.pcap(one)), "rst-backscatter") == [])
+    # The spread rule: resets from several web and mail servers (service
+    # ports, which the same-port rule leaves out) within minutes, well below
+    # the flood count, ten minutes into the capture. Other network, RST and
+    # RST|ACK, random order of ports.
+    rng = random.Random(66)
+    servers = [f"198.51.100.{rng.randint(1, 254)}" for _ in range(5)]
+    web = [sc.http_session("10.4.0.20", "192.0.2.80", 41000 + i, T0 + 60 * i) for i in range(11)]
+    spread = [cat.rst_backscatter([srv], "10.4.0.9", port, [rng.randint(1024, 65000)], [T0 + 600 + 37 * i],
+                                  flags=("RA", "R")[i % 2], seed=i)
+              for i, (srv, port) in enumerate(zip(servers, (80, 443, 25, 443, 80)))]
+    a = by(h.alerts(h.pcap(sc.interleave(*web, *spread)), "--home-net", "10.4.0.0/16"), "rst-backscatter")
+    check("rst-backscatter: resets from 5 servers' service ports within minutes are backscatter (spread rule)",
+          len(a) >= 1 and "spread" in ev(a[0])["rule"] and a[0]["dest_ip"] == "10.4.0.9" and
+          ev(a[-1])["sources_in_spread_window"] >= 4 and set(ev(a[-1])["source_ports"]) == {25, 80, 443}, str(a[:1]))
+    # A sensor started mid-conversation: closing resets of three connections
+    # idle at the start, in its first seconds, and one stray 3 minutes later:
+    # four sources within the spread window, but three of them at the start.
+    start = [sc.http_session("10.4.0.21", "192.0.2.80", 42000, T0)]
+    mid = [cat.rst_backscatter([srv], "10.4.0.9", port, [50000 + i], [T0 + 2 + 5 * i], seed=i)
+           for i, (srv, port) in enumerate(zip(servers[:3], (443, 80, 443)))]
+    late = cat.rst_backscatter([servers[3]], "10.4.0.9", 25, [51000], [T0 + 200])
+    a = by(h.alerts(h.pcap(sc.interleave(*start, *mid, late)), "--home-net", "10.4.0.0/16"), "rst-backscatter")
+    check("rst-backscatter: a mid-stream sensor start (3 closing resets in its first seconds, 1 later) is quiet",
+          a == [], str(a[:1]))
+    # Three sources are fewer than the spread rule's four.
+    three = [cat.rst_backscatter([srv], "10.4.0.9", 443, [50000 + i], [T0 + 600 + 20 * i], seed=i)
+             for i, srv in enumerate(servers[:3])]
+    a = by(h.alerts(h.pcap(sc.interleave(*web, *three)), "--home-net", "10.4.0.0/16"), "rst-backscatter")
+    check("rst-backscatter: three servers' resets within minutes stay below the spread rule", a == [], str(a[:1]))
 
 
 def group_icmp_backscatter(h, check, by):
