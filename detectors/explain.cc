@@ -129,6 +129,24 @@ std::string explain_alert(const Json& eve) {
   out += "\nEvidence of active targeting\n";
   out += para(targeting(id, ev, dst));
 
+  // One activity, one incident: what the other detectors saw of it.
+  const auto also = ev.find("also"), touched = ev.find("touched");
+  if ((also != ev.end() && also->is_array() && !also->empty()) ||
+      (touched != ev.end() && touched->is_array() && !touched->empty())) {
+    out += "\nThe same activity, as other detectors saw it\n";
+    if (touched != ev.end() && touched->is_array() && !touched->empty()) {
+      std::string list;
+      for (const Json& t : *touched)
+        if (t.is_string()) list += (list.empty() ? "" : ", ") + t.get<std::string>();
+      out += para("It touched " + list +
+                  ": probes of special ports that are part of this "
+                  "activity, not incidents of their own.");
+    }
+    if (also != ev.end() && also->is_array())
+      for (const Json& t : *also)
+        if (t.is_string()) out += para("- " + t.get<std::string>() + ".");
+  }
+
   const int c = int(num(score, "criticality")), l = int(num(score, "lethality"));
   const int n = int(num(score, "network_cm")), s = int(num(score, "system_cm"));
   const int v = c + l - n - s;
