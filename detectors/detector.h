@@ -109,6 +109,44 @@ struct PacketSelection {
   size_t size() const { return picked.size(); }
 };
 
+// Which host events a detector's on_events reads: connection outcomes of
+// the kinds it names, and the detector events its own flow-stage half
+// raised. The host shard sorts each batch's events once and hands each
+// detector only its own (no detector filters every event).
+struct EventInterest {
+  uint8_t outcomes = 0;  // bit (1 << HostEventKind) per outcome kind
+  bool own = true;       // kDetector events raised for this detector
+  static constexpr uint8_t bit(HostEventKind k) { return uint8_t(1u << uint8_t(k)); }
+  static constexpr uint8_t kAllOutcomes = (1u << uint8_t(HostEventKind::kUnanswered)) |
+                                          (1u << uint8_t(HostEventKind::kRefused)) |
+                                          (1u << uint8_t(HostEventKind::kOpen));
+};
+
+// The events of one batch that a detector asked for, in packet order.
+struct EventSelection {
+  std::span<const HostEvent> all;
+  std::span<const uint32_t> picked;  // indexes into `all`, ascending
+
+  class iterator {
+   public:
+    iterator(const HostEvent* all, const uint32_t* at) : all_(all), at_(at) {}
+    const HostEvent& operator*() const { return all_[*at_]; }
+    iterator& operator++() {
+      ++at_;
+      return *this;
+    }
+    bool operator!=(const iterator& o) const { return at_ != o.at_; }
+
+   private:
+    const HostEvent* all_;
+    const uint32_t* at_;
+  };
+  iterator begin() const { return {all.data(), picked.data()}; }
+  iterator end() const { return {all.data(), picked.data() + picked.size()}; }
+  size_t size() const { return picked.size(); }
+  bool empty() const { return picked.empty(); }
+};
+
 // Shared, read-only view of the configuration a shard runs with.
 struct RuntimeView {
   const PrefixSet* home = nullptr;
@@ -224,7 +262,11 @@ class Detector {
                           DetectorState* state) const noexcept {
     (void)ctx, (void)pkts, (void)state;
   }
-  virtual void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
+  // Main thread: which host events on_events wants (see EventInterest);
+  // the default is the detector's own events.
+  virtual EventInterest event_interest() const { return {}; }
+  // Host shard threads, once per batch that holds events of its interest.
+  virtual void on_events(ShardCtx& ctx, EventSelection events,
                          DetectorState* state) const noexcept {
     (void)ctx, (void)events, (void)state;
   }

@@ -96,9 +96,13 @@ class HorizontalScan final : public Detector {
 
   // Lives on connection outcomes, not packets.
   PacketInterest packet_interest() const override { return PacketInterest::none(); }
+  EventInterest event_interest() const override {
+    return {EventInterest::bit(HostEventKind::kRefused) |
+                EventInterest::bit(HostEventKind::kUnanswered),
+            false};
+  }
 
-  void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
-                 DetectorState* st) const noexcept override {
+  void on_events(ShardCtx& ctx, EventSelection events, DetectorState* st) const noexcept override {
     State& s = *static_cast<State*>(st);
     for (const HostEvent& ev : events) {
       const bool refused = ev.kind == HostEventKind::kRefused;

@@ -88,11 +88,10 @@ class Detector final : public harrier::Detector {
     }
   }
 
-  void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
+  void on_events(ShardCtx& ctx, EventSelection events,
                  harrier::DetectorState* st) const noexcept override {
     Table& tab = *static_cast<State*>(st)->table;
     for (const HostEvent& ev : events) {
-      if (ev.kind != HostEventKind::kDetector || ev.detector != cfg_.index) continue;
       bool created;
       Entry* e = tab.find_or_insert(PairKey::make(ev.dst, nullptr, 0, 0), ev.ts, &created);
       if (!e) continue;

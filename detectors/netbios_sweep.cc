@@ -98,11 +98,9 @@ class NetbiosSweep final : public Detector {
     }
   }
 
-  void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
-                 DetectorState* st) const noexcept override {
+  void on_events(ShardCtx& ctx, EventSelection events, DetectorState* st) const noexcept override {
     Table& t = *static_cast<State*>(st)->table;
     for (const HostEvent& ev : events) {
-      if (ev.kind != HostEventKind::kDetector || ev.detector != cfg_.index) continue;
       const PairKey k = PairKey::make(ev.src, nullptr, 17, 137);
       if (ev.code == kAnswer) {
         if (Entry* e = t.find(k)) {

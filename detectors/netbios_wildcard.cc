@@ -103,11 +103,9 @@ class NetbiosWildcard final : public Detector {
     }
   }
 
-  void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
-                 DetectorState* st) const noexcept override {
+  void on_events(ShardCtx& ctx, EventSelection events, DetectorState* st) const noexcept override {
     State& s = *static_cast<State*>(st);
     for (const HostEvent& ev : events) {
-      if (ev.kind != HostEventKind::kDetector || ev.detector != cfg_.index) continue;
       const PairKey k = PairKey::make(ev.src, nullptr, 17, 137);
       if (ev.code == kAnswer) {
         Entry* e = s.table->find(k);

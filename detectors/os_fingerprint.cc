@@ -284,6 +284,12 @@ class OsFingerprint final : public Detector {
                                           error);
   }
 
+  // Its own probe events, and how the target answered (open, refused).
+  EventInterest event_interest() const override {
+    return {EventInterest::bit(HostEventKind::kOpen) | EventInterest::bit(HostEventKind::kRefused),
+            true};
+  }
+
   PacketInterest packet_interest() const override {
     PacketInterest in;  // probes toward home hosts: odd TCP, filled UDP, echo with a code
     in.classes =
@@ -339,8 +345,7 @@ class OsFingerprint final : public Detector {
     }
   }
 
-  void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
-                 DetectorState* st) const noexcept override {
+  void on_events(ShardCtx& ctx, EventSelection events, DetectorState* st) const noexcept override {
     State& s = *static_cast<State*>(st);
     Table& tab = *s.table;
     for (const HostEvent& ev : events) {
@@ -350,7 +355,6 @@ class OsFingerprint final : public Detector {
           mark_port(*e, ev.proto, ev.dport, ev.kind == HostEventKind::kOpen);
         continue;
       }
-      if (ev.kind != HostEventKind::kDetector || ev.detector != cfg_.index) continue;
       const Type type = Type(ev.code & 0x0F);
       if (type >= kTypes) continue;
       bool created;

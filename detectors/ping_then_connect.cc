@@ -90,6 +90,9 @@ class PingThenConnect final : public Detector {
                                           error);
   }
 
+  // Its own pings and replies, and every connection attempt's outcome.
+  EventInterest event_interest() const override { return {EventInterest::kAllOutcomes, true}; }
+
   PacketInterest packet_interest() const override {
     PacketInterest in;  // echo requests to home hosts, their replies
     in.classes = class_bit(PacketClass::kIcmp);
@@ -118,14 +121,12 @@ class PingThenConnect final : public Detector {
     }
   }
 
-  void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
-                 DetectorState* st) const noexcept override {
+  void on_events(ShardCtx& ctx, EventSelection events, DetectorState* st) const noexcept override {
     State& s = *static_cast<State*>(st);
     Table& t = *s.table;
     for (const HostEvent& ev : events) {
       const PairKey k = PairKey::make(ev.src, nullptr, 0, 0);
       if (ev.kind == HostEventKind::kDetector) {
-        if (ev.detector != cfg_.index) continue;
         if (ev.code == kEchoRequest) {
           ping(ctx, t, k, ev);
         } else if (Entry* e = t.find(k)) {

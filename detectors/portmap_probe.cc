@@ -142,11 +142,9 @@ class PortmapProbe final : public Detector {
     }
   }
 
-  void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
-                 DetectorState* st) const noexcept override {
+  void on_events(ShardCtx& ctx, EventSelection events, DetectorState* st) const noexcept override {
     State& s = *static_cast<State*>(st);
     for (const HostEvent& ev : events) {
-      if (ev.kind != HostEventKind::kDetector || ev.detector != cfg_.index) continue;
       bool created;
       NetEntry* net =
           s.nets->find_or_insert(PairKey::make(network_of(ev.src), nullptr, 0, 0), ev.ts, &created);

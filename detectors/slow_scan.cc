@@ -97,13 +97,16 @@ class SlowScan final : public Detector {
 
   // Lives on connection outcomes, not packets.
   PacketInterest packet_interest() const override { return PacketInterest::none(); }
+  EventInterest event_interest() const override {
+    return {EventInterest::bit(HostEventKind::kRefused) |
+                EventInterest::bit(HostEventKind::kUnanswered),
+            false};
+  }
 
-  void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
-                 DetectorState* st) const noexcept override {
+  void on_events(ShardCtx& ctx, EventSelection events, DetectorState* st) const noexcept override {
     State& s = *static_cast<State*>(st);
     for (const HostEvent& ev : events) {
-      if (ev.kind == HostEventKind::kDetector || (ev.proto != 6 && ev.proto != 17)) continue;
-      if (ev.kind != HostEventKind::kUnanswered && ev.kind != HostEventKind::kRefused) continue;
+      if (ev.proto != 6 && ev.proto != 17) continue;
       if (!(ev.flags & host_event_flag::kUnexpected)) continue;
       commit(ctx, s,
              Attempt{ev.src, ev.dst, ev.ts, ev.order, ev.sport, ev.dport, ev.tcp_flags, ev.proto});

@@ -282,11 +282,9 @@ class SmtpRelayProbe final : public Detector {
     if (max_ts) fs.sessions->expire(max_ts, kSessionIdleNs, 32);
   }
 
-  void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
-                 DetectorState* st) const noexcept override {
+  void on_events(ShardCtx& ctx, EventSelection events, DetectorState* st) const noexcept override {
     HostState& hs = *static_cast<HostState*>(st);
     for (const HostEvent& ev : events) {
-      if (ev.kind != HostEventKind::kDetector || ev.detector != cfg_.index) continue;
       on_event(ctx, hs, ev);
     }
   }

@@ -111,12 +111,10 @@ class SnmpPublic final : public Detector {
     }
   }
 
-  void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
-                 DetectorState* st) const noexcept override {
+  void on_events(ShardCtx& ctx, EventSelection events, DetectorState* st) const noexcept override {
     State& s = *static_cast<State*>(st);
     Table& tab = *s.table;
     for (const HostEvent& ev : events) {
-      if (ev.kind != HostEventKind::kDetector || ev.detector != cfg_.index) continue;
       const uint8_t community = uint8_t(ev.aux[1] >> 8);
       const PairKey k = PairKey::make(ev.src, nullptr, 17, 0);
       if (ev.code == kAnswer) {

@@ -143,12 +143,10 @@ class TrojanPortProbe final : public Detector {
     }
   }
 
-  void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
-                 DetectorState* st) const noexcept override {
+  void on_events(ShardCtx& ctx, EventSelection events, DetectorState* st) const noexcept override {
     State& s = *static_cast<State*>(st);
     Table& tab = *s.table;
     for (const HostEvent& ev : events) {
-      if (ev.kind != HostEventKind::kDetector || ev.detector != cfg_.index) continue;
       bool created;
       // An incident evicted by a full table first reports what it still owes.
       Entry* e = tab.find_or_insert(PairKey::make(ev.src, nullptr, ev.proto, ev.dport), ev.ts,

@@ -109,12 +109,12 @@ class VerticalScan final : public Detector {
 
   // Lives on connection outcomes, not packets.
   PacketInterest packet_interest() const override { return PacketInterest::none(); }
+  EventInterest event_interest() const override { return {EventInterest::kAllOutcomes, false}; }
 
-  void on_events(ShardCtx& ctx, std::span<const HostEvent> events,
-                 DetectorState* st) const noexcept override {
+  void on_events(ShardCtx& ctx, EventSelection events, DetectorState* st) const noexcept override {
     State& s = *static_cast<State*>(st);
     for (const HostEvent& ev : events) {
-      if (ev.kind == HostEventKind::kDetector || (ev.proto != 6 && ev.proto != 17)) continue;
+      if (ev.proto != 6 && ev.proto != 17) continue;
       if (!(ev.flags & host_event_flag::kUnexpected)) continue;
       const PairKey k = PairKey::make(ev.src, &ev.dst, ev.proto, 0);
       probe(ctx, s, k, ev,

@@ -51,7 +51,43 @@ bool FlowShard::init(uint32_t flow_capacity, const FlowTimeouts& timeouts,
 }
 
 bool HostShard::init(const RuntimeSnapshot& snap, std::string* error) {
-  return attach(snap, true, socket_, id_, n_flow_shards_, detectors_, error);
+  if (!attach(snap, true, socket_, id_, n_flow_shards_, detectors_, error)) return false;
+  std::fill(std::begin(slot_of_), std::end(slot_of_), int16_t(-1));
+  picked_.resize(detectors_.size());
+  for (size_t j = 0; j < detectors_.size(); ++j) {
+    if (detectors_[j].index < 64) slot_of_[detectors_[j].index] = int16_t(j);
+    picked_[j].reserve(merged_.capacity());
+  }
+  return true;
+}
+
+// Sorts the batch's events out to the detectors that asked for them, once:
+// a detector event to the detector it is for, an outcome to each detector
+// that reads outcomes of its kind.
+void HostShard::dispatch(const RuntimeSnapshot& snap) noexcept {
+  uint8_t outcomes[64];
+  bool own[64];
+  uint32_t readers[64], n_readers = 0;
+  for (size_t j = 0; j < detectors_.size(); ++j) {
+    picked_[j].clear();
+    const bool runs = snap.runs(detectors_[j].index);
+    const EventInterest in =
+        runs ? snap.detectors[detectors_[j].index]->event_interest() : EventInterest{0, false};
+    outcomes[j] = in.outcomes;
+    own[j] = in.own;
+    if (in.outcomes) readers[n_readers++] = uint32_t(j);
+  }
+  for (uint32_t i = 0; i < uint32_t(merged_.size()); ++i) {
+    const HostEvent& e = merged_[i];
+    if (e.kind == HostEventKind::kDetector) {
+      const int j = e.detector < 64 ? slot_of_[e.detector] : -1;
+      if (j >= 0 && own[j]) picked_[size_t(j)].push_back(i);
+      continue;
+    }
+    const uint8_t bit = EventInterest::bit(e.kind);
+    for (uint32_t r = 0; r < n_readers; ++r)
+      if (outcomes[readers[r]] & bit) picked_[readers[r]].push_back(i);
+  }
 }
 
 // The TCP/UDP state machine: who opened the flow, how far the handshake got,
@@ -349,6 +385,7 @@ void HostShard::process(Batch& b) noexcept {
   AlertSink sink(b.alerts[slot], b.alert_cap, &b.spill[slot], b.spill_limit);
   ShardCtx ctx{id_, socket_, b.snap->rt, &sink};
   const std::span<const HostEvent> span(merged_.data(), k);
+  if (k) dispatch(*b.snap);
   ctx.answer_grace_ns = answer_grace_ns_;
   if (input_start_ns_ == 0 && b.n > 0) {
     input_start_ns_ = b.ts[0];
@@ -357,10 +394,11 @@ void HostShard::process(Batch& b) noexcept {
   }
   ctx.input_start_ns = input_start_ns_;
   const uint64_t now = b.end_of_input ? UINT64_MAX : b.max_ts;
-  for (AttachedDetector& d : detectors_) {
+  for (size_t j = 0; j < detectors_.size(); ++j) {
+    AttachedDetector& d = detectors_[j];
     if (!b.snap->runs(d.index)) continue;
     const Detector* det = b.snap->detectors[d.index];
-    if (k) det->on_events(ctx, span, d.state.get());
+    if (k && !picked_[j].empty()) det->on_events(ctx, {span, picked_[j]}, d.state.get());
     if (now) det->on_tick(ctx, now, d.state.get());
   }
   b.n_alerts[slot] = sink.in_slots();

@@ -166,6 +166,7 @@ class HostShard {
 
  private:
   void merge(HostEvent* const* lists, const uint32_t* counts);
+  void dispatch(const RuntimeSnapshot& snap) noexcept;
 
   uint32_t id_;
   uint32_t n_flow_shards_;
@@ -174,6 +175,10 @@ class HostShard {
   uint64_t input_start_ns_ = 0;  // the first packet's time (ShardCtx::input_start_ns)
   std::vector<AttachedDetector> detectors_;
   std::vector<HostEvent> merged_;  // one batch's events, then its outcomes
+  // Each attached detector's events of the batch (indexes into merged_),
+  // sorted out once (EventInterest).
+  std::vector<std::vector<uint32_t>> picked_;
+  int16_t slot_of_[64];  // registry index -> attached detector (-1: none)
   HostShardCounters counters_;
   Published<HostShardCounters> published_;
 };
