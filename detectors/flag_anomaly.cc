@@ -11,20 +11,15 @@
 // (source, kind), so a NULL scan of 1,000 ports is one alert with counts.
 #include <cstring>
 
-#include "dataplane/bounded_table.h"
-#include "detectors/detector.h"
-#include "detectors/evidence.h"
+#include "detectors/incident_detector.h"
 
 namespace harrier {
 namespace {
 
 constexpr ParamSpec kParams[] = {
-    {"max_updates", ParamType::kCount, 0, 64, 4,
-     "update alerts per incident (when the packet count doubles)"},
-    {"hold_down", ParamType::kSeconds, 1, 604800, 3600,
-     "seconds of silence after which a source's anomaly starts a new incident"},
-    {"table_size", ParamType::kCount, 1024, 1 << 24, 16384,
-     "(source, kind) incidents remembered, all shards together"},
+    max_updates_param(4, "update alerts per incident (when the packet count doubles)"),
+    hold_down_param(3600, 604800, "seconds of silence after which a source's anomaly starts anew"),
+    table_size_param(16384, "(source, kind) incidents remembered, all shards together"),
 };
 
 enum Kind : uint8_t {
@@ -62,7 +57,7 @@ Kind classify(uint16_t f) {
   return kNone;
 }
 
-struct Entry : IncidentEntry {
+struct Entry : KitEntry {
   uint32_t packets;
   uint16_t flags_seen;  // union of the anomalous packets' flags
   uint16_t first_sport, first_dport;
@@ -71,27 +66,11 @@ struct Entry : IncidentEntry {
   uint16_t port_lo, port_hi;
   PortCounter ports;  // distinct destination ports
   TargetList<16> targets;
-  uint64_t last_order;
 };
-using Table = BoundedTable<PairKey, Entry>;
-
-struct State final : DetectorState {
-  std::unique_ptr<Table> table;
-  SettleList settle{4096};
-};
-
-class FlagAnomaly final : public Detector {
+class FlagAnomaly final : public IncidentDetector<FlagAnomaly, Entry> {
  public:
   FlagAnomaly(const DetectorDescriptor& d, const DetectorConfig& c)
-      : Detector(d, c), table_size_(uint32_t(c.get("table_size"))) {
-    policy_ = IncidentPolicy::from_config(c);
-  }
-
-  std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
-                                            std::string* error) const override {
-    return state_with_table<State, Entry>(desc_.id, "flag", table_size_, shard, n_shards, socket,
-                                          error);
-  }
+      : IncidentDetector(d, c, "flag") {}
 
   PacketInterest packet_interest() const override {
     PacketInterest in;
@@ -120,55 +99,33 @@ class FlagAnomaly final : public Detector {
   }
 
   void on_events(ShardCtx& ctx, EventSelection events, DetectorState* st) const noexcept override {
-    State& s = *static_cast<State*>(st);
-    Table& t = *s.table;
+    State& s = state(st);
     for (const HostEvent& ev : events) {
-      bool created;
-      // An incident evicted by a full table first reports what it still owes.
-      Entry* e = t.find_or_insert(PairKey::make(ev.src, nullptr, 6, 0, ev.code), ev.ts, &created,
-                                  [&](Entry& old) {
-                                    if (policy_.settled(old.inc, old.packets, UINT64_MAX))
-                                      emit(ctx, old, old.inc.last_ts, old.last_order);
-                                  });
+      bool fresh;
+      Entry* e =
+          incident(ctx, s, PairKey::make(ev.src, nullptr, 6, 0, ev.code), ev.ts, ev.order, &fresh);
       if (!e) continue;
-      if (!created && policy_.starts_new(e->inc, ev.ts)) restart_entry(*e), created = true;
-      if (created || e->packets == 0) {
-        e->inc.first_ts = ev.ts;
+      if (fresh) {
         e->first_sport = ev.sport, e->first_dport = ev.dport;
         e->ttl = ev.ttl, e->ip_id = ev.ip_id;
         e->port_lo = e->port_hi = ev.dport;
       }
-      e->inc.last_ts = ev.ts;
-      e->last_order = ev.order;
       ++e->packets;
       e->flags_seen |= ev.tcp_flags;
       e->targets.add(ev.dst, ev.ts);
       e->port_lo = std::min(e->port_lo, ev.dport);
       e->port_hi = std::max(e->port_hi, ev.dport);
       e->ports.add(ev.dport);
-      if (policy_.decide(e->inc, e->packets, true, ev.ts)) emit(ctx, *e, ev.ts, ev.order);
-      s.settle.note_growth(t.index_of(e), e->inc, policy_, e->packets);
+      grew(ctx, s, *e, true, ev.ts, ev.order);
     }
   }
 
-  void on_tick(ShardCtx& ctx, uint64_t now, DetectorState* st) const noexcept override {
-    State& s = *static_cast<State*>(st);
-    // A burst that went quiet: report the whole of it.
-    s.settle.close_settled(
-        now, *s.table, policy_, [](const Entry& e) { return e.packets; },
-        [&](const Entry& e) { emit(ctx, e, e.inc.last_ts, e.last_order); });
-    if (now != UINT64_MAX) s.table->expire(now, policy_.hold_down_ns, 64);
-  }
+  uint32_t amount(const Entry& e) const noexcept { return e.packets; }
 
- private:
-  void emit(ShardCtx& ctx, const Entry& e, uint64_t ts, uint64_t order) const noexcept {
-    Alert* a = ctx.alerts->next();
-    if (!a) return;
-    alert_header(*a, cfg_.index, ts, order, 6, e.key.first(), e.targets.addr[0], e.first_sport,
-                 e.first_dport);
-    a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
-    a->update = policy_.update_number(e.inc);
-    set_incident_key(*a, e.key, e.inc.first_ts);
+  void fill(ShardCtx& ctx, Alert* a, const Entry& e) const noexcept {
+    a->proto = 6;
+    a->dst = e.targets.addr[0];
+    a->sport = e.first_sport, a->dport = e.first_dport;
     a->score = ctx.score(a->dst, 6, e.first_dport, cfg_.lethality);
     a->extra = e.key.kind;
     a->count[0] = e.packets;
@@ -178,9 +135,6 @@ class FlagAnomaly final : public Detector {
     a->ttl = e.ttl, a->ip_id = e.ip_id;
     e.targets.fill(*a);
   }
-
-  IncidentPolicy policy_;
-  uint32_t table_size_;
 };
 
 std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig& c) {

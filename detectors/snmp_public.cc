@@ -11,21 +11,16 @@
 // community) is recorded as exposure evidence.
 #include <cstring>
 
-#include "dataplane/bounded_table.h"
-#include "detectors/detector.h"
-#include "detectors/evidence.h"
+#include "detectors/incident_detector.h"
 #include "detectors/protocols/snmp.h"
 
 namespace harrier {
 namespace {
 
 constexpr ParamSpec kParams[] = {
-    {"max_updates", ParamType::kCount, 0, 64, 2,
-     "update alerts per incident (when the number of agents doubles, or a first Set)"},
-    {"hold_down", ParamType::kSeconds, 1, 2592000, 86400,
-     "seconds of silence after which the same requester starts a new incident"},
-    {"table_size", ParamType::kCount, 1024, 1 << 24, 16384,
-     "requesters remembered, all shards together"},
+    max_updates_param(2, "update alerts per incident (when the agents double, or a first Set)"),
+    hold_down_param(86400, 2592000, "seconds of silence after which a requester starts anew"),
+    table_size_param(16384, "requesters remembered, all shards together"),
 };
 
 constexpr const char* kDefaults[] = {"public", "private"};
@@ -41,7 +36,7 @@ enum Code : uint8_t { kRequest = 1, kAnswer = 2 };
 
 constexpr int kListed = 16;  // agents listed with their answers
 
-struct Entry : IncidentEntry {
+struct Entry : KitEntry {
   uint32_t requests, answers;
   uint16_t pdu_mask;    // bit (pdu - 0xA0) per request PDU type seen
   uint8_t versions;     // bit per SNMP version (0: v1, 1: v2c)
@@ -51,27 +46,12 @@ struct Entry : IncidentEntry {
   PortCounter answered;  // distinct agents that answered (by address hash)
   uint8_t ttl;
   uint16_t ip_id;
-  uint64_t last_order;
-};
-using Table = BoundedTable<PairKey, Entry>;
-
-struct State final : DetectorState {
-  std::unique_ptr<Table> table;
-  SettleList settle{4096};
 };
 
-class SnmpPublic final : public Detector {
+class SnmpPublic final : public IncidentDetector<SnmpPublic, Entry> {
  public:
   SnmpPublic(const DetectorDescriptor& d, const DetectorConfig& c)
-      : Detector(d, c), table_size_(uint32_t(c.get("table_size"))) {
-    policy_ = IncidentPolicy::from_config(c);
-  }
-
-  std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
-                                            std::string* error) const override {
-    return state_with_table<State, Entry>(desc_.id, "snmp", table_size_, shard, n_shards, socket,
-                                          error);
-  }
+      : IncidentDetector(d, c, "snmp") {}
 
   PacketInterest packet_interest() const override {
     PacketInterest in;  // requests to home agents and traps, their responses
@@ -112,7 +92,7 @@ class SnmpPublic final : public Detector {
   }
 
   void on_events(ShardCtx& ctx, EventSelection events, DetectorState* st) const noexcept override {
-    State& s = *static_cast<State*>(st);
+    State& s = state(st);
     Table& tab = *s.table;
     for (const HostEvent& ev : events) {
       const uint8_t community = uint8_t(ev.aux[1] >> 8);
@@ -125,21 +105,13 @@ class SnmpPublic final : public Detector {
         }
         continue;
       }
-      bool created;
-      // An incident evicted by a full table first reports what it still owes.
-      Entry* e = tab.find_or_insert(k, ev.ts, &created, [&](Entry& old) {
-        if (policy_.settled(old.inc, old.agents.total, UINT64_MAX))
-          emit(ctx, old, old.inc.last_ts, old.last_order);
-      });
+      bool fresh;
+      Entry* e = incident(ctx, s, k, ev.ts, ev.order, &fresh);
       if (!e) continue;
-      if (!created && policy_.starts_new(e->inc, ev.ts)) restart_entry(*e), created = true;
-      if (e->requests == 0) {
-        e->inc.first_ts = ev.ts;
+      if (fresh) {
         e->first_sport = ev.sport, e->dport = ev.dport;
         e->ttl = ev.ttl, e->ip_id = ev.ip_id;
       }
-      e->inc.last_ts = ev.ts;
-      e->last_order = ev.order;
       ++e->requests;
       e->agents.add(ev.dst, ev.ts);
       e->versions |= uint8_t(1u << (ev.aux[1] & 1));
@@ -147,37 +119,18 @@ class SnmpPublic final : public Detector {
       const uint16_t bit = uint16_t(1u << ((ev.aux[0] - 0xA0) & 0x0F));
       const bool new_set = (ev.aux[0] == uint8_t(snmp::Pdu::kSet)) && !(e->pdu_mask & bit);
       e->pdu_mask |= bit;
-      // Grows with the agents asked, not with one agent's requests.
-      int what = policy_.decide(e->inc, e->agents.total, true, ev.ts);
       // A first Set within an incident is news worth an update of its own.
-      if (!what && new_set && policy_.budget_left(e->inc)) {
-        IncidentPolicy::record(e->inc, e->agents.total, ev.ts);
-        what = 2;
-      }
-      if (what) emit(ctx, *e, ev.ts, ev.order);
-      s.settle.note_growth(tab.index_of(e), e->inc, policy_, e->agents.total);
+      grew(ctx, s, *e, true, ev.ts, ev.order, /*news=*/new_set);
     }
   }
 
-  void on_tick(ShardCtx& ctx, uint64_t now, DetectorState* st) const noexcept override {
-    State& s = *static_cast<State*>(st);
-    // A sweep that went quiet: report the whole of it.
-    s.settle.close_settled(
-        now, *s.table, policy_, [](const Entry& e) { return e.agents.total; },
-        [&](const Entry& e) { emit(ctx, e, e.inc.last_ts, e.last_order); });
-    if (now != UINT64_MAX) s.table->expire(now, policy_.hold_down_ns, 64);
-  }
+  // Grows with the agents asked, not with one agent's requests.
+  uint32_t amount(const Entry& e) const noexcept { return e.agents.total; }
 
- private:
-  // After the policy counted the alert (decide, record or settled).
-  void emit(ShardCtx& ctx, const Entry& e, uint64_t ts, uint64_t order) const noexcept {
-    Alert* a = ctx.alerts->next();
-    if (!a) return;
-    alert_header(*a, cfg_.index, ts, order, 17, e.key.first(), e.agents.addr[0], e.first_sport,
-                 e.dport);
-    a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
-    a->update = policy_.update_number(e.inc);
-    set_incident_key(*a, e.key, e.inc.first_ts);
+  void fill(ShardCtx& ctx, Alert* a, const Entry& e) const noexcept {
+    a->proto = 17;
+    a->dst = e.agents.addr[0];
+    a->sport = e.first_sport, a->dport = e.dport;
     const bool set = e.pdu_mask & (1u << (uint8_t(snmp::Pdu::kSet) - 0xA0));
     a->score =
         ctx.score(e.agents.addr[0], 17, e.dport, std::min(5, cfg_.lethality + (set ? 1 : 0)));
@@ -191,9 +144,6 @@ class SnmpPublic final : public Detector {
     a->series[0] = e.answered.estimate();  // agents that answered
     a->ttl = e.ttl, a->ip_id = e.ip_id;
   }
-
-  IncidentPolicy policy_;
-  uint32_t table_size_;
 };
 
 std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig& c) {

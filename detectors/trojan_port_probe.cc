@@ -14,9 +14,7 @@
 // 12345 is one alert listing its targets.
 #include <cstring>
 
-#include "dataplane/bounded_table.h"
-#include "detectors/detector.h"
-#include "detectors/evidence.h"
+#include "detectors/incident_detector.h"
 
 namespace harrier {
 namespace {
@@ -25,12 +23,9 @@ constexpr ParamSpec kParams[] = {
     {"ports", ParamType::kPortList, 1, 255, 0,
      "backdoor ports as \"PORT/PROTO NAME\" (PROTO: the one the backdoor really uses); "
      "replaces the built-in list of 19"},
-    {"max_updates", ParamType::kCount, 0, 64, 4,
-     "update alerts per incident (when the number of targets doubles)"},
-    {"hold_down", ParamType::kSeconds, 1, 604800, 86400,
-     "seconds of silence after which the same source and port start a new incident"},
-    {"table_size", ParamType::kCount, 1024, 1 << 24, 16384,
-     "(source, port) incidents remembered, all shards together"},
+    max_updates_param(4, "update alerts per incident (when the number of targets doubles)"),
+    hold_down_param(86400, 604800, "seconds of silence after which a source and port start anew"),
+    table_size_param(16384, "(source, port) incidents remembered, all shards together"),
 };
 
 struct Trojan {
@@ -66,7 +61,7 @@ constexpr Trojan kTrojans[] = {
     {65000, 6, "Devil"},
 };
 
-struct Entry : IncidentEntry {
+struct Entry : KitEntry {
   uint32_t packets;
   uint16_t first_sport;
   uint16_t tcp_flags;
@@ -75,20 +70,12 @@ struct Entry : IncidentEntry {
   uint32_t payload_len;
   TargetList<16> targets;
   uint8_t trojan;  // index into the detector's list
-  uint64_t last_order;
-};
-using Table = BoundedTable<PairKey, Entry>;
-
-struct State final : DetectorState {
-  std::unique_ptr<Table> table;
-  SettleList settle{4096};
 };
 
-class TrojanPortProbe final : public Detector {
+class TrojanPortProbe final : public IncidentDetector<TrojanPortProbe, Entry> {
  public:
   TrojanPortProbe(const DetectorDescriptor& d, const DetectorConfig& c)
-      : Detector(d, c), table_size_(uint32_t(c.get("table_size"))), by_port_(65536, 0) {
-    policy_ = IncidentPolicy::from_config(c);
+      : IncidentDetector(d, c, "troj"), by_port_(65536, 0) {
     if (const auto* list = c.port_list("ports")) {
       for (const PortLabel& p : *list)
         trojans_.push_back({p.port, p.proto, p.label});
@@ -99,12 +86,6 @@ class TrojanPortProbe final : public Detector {
     // Index + 1 per port; the first listing of a port wins.
     for (size_t i = trojans_.size(); i-- > 0;)
       by_port_[trojans_[i].port] = uint8_t(i + 1);
-  }
-
-  std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
-                                            std::string* error) const override {
-    return state_with_table<State, Entry>(desc_.id, "troj", table_size_, shard, n_shards, socket,
-                                          error);
   }
 
   PacketInterest packet_interest() const override {
@@ -144,53 +125,30 @@ class TrojanPortProbe final : public Detector {
   }
 
   void on_events(ShardCtx& ctx, EventSelection events, DetectorState* st) const noexcept override {
-    State& s = *static_cast<State*>(st);
-    Table& tab = *s.table;
+    State& s = state(st);
     for (const HostEvent& ev : events) {
-      bool created;
-      // An incident evicted by a full table first reports what it still owes.
-      Entry* e = tab.find_or_insert(PairKey::make(ev.src, nullptr, ev.proto, ev.dport), ev.ts,
-                                    &created, [&](Entry& old) {
-                                      if (policy_.settled(old.inc, old.targets.total, UINT64_MAX))
-                                        emit(ctx, old, old.inc.last_ts, old.last_order);
-                                    });
+      bool fresh;
+      Entry* e = incident(ctx, s, PairKey::make(ev.src, nullptr, ev.proto, ev.dport), ev.ts,
+                          ev.order, &fresh);
       if (!e) continue;
-      if (!created && policy_.starts_new(e->inc, ev.ts)) restart_entry(*e), created = true;
-      if (e->packets == 0) {
-        e->inc.first_ts = ev.ts;
+      if (fresh) {
         e->first_sport = ev.sport;
         e->tcp_flags = ev.tcp_flags, e->ttl = ev.ttl, e->ip_id = ev.ip_id;
         e->payload_len = ev.aux[0];
         e->trojan = ev.code;
       }
-      e->inc.last_ts = ev.ts;
-      e->last_order = ev.order;
       ++e->packets;
       e->targets.add(ev.dst, ev.ts);
-      if (policy_.decide(e->inc, e->targets.total, true, ev.ts)) emit(ctx, *e, ev.ts, ev.order);
-      s.settle.note_growth(tab.index_of(e), e->inc, policy_, e->targets.total);
+      grew(ctx, s, *e, true, ev.ts, ev.order);
     }
   }
 
-  void on_tick(ShardCtx& ctx, uint64_t now, DetectorState* st) const noexcept override {
-    State& s = *static_cast<State*>(st);
-    // A sweep that went quiet: report the whole of it.
-    s.settle.close_settled(
-        now, *s.table, policy_, [](const Entry& e) { return e.targets.total; },
-        [&](const Entry& e) { emit(ctx, e, e.inc.last_ts, e.last_order); });
-    if (now != UINT64_MAX) s.table->expire(now, policy_.hold_down_ns, 64);
-  }
+  uint32_t amount(const Entry& e) const noexcept { return e.targets.total; }
 
- private:
-  // After the policy counted the alert (decide or settled).
-  void emit(ShardCtx& ctx, const Entry& e, uint64_t ts, uint64_t order) const noexcept {
-    Alert* a = ctx.alerts->next();
-    if (!a) return;
-    alert_header(*a, cfg_.index, ts, order, e.key.proto, e.key.first(), e.targets.addr[0],
-                 e.first_sport, e.key.port);
-    a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
-    a->update = policy_.update_number(e.inc);
-    set_incident_key(*a, e.key, e.inc.first_ts);
+  void fill(ShardCtx& ctx, Alert* a, const Entry& e) const noexcept {
+    a->proto = e.key.proto;
+    a->dst = e.targets.addr[0];
+    a->sport = e.first_sport, a->dport = e.key.port;
     a->score = ctx.score(a->dst, e.key.proto, e.key.port, cfg_.lethality);
     const Listed& tr = trojans_[e.trojan];
     a->extra = tr.proto;
@@ -204,14 +162,13 @@ class TrojanPortProbe final : public Detector {
     a->bare_probe = e.payload_len == 0 && e.targets.total == 1;
   }
 
+ private:
   struct Listed {
     uint16_t port;
     uint8_t proto;
     std::string name;
   };
 
-  IncidentPolicy policy_;
-  uint32_t table_size_;
   std::vector<Listed> trojans_;
   std::vector<uint8_t> by_port_;
 };

@@ -1,0 +1,143 @@
+// The detector kit: what every "one table of incidents" host detector
+// shares, written once. A detector built on it holds only what is its own:
+// its key, what it counts per incident (its Entry), when the threshold is
+// met, and what its alert says.
+//
+//   class SnmpPublic final : public IncidentDetector<SnmpPublic, Entry> {
+//    public:  // called by the kit
+//     uint32_t amount(const Entry& e) const;               // the evidence updates grow with
+//     void fill(ShardCtx&, Alert* a, const Entry& e) const;  // the alert's own fields
+//     void on_events(...) { for each event: Entry* e = incident(ctx, s, key, ev);
+//                           count it into *e; grew(ctx, s, *e, threshold_met, ev); }
+//   };
+//
+// The kit owns the table (sized by `table_size`, split among the shards),
+// the incident policy (`max_updates`, `hold_down`), the restart of an
+// incident after its hold-down, the eviction of the least recent incident
+// (which first reports what it owes), the closing update of an incident
+// that went quiet (SettleList), expiry, and the fields every alert has
+// (header, update number, incident key, first and last time).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "dataplane/bounded_table.h"
+#include "detectors/detector.h"
+#include "detectors/evidence.h"
+
+namespace harrier {
+
+// The parameter rows every incident detector has, with its own defaults
+// and words for what it remembers and what makes an update.
+constexpr ParamSpec max_updates_param(double def, std::string_view help) {
+  return {"max_updates", ParamType::kCount, 0, 64, def, help};
+}
+constexpr ParamSpec hold_down_param(double def, double max, std::string_view help) {
+  return {"hold_down", ParamType::kSeconds, 1, max, def, help};
+}
+constexpr ParamSpec table_size_param(double def, std::string_view help) {
+  return {"table_size", ParamType::kCount, 1024, 1 << 24, def, help};
+}
+
+// An incident entry with what the kit needs besides IncidentEntry's: the
+// packet number of its latest event (an update sent from a tick carries it).
+struct KitEntry : IncidentEntry {
+  uint64_t last_order;
+};
+
+template <typename Self, typename Entry>
+class IncidentDetector : public Detector {
+ public:
+  using Table = BoundedTable<PairKey, Entry>;
+  struct State final : DetectorState {
+    std::unique_ptr<Table> table;
+    SettleList settle{4096};
+  };
+
+  // `tag`: the table's name in DPDK's hash registry (<= 8 chars).
+  IncidentDetector(const DetectorDescriptor& d, const DetectorConfig& c, const char* tag)
+      : Detector(d, c),
+        policy_(IncidentPolicy::from_config(c)),
+        table_size_(uint32_t(c.get("table_size"))),
+        tag_(tag) {}
+
+  std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
+                                            std::string* error) const override {
+    return state_with_table<State, Entry>(desc_.id, tag_, table_size_, shard, n_shards, socket,
+                                          error);
+  }
+
+  // Incidents that went quiet report what grew since their last alert;
+  // idle ones are forgotten after the hold-down (Self::idle_ns may say more).
+  void on_tick(ShardCtx& ctx, uint64_t now, DetectorState* st) const noexcept override {
+    State& s = state(st);
+    s.settle.close_settled(
+        now, *s.table, policy_, [this](const Entry& e) { return self().amount(e); },
+        [&](const Entry& e) { emit(ctx, e, e.inc.last_ts, e.last_order); });
+    if (now != UINT64_MAX) s.table->expire(now, self().idle_ns(), 64);
+  }
+
+ protected:
+  static State& state(DetectorState* st) noexcept { return *static_cast<State*>(st); }
+  const Self& self() const noexcept { return static_cast<const Self&>(*this); }
+  uint64_t idle_ns() const noexcept { return policy_.hold_down_ns; }
+
+  // The incident of `key` for an event at (ts, order): found, or made (a
+  // full table first lets its least recent incident report what it owes),
+  // or started anew when its hold-down passed. `*fresh` says it has no
+  // evidence yet (the caller records the first event's fields). nullptr
+  // when the table has no room.
+  Entry* incident(ShardCtx& ctx, State& s, const PairKey& key, uint64_t ts, uint64_t order,
+                  bool* fresh) const noexcept {
+    bool created;
+    Entry* e = s.table->find_or_insert(key, ts, &created, [&](Entry& old) {
+      if (policy_.settled(old.inc, self().amount(old), UINT64_MAX))
+        emit(ctx, old, old.inc.last_ts, old.last_order);
+    });
+    if (!e) return nullptr;
+    if (!created && policy_.starts_new(e->inc, ts)) restart_entry(*e), created = true;
+    *fresh = created || e->inc.first_ts == 0;
+    if (*fresh) e->inc.first_ts = ts;
+    e->inc.last_ts = std::max(e->inc.last_ts, ts);
+    e->last_order = order;
+    return e;
+  }
+
+  // After counting an event into `e`: the first alert once `threshold_met`,
+  // then updates as the evidence grows, and a closing one once quiet.
+  // `news`: the event is worth an update of its own (a first Set), budget
+  // permitting, however little the evidence grew.
+  void grew(ShardCtx& ctx, State& s, Entry& e, bool threshold_met, uint64_t ts, uint64_t order,
+            bool news = false) const noexcept {
+    const uint32_t amount = self().amount(e);
+    bool send = policy_.decide(e.inc, amount, threshold_met, ts) != 0;
+    if (!send && news && e.inc.alerts_sent && policy_.budget_left(e.inc)) {
+      IncidentPolicy::record(e.inc, amount, ts);
+      send = true;
+    }
+    if (send) emit(ctx, e, ts, order);
+    s.settle.note_growth(s.table->index_of(&e), e.inc, policy_, amount);
+  }
+
+  // An alert of `e` at (ts, order), after the policy counted it.
+  void emit(ShardCtx& ctx, const Entry& e, uint64_t ts, uint64_t order) const noexcept {
+    Alert* a = ctx.alerts->next();
+    if (!a) return;
+    a->ts = ts;
+    a->order = order;
+    a->detector = cfg_.index;
+    a->src = e.key.first();
+    a->first_ts = e.inc.first_ts;
+    a->last_ts = e.inc.last_ts;
+    a->update = policy_.update_number(e.inc);
+    set_incident_key(*a, e.key, e.inc.first_ts);
+    self().fill(ctx, a, e);  // proto, dst, ports, score and the detector's own evidence
+  }
+
+  IncidentPolicy policy_;
+  uint32_t table_size_;
+  const char* tag_;
+};
+
+}  // namespace harrier
