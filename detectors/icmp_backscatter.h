@@ -12,24 +12,19 @@
 
 #include <cstring>
 
-#include "dataplane/bounded_table.h"
-#include "detectors/detector.h"
-#include "detectors/evidence.h"
+#include "detectors/incident_detector.h"
 
 namespace harrier::icmp_backscatter {
 
 enum class Which : uint8_t { kUnreachable, kTimeExceeded };
 
 inline constexpr ParamSpec kParams[] = {
-    {"max_updates", ParamType::kCount, 0, 64, 4,
-     "update alerts per incident (when the number of errors doubles)"},
-    {"hold_down", ParamType::kSeconds, 1, 604800, 3600,
-     "seconds of silence after which the same victim starts a new incident"},
-    {"table_size", ParamType::kCount, 1024, 1 << 24, 16384,
-     "victims remembered, all shards together"},
+    max_updates_param(4, "update alerts per incident (when the number of errors doubles)"),
+    hold_down_param(3600, 604800, "seconds of silence after which a victim starts anew"),
+    table_size_param(16384, "victims remembered, all shards together"),
 };
 
-struct Entry : IncidentEntry {
+struct Entry : KitEntry {
   uint32_t errors;
   uint32_t routers;  // distinct ICMP senders, as far as the short list tells
   IpAddr router_list[4];
@@ -38,25 +33,11 @@ struct Entry : IncidentEntry {
   uint16_t outer_ttl;
   TargetList<16> quoted_dsts;
 };
-using Table = BoundedTable<PairKey, Entry>;
 
-using State = TableState<Entry>;
-
-class Detector final : public harrier::Detector {
+class Detector final : public IncidentDetector<Detector, Entry> {
  public:
   Detector(const DetectorDescriptor& d, const DetectorConfig& c, Which which)
-      : harrier::Detector(d, c), which_(which), table_size_(uint32_t(c.get("table_size"))) {
-    policy_ = IncidentPolicy::from_config(c);
-  }
-
-  std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
-                                            std::string* error) const override {
-    auto s = std::make_unique<State>();
-    s->table =
-        make_table<PairKey, Entry>(desc_.id, which_ == Which::kUnreachable ? "icmpu" : "icmpt",
-                                   table_size_, shard, n_shards, socket, s.get(), error);
-    return s->table ? std::move(s) : nullptr;
-  }
+      : IncidentDetector(d, c, which == Which::kUnreachable ? "icmpu" : "icmpt"), which_(which) {}
 
   PacketInterest packet_interest() const override {
     PacketInterest in;  // errors toward home hosts that quote them as the sender
@@ -90,20 +71,17 @@ class Detector final : public harrier::Detector {
 
   void on_events(ShardCtx& ctx, EventSelection events,
                  harrier::DetectorState* st) const noexcept override {
-    Table& tab = *static_cast<State*>(st)->table;
+    State& s = state(st);
     for (const HostEvent& ev : events) {
-      bool created;
-      Entry* e = tab.find_or_insert(PairKey::make(ev.dst, nullptr, 0, 0), ev.ts, &created);
+      bool fresh;
+      Entry* e = incident(ctx, s, PairKey::make(ev.dst, nullptr, 0, 0), ev.ts, ev.order, &fresh);
       if (!e) continue;
-      if (!created && policy_.starts_new(e->inc, ev.ts)) restart_entry(*e), created = true;
-      if (e->errors == 0) {
-        e->inc.first_ts = ev.ts;
+      if (fresh) {
         e->icmp_type = uint8_t(ev.aux[0]), e->icmp_code = ev.code;
         e->inner_proto = ev.proto, e->inner_ttl = ev.ttl;
         e->inner_sport = ev.sport, e->inner_dport = ev.dport;
         e->outer_ttl = uint16_t(ev.aux[1]);
       }
-      e->inc.last_ts = ev.ts;
       ++e->errors;
       bool known = false;
       for (uint32_t i = 0; i < std::min<uint32_t>(e->routers, 4); ++i)
@@ -113,12 +91,26 @@ class Detector final : public harrier::Detector {
         ++e->routers;
       }
       e->quoted_dsts.add(ev.peer, ev.ts);
-      if (policy_.decide(e->inc, e->errors, true, ev.ts)) emit(ctx, *e, ev);
+      grew(ctx, s, *e, true, ev.ts, ev.order);
     }
   }
 
-  void on_tick(ShardCtx&, uint64_t now, harrier::DetectorState* st) const noexcept override {
-    if (now != UINT64_MAX) static_cast<State*>(st)->table->expire(now, policy_.hold_down_ns, 64);
+  uint32_t amount(const Entry& e) const noexcept { return e.errors; }
+
+  // src: the router that sent the first error; dst: the victim. The quoted
+  // tuple (victim:sport -> quoted destination:dport) is the evidence.
+  void fill(ShardCtx& ctx, Alert* a, const Entry& e) const noexcept {
+    a->proto = e.inner_proto;
+    a->src = e.router_list[0];
+    a->dst = e.key.first();
+    a->sport = e.inner_sport, a->dport = e.inner_dport;
+    a->score = ctx.score(a->dst, e.inner_proto, e.inner_sport, cfg_.lethality);
+    a->count[0] = e.errors;
+    a->count[1] = e.routers;
+    a->count[2] = uint32_t(e.icmp_type) << 8 | e.icmp_code;
+    a->count[3] = e.outer_ttl;
+    a->ttl = e.inner_ttl;
+    e.quoted_dsts.fill(*a);
   }
 
  private:
@@ -128,28 +120,7 @@ class Detector final : public harrier::Detector {
     return (v4 && v.icmp_type == 11) || (v6 && v.icmp_type == 3);
   }
 
-  void emit(ShardCtx& ctx, const Entry& e, const HostEvent& ev) const noexcept {
-    Alert* a = ctx.alerts->next();
-    if (!a) return;
-    // src: the router that sent the first error; dst: the victim. The quoted
-    // tuple (victim:sport -> quoted destination:dport) is the evidence.
-    alert_header(*a, cfg_.index, ev.ts, ev.order, e.inner_proto, e.router_list[0], ev.dst,
-                 e.inner_sport, e.inner_dport);
-    a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
-    a->update = policy_.update_number(e.inc);
-    set_incident_key(*a, e.key, e.inc.first_ts);
-    a->score = ctx.score(ev.dst, e.inner_proto, e.inner_sport, cfg_.lethality);
-    a->count[0] = e.errors;
-    a->count[1] = e.routers;
-    a->count[2] = uint32_t(e.icmp_type) << 8 | e.icmp_code;
-    a->count[3] = e.outer_ttl;
-    a->ttl = e.inner_ttl;
-    e.quoted_dsts.fill(*a);
-  }
-
   Which which_;
-  IncidentPolicy policy_;
-  uint32_t table_size_;
 };
 
 // Shared renderer; `what` names the error ("unreachable", "time exceeded").

@@ -13,9 +13,7 @@
 // the querier it answers); the host shard keeps one incident per querier.
 #include <algorithm>
 
-#include "dataplane/bounded_table.h"
-#include "detectors/detector.h"
-#include "detectors/evidence.h"
+#include "detectors/incident_detector.h"
 #include "detectors/protocols/nbns.h"
 
 namespace harrier {
@@ -24,17 +22,14 @@ namespace {
 constexpr ParamSpec kParams[] = {
     {"min_hosts", ParamType::kCount, 2, 64, 5, "distinct home hosts queried within window"},
     {"window", ParamType::kSeconds, 1, 604800, 3600, "seconds for min_hosts"},
-    {"max_updates", ParamType::kCount, 0, 64, 4,
-     "update alerts per incident (when the host count doubles)"},
-    {"hold_down", ParamType::kSeconds, 1, 604800, 3600,
-     "seconds of silence after which the same source starts a new incident"},
-    {"table_size", ParamType::kCount, 1024, 1 << 24, 16384,
-     "querying sources remembered, all shards together"},
+    max_updates_param(4, "update alerts per incident (when the host count doubles)"),
+    hold_down_param(3600, 604800, "seconds of silence after which a source starts anew"),
+    table_size_param(16384, "querying sources remembered, all shards together"),
 };
 
 enum Code : uint8_t { kQuery = 1, kAnswer = 2 };
 
-struct Entry : IncidentEntry {
+struct Entry : KitEntry {
   TargetList<64> targets;
   uint64_t answered;  // bit per listed target that answered
   uint32_t queries;
@@ -44,25 +39,13 @@ struct Entry : IncidentEntry {
   uint8_t suffix;
   char name[16];
 };
-using Table = BoundedTable<PairKey, Entry>;
 
-using State = TableState<Entry>;
-
-class NetbiosSweep final : public Detector {
+class NetbiosSweep final : public IncidentDetector<NetbiosSweep, Entry> {
  public:
   NetbiosSweep(const DetectorDescriptor& d, const DetectorConfig& c)
-      : Detector(d, c),
+      : IncidentDetector(d, c, "nbsweep"),
         min_hosts_(uint32_t(c.get("min_hosts"))),
-        window_ns_(uint64_t(c.get("window") * 1e9)),
-        table_size_(uint32_t(c.get("table_size"))) {
-    policy_ = IncidentPolicy::from_config(c);
-  }
-
-  std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
-                                            std::string* error) const override {
-    return state_with_table<State, Entry>(desc_.id, "nbsweep", table_size_, shard, n_shards, socket,
-                                          error);
-  }
+        window_ns_(uint64_t(c.get("window") * 1e9)) {}
 
   PacketInterest packet_interest() const override { return nbns::packet_interest(); }
 
@@ -99,22 +82,20 @@ class NetbiosSweep final : public Detector {
   }
 
   void on_events(ShardCtx& ctx, EventSelection events, DetectorState* st) const noexcept override {
-    Table& t = *static_cast<State*>(st)->table;
+    State& s = state(st);
     for (const HostEvent& ev : events) {
       const PairKey k = PairKey::make(ev.src, nullptr, 17, 137);
       if (ev.code == kAnswer) {
-        if (Entry* e = t.find(k)) {
+        if (Entry* e = s.table->find(k)) {
           const int i = e->targets.find(ev.dst);
           if (i >= 0) e->answered |= uint64_t(1) << i;
         }
         continue;
       }
-      bool created;
-      Entry* e = t.find_or_insert(k, ev.ts, &created);
+      bool fresh;
+      Entry* e = incident(ctx, s, k, ev.ts, ev.order, &fresh);
       if (!e) continue;
-      if (!created && policy_.starts_new(e->inc, ev.ts)) restart_entry(*e), created = true;
-      if (e->queries == 0) {
-        e->inc.first_ts = ev.ts;
+      if (fresh) {
         e->first_sport = ev.sport;
         e->ttl = ev.ttl;
         e->qtype = uint16_t(ev.aux[0]);
@@ -122,29 +103,20 @@ class NetbiosSweep final : public Detector {
         for (int i = 0; i < 4; ++i)
           e->name[i] = char(ev.aux[1] >> (8 * i));
       }
-      e->inc.last_ts = ev.ts;
       ++e->queries;
       if (!e->targets.add(ev.dst, ev.ts)) continue;  // a retry: evidence, not a new host
       const uint64_t since = ev.ts > window_ns_ ? ev.ts - window_ns_ : 0;
-      const bool met = e->targets.count_since(since) >= min_hosts_;
-      if (policy_.decide(e->inc, e->targets.total, met, ev.ts)) emit(ctx, *e, ev);
+      grew(ctx, s, *e, e->targets.count_since(since) >= min_hosts_, ev.ts, ev.order);
     }
   }
 
-  void on_tick(ShardCtx&, uint64_t now, DetectorState* st) const noexcept override {
-    if (now != UINT64_MAX)
-      static_cast<State*>(st)->table->expire(now, std::max(window_ns_, policy_.hold_down_ns), 64);
-  }
+  uint32_t amount(const Entry& e) const noexcept { return e.targets.total; }
+  uint64_t idle_ns() const noexcept { return std::max(window_ns_, policy_.hold_down_ns); }
 
- private:
-  void emit(ShardCtx& ctx, const Entry& e, const HostEvent& ev) const noexcept {
-    Alert* a = ctx.alerts->next();
-    if (!a) return;
-    alert_header(*a, cfg_.index, ev.ts, ev.order, 17, ev.src, e.targets.addr[0], e.first_sport,
-                 137);
-    a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
-    a->update = policy_.update_number(e.inc);
-    set_incident_key(*a, e.key, e.inc.first_ts);
+  void fill(ShardCtx& ctx, Alert* a, const Entry& e) const noexcept {
+    a->proto = 17;
+    a->dst = e.targets.addr[0];
+    a->sport = e.first_sport, a->dport = 137;
     a->score = ctx.score(a->dst, 17, 137, cfg_.lethality);
     e.targets.fill(*a);
     uint32_t lo = UINT32_MAX, hi = 0;
@@ -164,10 +136,9 @@ class NetbiosSweep final : public Detector {
              uint32_t(uint8_t(e.name[2])) << 16 | uint32_t(uint8_t(e.name[3])) << 24;
   }
 
+ private:
   uint32_t min_hosts_;
   uint64_t window_ns_;
-  IncidentPolicy policy_;
-  uint32_t table_size_;
 };
 
 std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig& c) {
