@@ -68,12 +68,14 @@ class IncidentDetector : public Detector {
                                           error);
   }
 
-  // Incidents that went quiet report what grew since their last alert;
-  // idle ones are forgotten after the hold-down (Self::idle_ns may say more).
+  // Incidents that went quiet report what grew since their last alert
+  // (judged at Self::quiet_clock); idle ones are forgotten after the
+  // hold-down (Self::idle_ns may say more).
   void on_tick(ShardCtx& ctx, uint64_t now, DetectorState* st) const noexcept override {
     State& s = state(st);
     s.settle.close_settled(
-        now, *s.table, policy_, [this](const Entry& e) { return self().amount(e); },
+        self().quiet_clock(ctx, now), *s.table, policy_,
+        [this](const Entry& e) { return self().amount(e); },
         [&](const Entry& e) { emit(ctx, e, e.inc.last_ts, e.last_order); });
     if (now != UINT64_MAX) s.table->expire(now, self().idle_ns(), 64);
   }
@@ -82,6 +84,10 @@ class IncidentDetector : public Detector {
   static State& state(DetectorState* st) noexcept { return *static_cast<State*>(st); }
   const Self& self() const noexcept { return static_cast<const Self&>(*this); }
   uint64_t idle_ns() const noexcept { return policy_.hold_down_ns; }
+  // Packet time up to which an incident's quiet can be judged. A detector
+  // of connection outcomes says ctx.outcomes_complete_until(now): later
+  // attempts may still be waiting for their answer.
+  uint64_t quiet_clock(const ShardCtx&, uint64_t now) const noexcept { return now; }
 
   // The incident of `key` for an event at (ts, order): found, or made (a
   // full table first lets its least recent incident report what it owes),

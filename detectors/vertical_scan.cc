@@ -17,9 +17,7 @@
 // windows are decided from the ring, and whole-incident totals beside it.
 #include <algorithm>
 
-#include "dataplane/bounded_table.h"
-#include "detectors/detector.h"
-#include "detectors/evidence.h"
+#include "detectors/incident_detector.h"
 
 namespace harrier {
 namespace {
@@ -31,12 +29,9 @@ constexpr ParamSpec kParams[] = {
     {"fast_window", ParamType::kSeconds, 0.001, 3600, 5, "seconds for the fast threshold"},
     {"slow_ports", ParamType::kCount, 2, kRing, 100, "distinct ports within slow_window"},
     {"slow_window", ParamType::kSeconds, 0.001, 86400, 60, "seconds for the slow threshold"},
-    {"max_updates", ParamType::kCount, 0, 64, 4,
-     "update alerts per incident (when the port count doubles)"},
-    {"hold_down", ParamType::kSeconds, 1, 604800, 3600,
-     "seconds of silence after which the same source and target start a new incident"},
-    {"table_size", ParamType::kCount, 1024, 1 << 24, 16384,
-     "(source, target) pairs remembered, all shards together"},
+    max_updates_param(4, "update alerts per incident (when the port count doubles)"),
+    hold_down_param(3600, 604800, "seconds of silence after which a source and target start anew"),
+    table_size_param(16384, "(source, target) pairs remembered, all shards together"),
 };
 
 // How each probe was sent: the scan's type is the one most probes share.
@@ -65,7 +60,7 @@ ProbeType probe_type(uint8_t proto, uint16_t f) {
 
 enum PortState : uint8_t { kUnanswered = 0, kRefused, kAnswered };
 
-struct Entry : IncidentEntry {
+struct Entry : KitEntry {
   // The last kRing distinct ports probed, oldest overwritten first.
   uint16_t port[kRing];
   uint32_t at_ms[kRing];  // probe time, ms after inc.first_ts
@@ -80,39 +75,24 @@ struct Entry : IncidentEntry {
   uint16_t types[kTypes];
   uint8_t ttl;
   uint16_t ip_id;
-  uint64_t last_order;  // of the newest probe, for an update sent from a tick
-};
-using Table = BoundedTable<PairKey, Entry>;
-
-struct State final : DetectorState {
-  std::unique_ptr<Table> table;
-  SettleList settle{4096};
+  uint8_t why;  // the threshold that raised the incident: 1 fast, 2 slow
 };
 
-class VerticalScan final : public Detector {
+class VerticalScan final : public IncidentDetector<VerticalScan, Entry> {
  public:
   VerticalScan(const DetectorDescriptor& d, const DetectorConfig& c)
-      : Detector(d, c),
+      : IncidentDetector(d, c, "vscan"),
         fast_ports_(uint32_t(c.get("fast_ports"))),
         fast_window_ms_(uint32_t(c.get("fast_window") * 1e3)),
         slow_ports_(uint32_t(c.get("slow_ports"))),
-        slow_window_ms_(uint32_t(c.get("slow_window") * 1e3)),
-        table_size_(uint32_t(c.get("table_size"))) {
-    policy_ = IncidentPolicy::from_config(c);
-  }
-
-  std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
-                                            std::string* error) const override {
-    return state_with_table<State, Entry>(desc_.id, "vscan", table_size_, shard, n_shards, socket,
-                                          error);
-  }
+        slow_window_ms_(uint32_t(c.get("slow_window") * 1e3)) {}
 
   // Lives on connection outcomes, not packets.
   PacketInterest packet_interest() const override { return PacketInterest::none(); }
   EventInterest event_interest() const override { return {EventInterest::kAllOutcomes, false}; }
 
   void on_events(ShardCtx& ctx, EventSelection events, DetectorState* st) const noexcept override {
-    State& s = *static_cast<State*>(st);
+    State& s = state(st);
     for (const HostEvent& ev : events) {
       if (ev.proto != 6 && ev.proto != 17) continue;
       if (!(ev.flags & host_event_flag::kUnexpected)) continue;
@@ -124,17 +104,13 @@ class VerticalScan final : public Detector {
     }
   }
 
-  void on_tick(ShardCtx& ctx, uint64_t tick, DetectorState* st) const noexcept override {
-    State& s = *static_cast<State*>(st);
-    // A burst that went quiet (judged where its outcomes are complete):
-    // report the whole of it.
-    const uint64_t now = ctx.outcomes_complete_until(tick);
-    s.settle.close_settled(
-        now, *s.table, policy_, [](const Entry& e) { return e.counted; },
-        [&](const Entry& e) { emit(ctx, e, tick_event(e), 0); });
-    if (tick != UINT64_MAX)
-      s.table->expire(
-          tick, std::max<uint64_t>(policy_.hold_down_ns, uint64_t(slow_window_ms_) * 1000000), 64);
+  uint32_t amount(const Entry& e) const noexcept { return e.counted; }
+  uint64_t idle_ns() const noexcept {
+    return std::max<uint64_t>(policy_.hold_down_ns, uint64_t(slow_window_ms_) * 1000000);
+  }
+  // Quiet is judged where the outcomes are complete.
+  uint64_t quiet_clock(const ShardCtx& ctx, uint64_t now) const noexcept {
+    return ctx.outcomes_complete_until(now);
   }
 
  private:
@@ -145,37 +121,18 @@ class VerticalScan final : public Detector {
     return -1;
   }
 
-  // The newest probe of an entry, as the event an update from a tick names.
-  static HostEvent tick_event(const Entry& e) noexcept {
-    HostEvent ev;
-    ev.ts = e.inc.last_ts;
-    ev.order = e.last_order;
-    ev.src = e.key.first();
-    ev.dst = e.key.second();
-    ev.proto = e.key.proto;
-    ev.dport = e.port[(e.head + kRing - 1) % kRing];
-    return ev;
-  }
-
   void probe(ShardCtx& ctx, State& s, const PairKey& k, const HostEvent& ev,
              PortState outcome) const noexcept {
-    bool created;
-    // An incident evicted by a full table first reports what it still owes.
-    Entry* e = s.table->find_or_insert(k, ev.ts, &created, [&](Entry& old) {
-      if (policy_.settled(old.inc, old.counted, UINT64_MAX)) emit(ctx, old, tick_event(old), 0);
-    });
+    bool fresh;
+    Entry* e = incident(ctx, s, k, ev.ts, ev.order, &fresh);
     if (!e) return;
-    if (!created && policy_.starts_new(e->inc, ev.ts)) restart_entry(*e), created = true;
-    if (e->probes == 0) {
-      e->inc.first_ts = ev.ts;
+    if (fresh) {
       e->port_lo = e->port_hi = ev.dport;
       e->first_sport = ev.sport;
       e->ttl = ev.ttl, e->ip_id = ev.ip_id;
     } else if (find_port(*e, ev.dport) >= 0) {
       return;  // a new flow to a port already probed (a retry from another source port)
     }
-    e->inc.last_ts = ev.ts;
-    e->last_order = ev.order;
     const uint32_t at =
         uint32_t(std::min<uint64_t>(span_seconds(e->inc.first_ts, ev.ts) * 1e3, UINT32_MAX));
     const uint32_t slot = e->head;
@@ -196,13 +153,12 @@ class VerticalScan final : public Detector {
     ++e->counted;
     if (outcome == kRefused) ++e->refused;
 
-    uint8_t why = 0;
-    if (in_window(*e, at, fast_window_ms_) >= fast_ports_)
-      why = 1;
-    else if (in_window(*e, at, slow_window_ms_) >= slow_ports_)
-      why = 2;
-    if (policy_.decide(e->inc, e->counted, why != 0, ev.ts)) emit(ctx, *e, ev, why);
-    s.settle.note_growth(s.table->index_of(e), e->inc, policy_, e->counted);
+    if (e->inc.alerts_sent == 0) {
+      e->why = in_window(*e, at, fast_window_ms_) >= fast_ports_   ? 1
+               : in_window(*e, at, slow_window_ms_) >= slow_ports_ ? 2
+                                                                   : 0;
+    }
+    grew(ctx, s, *e, e->why != 0, ev.ts, ev.order);
   }
 
   // Ring ports probed within `window_ms` before `now_ms` that were not answered.
@@ -214,15 +170,14 @@ class VerticalScan final : public Detector {
     return c;
   }
 
-  void emit(ShardCtx& ctx, const Entry& e, const HostEvent& ev, uint8_t why) const noexcept {
-    Alert* a = ctx.alerts->next();
-    if (!a) return;
-    alert_header(*a, cfg_.index, ev.ts, ev.order, ev.proto, ev.src, ev.dst, e.first_sport,
-                 ev.dport);
-    a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
-    a->update = policy_.update_number(e.inc);
-    set_incident_key(*a, e.key, e.inc.first_ts);
-    a->score = ctx.score(ev.dst, ev.proto, ev.dport, cfg_.lethality);
+ public:
+  // The alert names the newest port probed.
+  void fill(ShardCtx& ctx, Alert* a, const Entry& e) const noexcept {
+    a->proto = e.key.proto;
+    a->dst = e.key.second();
+    a->sport = e.first_sport;
+    a->dport = e.port[(e.head + kRing - 1) % kRing];
+    a->score = ctx.score(a->dst, a->proto, a->dport, cfg_.lethality);
     a->count[0] = e.counted;
     a->count[1] = e.refused;
     a->count[2] = uint32_t(e.port_lo) << 16 | e.port_hi;
@@ -230,14 +185,14 @@ class VerticalScan final : public Detector {
     uint32_t best = 0;
     for (uint32_t i = 1; i < kTypes; ++i)
       if (e.types[i] > e.types[best]) best = i;
-    a->extra = best | uint32_t(why) << 8;
+    a->extra = best | uint32_t(e.why) << 8;
     a->isn = e.sequential;
     a->n_series = e.probes;
     a->target_order = e.probes < 2 ? TargetOrder::kSingle
                       // Mostly port+1 steps: a sequential sweep (nmap -r, a loop).
                       : e.sequential * 10 >= (e.probes - 1) * 9 ? TargetOrder::kAscending
                                                                 : TargetOrder::kRandom;
-    a->targets[0] = ev.dst;
+    a->targets[0] = a->dst;
     a->n_targets = 1;
     a->ttl = e.ttl, a->ip_id = e.ip_id;
     // The most recent ports, newest first.
@@ -246,12 +201,11 @@ class VerticalScan final : public Detector {
       a->series[i] = e.port[(e.head + kRing - 1 - i) % kRing];
   }
 
+ private:
   uint32_t fast_ports_;
   uint32_t fast_window_ms_;
   uint32_t slow_ports_;
   uint32_t slow_window_ms_;
-  IncidentPolicy policy_;
-  uint32_t table_size_;
 };
 
 std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig& c) {
@@ -287,7 +241,7 @@ void render(const Alert& a, AlertText& t) {
   e["first_seen"] = eve_timestamp(a.first_ts);
   e["last_seen"] = eve_timestamp(a.last_ts);
   const uint8_t why = uint8_t(a.extra >> 8);
-  e["threshold"] = why == 1 ? "fast" : why == 2 ? "slow" : "update";
+  e["threshold"] = why == 1 ? "fast" : why == 2 ? "slow" : "none";  // what raised the incident
   auto recent = nlohmann::ordered_json::array();
   for (uint32_t i = 0; i < std::min<uint32_t>(a.n_series, Alert::kMaxSeries); ++i)
     recent.push_back(a.series[i]);
