@@ -8,7 +8,9 @@
 //
 // Host-behaviour: the flow shards classify packets toward home hosts and send
 // one event per anomalous packet; the host shard keeps one incident per
-// (source, kind), so a NULL scan of 1,000 ports is one alert with counts.
+// source, listing the kinds it sent with a count each, so a NULL scan of
+// 1,000 ports is one alert with counts, and hping3 trying five kinds in a
+// row is one incident naming all five.
 #include <cstring>
 
 #include "detectors/incident_detector.h"
@@ -19,7 +21,7 @@ namespace {
 constexpr ParamSpec kParams[] = {
     max_updates_param(4, "update alerts per incident (when the packet count doubles)"),
     hold_down_param(3600, 604800, "seconds of silence after which a source's anomaly starts anew"),
-    table_size_param(16384, "(source, kind) incidents remembered, all shards together"),
+    table_size_param(16384, "sources remembered, all shards together"),
 };
 
 enum Kind : uint8_t {
@@ -57,8 +59,12 @@ Kind classify(uint16_t f) {
   return kNone;
 }
 
+constexpr int kKinds = 8;
+
 struct Entry : KitEntry {
   uint32_t packets;
+  uint32_t per_kind[kKinds];  // packets of each Kind
+  uint8_t first_kind;
   uint16_t flags_seen;  // union of the anomalous packets' flags
   uint16_t first_sport, first_dport;
   uint8_t ttl;
@@ -67,6 +73,13 @@ struct Entry : KitEntry {
   PortCounter ports;  // distinct destination ports
   TargetList<16> targets;
 };
+
+// What an alert carries beyond the shared fields.
+struct Detail {
+  uint32_t per_kind[kKinds];
+  uint8_t first_kind;
+};
+
 class FlagAnomaly final : public IncidentDetector<FlagAnomaly, Entry> {
  public:
   FlagAnomaly(const DetectorDescriptor& d, const DetectorConfig& c)
@@ -102,15 +115,16 @@ class FlagAnomaly final : public IncidentDetector<FlagAnomaly, Entry> {
     State& s = state(st);
     for (const HostEvent& ev : events) {
       bool fresh;
-      Entry* e =
-          incident(ctx, s, PairKey::make(ev.src, nullptr, 6, 0, ev.code), ev.ts, ev.order, &fresh);
+      Entry* e = incident(ctx, s, PairKey::make(ev.src, nullptr, 6, 0), ev.ts, ev.order, &fresh);
       if (!e) continue;
       if (fresh) {
+        e->first_kind = ev.code;
         e->first_sport = ev.sport, e->first_dport = ev.dport;
         e->ttl = ev.ttl, e->ip_id = ev.ip_id;
         e->port_lo = e->port_hi = ev.dport;
       }
       ++e->packets;
+      ++e->per_kind[ev.code % kKinds];
       e->flags_seen |= ev.tcp_flags;
       e->targets.add(ev.dst, ev.ts);
       e->port_lo = std::min(e->port_lo, ev.dport);
@@ -127,7 +141,10 @@ class FlagAnomaly final : public IncidentDetector<FlagAnomaly, Entry> {
     a->dst = e.targets.addr[0];
     a->sport = e.first_sport, a->dport = e.first_dport;
     a->score = ctx.score(a->dst, 6, e.first_dport, cfg_.lethality);
-    a->extra = e.key.kind;
+    Detail d{};
+    std::copy(e.per_kind, e.per_kind + kKinds, d.per_kind);
+    d.first_kind = e.first_kind;
+    a->put_detail(d);
     a->count[0] = e.packets;
     a->count[1] = e.ports.estimate();
     a->count[2] = e.port_lo, a->count[3] = e.port_hi;
@@ -142,17 +159,29 @@ std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig
 }
 
 void render(const Alert& a, AlertText& t) {
-  const uint32_t kind = a.extra < std::size(kKindNames) ? a.extra : 0;
+  const Detail d = a.get_detail<Detail>();
+  std::string kinds;
+  auto kind_list = nlohmann::ordered_json::array();
+  auto by_kind = nlohmann::ordered_json::object();
+  for (int k = 1; k < kKinds && k < int(std::size(kKindNames)); ++k)
+    if (d.per_kind[k]) {
+      kinds += (kinds.empty() ? "" : ", ") + std::string(kKindNames[k]);
+      kind_list.push_back(kKindIds[k]);
+      by_kind[kKindIds[k]] = d.per_kind[k];
+    }
+  const uint32_t first = d.first_kind < std::size(kKindIds) ? d.first_kind : 0;
   const uint32_t packets = a.count[0], ports = a.count[1];
-  t.signature = std::string("TCP flags no stack sends: ") + kKindNames[kind] + ", " +
-                format_count(packets) + (packets == 1 ? " packet" : " packets") + " to " +
+  t.signature = std::string("TCP flags no stack sends: ") + kinds + ", " + format_count(packets) +
+                (packets == 1 ? " packet" : " packets") + " to " +
                 (a.n_targets == 1 ? ip_to_string(a.dst) : format_count(a.n_targets) + " hosts") +
                 (ports == 1 ? " port " + std::to_string(a.dport)
                             : ", " + format_count(ports) + " ports " + std::to_string(a.count[2]) +
                                   "-" + std::to_string(a.count[3])) +
                 (a.update ? " (update " + std::to_string(a.update) + ")" : "");
   auto& e = t.evidence;
-  e["anomaly"] = kKindIds[kind];
+  e["anomaly"] = kKindIds[first];  // the first kind seen
+  e["anomalies"] = kind_list;
+  e["packets_by_anomaly"] = by_kind;
   e["flags"] = format_tcp_flags(a.tcp_flags);
   e["packets"] = packets;
   e["ports"] = ports;

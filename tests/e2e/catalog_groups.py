@@ -372,6 +372,15 @@ def group_flags(h, check, by):
     a = by(h.alerts(h.pcap(s), "--home-net", "10.2.0.0/16"), "flag-anomaly")
     check("flag-anomaly: a NULL scan is one incident, updates bounded", 1 <= len(a) <= 5 and
           a[0]["harrier"]["update"] == 0 and all(ev(x)["anomaly"] == "null" for x in a), str(len(a)))
+    # One source trying several kinds in a row (hping3 with one flag set
+    # after another) is one incident listing them, other network.
+    tries = []
+    for i, (kind, flags, reserved) in enumerate(probes):
+        tries += cat.tcp_packet("198.51.100.90", "10.2.0.10", 41000 + i, 22, T0 + 0.3 * i, flags, reserved=reserved)
+    a = h.alerts(h.pcap(tries), "--home-net", "10.2.0.0/16")
+    check("flag-anomaly: seven kinds from one source are one incident naming all seven",
+          len({x["harrier"]["incident"]["id"] for x in a}) == 1 and by(a, "flag-anomaly") and
+          sorted(ev(a[-1])["anomalies"]) == sorted(k for k, _, _ in probes), str(a[-1:])[:300])
     # Negatives: ECN setup SYNs and ECN-marked data; an ordinary session.
     ecn = cat.ecn_client("198.51.100.5", "172.16.14.80", 45000, 80, T0)
     web = sc.http_session("198.51.100.6", "172.16.14.80", 45001, T0)

@@ -124,7 +124,8 @@ def group_sample(h):
     osf = by(alerts, "os-fingerprint")
     check("sample: the os-fingerprint incident lists the flag anomalies it folded",
           len(osf) == 1 and osf[0]["harrier"]["incident"]["detectors"] == ["os-fingerprint", "flag-anomaly"] and
-          len(osf[0]["harrier"]["evidence"].get("also", [])) == 3 and
+          len(osf[0]["harrier"]["evidence"].get("also", [])) == 1 and
+          all(k in osf[0]["harrier"]["evidence"]["also"][0] for k in ("SYN+FIN", "NULL", "ECE or CWR")) and
           all(f["harrier"]["incident"]["id"] == osf[0]["harrier"]["incident"]["id"] for f in folded),
           str(osf[:1]))
     pm = by(alerts, "portmap-probe")
