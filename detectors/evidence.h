@@ -42,12 +42,16 @@ struct Incident {
 
 struct IncidentPolicy {
   uint32_t max_updates = 4;
+  // The detector sends a closing update (SettleList): growth keeps the last
+  // of max_updates for it. A detector without one grows into all of them.
+  bool reserve_closing = true;
   uint64_t hold_down_ns = 3600'000'000'000ull;
   uint64_t min_gap_ns = 2'000'000'000ull;
 
   // From a detector's `max_updates` and `hold_down` parameters.
-  static IncidentPolicy from_config(const DetectorConfig& c) {
+  static IncidentPolicy from_config(const DetectorConfig& c, bool reserve_closing = true) {
     IncidentPolicy p;
+    p.reserve_closing = reserve_closing;
     p.max_updates = uint32_t(c.get("max_updates"));
     p.hold_down_ns = uint64_t(c.get("hold_down") * 1e9);
     return p;
@@ -66,7 +70,8 @@ struct IncidentPolicy {
       sent(i, amount, now);
       return 1;
     }
-    if (!growth_budget_left(i) || amount < i.next_update_at || now < i.last_alert_ts + min_gap_ns)
+    if (!(reserve_closing ? growth_budget_left(i) : budget_left(i)) || amount < i.next_update_at ||
+        now < i.last_alert_ts + min_gap_ns)
       return 0;
     sent(i, amount, now);
     return 2;

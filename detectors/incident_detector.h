@@ -92,10 +92,12 @@ class IncidentDetector : public Detector {
   // The incident of `key` for an event at (ts, order): found, or made (a
   // full table first lets its least recent incident report what it owes),
   // or started anew when its hold-down passed. `*fresh` says it has no
-  // evidence yet (the caller records the first event's fields). nullptr
-  // when the table has no room.
+  // evidence yet (the caller records the first event's fields). With
+  // `activity` false the event's time is not yet the incident's latest
+  // (the caller sets last_ts and last_order once it knows the event counts).
+  // nullptr when the table has no room.
   Entry* incident(ShardCtx& ctx, State& s, const PairKey& key, uint64_t ts, uint64_t order,
-                  bool* fresh) const noexcept {
+                  bool* fresh, bool activity = true) const noexcept {
     bool created;
     Entry* e = s.table->find_or_insert(key, ts, &created, [&](Entry& old) {
       if (policy_.settled(old.inc, self().amount(old), UINT64_MAX))
@@ -105,8 +107,10 @@ class IncidentDetector : public Detector {
     if (!created && policy_.starts_new(e->inc, ts)) restart_entry(*e), created = true;
     *fresh = created || e->inc.first_ts == 0;
     if (*fresh) e->inc.first_ts = ts;
-    e->inc.last_ts = std::max(e->inc.last_ts, ts);
-    e->last_order = order;
+    if (activity || *fresh) {
+      e->inc.last_ts = std::max(e->inc.last_ts, ts);
+      e->last_order = order;
+    }
     return e;
   }
 
@@ -118,7 +122,7 @@ class IncidentDetector : public Detector {
             bool news = false) const noexcept {
     const uint32_t amount = self().amount(e);
     bool send = policy_.decide(e.inc, amount, threshold_met, ts) != 0;
-    if (!send && news && e.inc.alerts_sent && policy_.budget_left(e.inc)) {
+    if (!send && news && e.inc.alerts_sent && policy_.growth_budget_left(e.inc)) {
       IncidentPolicy::record(e.inc, amount, ts);
       send = true;
     }

@@ -154,7 +154,9 @@ void IncidentFusion::add(const Alert& a, uint64_t clock, std::vector<Alert>& out
     o->lead = a;
     o->lead_key = key_of(a);
     o->lead_rank = rank;
-    o->id = mix(mix(mix(k.addr[0] | uint64_t(k.family) << 8, o->lead_key), a.detector), a.first_ts);
+    // The opening alert's packet number makes a reopened incident (the same
+    // detector incident after a window or an early close) a new id.
+    o->id = mix(mix(mix(mix(k.family, o->lead_key), a.detector), a.first_ts), a.order);
     for (int i = 0; i < 16; i += 8) {
       uint64_t w;
       std::memcpy(&w, k.addr + i, 8);
@@ -241,7 +243,18 @@ void IncidentFusion::flush(std::vector<Alert>& out) noexcept {
 }
 
 void IncidentNotes::fold(const Alert& a, const AlertText& t) {
-  Notes& n = notes_[a.incident_id];
+  const auto [it, opened] = notes_.try_emplace(a.incident_id);
+  if (opened) {
+    if (opened_.size() > 2 * kMaxOpen)  // mostly closed ones: keep the open
+      std::erase_if(opened_, [&](uint64_t id) { return !notes_.contains(id); });
+    opened_.push_back(a.incident_id);
+    while (notes_.size() > kMaxOpen) {  // erasing others leaves `it` valid
+      const uint64_t oldest = opened_.front();
+      opened_.pop_front();
+      if (oldest != a.incident_id) notes_.erase(oldest);
+    }
+  }
+  Notes& n = it->second;
   const uint64_t key = a.incident_key ? a.incident_key : a.order;
   const bool touched = a.bare_probe && !t.touched.empty();
   std::string text = touched ? t.touched : t.signature;  // a signature names its kind

@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <deque>
 #include <unordered_map>
 #include <vector>
 
@@ -149,6 +150,10 @@ class IncidentFusion {
 class IncidentNotes {
  public:
   static constexpr size_t kMaxNotes = 32;  // per incident; beyond, counted
+  // Incidents with notes at once. A close mark lost live (a full alert
+  // queue) would otherwise leave its notes here for good: past this the
+  // oldest go.
+  static constexpr size_t kMaxOpen = 1 << 17;
 
   // A kFolded record and its rendering: remembered on its incident (the
   // latest finding of each detector incident).
@@ -173,6 +178,7 @@ class IncidentNotes {
     uint32_t beyond = 0;  // findings past kMaxNotes
   };
   std::unordered_map<uint64_t, Notes> notes_;
+  std::deque<uint64_t> opened_;  // ids in the order their first note came
 };
 
 }  // namespace harrier

@@ -63,7 +63,7 @@ class NetbiosWildcard final : public Detector {
       : Detector(d, c),
         grace_ns_(uint64_t(c.get("answer_grace") * 1e9)),
         table_size_(uint32_t(c.get("table_size"))) {
-    policy_ = IncidentPolicy::from_config(c);
+    policy_ = IncidentPolicy::from_config(c, /*reserve_closing=*/false);  // no closing update
   }
 
   std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,

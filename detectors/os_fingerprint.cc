@@ -275,7 +275,7 @@ class OsFingerprint final : public Detector {
         isn_window_ns_(uint64_t(c.get("isn_window") * 1e9)),
         settle_ns_(uint64_t(c.get("settle") * 1e9)),
         table_size_(uint32_t(c.get("table_size"))) {
-    policy_ = IncidentPolicy::from_config(c);
+    policy_ = IncidentPolicy::from_config(c, /*reserve_closing=*/false);  // no closing update
   }
 
   std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,

@@ -101,7 +101,7 @@ class RstBackscatter final : public Detector {
         spread_window_(uint64_t(c.get("spread_window") * 1e9)),
         startup_grace_(uint64_t(c.get("startup_grace") * 1e9)),
         table_size_(uint32_t(c.get("table_size"))) {
-    policy_ = IncidentPolicy::from_config(c);
+    policy_ = IncidentPolicy::from_config(c, /*reserve_closing=*/false);  // no closing update
   }
 
   std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,

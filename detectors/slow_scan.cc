@@ -86,7 +86,7 @@ class SlowScan final : public Detector {
         half_ns_(uint64_t(c.get("window") * 1e9) / 2),
         max_rate_(c.get("max_rate")),
         table_size_(uint32_t(c.get("table_size"))) {
-    policy_ = IncidentPolicy::from_config(c);
+    policy_ = IncidentPolicy::from_config(c, /*reserve_closing=*/false);  // no closing update
   }
 
   std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,

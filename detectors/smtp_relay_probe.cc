@@ -222,7 +222,7 @@ class SmtpRelayProbe final : public Detector {
         port_(uint16_t(c.get("port"))),
         table_size_(uint32_t(c.get("table_size"))),
         session_table_size_(uint32_t(c.get("session_table_size"))) {
-    policy_ = IncidentPolicy::from_config(c);
+    policy_ = IncidentPolicy::from_config(c, /*reserve_closing=*/false);  // no closing update
     // Compiled once, here on the main thread; every shard shares it read-only.
     matcher_ = smtp::Matcher::compile(&matcher_error_);
     if (matcher_ && matcher_->stream_size() > kStreamBuf) {

@@ -124,7 +124,7 @@ class VerticalScan final : public IncidentDetector<VerticalScan, Entry> {
   void probe(ShardCtx& ctx, State& s, const PairKey& k, const HostEvent& ev,
              PortState outcome) const noexcept {
     bool fresh;
-    Entry* e = incident(ctx, s, k, ev.ts, ev.order, &fresh);
+    Entry* e = incident(ctx, s, k, ev.ts, ev.order, &fresh, /*activity=*/false);
     if (!e) return;
     if (fresh) {
       e->port_lo = e->port_hi = ev.dport;
@@ -133,6 +133,8 @@ class VerticalScan final : public IncidentDetector<VerticalScan, Entry> {
     } else if (find_port(*e, ev.dport) >= 0) {
       return;  // a new flow to a port already probed (a retry from another source port)
     }
+    e->inc.last_ts = std::max(e->inc.last_ts, ev.ts);
+    e->last_order = ev.order;
     const uint32_t at =
         uint32_t(std::min<uint64_t>(span_seconds(e->inc.first_ts, ev.ts) * 1e3, UINT32_MAX));
     const uint32_t slot = e->head;

@@ -395,6 +395,11 @@ void Pipeline::emit(Batch* b) noexcept {
   fused_.clear();
   const uint64_t offset = b->clock_end > b->max_ts ? b->clock_end - b->max_ts : 0;
   for (Alert* a : sort_scratch_) {
+    // The alert's own time on the answer clock: incidents a batch holds
+    // are decided at each alert's packet time, not only at the batch's end
+    // (a batch of a sparse capture can span hours).
+    const uint64_t at = std::min(a->ts + offset, b->clock_end);
+    fusion_->advance(at, fused_);
     // An incident's capture starts with the alert that opens it; the
     // alerts folded into it or updating it name the same file.
     if (cfg_.capture && (!cfg_.fusion.enabled || !fusion_->joins(*a))) {
@@ -411,11 +416,6 @@ void Pipeline::emit(Batch* b) noexcept {
       ref.first_alert = cfg_.fusion.enabled || a->update == 0;
       a->capture_id = cfg_.capture->on_alert(ref);
     }
-    // The alert's own time on the answer clock: incidents a batch holds
-    // are decided at each alert's packet time, not only at the batch's end
-    // (a batch of a sparse capture can span hours).
-    const uint64_t at = std::min(a->ts + offset, b->clock_end);
-    fusion_->advance(at, fused_);
     fusion_->add(*a, at, fused_);
   }
   if (b->end_of_input)

@@ -164,9 +164,14 @@ control:
         time.sleep(0.4)
         _, c3 = ask_json("capture")
         p4, c4 = ask_json("capture", "start")
-        time.sleep(0.4)
-        _, c5 = ask_json("capture")
         rec = lambda c: c["recording"]["packets"]
+        # Resumed: new packets arrive within moments (on a loaded machine
+        # the looping input may need more than a fraction of a second).
+        for _ in range(40):
+            time.sleep(0.25)
+            _, c5 = ask_json("capture")
+            if c5.get("recording") and c4.get("recording") and rec(c5) > rec(c4):
+                break
         check("control: capture stop pauses the recording, start resumes it",
               c1.get("ok") and c2["recording"]["state"] == "stopped" and rec(c3) == rec(c2)
               and c4["recording"]["state"] == "recording" and rec(c5) > rec(c4),

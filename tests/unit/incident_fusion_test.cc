@@ -193,6 +193,25 @@ TEST(IncidentFusion, ActivityAfterTheWindowIsANewIncident) {
   EXPECT_EQ(x.take(AlertDisposition::kClosed).size(), 2u);
 }
 
+TEST(IncidentFusion, AReopenedIncidentHasANewId) {
+  FusionConfig cfg;
+  cfg.window_ns = 600 * kS;
+  Fixture x(cfg);
+  const Alert first = x.alert("trojan-port-probe", kScanner, 0, 77);
+  x.add(first);
+  // Two hours later the detector's own incident goes on (its hold-down is a
+  // day), but the fused one closed after the window: a new incident.
+  Alert later = x.alert("trojan-port-probe", kScanner, 7200, 77);
+  later.first_ts = first.first_ts;
+  later.update = 1;
+  x.add(later);
+  x.f->flush(x.out);
+  const auto alerts = x.take(AlertDisposition::kAlert);
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(alerts[1].update, 0);
+  EXPECT_NE(alerts[0].incident_id, alerts[1].incident_id);
+}
+
 TEST(IncidentFusion, BackscatterFusesByItsVictim) {
   Fixture x;
   Alert rst = x.alert("rst-backscatter", v4(203, 0, 113, 1), 0, 41);
