@@ -83,17 +83,17 @@ struct PacketCtx {
   uint16_t syn_index = 0;  // for an initiator's SYN: its number within this attempt (1 = first)
 };
 
-// The packets of one burst that a detector asked for (its PacketInterest),
-// in packet order. `all` is the whole burst, for a detector that looks back
-// at a flow's earlier packets, which may be of classes it did not ask for.
-struct PacketSelection {
-  std::span<const PacketCtx> all;
-  std::span<const uint16_t> picked;  // indexes into `all`, ascending
+// The items of a batch that one reader asked for, in order: indexes into
+// the whole batch, which stays in view (`all`).
+template <typename T, typename Index>
+struct Selection {
+  std::span<const T> all;
+  std::span<const Index> picked;  // indexes into `all`, ascending
 
   class iterator {
    public:
-    iterator(const PacketCtx* all, const uint16_t* at) : all_(all), at_(at) {}
-    const PacketCtx& operator*() const { return all_[*at_]; }
+    iterator(const T* all, const Index* at) : all_(all), at_(at) {}
+    const T& operator*() const { return all_[*at_]; }
     iterator& operator++() {
       ++at_;
       return *this;
@@ -101,13 +101,19 @@ struct PacketSelection {
     bool operator!=(const iterator& o) const { return at_ != o.at_; }
 
    private:
-    const PacketCtx* all_;
-    const uint16_t* at_;
+    const T* all_;
+    const Index* at_;
   };
   iterator begin() const { return {all.data(), picked.data()}; }
   iterator end() const { return {all.data(), picked.data() + picked.size()}; }
   size_t size() const { return picked.size(); }
+  bool empty() const { return picked.empty(); }
 };
+
+// The packets of one burst that a detector asked for (its PacketInterest),
+// in packet order. `all` is the whole burst, for a detector that looks back
+// at a flow's earlier packets, which may be of classes it did not ask for.
+using PacketSelection = Selection<PacketCtx, uint16_t>;
 
 // Which host events a detector's on_events reads: connection outcomes of
 // the kinds it names, and the detector events its own flow-stage half
@@ -123,29 +129,7 @@ struct EventInterest {
 };
 
 // The events of one batch that a detector asked for, in packet order.
-struct EventSelection {
-  std::span<const HostEvent> all;
-  std::span<const uint32_t> picked;  // indexes into `all`, ascending
-
-  class iterator {
-   public:
-    iterator(const HostEvent* all, const uint32_t* at) : all_(all), at_(at) {}
-    const HostEvent& operator*() const { return all_[*at_]; }
-    iterator& operator++() {
-      ++at_;
-      return *this;
-    }
-    bool operator!=(const iterator& o) const { return at_ != o.at_; }
-
-   private:
-    const HostEvent* all_;
-    const uint32_t* at_;
-  };
-  iterator begin() const { return {all.data(), picked.data()}; }
-  iterator end() const { return {all.data(), picked.data() + picked.size()}; }
-  size_t size() const { return picked.size(); }
-  bool empty() const { return picked.empty(); }
-};
+using EventSelection = Selection<HostEvent, uint32_t>;
 
 // Shared, read-only view of the configuration a shard runs with.
 struct RuntimeView {
