@@ -162,7 +162,6 @@ void IncidentFusion::add(const Alert& a, uint64_t clock, std::vector<Alert>& out
       std::memcpy(&w, k.addr + i, 8);
       o->id = mix(o->id, w);
     }
-    o->first_ts = a.first_ts ? std::min(a.first_ts, a.ts) : a.ts;
     o->activity_ts = std::max(a.last_ts, a.ts);
     o->latest_ts = a.ts, o->latest_order = a.order;
     o->detectors = detector_bit(a.detector);
@@ -177,7 +176,6 @@ void IncidentFusion::add(const Alert& a, uint64_t clock, std::vector<Alert>& out
     return;
   }
   t.touch(o, clock);
-  if (a.first_ts) o->first_ts = std::min(o->first_ts, a.first_ts);
   o->activity_ts = std::max({o->activity_ts, a.last_ts, a.ts});
   if (a.ts > o->latest_ts || (a.ts == o->latest_ts && a.order > o->latest_order))
     o->latest_ts = a.ts, o->latest_order = a.order;

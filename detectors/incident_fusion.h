@@ -113,7 +113,7 @@ class IncidentFusion {
     Incident inc;  // SettleList's bookkeeping: when to look at it again
     Alert lead;    // the naming detector's latest alert: held, or the last sent
     uint64_t id, lead_key;
-    uint64_t first_ts, activity_ts;    // packet time the incident's activity spans
+    uint64_t activity_ts;              // packet time of the incident's latest activity
     uint64_t latest_ts, latest_order;  // the latest alert about it
     uint64_t detectors;                // registry bits of every detector in it
     uint32_t sent, folded, fold_updates;
