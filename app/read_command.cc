@@ -29,6 +29,7 @@
 #include "control/runtime_store.h"
 #include "control/telemetry.h"
 #include "control/output.h"
+#include "control/peg_report.h"
 #include "dataplane/bounded_table.h"
 #include "engine/alert_queue.h"
 #include "engine/eal.h"
@@ -619,6 +620,9 @@ int run_engine(Config& cfg, const RunOptions& opts) {
                  cfg.workers);
   }
   report_detector_tables(opts.stats && !opts.quiet);
+  if (opts.stats && !opts.quiet)
+    for (const std::string& line : pegs_lines(pipeline->detector_pegs()))
+      std::fprintf(stderr, "harrier: counters: %s\n", line.c_str());
   report_flow_tables(totals, cfg);
   incidents.reset();
   capture.reset();  // its pool and queue are DPDK memory: free before the EAL stops

@@ -4,6 +4,7 @@
 
 #include <rte_ethdev.h>
 
+#include "control/peg_report.h"
 #include "detectors/registry.h"
 
 namespace harrier {
@@ -194,7 +195,9 @@ json LiveStats::collect_locked() {
           {"closed_for_room", pc.fusion.evicted},
           {"unfused", pc.fusion.unfused}}}}},
       {"ports", ports},
-      {"workers", workers}};
+      {"workers", workers},
+      // Each detector's own counters (its counter table: tables, lists, parsers).
+      {"detectors", pegs_json(s_.pipeline->detector_pegs())}};
 }
 
 namespace {
@@ -317,7 +320,7 @@ std::string LiveStats::prometheus() {
     e.value("harrier_capture_dropped_packets_total", "cause=\"write_error\"",
             j["drops"]["capture_write_errors"].get<double>());
   }
-  return e.take();
+  return e.take() + pegs_prometheus(s_.pipeline->detector_pegs(), "harrier_detector", "detector");
 }
 
 }  // namespace harrier

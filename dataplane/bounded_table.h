@@ -18,6 +18,7 @@
 #include <rte_malloc.h>
 
 #include "dataplane/lru_list.h"
+#include "dataplane/pegs.h"
 
 namespace harrier {
 
@@ -41,6 +42,16 @@ inline uint64_t keyed_table_bytes(uint64_t capacity, size_t entry_size, size_t k
   const uint64_t slots = capacity + capacity / 4;
   return capacity * (entry_size + sizeof(uint32_t)) + slots * (key_size + 8) + slots / 8 * 128;
 }
+
+// A BoundedTable's rows in its owner's counter table (pegs.h).
+inline constexpr PegInfo kBoundedTablePegs[] = {
+    {"table_entries", PegKind::kNow, "entries in the table now"},
+    {"table_capacity", PegKind::kNow, "entries the table holds"},
+    {"table_evictions", PegKind::kSum, "entries evicted for room (the table is too small)"},
+    {"table_kept_evictions", PegKind::kSum,
+     "of those, incidents that had alerted (their closing update lost)"},
+    {"table_insert_failures", PegKind::kSum, "entries that found no room at all"},
+};
 
 class TableStatsSource {
  public:
@@ -172,7 +183,7 @@ class BoundedTable final : public TableStatsSource {
     e->last_ts = now;
     e->lru_prev = e->lru_next = kNil;
     push_tail(pos);
-    ++size_;
+    used_.set(++size_);
     *created = true;
     return e;
   }
@@ -208,7 +219,7 @@ class BoundedTable final : public TableStatsSource {
     unlink(i);
     rte_hash_del_key(hash_, &e->key);
     free_.push_back(i);
-    --size_;
+    used_.set(--size_);
   }
 
   // Drops entries idle for more than `idle_ns`, oldest first, at most `budget`.
@@ -228,10 +239,17 @@ class BoundedTable final : public TableStatsSource {
   uint32_t index_of(const Entry* e) const noexcept { return uint32_t(e - entries_); }
   uint32_t size() const { return size_; }
   uint32_t capacity() const { return capacity_; }
-  uint64_t evictions() const { return evictions_; }
-  uint64_t insert_failures() const { return insert_failures_; }
+  uint64_t evictions() const { return evictions_.get(); }
+  uint64_t insert_failures() const { return insert_failures_.get(); }
   // Evictions of entries that `keep` asked to keep (reported incidents).
-  uint64_t kept_evictions() const { return kept_evictions_; }
+  uint64_t kept_evictions() const { return kept_evictions_.get(); }
+
+  // Its counters, at its rows of a component's counter table
+  // (kBoundedTablePegs), any thread.
+  void add_pegs(uint64_t* out) const noexcept {
+    out[0] += used_.get(), out[1] += capacity_, out[2] += evictions_.get();
+    out[3] += kept_evictions_.get(), out[4] += insert_failures_.get();
+  }
 
   // Names the detector this table belongs to and lists it for the report.
   void set_owner(std::string_view owner, std::string_view param = "table_size") {
@@ -241,8 +259,8 @@ class BoundedTable final : public TableStatsSource {
   }
   TableStats stats() const override {
     const uint64_t bytes = keyed_table_bytes(capacity_, sizeof(Entry), sizeof(Key));
-    return {owner_,     param_,           name_,           size_, capacity_,
-            evictions_, insert_failures_, kept_evictions_, bytes};
+    return {owner_,      param_,           name_,           size_, capacity_,
+            evictions(), insert_failures(), kept_evictions(), bytes};
   }
 
  private:
@@ -256,7 +274,8 @@ class BoundedTable final : public TableStatsSource {
   Entry* entries_ = nullptr;
   uint32_t capacity_ = 0, size_ = 0;
   LruList lru_;
-  uint64_t evictions_ = 0, insert_failures_ = 0, kept_evictions_ = 0;
+  Peg used_;  // size_, for readers on other threads
+  Peg evictions_, insert_failures_, kept_evictions_;
 };
 
 }  // namespace harrier

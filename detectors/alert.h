@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "dataplane/packet.h"
+#include "detectors/detail.h"
 #include "detectors/severity.h"
 
 namespace harrier {
@@ -25,7 +26,6 @@ enum class AlertDisposition : uint8_t {
 
 struct Alert {
   static constexpr int kMaxTargets = 16;
-  static constexpr int kMaxSeries = 16;
 
   uint64_t ts = 0;        // packet time (ns) of the packet that completed the detection
   uint64_t order = 0;     // global packet number of that packet: a stable tie-break
@@ -38,36 +38,18 @@ struct Alert {
   uint16_t sport = 0, dport = 0;
   Score score;
 
-  // Evidence; each detector documents what it puts where (see its renderer).
-  uint32_t count[4]{};
+  // Evidence every detector means the same by; the rest is its own (detail).
   uint32_t n_targets = 0;  // total; at most kMaxTargets are listed
   IpAddr targets[kMaxTargets];
-  uint32_t n_series = 0;
-  uint32_t series[kMaxSeries]{};
   TargetOrder target_order = TargetOrder::kSingle;
-  uint16_t tcp_flags = 0;
+  uint16_t tcp_flags = 0;  // TCP flags of the probe (or the union of the probes)
   uint8_t ttl = 0;
   uint16_t ip_id = 0;
-  uint32_t isn = 0;
-  uint32_t extra = 0;  // detector-specific code (e.g. RPC procedure)
+  uint32_t isn = 0;  // a TCP initial sequence number
 
-  // The detector's own evidence as a struct of its own (trivially
-  // copyable, at most kDetailBytes): put on the packet thread, read back by
-  // its renderer. Typed, where the slots above are shared and untyped.
-  static constexpr size_t kDetailBytes = 96;
-  alignas(8) unsigned char detail[kDetailBytes]{};
-  template <typename T>
-  void put_detail(const T& d) noexcept {
-    static_assert(std::is_trivially_copyable_v<T> && sizeof(T) <= kDetailBytes);
-    std::memcpy(detail, &d, sizeof d);
-  }
-  template <typename T>
-  T get_detail() const noexcept {
-    static_assert(std::is_trivially_copyable_v<T> && sizeof(T) <= kDetailBytes);
-    T d;
-    std::memcpy(&d, detail, sizeof d);
-    return d;
-  }
+  // The detector's own evidence (its renderer reads it back): a struct of
+  // its own, trivially copyable, at most 128 bytes.
+  TypedDetail<128> detail;
 
   // The detector's own incident, equal on its first alert and every update
   // (set_incident_key); 0: every alert is an incident of its own.

@@ -25,6 +25,7 @@
 
 #include "dataplane/flow_table.h"
 #include "dataplane/packet.h"
+#include "dataplane/pegs.h"
 #include "dataplane/prefix.h"
 #include "detectors/alert.h"
 #include "detectors/host_event.h"
@@ -123,9 +124,9 @@ struct EventInterest {
   uint8_t outcomes = 0;  // bit (1 << HostEventKind) per outcome kind
   bool own = true;       // kDetector events raised for this detector
   static constexpr uint8_t bit(HostEventKind k) { return uint8_t(1u << uint8_t(k)); }
-  static constexpr uint8_t kAllOutcomes = (1u << uint8_t(HostEventKind::kUnanswered)) |
-                                          (1u << uint8_t(HostEventKind::kRefused)) |
-                                          (1u << uint8_t(HostEventKind::kOpen));
+  static constexpr uint8_t kFailedAttempts =  // a scan's probes that found nothing open
+      (1u << uint8_t(HostEventKind::kUnanswered)) | (1u << uint8_t(HostEventKind::kRefused));
+  static constexpr uint8_t kAllOutcomes = kFailedAttempts | (1u << uint8_t(HostEventKind::kOpen));
 };
 
 // The events of one batch that a detector asked for, in packet order.
@@ -210,6 +211,10 @@ struct ShardCtx {
 class DetectorState {
  public:
   virtual ~DetectorState() = default;
+  // Any thread, while the shard runs: adds this state's counters into
+  // `out`, at their rows of its detector's pegs() (each half of a
+  // host-behaviour detector writes its own rows).
+  virtual void add_pegs(uint64_t* out) const noexcept { (void)out; }
 };
 
 struct DetectorDescriptor;
@@ -254,6 +259,9 @@ class Detector {
                          DetectorState* state) const noexcept {
     (void)ctx, (void)events, (void)state;
   }
+  // Main thread: the counters its states keep (its counter table, read by
+  // stats, Prometheus and the end-of-run report; see DetectorState::add_pegs).
+  virtual std::span<const PegInfo> pegs() const { return {}; }
   // Packet time moved to `now` (end of a burst, heartbeat, or end of input
   // with now = UINT64_MAX): deadlines that passed are decided.
   virtual void on_tick(ShardCtx& ctx, uint64_t now, DetectorState* state) const noexcept {
@@ -261,6 +269,21 @@ class Detector {
   }
 
  protected:
+  // An event of this detector's own, for its host-stage half, about packet
+  // `p`: its time and number and its header as seen (addresses, ports,
+  // protocol, TCP flags, TTL, IP ID). The caller adds what the event means,
+  // or turns it round (keyed by the querier when `p` is the answer).
+  HostEvent own_event(const PacketCtx& p) const noexcept {
+    HostEvent e;
+    e.kind = HostEventKind::kDetector;
+    e.detector = cfg_.index;
+    e.ts = p.ts, e.order = p.order;
+    const PacketView& v = *p.v;
+    e.src = v.src, e.dst = v.dst, e.sport = v.sport, e.dport = v.dport;
+    e.proto = v.ip_proto, e.tcp_flags = v.tcp_flags, e.ttl = v.ttl, e.ip_id = v.ip_id;
+    return e;
+  }
+
   const DetectorDescriptor& desc_;
   const DetectorConfig cfg_;
 };
@@ -311,6 +334,12 @@ struct DetectorDescriptor {
   bool incident_is_victim = false;
   uint8_t fusion_rank = fusion_rank::kShape;  // see fusion_rank
 };
+
+// A descriptor's factory for a detector class made from (descriptor, config).
+template <typename D>
+std::unique_ptr<Detector> make_detector(const DetectorDescriptor& d, const DetectorConfig& c) {
+  return std::make_unique<D>(d, c);
+}
 
 // Formatting helpers shared by renderers.
 std::string format_count(uint64_t n);          // 1,141

@@ -143,7 +143,7 @@ class SettleList {
       return true;
     }
     if (heap_.size() == heap_.capacity()) {
-      ++overflow_;
+      overflow_.add();
       return false;
     }
     i.settle_stamp = next_stamp();
@@ -176,24 +176,7 @@ class SettleList {
       if (again > now && again != UINT64_MAX) add(r.index, i, again);
     }
   }
-  // The closing updates of a tick: each incident of `table` due by `now`
-  // that settled (IncidentPolicy::settled on amount(entry)) is passed to
-  // close(entry), the alert already counted; one that may yet settle is
-  // looked at again when it may.
-  template <typename Table, typename Amount, typename Close>
-  void close_settled(uint64_t now, Table& table, const IncidentPolicy& policy, Amount&& amount,
-                     Close&& close) noexcept {
-    sweep(
-        now, [&](uint32_t i) -> Incident& { return table.at(i)->inc; },
-        [&](uint32_t i) -> uint64_t {
-          auto& e = *table.at(i);
-          const uint32_t a = amount(e);
-          if (!policy.settled(e.inc, a, now)) return policy.look_again(e.inc, a);
-          close(e);
-          return 0;
-        });
-  }
-  uint64_t overflow() const noexcept { return overflow_; }
+  uint64_t overflow() const noexcept { return overflow_.get(); }
 
  private:
   struct Record {
@@ -210,8 +193,26 @@ class SettleList {
 
   std::vector<Record> heap_;
   uint32_t stamp_ = 0;
-  uint64_t overflow_ = 0;
+  Peg overflow_;
 };
+
+// The counter rows of a detector's incident table and its SettleList (the
+// kit's, and those of detectors with the same pair), and their values.
+inline constexpr PegInfo kSettlePegs[] = {
+    {"settle_overflow", PegKind::kSum,
+     "incidents that found the settle list full (their deadline or closing update lost)"},
+};
+inline std::vector<PegInfo> incident_table_pegs() {
+  std::vector<PegInfo> rows(std::begin(kBoundedTablePegs), std::end(kBoundedTablePegs));
+  rows.insert(rows.end(), std::begin(kSettlePegs), std::end(kSettlePegs));
+  return rows;
+}
+inline constexpr size_t kIncidentTablePegs = std::size(kBoundedTablePegs) + std::size(kSettlePegs);
+template <typename Table>
+void add_incident_table_pegs(const Table& table, const SettleList& settle, uint64_t* out) noexcept {
+  table.add_pegs(out);
+  out[std::size(kBoundedTablePegs)] += settle.overflow();
+}
 
 // Distinct targets in order of first appearance: the first N exactly (with
 // per-target hit counts), the total beyond them counted, and whether they

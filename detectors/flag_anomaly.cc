@@ -77,6 +77,9 @@ struct Entry : KitEntry {
 // What an alert carries beyond the shared fields.
 struct Detail {
   uint32_t per_kind[kKinds];
+  uint32_t packets;
+  uint32_t ports;  // distinct destination ports (estimate)
+  uint16_t port_lo, port_hi;
   uint8_t first_kind;
 };
 
@@ -99,13 +102,7 @@ class FlagAnomaly final : public IncidentDetector<FlagAnomaly, Entry> {
         continue;
       const Kind k = classify(p.v->tcp_flags);
       if (k == kNone) continue;
-      const PacketView& v = *p.v;
-      HostEvent e;
-      e.kind = HostEventKind::kDetector;
-      e.detector = cfg_.index;
-      e.ts = p.ts, e.order = p.order;
-      e.src = v.src, e.dst = v.dst, e.sport = v.sport, e.dport = v.dport;
-      e.proto = 6, e.tcp_flags = v.tcp_flags, e.ttl = v.ttl, e.ip_id = v.ip_id;
+      HostEvent e = own_event(p);
       e.code = k;
       ctx.events->emit(e, e.src);
     }
@@ -143,23 +140,19 @@ class FlagAnomaly final : public IncidentDetector<FlagAnomaly, Entry> {
     a->score = ctx.score(a->dst, 6, e.first_dport, cfg_.lethality);
     Detail d{};
     std::copy(e.per_kind, e.per_kind + kKinds, d.per_kind);
+    d.packets = e.packets;
+    d.ports = e.ports.estimate();
+    d.port_lo = e.port_lo, d.port_hi = e.port_hi;
     d.first_kind = e.first_kind;
-    a->put_detail(d);
-    a->count[0] = e.packets;
-    a->count[1] = e.ports.estimate();
-    a->count[2] = e.port_lo, a->count[3] = e.port_hi;
+    a->detail.put(d);
     a->tcp_flags = e.flags_seen;
     a->ttl = e.ttl, a->ip_id = e.ip_id;
     e.targets.fill(*a);
   }
 };
 
-std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig& c) {
-  return std::make_unique<FlagAnomaly>(d, c);
-}
-
 void render(const Alert& a, AlertText& t) {
-  const Detail d = a.get_detail<Detail>();
+  const Detail d = a.detail.get<Detail>();
   std::string kinds;
   auto kind_list = nlohmann::ordered_json::array();
   auto by_kind = nlohmann::ordered_json::object();
@@ -170,13 +163,13 @@ void render(const Alert& a, AlertText& t) {
       by_kind[kKindIds[k]] = d.per_kind[k];
     }
   const uint32_t first = d.first_kind < std::size(kKindIds) ? d.first_kind : 0;
-  const uint32_t packets = a.count[0], ports = a.count[1];
+  const uint32_t packets = d.packets, ports = d.ports;
   t.signature = std::string("TCP flags no stack sends: ") + kinds + ", " + format_count(packets) +
                 (packets == 1 ? " packet" : " packets") + " to " +
                 (a.n_targets == 1 ? ip_to_string(a.dst) : format_count(a.n_targets) + " hosts") +
                 (ports == 1 ? " port " + std::to_string(a.dport)
-                            : ", " + format_count(ports) + " ports " + std::to_string(a.count[2]) +
-                                  "-" + std::to_string(a.count[3])) +
+                            : ", " + format_count(ports) + " ports " + std::to_string(d.port_lo) +
+                                  "-" + std::to_string(d.port_hi)) +
                 (a.update ? " (update " + std::to_string(a.update) + ")" : "");
   auto& e = t.evidence;
   e["anomaly"] = kKindIds[first];  // the first kind seen
@@ -185,7 +178,7 @@ void render(const Alert& a, AlertText& t) {
   e["flags"] = format_tcp_flags(a.tcp_flags);
   e["packets"] = packets;
   e["ports"] = ports;
-  e["port_range"] = {a.count[2], a.count[3]};
+  e["port_range"] = {d.port_lo, d.port_hi};
   e["first_seen"] = eve_timestamp(a.first_ts);
   e["last_seen"] = eve_timestamp(a.last_ts);
   e["ttl"] = a.ttl;
@@ -206,7 +199,7 @@ extern const DetectorDescriptor kFlagAnomaly = {
     "bits, half of ECN on a SYN)",
     2,
     kParams,
-    make,
+    make_detector<FlagAnomaly>,
     render,
     {"Scanners hand-craft TCP headers with flag combinations RFC 793 never produces. Stacks "
      "answer them inconsistently (a closed port sends RST, an open one stays silent, some "

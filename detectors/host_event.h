@@ -14,12 +14,13 @@
 //    shards after the batch's other events, in attempt order;
 //  - detector events (kDetector), raised by one host detector's flow-stage
 //    half (its on_packets) for its own host-stage half; `detector` names it
-//    and `code`/`aux` carry what it parsed.
+//    and `code`/`detail` carry what it parsed.
 #pragma once
 
 #include <cstdint>
 
 #include "dataplane/packet.h"
+#include "detectors/detail.h"
 
 namespace harrier {
 
@@ -41,7 +42,6 @@ struct HostEvent {
   uint64_t order = 0;  // global packet number: host shards merge on it
   IpAddr src;          // the prober (the flow's initiator)
   IpAddr dst;          // the target
-  IpAddr peer;         // kDetector: a third party (e.g. the destination an ICMP error quotes)
   uint16_t sport = 0, dport = 0;
   uint16_t tcp_flags = 0;
   uint8_t proto = 0;
@@ -53,7 +53,7 @@ struct HostEvent {
   uint16_t detector = 0;    // kDetector: registry index of the detector it is for
   uint16_t ip_id = 0;
   uint32_t seq = 0;   // emission number within the batch: ties on `order` keep it
-  uint32_t aux[2]{};  // kDetector: detector-specific values
+  TypedDetail<32> detail;  // kDetector: what the detector's flow-stage half parsed, its own struct
 };
 
 // At most this many detector events per packet and detector (the rest are

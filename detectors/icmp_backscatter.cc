@@ -3,7 +3,8 @@
 namespace harrier::icmp_backscatter {
 
 void render(const Alert& a, AlertText& t, const char* what) {
-  const uint32_t errors = a.count[0];
+  const Detail d = a.detail.get<Detail>();
+  const uint32_t errors = d.errors;
   const IpAddr quoted_dst = a.targets[0];
   t.signature =
       std::string("ICMP ") + what + " backscatter: " + ip_to_string(a.dst) +
@@ -14,11 +15,11 @@ void render(const Alert& a, AlertText& t, const char* what) {
       (a.n_targets > 1 ? " and " + format_count(a.n_targets - 1) + " more destinations" : "") +
       " that it never sent" + (a.update ? " (update " + std::to_string(a.update) + ")" : "");
   auto& e = t.evidence;
-  e["icmp_type"] = a.count[2] >> 8;
-  e["icmp_code"] = a.count[2] & 0xFF;
+  e["icmp_type"] = d.icmp_type;
+  e["icmp_code"] = d.icmp_code;
   e["errors"] = errors;
-  e["routers"] = a.count[1];
-  e["router_ttl"] = a.count[3];
+  e["routers"] = d.routers;
+  e["router_ttl"] = d.outer_ttl;
   e["quoted"] = {{"proto", proto_name(a.proto)}, {"src", ip_to_string(a.dst)},
                  {"src_port", a.sport},          {"dst", ip_to_string(quoted_dst)},
                  {"dst_port", a.dport},          {"ttl", a.ttl}};

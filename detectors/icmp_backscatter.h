@@ -34,6 +34,21 @@ struct Entry : KitEntry {
   TargetList<16> quoted_dsts;
 };
 
+// What an event carries from the flow stage: the error's ICMP type and its IP TTL.
+struct EventDetail {
+  IpAddr quoted_dst;  // where the spoofed packet the error quotes was going
+  uint8_t icmp_type;
+  uint8_t outer_ttl;
+};
+
+// What an alert carries beyond the shared fields.
+struct Detail {
+  uint32_t errors;
+  uint32_t routers;  // distinct ICMP senders
+  uint8_t icmp_type, icmp_code;
+  uint16_t outer_ttl;  // of the first error
+};
+
 class Detector final : public IncidentDetector<Detector, Entry> {
  public:
   Detector(const DetectorDescriptor& d, const DetectorConfig& c, Which which)
@@ -54,17 +69,12 @@ class Detector final : public IncidentDetector<Detector, Entry> {
       if (!v.quoted.present || !matches(v)) continue;
       // The quote must claim the home host as its sender: that is the lie.
       if (!(v.quoted.src == v.dst)) continue;
-      HostEvent e;
-      e.kind = HostEventKind::kDetector;
-      e.detector = cfg_.index;
-      e.ts = p.ts, e.order = p.order;
-      e.src = v.src, e.dst = v.dst, e.peer = v.quoted.dst;
+      HostEvent e = own_event(p);  // from the router to the victim
       e.sport = v.quoted.sport, e.dport = v.quoted.dport;
       e.proto = v.quoted.ip_proto;
       e.ttl = v.quoted.ttl;
       e.code = v.icmp_code;
-      e.aux[0] = v.icmp_type;
-      e.aux[1] = v.ttl;
+      e.detail.put(EventDetail{v.quoted.dst, v.icmp_type, v.ttl});
       ctx.events->emit(e, e.dst);
     }
   }
@@ -76,11 +86,12 @@ class Detector final : public IncidentDetector<Detector, Entry> {
       bool fresh;
       Entry* e = incident(ctx, s, PairKey::make(ev.dst, nullptr, 0, 0), ev.ts, ev.order, &fresh);
       if (!e) continue;
+      const EventDetail d = ev.detail.get<EventDetail>();
       if (fresh) {
-        e->icmp_type = uint8_t(ev.aux[0]), e->icmp_code = ev.code;
+        e->icmp_type = d.icmp_type, e->icmp_code = ev.code;
         e->inner_proto = ev.proto, e->inner_ttl = ev.ttl;
         e->inner_sport = ev.sport, e->inner_dport = ev.dport;
-        e->outer_ttl = uint16_t(ev.aux[1]);
+        e->outer_ttl = d.outer_ttl;
       }
       ++e->errors;
       bool known = false;
@@ -90,7 +101,7 @@ class Detector final : public IncidentDetector<Detector, Entry> {
         if (e->routers < 4) e->router_list[e->routers] = ev.src;
         ++e->routers;
       }
-      e->quoted_dsts.add(ev.peer, ev.ts);
+      e->quoted_dsts.add(d.quoted_dst, ev.ts);
       grew(ctx, s, *e, true, ev.ts, ev.order);
     }
   }
@@ -105,10 +116,7 @@ class Detector final : public IncidentDetector<Detector, Entry> {
     a->dst = e.key.first();
     a->sport = e.inner_sport, a->dport = e.inner_dport;
     a->score = ctx.score(a->dst, e.inner_proto, e.inner_sport, cfg_.lethality);
-    a->count[0] = e.errors;
-    a->count[1] = e.routers;
-    a->count[2] = uint32_t(e.icmp_type) << 8 | e.icmp_code;
-    a->count[3] = e.outer_ttl;
+    a->detail.put(Detail{e.errors, e.routers, e.icmp_type, e.icmp_code, e.outer_ttl});
     a->ttl = e.inner_ttl;
     e.quoted_dsts.fill(*a);
   }

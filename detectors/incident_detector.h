@@ -19,8 +19,11 @@
 // (header, update number, incident key, first and last time).
 #pragma once
 
+#include <iterator>
 #include <memory>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "dataplane/bounded_table.h"
 #include "detectors/detector.h"
@@ -46,37 +49,61 @@ struct KitEntry : IncidentEntry {
   uint64_t last_order;
 };
 
-template <typename Self, typename Entry>
+// What a detector keeps per shard besides its incidents (by default
+// nothing), and the counters it adds to the kit's.
+struct NoStateExtra {
+  static std::span<const PegInfo> extra_pegs() { return {}; }
+  void add_extra_pegs(uint64_t*) const noexcept {}
+};
+
+template <typename Self, typename Entry, typename Extra = NoStateExtra>
 class IncidentDetector : public Detector {
  public:
   using Table = BoundedTable<PairKey, Entry>;
-  struct State final : DetectorState {
+  struct State final : DetectorState, Extra {
     std::unique_ptr<Table> table;
     SettleList settle{4096};
+    void add_pegs(uint64_t* out) const noexcept override {
+      add_incident_table_pegs(*table, settle, out);
+      Extra::add_extra_pegs(out + kIncidentTablePegs);
+    }
   };
 
   // `tag`: the table's name in DPDK's hash registry (<= 8 chars).
-  IncidentDetector(const DetectorDescriptor& d, const DetectorConfig& c, const char* tag)
+  // `closing_update`: an incident that went quiet (or leaves the table)
+  // reports what grew since its last alert (see IncidentPolicy).
+  IncidentDetector(const DetectorDescriptor& d, const DetectorConfig& c, const char* tag,
+                   bool closing_update = true)
       : Detector(d, c),
-        policy_(IncidentPolicy::from_config(c)),
+        policy_(IncidentPolicy::from_config(c, closing_update)),
         table_size_(uint32_t(c.get("table_size"))),
-        tag_(tag) {}
+        tag_(tag) {
+    pegs_ = incident_table_pegs();
+    for (const PegInfo& p : Extra::extra_pegs())
+      pegs_.push_back(p);
+  }
+
+  std::span<const PegInfo> pegs() const override { return pegs_; }
 
   std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
                                             std::string* error) const override {
-    return state_with_table<State, Entry>(desc_.id, tag_, table_size_, shard, n_shards, socket,
-                                          error);
+    auto s = std::make_unique<State>();
+    s->table = make_table<PairKey, Entry>(desc_.id, tag_, table_size_, shard, n_shards, socket,
+                                          s.get(), error);
+    if (!s->table || !self().make_extra(*s, socket, shard, n_shards, error)) return nullptr;
+    return s;
   }
 
-  // Incidents that went quiet report what grew since their last alert
-  // (judged at Self::quiet_clock); idle ones are forgotten after the
+  // Incidents due on the SettleList are looked at (Self::settle; by
+  // default, one that went quiet reports what grew since its last alert,
+  // judged at Self::quiet_clock); idle ones are forgotten after the
   // hold-down (Self::idle_ns may say more).
   void on_tick(ShardCtx& ctx, uint64_t now, DetectorState* st) const noexcept override {
     State& s = state(st);
-    s.settle.close_settled(
-        self().quiet_clock(ctx, now), *s.table, policy_,
-        [this](const Entry& e) { return self().amount(e); },
-        [&](const Entry& e) { emit(ctx, e, e.inc.last_ts, e.last_order); });
+    const uint64_t quiet = self().quiet_clock(ctx, now);
+    s.settle.sweep(
+        quiet, [&](uint32_t i) -> Incident& { return s.table->at(i)->inc; },
+        [&](uint32_t i) -> uint64_t { return self().settle(ctx, quiet, *s.table->at(i)); });
     if (now != UINT64_MAX) s.table->expire(now, self().idle_ns(), 64);
   }
 
@@ -88,6 +115,21 @@ class IncidentDetector : public Detector {
   // of connection outcomes says ctx.outcomes_complete_until(now): later
   // attempts may still be waiting for their answer.
   uint64_t quiet_clock(const ShardCtx&, uint64_t now) const noexcept { return now; }
+  // Allocates the State's Extra (false, with *error set, on failure).
+  bool make_extra(State&, int, uint32_t, uint32_t, std::string*) const { return true; }
+  // A listed incident whose time came (`now` on the quiet clock): sends
+  // what it owes; returns when to look again (0: once it grows).
+  uint64_t settle(ShardCtx& ctx, uint64_t now, Entry& e) const noexcept {
+    const uint32_t amount = self().amount(e);
+    if (!policy_.settled(e.inc, amount, now)) return policy_.look_again(e.inc, amount);
+    emit(ctx, e, e.inc.last_ts, e.last_order);
+    return 0;
+  }
+  // Whether an event at `ts` finds the key's incident over (its hold-down
+  // passed); a detector may also end one that never alerted.
+  bool starts_new(const Entry& e, uint64_t ts) const noexcept {
+    return policy_.starts_new(e.inc, ts);
+  }
 
   // The incident of `key` for an event at (ts, order): found, or made (a
   // full table first lets its least recent incident report what it owes),
@@ -99,12 +141,13 @@ class IncidentDetector : public Detector {
   Entry* incident(ShardCtx& ctx, State& s, const PairKey& key, uint64_t ts, uint64_t order,
                   bool* fresh, bool activity = true) const noexcept {
     bool created;
-    Entry* e = s.table->find_or_insert(key, ts, &created, [&](Entry& old) {
-      if (policy_.settled(old.inc, self().amount(old), UINT64_MAX))
-        emit(ctx, old, old.inc.last_ts, old.last_order);
-    });
+    Entry* e = s.table->find_or_insert(key, ts, &created,
+                                       [&](Entry& old) { report_owed(ctx, old); });
     if (!e) return nullptr;
-    if (!created && policy_.starts_new(e->inc, ts)) restart_entry(*e), created = true;
+    if (!created && self().starts_new(*e, ts)) {
+      report_owed(ctx, *e);  // the earlier incident is over
+      restart_entry(*e), created = true;
+    }
     *fresh = created || e->inc.first_ts == 0;
     if (*fresh) e->inc.first_ts = ts;
     if (activity || *fresh) {
@@ -127,7 +170,14 @@ class IncidentDetector : public Detector {
       send = true;
     }
     if (send) emit(ctx, e, ts, order);
-    s.settle.note_growth(s.table->index_of(&e), e.inc, policy_, amount);
+    if (policy_.reserve_closing) s.settle.note_growth(s.table->index_of(&e), e.inc, policy_, amount);
+  }
+
+  // An incident that ends (restarted, or evicted by a full table) first
+  // reports what grew since its last alert, in a detector that does so.
+  void report_owed(ShardCtx& ctx, Entry& e) const noexcept {
+    if (policy_.reserve_closing && policy_.settled(e.inc, self().amount(e), UINT64_MAX))
+      emit(ctx, e, e.inc.last_ts, e.last_order);
   }
 
   // An alert of `e` at (ts, order), after the policy counted it.
@@ -148,6 +198,7 @@ class IncidentDetector : public Detector {
   IncidentPolicy policy_;
   uint32_t table_size_;
   const char* tag_;
+  std::vector<PegInfo> pegs_;
 };
 
 }  // namespace harrier

@@ -12,6 +12,7 @@
 // (keyed by the querier) and per answer from a queried home host (keyed by
 // the querier it answers); the host shard keeps one incident per querier.
 #include <algorithm>
+#include <cstring>
 
 #include "detectors/incident_detector.h"
 #include "detectors/protocols/nbns.h"
@@ -37,7 +38,28 @@ struct Entry : KitEntry {
   uint16_t qtype;
   uint8_t ttl;
   uint8_t suffix;
-  char name[16];
+  char name[4];  // the first query's name, its first four characters
+};
+
+// What a query event carries from the flow stage: its question, and the
+// first four characters of the name (the rest is not needed to judge a sweep,
+// and the event stays small).
+struct EventDetail {
+  uint16_t qtype;
+  uint8_t suffix;
+  char name_head[4];
+};
+
+// What an alert carries beyond the shared fields.
+struct Detail {
+  uint32_t queries;
+  uint32_t hits_lo, hits_hi;  // fewest and most queries a listed host got
+  uint32_t answered;          // listed hosts that answered
+  uint16_t qtype;
+  uint8_t suffix;
+  uint8_t n_hits;
+  char name_head[4];                  // the first query's name, its first four characters
+  uint32_t hits[Alert::kMaxTargets];  // queries per listed host, in order of first query
 };
 
 class NetbiosSweep final : public IncidentDetector<NetbiosSweep, Entry> {
@@ -59,24 +81,16 @@ class NetbiosSweep final : public IncidentDetector<NetbiosSweep, Entry> {
       if (dir == nbns::Direction::kNone) continue;
       const bool query = dir == nbns::Direction::kQueryToHome;
       if (query && (m.qtype != nbns::kTypeNb && m.qtype != nbns::kTypeNbstat)) continue;
-      HostEvent e;
-      e.kind = HostEventKind::kDetector;
-      e.detector = cfg_.index;
-      e.ts = p.ts, e.order = p.order;
-      e.proto = 17, e.ttl = v.ttl, e.ip_id = v.ip_id;
+      HostEvent e = own_event(p);
       e.code = query ? kQuery : kAnswer;
       // Always querier -> queried, so an answer meets its query's incident.
       e.src = query ? v.src : v.dst;
       e.dst = query ? v.dst : v.src;
       e.sport = query ? v.sport : v.dport;
       e.dport = 137;
-      e.aux[0] = m.qtype | uint32_t(m.suffix) << 16;
-      // The first four characters of the name ride along; the rest is not needed
-      // to judge a sweep, and the event stays small.
-      uint32_t head = 0;
-      for (int i = 0; i < 4; ++i)
-        head |= uint32_t(uint8_t(m.name[i])) << (8 * i);
-      e.aux[1] = head;
+      EventDetail d{m.qtype, m.suffix, {}};
+      std::memcpy(d.name_head, m.name, sizeof d.name_head);
+      e.detail.put(d);
       ctx.events->emit(e, e.src);
     }
   }
@@ -98,10 +112,10 @@ class NetbiosSweep final : public IncidentDetector<NetbiosSweep, Entry> {
       if (fresh) {
         e->first_sport = ev.sport;
         e->ttl = ev.ttl;
-        e->qtype = uint16_t(ev.aux[0]);
-        e->suffix = uint8_t(ev.aux[0] >> 16);
-        for (int i = 0; i < 4; ++i)
-          e->name[i] = char(ev.aux[1] >> (8 * i));
+        const EventDetail d = ev.detail.get<EventDetail>();
+        e->qtype = d.qtype;
+        e->suffix = d.suffix;
+        std::memcpy(e->name, d.name_head, sizeof d.name_head);
       }
       ++e->queries;
       if (!e->targets.add(ev.dst, ev.ts)) continue;  // a retry: evidence, not a new host
@@ -122,18 +136,17 @@ class NetbiosSweep final : public IncidentDetector<NetbiosSweep, Entry> {
     uint32_t lo = UINT32_MAX, hi = 0;
     for (uint32_t i = 0; i < e.targets.n; ++i)
       lo = std::min(lo, e.targets.hits[i]), hi = std::max(hi, e.targets.hits[i]);
-    a->count[0] = e.queries;
-    a->count[1] = lo;
-    a->count[2] = hi;
-    a->count[3] = uint32_t(__builtin_popcountll(e.answered));
-    a->extra = e.qtype | uint32_t(e.suffix) << 16;
+    Detail d{};
+    d.queries = e.queries;
+    d.hits_lo = lo, d.hits_hi = hi;
+    d.answered = uint32_t(__builtin_popcountll(e.answered));
+    d.qtype = e.qtype, d.suffix = e.suffix;
+    d.n_hits = uint8_t(std::min<uint32_t>(e.targets.n, Alert::kMaxTargets));
+    for (uint32_t i = 0; i < d.n_hits; ++i)
+      d.hits[i] = e.targets.hits[i];
+    std::memcpy(d.name_head, e.name, sizeof d.name_head);
+    a->detail.put(d);
     a->ttl = e.ttl;
-    // Queries per listed host, in order of first query.
-    a->n_series = std::min<uint32_t>(e.targets.n, Alert::kMaxSeries);
-    for (uint32_t i = 0; i < a->n_series; ++i)
-      a->series[i] = e.targets.hits[i];
-    a->isn = uint32_t(uint8_t(e.name[0])) | uint32_t(uint8_t(e.name[1])) << 8 |
-             uint32_t(uint8_t(e.name[2])) << 16 | uint32_t(uint8_t(e.name[3])) << 24;
   }
 
  private:
@@ -141,14 +154,9 @@ class NetbiosSweep final : public IncidentDetector<NetbiosSweep, Entry> {
   uint64_t window_ns_;
 };
 
-std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig& c) {
-  return std::make_unique<NetbiosSweep>(d, c);
-}
-
-std::string name_head(uint32_t packed) {
+std::string printable_name(const char (&head)[4]) {
   std::string s;
-  for (int i = 0; i < 4; ++i) {
-    const char c = char(packed >> (8 * i));
+  for (const char c : head) {
     if (c == 0) break;
     s += (c >= 0x20 && c < 0x7F) ? c : '.';
   }
@@ -158,9 +166,10 @@ std::string name_head(uint32_t packed) {
 }
 
 void render(const Alert& a, AlertText& t) {
-  const uint32_t hosts = a.n_targets, queries = a.count[0], lo = a.count[1], hi = a.count[2];
-  const uint32_t answered = a.count[3];
-  const bool nbstat = (a.extra & 0xFFFF) == nbns::kTypeNbstat;
+  const Detail d = a.detail.get<Detail>();
+  const uint32_t hosts = a.n_targets, queries = d.queries, lo = d.hits_lo, hi = d.hits_hi;
+  const uint32_t answered = d.answered;
+  const bool nbstat = d.qtype == nbns::kTypeNbstat;
   const double span = span_seconds(a.first_ts, a.last_ts);
   const std::string each = lo == hi ? format_count(lo) + (lo == 1 ? " query each" : " queries each")
                                     : format_count(lo) + "-" + format_count(hi) + " queries each";
@@ -175,8 +184,8 @@ void render(const Alert& a, AlertText& t) {
   e["queries_per_host"] = {lo, hi};
   e["answered"] = answered;
   e["question"] = nbstat ? "NBSTAT" : "NB";
-  e["name_prefix"] = name_head(a.isn);
-  e["name_suffix"] = (a.extra >> 16) & 0xFF;
+  e["name_prefix"] = printable_name(d.name_head);
+  e["name_suffix"] = d.suffix;
   e["order"] = target_order_name(a.target_order);
   e["span_s"] = span;
   e["first_seen"] = eve_timestamp(a.first_ts);
@@ -186,7 +195,7 @@ void render(const Alert& a, AlertText& t) {
   auto per_host = nlohmann::ordered_json::array();
   for (uint32_t i = 0; i < std::min<uint32_t>(a.n_targets, Alert::kMaxTargets); ++i) {
     targets.push_back(ip_to_string(a.targets[i]));
-    if (i < a.n_series) per_host.push_back(a.series[i]);
+    if (i < d.n_hits) per_host.push_back(d.hits[i]);
   }
   e["targets"] = targets;
   e["queries_by_target"] = per_host;
@@ -204,7 +213,7 @@ extern const DetectorDescriptor kNetbiosSweep = {
     "NetBIOS name-service queries (UDP 137) from one source to >= 5 home hosts within 1 h",
     5,
     kParams,
-    make,
+    make_detector<NetbiosSweep>,
     render,
     {"NetBIOS name service (UDP 137) answers name and node-status queries with the host's "
      "NetBIOS names, workgroup, logged-on user and MAC address. Querying host after host maps "

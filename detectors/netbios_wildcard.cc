@@ -15,9 +15,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "dataplane/bounded_table.h"
-#include "detectors/detector.h"
-#include "detectors/evidence.h"
+#include "detectors/incident_detector.h"
 #include "detectors/protocols/nbns.h"
 
 namespace harrier {
@@ -26,17 +24,21 @@ namespace {
 constexpr ParamSpec kParams[] = {
     {"answer_grace", ParamType::kSeconds, 0.001, 60, 2,
      "seconds to wait for the target's answer before alerting without one"},
-    {"max_updates", ParamType::kCount, 0, 64, 4,
-     "update alerts per incident (when the host count doubles)"},
-    {"hold_down", ParamType::kSeconds, 1, 604800, 3600,
-     "seconds of silence after which the same querier starts a new incident"},
-    {"table_size", ParamType::kCount, 1024, 1 << 24, 16384,
-     "queriers remembered, all shards together"},
+    max_updates_param(4, "update alerts per incident (when the host count doubles)"),
+    hold_down_param(3600, 604800,
+                    "seconds of silence after which the same querier starts a new incident"),
+    table_size_param(16384, "queriers remembered, all shards together"),
 };
 
 enum Code : uint8_t { kQuery = 1, kAnswer = 2 };
 
-struct Entry : IncidentEntry {
+// What the flow stage passes on of a query or an answer.
+struct EventDetail {
+  uint16_t qtype;
+  uint8_t names;  // a node-status answer: names in its table
+};
+
+struct Entry : KitEntry {
   TargetList<16> targets;
   uint32_t queries;
   uint32_t name_queries;   // of those, name queries (the rest ask for node status)
@@ -46,34 +48,22 @@ struct Entry : IncidentEntry {
   uint16_t first_sport;
   uint8_t ttl;
   uint8_t names;  // names in the first answer's table
-  bool pending;   // first alert waits for an answer or the grace period (on `waiting`)
+  bool pending;   // first alert waits for an answer or the grace period (on the SettleList)
   uint64_t due;
   uint64_t first_order;
 };
-using Table = BoundedTable<PairKey, Entry>;
 
-struct State final : DetectorState {
-  std::unique_ptr<Table> table;
-  SettleList waiting{4096};  // entries whose first alert waits, by deadline
+// The alert's own evidence.
+struct Detail {
+  uint32_t queries, name_queries, answered, tables;
+  uint8_t names;
 };
 
-class NetbiosWildcard final : public Detector {
+class NetbiosWildcard final : public IncidentDetector<NetbiosWildcard, Entry> {
  public:
   NetbiosWildcard(const DetectorDescriptor& d, const DetectorConfig& c)
-      : Detector(d, c),
-        grace_ns_(uint64_t(c.get("answer_grace") * 1e9)),
-        table_size_(uint32_t(c.get("table_size"))) {
-    policy_ = IncidentPolicy::from_config(c, /*reserve_closing=*/false);  // no closing update
-  }
-
-  std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
-                                            std::string* error) const override {
-    auto s = std::make_unique<State>();
-    s->table = make_table<PairKey, Entry>(desc_.id, "nbwild", table_size_, shard, n_shards, socket,
-                                          s.get(), error);
-    if (!s->table) return nullptr;
-    return s;
-  }
+      : IncidentDetector(d, c, "nbwild", /*closing_update=*/false),
+        grace_ns_(uint64_t(c.get("answer_grace") * 1e9)) {}
 
   PacketInterest packet_interest() const override { return nbns::packet_interest(); }
 
@@ -87,26 +77,23 @@ class NetbiosWildcard final : public Detector {
       if (dir == nbns::Direction::kNone) continue;
       const bool query = dir == nbns::Direction::kQueryToHome, answer = !query;
       if (!m.wildcard || (m.qtype != nbns::kTypeNbstat && m.qtype != nbns::kTypeNb)) continue;
-      HostEvent e;
-      e.kind = HostEventKind::kDetector;
-      e.detector = cfg_.index;
-      e.ts = p.ts, e.order = p.order;
-      e.proto = 17, e.ttl = v.ttl, e.ip_id = v.ip_id;
+      HostEvent e = own_event(p);
       e.code = query ? kQuery : kAnswer;
       e.src = query ? v.src : v.dst;
       e.dst = query ? v.dst : v.src;
       e.sport = query ? v.sport : v.dport;
       e.dport = 137;
-      e.aux[0] = answer && m.qtype == nbns::kTypeNbstat ? node_name_count(v) : 0;
-      e.aux[1] = m.qtype;
+      const uint32_t names = answer && m.qtype == nbns::kTypeNbstat ? node_name_count(v) : 0;
+      e.detail.put(EventDetail{m.qtype, uint8_t(std::min<uint32_t>(names, 255))});
       ctx.events->emit(e, e.src);
     }
   }
 
   void on_events(ShardCtx& ctx, EventSelection events, DetectorState* st) const noexcept override {
-    State& s = *static_cast<State*>(st);
+    State& s = state(st);
     for (const HostEvent& ev : events) {
       const PairKey k = PairKey::make(ev.src, nullptr, 17, 137);
+      const EventDetail d = ev.detail.get<EventDetail>();
       if (ev.code == kAnswer) {
         Entry* e = s.table->find(k);
         const int i = e ? e->targets.find(ev.dst) : -1;
@@ -117,60 +104,58 @@ class NetbiosWildcard final : public Detector {
           e->answered_mask |= uint16_t(1u << i);
           ++e->answered;
         }
-        if (first && ev.aux[1] == nbns::kTypeNbstat) {
+        if (first && d.qtype == nbns::kTypeNbstat) {
           ++e->tables;
-          if (!e->names) e->names = uint8_t(std::min<uint32_t>(ev.aux[0], 255));
+          if (!e->names) e->names = d.names;
         }
         if (e->pending) {
           e->pending = false;  // the answer settles the first alert: say so now
-          if (policy_.decide(e->inc, e->targets.total, true, ev.ts)) emit(ctx, *e, ev.ts, ev.order);
+          grew(ctx, s, *e, true, ev.ts, ev.order);
         }
         continue;
       }
-      bool created;
-      Entry* e = s.table->find_or_insert(k, ev.ts, &created);
+      bool fresh;
+      Entry* e = incident(ctx, s, k, ev.ts, ev.order, &fresh);
       if (!e) continue;
-      if (!created && policy_.starts_new(e->inc, ev.ts)) restart_entry(*e), created = true;
-      if (e->queries == 0) {
-        e->inc.first_ts = ev.ts;
-        e->first_sport = ev.sport;
-        e->ttl = ev.ttl;
-      }
-      e->inc.last_ts = ev.ts;
+      if (fresh) e->first_sport = ev.sport, e->ttl = ev.ttl;
       ++e->queries;
-      if (ev.aux[1] == nbns::kTypeNb) ++e->name_queries;
-      const bool new_host = e->targets.add(ev.dst, ev.ts);
-      if (e->inc.alerts_sent == 0) {
-        if (!e->pending) {
-          e->pending = true;
-          e->due = ev.ts + grace_ns_;
-          e->first_order = ev.order;
-          if (!s.waiting.add(s.table->index_of(e), e->inc, e->due)) {
-            // No room to wait: alert now, answer unknown.
-            e->pending = false;
-            if (policy_.decide(e->inc, e->targets.total, true, ev.ts))
-              emit(ctx, *e, ev.ts, ev.order);
-          }
+      if (d.qtype == nbns::kTypeNb) ++e->name_queries;
+      e->targets.add(ev.dst, ev.ts);
+      if (e->inc.alerts_sent) {
+        grew(ctx, s, *e, true, ev.ts, ev.order);
+      } else if (!e->pending) {
+        e->pending = true;
+        e->due = ev.ts + grace_ns_;
+        e->first_order = ev.order;
+        if (!s.settle.add(s.table->index_of(e), e->inc, e->due)) {
+          e->pending = false;  // no room to wait: alert now, answer unknown
+          grew(ctx, s, *e, true, ev.ts, ev.order);
         }
-      } else if (new_host && policy_.decide(e->inc, e->targets.total, true, ev.ts)) {
-        emit(ctx, *e, ev.ts, ev.order);
       }
     }
   }
 
-  void on_tick(ShardCtx& ctx, uint64_t now, DetectorState* st) const noexcept override {
-    State& s = *static_cast<State*>(st);
-    s.waiting.sweep(
-        now, [&](uint32_t i) -> Incident& { return s.table->at(i)->inc; },
-        [&](uint32_t i) -> uint64_t {
-          Entry& e = *s.table->at(i);
-          if (!e.pending) return 0;  // the answer came first and said so
-          e.pending = false;
-          const uint64_t at = std::min(now, e.due);
-          if (policy_.decide(e.inc, e.targets.total, true, at)) emit(ctx, e, at, e.first_order);
-          return 0;
-        });
-    if (now != UINT64_MAX) s.table->expire(now, policy_.hold_down_ns, 64);
+  // Called by the kit.
+  uint32_t amount(const Entry& e) const noexcept { return e.targets.total; }
+  // A first alert whose grace passed without an answer.
+  uint64_t settle(ShardCtx& ctx, uint64_t now, Entry& e) const noexcept {
+    if (!e.pending) return 0;  // the answer came first and said so
+    e.pending = false;
+    const uint64_t at = std::min(now, e.due);
+    if (policy_.decide(e.inc, e.targets.total, true, at)) emit(ctx, e, at, e.first_order);
+    return 0;
+  }
+
+  void fill(ShardCtx& ctx, Alert* a, const Entry& e) const noexcept {
+    a->proto = 17;
+    a->dst = e.targets.addr[0];
+    a->sport = e.first_sport, a->dport = 137;
+    // An answered node-status query disclosed the host's names: one step
+    // more lethal.
+    a->score = ctx.score(a->dst, 17, 137, std::min(5, cfg_.lethality + (e.tables ? 1 : 0)));
+    e.targets.fill(*a);
+    a->detail.put(Detail{e.queries, e.name_queries, e.answered, e.tables, e.names});
+    a->ttl = e.ttl;
   }
 
  private:
@@ -181,38 +166,13 @@ class NetbiosWildcard final : public Detector {
     return v.payload_len > kAt ? v.payload[kAt] : 0;
   }
 
-  void emit(ShardCtx& ctx, const Entry& e, uint64_t ts, uint64_t order) const noexcept {
-    Alert* a = ctx.alerts->next();
-    if (!a) return;
-    alert_header(*a, cfg_.index, ts, order, 17, e.key.first(), e.targets.addr[0], e.first_sport,
-                 137);
-    a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
-    a->update = policy_.update_number(e.inc);
-    set_incident_key(*a, e.key, e.inc.first_ts);
-    // An answered node-status query disclosed the host's names: one step
-    // more lethal.
-    a->score = ctx.score(a->dst, 17, 137, std::min(5, cfg_.lethality + (e.tables ? 1 : 0)));
-    e.targets.fill(*a);
-    a->count[0] = e.queries;
-    a->count[1] = e.answered;
-    a->count[2] = e.names;
-    a->count[3] = e.name_queries;
-    a->extra = e.tables;
-    a->ttl = e.ttl;
-  }
-
   uint64_t grace_ns_;
-  IncidentPolicy policy_;
-  uint32_t table_size_;
 };
 
-std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig& c) {
-  return std::make_unique<NetbiosWildcard>(d, c);
-}
-
 void render(const Alert& a, AlertText& t) {
-  const uint32_t hosts = a.n_targets, queries = a.count[0], answered = a.count[1];
-  const uint32_t name_queries = a.count[3], tables = a.extra;
+  const Detail d = a.detail.get<Detail>();
+  const uint32_t hosts = a.n_targets, queries = d.queries, answered = d.answered;
+  const uint32_t name_queries = d.name_queries, tables = d.tables;
   const std::string who = hosts == 1 ? ip_to_string(a.dst) : format_count(hosts) + " hosts";
   const char* question = name_queries == 0         ? "node status"
                          : name_queries == queries ? "name"
@@ -227,7 +187,7 @@ void render(const Alert& a, AlertText& t) {
   else if (hosts == 1)
     outcome = tables
                   ? "answered with its name table" +
-                        (a.count[2] ? " (" + std::to_string(a.count[2]) + " names)" : std::string())
+                        (d.names ? " (" + std::to_string(d.names) + " names)" : std::string())
                   : std::string("answered");
   else
     outcome = format_count(answered) + " answered" + (tables ? " with their name tables" : "");
@@ -239,7 +199,7 @@ void render(const Alert& a, AlertText& t) {
   e["question"] = question;
   e["answered"] = answered;
   e["exposed"] = tables > 0;  // a name table disclosed
-  if (a.count[2]) e["names_disclosed"] = a.count[2];
+  if (d.names) e["names_disclosed"] = d.names;
   e["first_seen"] = eve_timestamp(a.first_ts);
   e["last_seen"] = eve_timestamp(a.last_ts);
   e["ttl"] = a.ttl;
@@ -258,7 +218,7 @@ extern const DetectorDescriptor kNetbiosWildcard = {
     "NetBIOS node-status queries for the wildcard name '*', and whether the target answered",
     2,
     kParams,
-    make,
+    make_detector<NetbiosWildcard>,
     render,
     {"A node-status query for the name '*' asks a Windows host for its whole NetBIOS name "
      "table: computer name, workgroup or domain, logged-on user, the services it runs (the "

@@ -82,8 +82,23 @@ constexpr const char* kNmap2Tests[kTypes] = {"",    "T2 ", "T3 ",  "T4/T6 ", "T7
 // Event `code`: the type in the low nibble, markers in the high one.
 constexpr uint8_t kMarkGen1 = 0x10;  // the seed's option set (wscale 10, nop, mss 265, ts, eol)
 constexpr uint8_t kMarkGen2 = 0x20;  // today's nmap: ts 0xFFFFFFFF, its ECN set, IE code 9 seq 295
-constexpr uint8_t kMarkOpts = 0x40;  // a TCP probe with options: aux carries them
+constexpr uint8_t kMarkOpts = 0x40;  // a TCP probe with options: its TcpProbe carries them
 constexpr uint8_t kMarkSynLike = 0x80;  // a SYN probe: its answer tells open from closed
+
+// A TCP probe event's detail: its window, MSS (0: none) and options (pack_options).
+struct TcpProbe {
+  uint16_t window, mss;
+  uint32_t options;
+};
+// A UDP fill probe event's detail: its payload length and the byte it repeats.
+struct UdpProbe {
+  uint16_t length;
+  uint8_t fill;
+};
+// An echo-code probe event's detail: the request's ICMP code.
+struct EchoProbe {
+  uint8_t code;
+};
 
 constexpr uint8_t kKindEol = 0, kKindNop = 1, kKindMss = 2, kKindWscale = 3, kKindSackOk = 4,
                   kKindTs = 8;
@@ -250,10 +265,31 @@ using Table = BoundedTable<PairKey, Entry>;
 constexpr uint32_t kPortUdp = 1u << 16, kPortOpen = 1u << 17, kPortClosed = 1u << 18,
                    kPortSynProbed = 1u << 19;
 
+// What an alert carries beyond the shared fields (see emit).
+struct Detail {
+  uint32_t probes;
+  uint32_t ports[kMaxPorts];      // port | kPortUdp | kPortOpen | kPortClosed | kPortSynProbed
+  uint16_t windows[kMaxWindows];  // distinct TCP windows, first seen first
+  uint16_t mask;                  // types seen (bit per Type)
+  uint8_t type_count[kTypes];     // probes per type, saturating at 255
+  uint8_t order[kTypes];          // the types seen, in first-seen order
+  uint8_t n_ports, n_windows, n_types;
+  uint8_t generation;  // 1: first-generation nmap, 2: second, 0: unknown
+  uint8_t opts_type;   // type of the first probe with options (kTypes: none)
+  uint8_t echo_code;
+  uint8_t udp_fill;  // 0 when no UDP fill probe
+  uint8_t ttl_min, ttl_max;
+  uint16_t opts_mss;     // the first probe with options: its MSS ...
+  uint32_t opts_packed;  // ... and its options (pack_options)
+};
+
 struct State final : DetectorState {
   std::unique_ptr<Table> table;
   // Incidents with an update waiting for the prober to settle, by due time.
   SettleList waiting{4096};
+  void add_pegs(uint64_t* out) const noexcept override {
+    add_incident_table_pegs(*table, waiting, out);
+  }
 };
 
 // Time since `then`; zero when packet time went backwards (merged captures).
@@ -290,6 +326,8 @@ class OsFingerprint final : public Detector {
             true};
   }
 
+  std::span<const PegInfo> pegs() const override { return pegs_; }
+
   PacketInterest packet_interest() const override {
     PacketInterest in;  // probes toward home hosts: odd TCP, filled UDP, echo with a code
     in.classes =
@@ -304,7 +342,7 @@ class OsFingerprint final : public Detector {
       const PacketCtx& p = pkts.all[i];
       if (!p.decoded || !p.dst_home || p.v->is_later_fragment || p.v->is_icmp_error()) continue;
       const PacketView& v = *p.v;
-      HostEvent e;
+      HostEvent e = own_event(p);
       Type type = kTypes;
       uint8_t markers = 0;
       if (v.proto == L4Proto::kTcp) {
@@ -318,27 +356,21 @@ class OsFingerprint final : public Detector {
           if (gen2_options(o)) markers |= kMarkGen2;
         }
         if ((v.tcp_flags & tcp_flag::kSyn) || type == kIsnSample) markers |= kMarkSynLike;
-        e.aux[0] = uint32_t(v.tcp_window) | uint32_t(o.has_mss ? o.mss : 0) << 16;
-        e.aux[1] = pack_options(o);
+        e.detail.put(TcpProbe{v.tcp_window, o.has_mss ? o.mss : uint16_t(0), pack_options(o)});
       } else if (v.proto == L4Proto::kUdp) {
         if (p.flow && (!p.from_initiator || p.flow->pkts[1] != 0)) continue;  // answered: open
         if (v.payload_len < kMinFill || !same_byte_fill(v.payload, v.payload_len)) continue;
         type = kUdpFill;
-        e.aux[0] = uint32_t(v.payload_len) | uint32_t(v.payload[0]) << 16;
+        e.detail.put(UdpProbe{v.payload_len, v.payload[0]});
       } else if ((v.proto == L4Proto::kIcmp && v.icmp_type == 8) ||
                  (v.proto == L4Proto::kIcmp6 && v.icmp_type == 128)) {
         if (v.icmp_code == 0) continue;
         type = kEchoCode;
         if (v.icmp_code == 9 && v.icmp_seq == 295) markers |= kMarkGen2;
-        e.aux[0] = v.icmp_code;
+        e.detail.put(EchoProbe{v.icmp_code});
       } else {
         continue;
       }
-      e.kind = HostEventKind::kDetector;
-      e.detector = cfg_.index;
-      e.ts = p.ts, e.order = p.order;
-      e.src = v.src, e.dst = v.dst, e.sport = v.sport, e.dport = v.dport;
-      e.proto = v.ip_proto, e.tcp_flags = v.tcp_flags, e.ttl = v.ttl, e.ip_id = v.ip_id;
       if (p.src_home) e.flags |= host_event_flag::kSrcHome;
       e.code = uint8_t(type | markers);
       ctx.events->emit(e, e.src);
@@ -469,8 +501,9 @@ class OsFingerprint final : public Detector {
       if (found >= 0 && (markers & kMarkSynLike)) e.ports[found] |= kPortSynProbed;
     }
     if (ev.proto == 6) {
+      const TcpProbe tcp = ev.detail.get<TcpProbe>();
       e.flags_union |= ev.tcp_flags;
-      const uint16_t win = uint16_t(ev.aux[0]);
+      const uint16_t win = tcp.window;
       if (type != kIsnSample) {
         bool seen = false;
         for (uint8_t i = 0; i < e.n_windows; ++i)
@@ -481,15 +514,16 @@ class OsFingerprint final : public Detector {
       if ((markers & kMarkOpts) && !e.have_opts) {
         e.have_opts = true;
         e.opts_type = type;
-        e.opts_packed = ev.aux[1];
-        e.opts_mss = uint16_t(ev.aux[0] >> 16);
+        e.opts_packed = tcp.options;
+        e.opts_mss = tcp.mss;
         e.opts_window = win;
       }
     } else if (type == kUdpFill && e.udp_len == 0) {
-      e.udp_len = uint16_t(ev.aux[0]);
-      e.udp_fill = uint8_t(ev.aux[0] >> 16);
+      const UdpProbe udp = ev.detail.get<UdpProbe>();
+      e.udp_len = udp.length;
+      e.udp_fill = udp.fill;
     } else if (type == kEchoCode && e.echo_code == 0) {
-      e.echo_code = uint8_t(ev.aux[0]);
+      e.echo_code = ev.detail.get<EchoProbe>().code;
     }
   }
 
@@ -501,18 +535,8 @@ class OsFingerprint final : public Detector {
     e.reported_mask = e.mask;
   }
 
-  // What goes where (render() reads it back):
-  //  extra     types seen (bit per Type) | generation << 12 (1 first, 2 second)
-  //            | ttl_max << 16 | type of the first probe with options << 24
-  //  count[0]  probes; count[1] per-type counts of types 0-3, count[2] of 4-7
-  //            (one saturating byte each); count[3] ISN samples (byte) | echo
-  //            code << 8 | UDP fill byte << 16 | ttl_min << 24
-  //  series    [0, n_series) ports (port | udp | open | closed | SYN-probed
-  //            bits); [6, 14) windows | 1 << 16; [14], [15] the types in
-  //            first-seen order, a nibble each (type + 1)
-  //  isn       options of the first probe that had any (see pack_options);
-  //            ip_id its MSS; ttl the first probe's TTL; tcp_flags all TCP flags
-  //            the probes used; sport/dport the first probe's ports
+  // Beside the Detail: ttl the first probe's TTL; tcp_flags all TCP flags
+  // the probes used; sport/dport the first probe's ports.
   void emit(ShardCtx& ctx, const Entry& e) const noexcept {
     Alert* a = ctx.alerts->next();
     if (!a) return;
@@ -524,33 +548,29 @@ class OsFingerprint final : public Detector {
     set_incident_key(*a, e.key, e.inc.first_ts);
     const uint8_t proto = e.first_proto == 17 ? 17 : 6;
     a->score = ctx.score(dst, proto, e.first_dport, cfg_.lethality);
-    const uint32_t gen = (e.markers & kMarkGen2) ? 2 : (e.markers & kMarkGen1) ? 1 : 0;
-    a->extra = uint32_t(e.mask) | gen << 12 | uint32_t(e.ttl_max) << 16 |
-               uint32_t(e.have_opts ? e.opts_type : 0xF) << 24;
-    a->count[0] = e.probes;
-    for (int t = 0; t < 8; ++t)
-      a->count[1 + t / 4] |= std::min<uint32_t>(e.type_count[t], 255) << (8 * (t % 4));
-    a->count[3] = std::min<uint32_t>(e.type_count[kIsnSample], 255) | uint32_t(e.echo_code) << 8 |
-                  uint32_t(e.udp_len ? e.udp_fill : 0) << 16 | uint32_t(e.ttl_min) << 24;
-    a->n_series = e.n_ports;
-    for (uint8_t i = 0; i < e.n_ports; ++i)
-      a->series[i] = e.ports[i];
-    for (uint8_t i = 0; i < e.n_windows; ++i)
-      a->series[kMaxPorts + i] = e.windows[i] | 1u << 16;
-    uint8_t order[kTypes];
-    uint32_t n = 0;
+    Detail d{};
+    d.probes = e.probes;
+    d.n_ports = e.n_ports;
+    std::copy(e.ports, e.ports + e.n_ports, d.ports);
+    d.n_windows = e.n_windows;
+    std::copy(e.windows, e.windows + e.n_windows, d.windows);
+    d.mask = e.mask;
     for (int t = 0; t < kTypes; ++t)
-      if (e.mask >> t & 1) order[n++] = uint8_t(t);
+      d.type_count[t] = uint8_t(std::min<uint32_t>(e.type_count[t], 255));
+    for (int t = 0; t < kTypes; ++t)
+      if (e.mask >> t & 1) d.order[d.n_types++] = uint8_t(t);
     // First-seen order (insertion sort: at most 9 types).
-    for (uint32_t i = 1; i < n; ++i)
-      for (uint32_t j = i; j > 0 && e.type_first[order[j]] < e.type_first[order[j - 1]]; --j)
-        std::swap(order[j], order[j - 1]);
-    uint64_t packed = 0;
-    for (uint32_t i = 0; i < n; ++i)
-      packed |= uint64_t(order[i] + 1) << (4 * i);
-    a->series[14] = uint32_t(packed), a->series[15] = uint32_t(packed >> 32);
-    a->isn = e.have_opts ? e.opts_packed : 0;
-    a->ip_id = e.opts_mss;
+    for (uint32_t i = 1; i < d.n_types; ++i)
+      for (uint32_t j = i; j > 0 && e.type_first[d.order[j]] < e.type_first[d.order[j - 1]]; --j)
+        std::swap(d.order[j], d.order[j - 1]);
+    d.generation = (e.markers & kMarkGen2) ? 2 : (e.markers & kMarkGen1) ? 1 : 0;
+    d.opts_type = e.have_opts ? e.opts_type : uint8_t(kTypes);
+    d.echo_code = e.echo_code;
+    d.udp_fill = e.udp_len ? e.udp_fill : 0;
+    d.ttl_min = e.ttl_min, d.ttl_max = e.ttl_max;
+    d.opts_packed = e.have_opts ? e.opts_packed : 0;
+    d.opts_mss = e.opts_mss;
+    a->detail.put(d);
     a->ttl = e.ttl_first;
     a->tcp_flags = e.flags_union;
     a->n_targets = 1;
@@ -565,11 +585,8 @@ class OsFingerprint final : public Detector {
   uint64_t isn_window_ns_;
   uint64_t settle_ns_;
   uint32_t table_size_;
+  std::vector<PegInfo> pegs_ = incident_table_pegs();
 };
-
-std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig& c) {
-  return std::make_unique<OsFingerprint>(d, c);
-}
 
 std::string options_text(uint32_t packed, uint16_t mss) {
   std::string s;
@@ -606,32 +623,22 @@ std::string options_text(uint32_t packed, uint16_t mss) {
 }
 
 void render(const Alert& a, AlertText& t) {
-  const uint32_t mask = a.extra & 0x1FF;
-  const uint32_t gen = a.extra >> 12 & 3;
-  const uint8_t echo_code = uint8_t(a.count[3] >> 8);
-  const uint8_t fill = uint8_t(a.count[3] >> 16);
-  const uint32_t isn_samples = a.count[3] & 0xFF;
-  auto type_count = [&](uint32_t ty) -> uint32_t {
-    if (ty == kIsnSample) return isn_samples;
-    return a.count[1 + ty / 4] >> (8 * (ty % 4)) & 0xFF;
-  };
-  const uint64_t packed = uint64_t(a.series[14]) | uint64_t(a.series[15]) << 32;
+  const Detail d = a.detail.get<Detail>();
+  const uint32_t mask = d.mask;
+  const uint32_t gen = d.generation;
   std::string list;
   auto types = nlohmann::ordered_json::array();
   auto counts = nlohmann::ordered_json::object();
-  uint32_t n_types = 0;
-  for (int i = 0; i < kTypes; ++i) {
-    const uint32_t nib = uint32_t(packed >> (4 * i) & 0xF);
-    if (nib == 0 || nib > kTypes || !(mask >> (nib - 1) & 1)) break;
-    const uint32_t ty = nib - 1;
-    ++n_types;
+  const uint32_t n_types = std::min<uint32_t>(d.n_types, kTypes);
+  for (uint32_t i = 0; i < n_types; ++i) {
+    const uint32_t ty = d.order[i];
     std::string name = std::string(gen == 2 ? kNmap2Tests[ty] : "") + kTypeNames[ty];
     // First-generation nmap set ECE alone (its "bogus flag"), not ECE+CWR.
     if (ty == kEcn && !(a.tcp_flags & tcp_flag::kCwr)) name = "SYN|ECE";
-    if (ty == kEchoCode) name += " " + std::to_string(echo_code);
+    if (ty == kEchoCode) name += " " + std::to_string(d.echo_code);
     list += (list.empty() ? "" : ", ") + name;
     types.push_back(kTypeIds[ty]);
-    counts[kTypeIds[ty]] = type_count(ty);
+    counts[kTypeIds[ty]] = uint32_t(d.type_count[ty]);
   }
   const char* label = gen == 2   ? "OS fingerprint attempt (nmap -O, 2nd generation)"
                       : gen == 1 ? "OS fingerprint attempt (nmap, 1st generation)"
@@ -645,11 +652,11 @@ void render(const Alert& a, AlertText& t) {
   e["generation"] = gen == 2 ? "nmap-2nd" : gen == 1 ? "nmap-1st" : "unknown";
   e["probe_types"] = types;
   e["counts"] = counts;
-  e["probes"] = a.count[0];
-  e["isn_samples"] = isn_samples;
+  e["probes"] = d.probes;
+  e["isn_samples"] = uint32_t(d.type_count[kIsnSample]);
   auto ports = nlohmann::ordered_json::array();
-  for (uint32_t i = 0; i < std::min<uint32_t>(a.n_series, kMaxPorts); ++i) {
-    const uint32_t p = a.series[i];
+  for (uint32_t i = 0; i < std::min<uint32_t>(d.n_ports, kMaxPorts); ++i) {
+    const uint32_t p = d.ports[i];
     ports.push_back({{"port", p & 0xFFFF},
                      {"proto", (p & kPortUdp) ? "udp" : "tcp"},
                      {"state", (p & kPortOpen)     ? "open"
@@ -658,21 +665,19 @@ void render(const Alert& a, AlertText& t) {
   }
   e["ports"] = ports;
   auto windows = nlohmann::ordered_json::array();
-  for (int i = kMaxPorts; i < kMaxPorts + kMaxWindows; ++i)
-    if (a.series[i] & (1u << 16)) windows.push_back(a.series[i] & 0xFFFF);
+  for (uint32_t i = 0; i < std::min<uint32_t>(d.n_windows, kMaxWindows); ++i)
+    windows.push_back(d.windows[i]);
   e["windows"] = windows;
-  if (a.ttl)
-    e["ttl"] = {{"first", a.ttl}, {"min", a.count[3] >> 24}, {"max", a.extra >> 16 & 0xFF}};
+  if (a.ttl) e["ttl"] = {{"first", a.ttl}, {"min", d.ttl_min}, {"max", d.ttl_max}};
   e["flags"] = format_tcp_flags(a.tcp_flags);
-  const uint32_t opts_type = a.extra >> 24 & 0xF;
-  if (opts_type < kTypes) {
-    e["first_options"] = {{"probe", kTypeIds[opts_type]},
-                          {"options", options_text(a.isn, a.ip_id)}};
+  if (d.opts_type < kTypes) {
+    e["first_options"] = {{"probe", kTypeIds[d.opts_type]},
+                          {"options", options_text(d.opts_packed, d.opts_mss)}};
   }
-  if (mask >> kEchoCode & 1) e["echo_code"] = echo_code;
+  if (mask >> kEchoCode & 1) e["echo_code"] = d.echo_code;
   if (mask >> kUdpFill & 1) {
     char buf[8];
-    std::snprintf(buf, sizeof buf, "0x%02x", fill);
+    std::snprintf(buf, sizeof buf, "0x%02x", d.udp_fill);
     e["udp_fill"] = buf;
   }
   e["first_seen"] = eve_timestamp(a.first_ts);
@@ -692,7 +697,7 @@ extern const DetectorDescriptor kOsFingerprint = {
     "echo code, ISN sampling) from one source to one host within 10 s",
     3,
     kParams,
-    make,
+    make_detector<OsFingerprint>,
     render,
     {"An OS fingerprinter sends a fixed set of probes that RFC 793 leaves undefined or that no "
      "stack would build (no flags, SYN with FIN/PSH/URG, lone ACKs, odd windows and option "

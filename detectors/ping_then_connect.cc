@@ -21,9 +21,7 @@
 // not a probe and does not count.
 #include <algorithm>
 
-#include "dataplane/bounded_table.h"
-#include "detectors/detector.h"
-#include "detectors/evidence.h"
+#include "detectors/incident_detector.h"
 
 namespace harrier {
 namespace {
@@ -36,19 +34,17 @@ constexpr ParamSpec kParams[] = {
      "seconds after a host's echo reply within which a connection attempt counts"},
     {"silent_after", ParamType::kSeconds, 0.001, 60, 1,
      "seconds without an echo reply after which a pinged host counts as silent"},
-    {"max_updates", ParamType::kCount, 0, 64, 4,
-     "update alerts per incident (when the connection attempts double)"},
-    {"hold_down", ParamType::kSeconds, 1, 604800, 3600,
-     "seconds of silence after which the same source starts a new incident"},
-    {"table_size", ParamType::kCount, 1024, 1 << 24, 16384,
-     "pinging sources remembered, all shards together"},
+    max_updates_param(4, "update alerts per incident (when the connection attempts double)"),
+    hold_down_param(3600, 604800,
+                    "seconds of silence after which the same source starts a new incident"),
+    table_size_param(16384, "pinging sources remembered, all shards together"),
 };
 
 enum Code : uint8_t { kEchoRequest = 1, kEchoReply = 2 };
 constexpr int kHosts = 32;
 constexpr int kPorts = 8;
 
-struct Entry : IncidentEntry {
+struct Entry : KitEntry {
   TargetList<kHosts> pinged;
   uint64_t reply_ts[kHosts];  // 0 until the host answered an echo
   uint32_t hit_mask;          // answered hosts probed after their reply
@@ -60,35 +56,27 @@ struct Entry : IncidentEntry {
   uint8_t ttl;
   uint16_t tcp_flags;
   // The newest counted attempt: what an alert names.
-  uint64_t last_order;
   uint64_t first_hit_ts;
   IpAddr last_dst;
   uint16_t last_sport, last_dport;
 };
-using Table = BoundedTable<PairKey, Entry>;
 
-struct State final : DetectorState {
-  std::unique_ptr<Table> table;
-  SettleList settle{4096};
+// The alert's own evidence.
+struct Detail {
+  uint32_t pinged, answered, silent, connects;
+  uint32_t min_delay_ms, max_delay_ms;
+  uint8_t n_ports;
+  uint16_t ports[kPorts];
 };
 
-class PingThenConnect final : public Detector {
+class PingThenConnect final : public IncidentDetector<PingThenConnect, Entry> {
  public:
   PingThenConnect(const DetectorDescriptor& d, const DetectorConfig& c)
-      : Detector(d, c),
+      : IncidentDetector(d, c, "pingcon"),
         min_pinged_(uint32_t(c.get("min_pinged"))),
         min_connects_(uint32_t(c.get("min_connects"))),
         window_ns_(uint64_t(c.get("connect_window") * 1e9)),
-        silent_ns_(uint64_t(c.get("silent_after") * 1e9)),
-        table_size_(uint32_t(c.get("table_size"))) {
-    policy_ = IncidentPolicy::from_config(c);
-  }
-
-  std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
-                                            std::string* error) const override {
-    return state_with_table<State, Entry>(desc_.id, "pingcon", table_size_, shard, n_shards, socket,
-                                          error);
-  }
+        silent_ns_(uint64_t(c.get("silent_after") * 1e9)) {}
 
   // Its own pings and replies, and every connection attempt's outcome.
   EventInterest event_interest() const override { return {EventInterest::kAllOutcomes, true}; }
@@ -109,11 +97,7 @@ class PingThenConnect final : public Detector {
       const bool request = v.icmp_type == (v4 ? 8 : 128) && p.dst_home;
       const bool reply = v.icmp_type == (v4 ? 0 : 129) && p.src_home;
       if (!request && !reply) continue;
-      HostEvent e;
-      e.kind = HostEventKind::kDetector;
-      e.detector = cfg_.index;
-      e.ts = p.ts, e.order = p.order;
-      e.proto = v.ip_proto, e.ttl = v.ttl, e.ip_id = v.ip_id;
+      HostEvent e = own_event(p);
       e.code = request ? kEchoRequest : kEchoReply;
       e.src = request ? v.src : v.dst;  // always pinger -> pinged
       e.dst = request ? v.dst : v.src;
@@ -122,45 +106,63 @@ class PingThenConnect final : public Detector {
   }
 
   void on_events(ShardCtx& ctx, EventSelection events, DetectorState* st) const noexcept override {
-    State& s = *static_cast<State*>(st);
-    Table& t = *s.table;
+    State& s = state(st);
     for (const HostEvent& ev : events) {
       const PairKey k = PairKey::make(ev.src, nullptr, 0, 0);
       if (ev.kind == HostEventKind::kDetector) {
         if (ev.code == kEchoRequest) {
-          ping(ctx, t, k, ev);
-        } else if (Entry* e = t.find(k)) {
+          ping(ctx, s, k, ev);
+        } else if (Entry* e = s.table->find(k)) {
           const int i = e->pinged.find(ev.dst);
           if (i >= 0 && e->reply_ts[i] == 0) e->reply_ts[i] = ev.ts;
         }
       } else if (ev.proto == 6) {  // a connection attempt's outcome
-        if (Entry* e = t.find(k)) connect(s, *e, ev);
+        if (Entry* e = s.table->find(k)) connect(s, *e, ev);
       }
     }
   }
 
-  void on_tick(ShardCtx& ctx, uint64_t tick, DetectorState* st) const noexcept override {
-    State& s = *static_cast<State*>(st);
-    // Attempts reach us as outcomes, a grace after they were made: quiet
-    // is judged up to where they are complete.
-    const uint64_t now = ctx.outcomes_complete_until(tick);
-    // Attempts that followed the first alert: report them once they stop.
-    s.settle.sweep(
-        now, [&](uint32_t i) -> Incident& { return s.table->at(i)->inc; },
-        [&](uint32_t i) -> uint64_t {
-          Entry& e = *s.table->at(i);
-          if (e.inc.alerts_sent == 0) {
-            const uint64_t at = quiet_at(e);
-            if (now != UINT64_MAX && now < at) return at;
-            if (met(e) && policy_.decide(e.inc, e.connects, true, now)) emit(ctx, e);
-            return 0;  // judged; a new hit lists it again
-          }
-          if (!policy_.settled(e.inc, e.connects, now))
-            return policy_.look_again(e.inc, e.connects);
-          emit(ctx, e);
-          return 0;
-        });
-    if (tick != UINT64_MAX) s.table->expire(tick, std::max(window_ns_, policy_.hold_down_ns), 64);
+  // Called by the kit.
+  uint32_t amount(const Entry& e) const noexcept { return e.connects; }
+  // Attempts reach us as outcomes, a grace after they were made: quiet is
+  // judged up to where they are complete.
+  uint64_t quiet_clock(const ShardCtx& ctx, uint64_t now) const noexcept {
+    return ctx.outcomes_complete_until(now);
+  }
+  uint64_t idle_ns() const noexcept { return std::max(window_ns_, policy_.hold_down_ns); }
+  // The first alert, too, is decided once the connect phase has been quiet
+  // (see top); then attempts that followed it are reported once they stop.
+  uint64_t settle(ShardCtx& ctx, uint64_t now, Entry& e) const noexcept {
+    if (e.inc.alerts_sent) return IncidentDetector::settle(ctx, now, e);
+    const uint64_t at = quiet_at(e);
+    if (now != UINT64_MAX && now < at) return at;
+    if (met(e) && policy_.decide(e.inc, e.connects, true, now))
+      emit(ctx, e, e.inc.last_ts, e.last_order);
+    return 0;  // judged; a new hit lists it again
+  }
+
+  void fill(ShardCtx& ctx, Alert* a, const Entry& e) const noexcept {
+    a->proto = 6;
+    a->dst = e.last_dst;
+    a->sport = e.last_sport, a->dport = e.last_dport;
+    a->score = ctx.score(e.last_dst, 6, e.last_dport, cfg_.lethality);
+    uint32_t answered = 0;
+    for (uint32_t j = 0; j < e.pinged.n; ++j)
+      answered += e.reply_ts[j] != 0;
+    // Targets: the hosts connected to after answering, in order of first ping.
+    uint32_t n = 0;
+    for (uint32_t j = 0; j < e.pinged.n; ++j)
+      if (e.hit_mask & (1u << j)) {
+        if (n < uint32_t(Alert::kMaxTargets)) a->targets[n] = e.pinged.addr[j];
+        ++n;
+      }
+    a->n_targets = n;
+    Detail d{e.pinged.total, answered, silent_count(e, e.inc.last_ts), e.connects,
+             e.min_delay_ms, e.max_delay_ms, e.n_ports, {}};
+    std::copy(e.ports, e.ports + e.n_ports, d.ports);
+    a->detail.put(d);
+    a->tcp_flags = e.tcp_flags;
+    a->ttl = e.ttl;
   }
 
  private:
@@ -170,20 +172,14 @@ class PingThenConnect final : public Detector {
     return std::min(e.inc.last_ts + policy_.min_gap_ns, e.first_hit_ts + 5 * policy_.min_gap_ns);
   }
 
-  void ping(ShardCtx& ctx, Table& t, const PairKey& k, const HostEvent& ev) const noexcept {
-    bool created;
-    // An incident evicted by a full table first reports what it still owes.
-    Entry* e = t.find_or_insert(k, ev.ts, &created, [&](Entry& old) {
-      if (policy_.settled(old.inc, old.connects, UINT64_MAX)) emit(ctx, old);
-    });
+  void ping(ShardCtx& ctx, State& s, const PairKey& k, const HostEvent& ev) const noexcept {
+    bool fresh;
+    Entry* e = incident(ctx, s, k, ev.ts, ev.order, &fresh);
     if (!e) return;
-    if (!created && policy_.starts_new(e->inc, ev.ts)) restart_entry(*e), created = true;
-    if (e->pinged.total == 0) {
-      e->inc.first_ts = ev.ts;
+    if (fresh) {
       e->ttl = ev.ttl;
       e->min_delay_ms = UINT32_MAX;
     }
-    e->inc.last_ts = ev.ts;
     e->pinged.add(ev.dst, ev.ts);
   }
 
@@ -232,59 +228,21 @@ class PingThenConnect final : public Detector {
     return silent;
   }
 
-  void emit(ShardCtx& ctx, const Entry& e) const noexcept {
-    Alert* a = ctx.alerts->next();
-    if (!a) return;
-    alert_header(*a, cfg_.index, e.inc.last_ts, e.last_order, 6, e.key.first(), e.last_dst,
-                 e.last_sport, e.last_dport);
-    a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
-    a->update = policy_.update_number(e.inc);
-    set_incident_key(*a, e.key, e.inc.first_ts);
-    a->score = ctx.score(e.last_dst, 6, e.last_dport, cfg_.lethality);
-    uint32_t answered = 0;
-    for (uint32_t j = 0; j < e.pinged.n; ++j)
-      answered += e.reply_ts[j] != 0;
-    // Targets: the hosts connected to after answering, in order of first ping.
-    uint32_t n = 0;
-    for (uint32_t j = 0; j < e.pinged.n; ++j)
-      if (e.hit_mask & (1u << j)) {
-        if (n < uint32_t(Alert::kMaxTargets)) a->targets[n] = e.pinged.addr[j];
-        ++n;
-      }
-    a->n_targets = n;
-    a->count[0] = e.pinged.total;
-    a->count[1] = answered;
-    a->count[2] = silent_count(e, e.inc.last_ts);
-    a->count[3] = e.connects;
-    a->n_series = e.n_ports;
-    for (uint32_t j = 0; j < e.n_ports; ++j)
-      a->series[j] = e.ports[j];
-    a->series[kPorts] = e.min_delay_ms;
-    a->series[kPorts + 1] = e.max_delay_ms;
-    a->tcp_flags = e.tcp_flags;
-    a->ttl = e.ttl;
-  }
-
   uint32_t min_pinged_, min_connects_;
   uint64_t window_ns_, silent_ns_;
-  IncidentPolicy policy_;
-  uint32_t table_size_;
 };
 
-std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig& c) {
-  return std::make_unique<PingThenConnect>(d, c);
-}
-
 void render(const Alert& a, AlertText& t) {
-  const uint32_t pinged = a.count[0], answered = a.count[1], silent = a.count[2];
-  const uint32_t connects = a.count[3];
+  const Detail d = a.detail.get<Detail>();
+  const uint32_t pinged = d.pinged, answered = d.answered, silent = d.silent;
+  const uint32_t connects = d.connects;
   std::string ports;
   auto port_list = nlohmann::ordered_json::array();
-  for (uint32_t i = 0; i < std::min<uint32_t>(a.n_series, kPorts); ++i) {
-    ports += (i ? "," : "") + std::to_string(a.series[i]);
-    port_list.push_back(a.series[i]);
+  for (uint32_t i = 0; i < std::min<uint32_t>(d.n_ports, kPorts); ++i) {
+    ports += (i ? "," : "") + std::to_string(d.ports[i]);
+    port_list.push_back(d.ports[i]);
   }
-  const double lo = a.series[kPorts] / 1e3, hi = a.series[kPorts + 1] / 1e3;
+  const double lo = d.min_delay_ms / 1e3, hi = d.max_delay_ms / 1e3;
   t.signature =
       "Ping sweep then connect: " + format_count(pinged) + " hosts pinged, " +
       format_count(answered) + " answered; " + format_count(connects) + " " +
@@ -318,7 +276,7 @@ extern const DetectorDescriptor kPingThenConnect = {
     "An ICMP echo sweep, then TCP connection attempts only to the hosts that answered",
     3,
     kParams,
-    make,
+    make_detector<PingThenConnect>,
     render,
     {"The scanner pings a range of addresses, notes which ones answer, and then probes only "
      "those for services (the seed: web 80 and SOCKS 1080, looking for open proxies). Spending "

@@ -13,9 +13,7 @@
 // remembers that network's probes; the source's incident lives there too.
 #include <cstdio>
 
-#include "dataplane/bounded_table.h"
-#include "detectors/detector.h"
-#include "detectors/evidence.h"
+#include "detectors/incident_detector.h"
 #include "detectors/protocols/rpc.h"
 
 namespace harrier {
@@ -25,12 +23,10 @@ constexpr ParamSpec kParams[] = {
     {"port", ParamType::kCount, 1, 65535, 111, "portmapper port watched on TCP and UDP"},
     {"remember", ParamType::kSeconds, 86400, 31536000, 2592000,
      "seconds a source network's earlier probes are remembered (for the repeat evidence)"},
-    {"max_updates", ParamType::kCount, 0, 64, 4,
-     "update alerts per incident (when the number of hosts probed doubles)"},
-    {"hold_down", ParamType::kSeconds, 1, 604800, 3600,
-     "seconds of silence after which the same source starts a new incident"},
-    {"table_size", ParamType::kCount, 1024, 1 << 24, 16384,
-     "source networks (and probing sources) remembered, all shards together"},
+    max_updates_param(4, "update alerts per incident (when the number of hosts probed doubles)"),
+    hold_down_param(3600, 604800,
+                    "seconds of silence after which the same source starts a new incident"),
+    table_size_param(16384, "source networks (and probing sources) remembered, all shards together"),
 };
 
 constexpr uint64_t kDayNs = 86400'000'000'000ull;
@@ -60,14 +56,19 @@ struct NetEntry {
   uint32_t n;
 };
 
+// What the flow stage passes on of a probing conversation's first packet.
+struct EventDetail {
+  uint32_t payload_len;
+  uint8_t proc;  // the portmapper procedure it calls (0: none parsed)
+};
+
 // One source's probing: its incident.
-struct Entry : IncidentEntry {
+struct Entry : KitEntry {
   TargetList<16> hosts;
   uint32_t probes;  // conversations
   uint32_t procs;   // bit (proc + 1) per portmapper procedure called
   uint8_t protos;   // bit 0: udp, bit 1: tcp
   uint8_t first_proto;
-  uint64_t last_order;
   bool src_home;
   uint16_t first_sport;
   uint8_t ttl;
@@ -84,32 +85,23 @@ struct Detail {
   Visit earlier;
 };
 
-struct State final : DetectorState {
+// Beside the incidents: the source networks' earlier probes.
+struct Networks : NoStateExtra {
   std::unique_ptr<BoundedTable<PairKey, NetEntry>> nets;
-  std::unique_ptr<BoundedTable<PairKey, Entry>> incidents;
-  SettleList settle{4096};
 };
 
-class PortmapProbe final : public Detector {
+class PortmapProbe final : public IncidentDetector<PortmapProbe, Entry, Networks> {
  public:
   PortmapProbe(const DetectorDescriptor& d, const DetectorConfig& c)
-      : Detector(d, c),
+      : IncidentDetector(d, c, "pmapi"),
         port_(uint16_t(c.get("port"))),
-        remember_ns_(uint64_t(c.get("remember") * 1e9)),
-        table_size_(uint32_t(c.get("table_size"))) {
-    policy_ = IncidentPolicy::from_config(c);
-  }
+        remember_ns_(uint64_t(c.get("remember") * 1e9)) {}
 
-  std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
-                                            std::string* error) const override {
-    auto s = std::make_unique<State>();
-    s->nets = make_table<PairKey, NetEntry>(desc_.id, "pmap", table_size_, shard, n_shards, socket,
-                                            s.get(), error);
-    if (s->nets)
-      s->incidents = make_table<PairKey, Entry>(desc_.id, "pmapi", table_size_, shard, n_shards,
-                                                socket, s.get(), error);
-    if (!s->nets || !s->incidents) return nullptr;
-    return s;
+  bool make_extra(State& s, int socket, uint32_t shard, uint32_t n_shards,
+                  std::string* error) const {
+    s.nets = make_table<PairKey, NetEntry>(desc_.id, "pmap", table_size_, shard, n_shards, socket,
+                                           &s, error);
+    return s.nets != nullptr;
   }
 
   PacketInterest packet_interest() const override {
@@ -129,64 +121,63 @@ class PortmapProbe final : public Detector {
       if (p.flow->alerted & bit) continue;
       if (p.src_home && ctx.rt.inventory->serves(v.dst, v.ip_proto, v.dport)) continue;
       p.flow->alerted |= bit;
-      HostEvent e;
-      e.kind = HostEventKind::kDetector;
-      e.detector = cfg_.index;
-      e.ts = p.ts, e.order = p.order;
-      e.src = v.src, e.dst = v.dst, e.sport = v.sport, e.dport = v.dport;
-      e.proto = v.ip_proto, e.ttl = v.ttl, e.ip_id = v.ip_id, e.tcp_flags = v.tcp_flags;
-      e.aux[0] = v.payload_len;
-      e.aux[1] = rpc::portmap_call_proc(v.payload, v.payload_len, v.proto == L4Proto::kTcp);
+      HostEvent e = own_event(p);
+      const uint32_t proc =
+          rpc::portmap_call_proc(v.payload, v.payload_len, v.proto == L4Proto::kTcp);
+      e.detail.put(EventDetail{v.payload_len, uint8_t(proc < 32 ? proc : 0)});
       if (p.src_home) e.flags |= host_event_flag::kSrcHome;
       ctx.events->emit(e, network_of(v.src));
     }
   }
 
   void on_events(ShardCtx& ctx, EventSelection events, DetectorState* st) const noexcept override {
-    State& s = *static_cast<State*>(st);
+    State& s = state(st);
     for (const HostEvent& ev : events) {
       bool created;
       NetEntry* net =
           s.nets->find_or_insert(PairKey::make(network_of(ev.src), nullptr, 0, 0), ev.ts, &created);
-      // An incident evicted by a full table first reports what it still owes.
-      Entry* e = s.incidents->find_or_insert(
-          PairKey::make(ev.src, nullptr, 0, 0), ev.ts, &created, [&](Entry& old) {
-            if (policy_.settled(old.inc, old.hosts.total, UINT64_MAX))
-              emit(ctx, old, old.inc.last_ts, old.last_order);
-          });
-      if (e) {
-        if (!created && policy_.starts_new(e->inc, ev.ts)) restart_entry(*e), created = true;
-        if (e->probes == 0) {
-          e->inc.first_ts = ev.ts;
+      bool fresh;
+      if (Entry* e = incident(ctx, s, PairKey::make(ev.src, nullptr, 0, 0), ev.ts, ev.order,
+                              &fresh)) {
+        const EventDetail d = ev.detail.get<EventDetail>();
+        if (fresh) {
           e->first_sport = ev.sport;
           e->ttl = ev.ttl, e->ip_id = ev.ip_id, e->tcp_flags = ev.tcp_flags;
-          e->payload_bytes = ev.aux[0];
+          e->payload_bytes = d.payload_len;
           e->first_proto = ev.proto;
           e->src_home = ev.flags & host_event_flag::kSrcHome;
           if (const Visit* v = net ? earlier_day(*net, ev) : nullptr) e->earlier = *v;
         }
-        e->inc.last_ts = ev.ts;
-        e->last_order = ev.order;
         ++e->probes;
         e->hosts.add(ev.dst, ev.ts);
-        if (ev.aux[1] && ev.aux[1] < 32) e->procs |= 1u << ev.aux[1];
+        if (d.proc) e->procs |= 1u << d.proc;
         e->protos |= ev.proto == 6 ? 2 : 1;
-        if (policy_.decide(e->inc, e->hosts.total, true, ev.ts)) emit(ctx, *e, ev.ts, ev.order);
-        s.settle.note_growth(s.incidents->index_of(e), e->inc, policy_, e->hosts.total);
+        grew(ctx, s, *e, true, ev.ts, ev.order);
       }
       if (net) net->visits[net->n++ % kVisits] = Visit{ev.ts, ev.src, ev.sport};
     }
   }
 
   void on_tick(ShardCtx& ctx, uint64_t now, DetectorState* st) const noexcept override {
-    State& s = *static_cast<State*>(st);
-    // A sweep that went quiet: report the whole of it.
-    s.settle.close_settled(
-        now, *s.incidents, policy_, [](const Entry& e) { return e.hosts.total; },
-        [&](const Entry& e) { emit(ctx, e, e.inc.last_ts, e.last_order); });
-    if (now == UINT64_MAX) return;
-    s.nets->expire(now, remember_ns_, 64);
-    s.incidents->expire(now, policy_.hold_down_ns, 64);
+    IncidentDetector::on_tick(ctx, now, st);
+    if (now != UINT64_MAX) state(st).nets->expire(now, remember_ns_, 64);
+  }
+
+  // Called by the kit.
+  uint32_t amount(const Entry& e) const noexcept { return e.hosts.total; }
+
+  void fill(ShardCtx& ctx, Alert* a, const Entry& e) const noexcept {
+    a->proto = e.first_proto;
+    a->dst = e.hosts.addr[0];
+    a->sport = e.first_sport, a->dport = port_;
+    a->score = ctx.score(a->dst, e.first_proto, port_, cfg_.lethality);
+    a->ttl = e.ttl;
+    a->ip_id = e.ip_id;
+    a->tcp_flags = e.tcp_flags;
+    e.hosts.fill(*a);
+    // One empty probe of one host: a scan's touch when its source is scanning.
+    a->bare_probe = e.procs == 0 && e.hosts.total == 1;
+    a->detail.put(Detail{e.probes, e.procs, e.payload_bytes, e.protos, e.src_home, e.earlier});
   }
 
  private:
@@ -204,37 +195,12 @@ class PortmapProbe final : public Detector {
     return best;
   }
 
-  // After the policy counted the alert (decide or settled).
-  void emit(ShardCtx& ctx, const Entry& e, uint64_t ts, uint64_t order) const noexcept {
-    Alert* a = ctx.alerts->next();
-    if (!a) return;
-    alert_header(*a, cfg_.index, ts, order, e.first_proto, e.key.first(), e.hosts.addr[0],
-                 e.first_sport, port_);
-    a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
-    a->update = policy_.update_number(e.inc);
-    set_incident_key(*a, e.key, e.inc.first_ts);
-    a->score = ctx.score(a->dst, e.first_proto, port_, cfg_.lethality);
-    a->ttl = e.ttl;
-    a->ip_id = e.ip_id;
-    a->tcp_flags = e.tcp_flags;
-    e.hosts.fill(*a);
-    // One empty probe of one host: a scan's touch when its source is scanning.
-    a->bare_probe = e.procs == 0 && e.hosts.total == 1;
-    a->put_detail(Detail{e.probes, e.procs, e.payload_bytes, e.protos, e.src_home, e.earlier});
-  }
-
   uint16_t port_;
   uint64_t remember_ns_;
-  uint32_t table_size_;
-  IncidentPolicy policy_;
 };
 
-std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig& c) {
-  return std::make_unique<PortmapProbe>(d, c);
-}
-
 void render(const Alert& a, AlertText& t) {
-  const Detail d = a.get_detail<Detail>();
+  const Detail d = a.detail.get<Detail>();
   std::string procs;
   auto proc_list = nlohmann::ordered_json::array();
   for (uint32_t code = 1; code < 32; ++code)
@@ -305,7 +271,7 @@ extern const DetectorDescriptor kPortmapProbe = {
     "Inbound packets to the SunRPC portmapper (111/tcp, 111/udp) of a home host from outside",
     4,
     kParams,
-    make,
+    make_detector<PortmapProbe>,
     render,
     {"The portmapper (rpcbind) tells a client which port each RPC program (NFS, mountd, NIS, "
      "statd, cmsd, ttdbserverd) listens on. A DUMP lists them all and a GETPORT asks for one: "

@@ -24,9 +24,7 @@
 #include <cstring>
 #include <utility>
 
-#include "dataplane/bounded_table.h"
-#include "detectors/detector.h"
-#include "detectors/evidence.h"
+#include "detectors/incident_detector.h"
 
 namespace harrier {
 namespace {
@@ -47,16 +45,19 @@ constexpr ParamSpec kParams[] = {
     {"startup_grace", ParamType::kSeconds, 0, 86400, 60,
      "seconds after the input's first packet whose RSTs the spread rule leaves out (they may "
      "close connections older than the sensor's view)"},
-    {"max_updates", ParamType::kCount, 0, 64, 4,
-     "update alerts per incident (when the RST count doubles)"},
-    {"hold_down", ParamType::kSeconds, 1, 2592000, 259200,
-     "seconds of silence after which the same victim starts a new incident"},
-    {"table_size", ParamType::kCount, 1024, 1 << 24, 16384,
-     "victims remembered, all shards together"},
+    max_updates_param(4, "update alerts per incident (when the RST count doubles)"),
+    hold_down_param(259200, 2592000,
+                    "seconds of silence after which the same victim starts a new incident"),
+    table_size_param(16384, "victims remembered, all shards together"),
 };
 
 constexpr int kPorts = 8;  // source ports tracked per victim
 constexpr int kRing = 64;  // RST times kept for the flood rule (flood_rsts <= kRing)
+
+// What the flow stage passes on of a RST.
+struct EventDetail {
+  uint32_t ack;
+};
 
 struct PortSlot {
   uint16_t port;
@@ -65,7 +66,12 @@ struct PortSlot {
   IpAddr sources[kSources];
 };
 
-struct Entry : IncidentEntry {
+// Which rules the latest RST met.
+namespace rule {
+inline constexpr uint8_t kSamePort = 1, kFlood = 2, kSpread = 4;
+}
+
+struct Entry : KitEntry {
   uint32_t rsts;
   uint32_t ring_head;
   uint64_t ring[kRing];
@@ -76,22 +82,30 @@ struct Entry : IncidentEntry {
   uint16_t first_dport;
   TargetList<16> sources;
   TargetList<16> spread;  // sources past the startup grace, for the spread rule
+  // The latest RST, and what it met: what an alert names.
+  IpAddr last_src;
+  uint16_t last_sport;
+  uint8_t rules;
+  int8_t same_slot;  // ports[] of the same-port rule (-1: not met)
 };
 
-// What an alert carries beyond the shared fields.
+// The alert's own evidence.
 struct Detail {
-  uint32_t spread_sources;  // distinct sources within the spread window
-  uint16_t ports[kPorts];   // source ports seen, most recent kPorts
+  uint32_t rsts;
+  uint32_t same_port_sources;  // sources on the same-port rule's port (0: not met)
+  uint32_t flood_rsts;         // RSTs within the flood window
+  uint32_t spread_sources;     // distinct sources within the spread window
+  uint32_t distinct_sources;
+  uint32_t first_ack;
+  uint8_t rules;
   uint8_t n_ports;
+  uint16_t ports[kPorts];  // source ports seen, most recent kPorts
 };
-using Table = BoundedTable<PairKey, Entry>;
 
-using State = TableState<Entry>;
-
-class RstBackscatter final : public Detector {
+class RstBackscatter final : public IncidentDetector<RstBackscatter, Entry> {
  public:
   RstBackscatter(const DetectorDescriptor& d, const DetectorConfig& c)
-      : Detector(d, c),
+      : IncidentDetector(d, c, "rstb", /*closing_update=*/false),
         same_port_sources_(uint32_t(c.get("same_port_sources"))),
         same_port_window_(uint64_t(c.get("same_port_window") * 1e9)),
         same_port_min_(uint32_t(c.get("same_port_min"))),
@@ -99,16 +113,7 @@ class RstBackscatter final : public Detector {
         flood_window_(uint64_t(c.get("flood_window") * 1e9)),
         spread_sources_(uint32_t(c.get("spread_sources"))),
         spread_window_(uint64_t(c.get("spread_window") * 1e9)),
-        startup_grace_(uint64_t(c.get("startup_grace") * 1e9)),
-        table_size_(uint32_t(c.get("table_size"))) {
-    policy_ = IncidentPolicy::from_config(c, /*reserve_closing=*/false);  // no closing update
-  }
-
-  std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
-                                            std::string* error) const override {
-    return state_with_table<State, Entry>(desc_.id, "rstb", table_size_, shard, n_shards, socket,
-                                          error);
-  }
+        startup_grace_(uint64_t(c.get("startup_grace") * 1e9)) {}
 
   PacketInterest packet_interest() const override {
     PacketInterest in;  // a reset that opens a flow toward a home host
@@ -126,30 +131,23 @@ class RstBackscatter final : public Detector {
       if (v.proto != L4Proto::kTcp || !(v.tcp_flags & tcp_flag::kRst) ||
           (v.tcp_flags & tcp_flag::kSyn))
         continue;
-      HostEvent e;
-      e.kind = HostEventKind::kDetector;
-      e.detector = cfg_.index;
-      e.ts = p.ts, e.order = p.order;
-      e.src = v.src, e.dst = v.dst, e.sport = v.sport, e.dport = v.dport;
-      e.proto = 6, e.tcp_flags = v.tcp_flags, e.ttl = v.ttl, e.ip_id = v.ip_id;
-      e.aux[0] = v.tcp_ack;
+      HostEvent e = own_event(p);
+      e.detail.put(EventDetail{v.tcp_ack});
       ctx.events->emit(e, e.dst);
     }
   }
 
   void on_events(ShardCtx& ctx, EventSelection events, DetectorState* st) const noexcept override {
-    Table& tab = *static_cast<State*>(st)->table;
+    State& s = state(st);
     for (const HostEvent& ev : events) {
-      bool created;
-      Entry* e = tab.find_or_insert(PairKey::make(ev.dst, nullptr, 6, 0), ev.ts, &created);
+      bool fresh;
+      Entry* e = incident(ctx, s, PairKey::make(ev.dst, nullptr, 6, 0), ev.ts, ev.order, &fresh);
       if (!e) continue;
-      if (!created && policy_.starts_new(e->inc, ev.ts)) restart_entry(*e), created = true;
-      if (e->rsts == 0) {
-        e->inc.first_ts = ev.ts;
-        e->first_ttl = ev.ttl, e->first_ip_id = ev.ip_id, e->first_ack = ev.aux[0];
+      if (fresh) {
+        e->first_ttl = ev.ttl, e->first_ip_id = ev.ip_id;
+        e->first_ack = ev.detail.get<EventDetail>().ack;
         e->first_dport = ev.dport;
       }
-      e->inc.last_ts = ev.ts;
       ++e->rsts;
       e->ring[e->ring_head++ % kRing] = ev.ts;
       e->sources.add(ev.src, ev.ts);
@@ -159,15 +157,47 @@ class RstBackscatter final : public Detector {
       const bool flood = flood_count(*e, ev.ts) >= flood_rsts_;
       if (ev.ts >= ctx.input_start_ns + startup_grace_) e->spread.add(ev.src, ev.ts);
       const bool spread = spread_count(*e, ev.ts) >= spread_sources_;
-      if (policy_.decide(e->inc, e->rsts, same_port || flood || spread, ev.ts))
-        emit(ctx, *e, ev, same_port ? same : nullptr, flood, spread);
+      e->last_src = ev.src, e->last_sport = ev.sport;
+      e->rules = uint8_t((same_port ? rule::kSamePort : 0) | (flood ? rule::kFlood : 0) |
+                         (spread ? rule::kSpread : 0));
+      e->same_slot = same_port ? int8_t(same - e->ports) : int8_t(-1);
+      grew(ctx, s, *e, e->rules != 0, ev.ts, ev.order);
     }
   }
 
-  void on_tick(ShardCtx&, uint64_t now, DetectorState* st) const noexcept override {
-    if (now != UINT64_MAX)
-      static_cast<State*>(st)->table->expire(now, std::max(policy_.hold_down_ns, same_port_window_),
-                                             64);
+  // Called by the kit.
+  uint32_t amount(const Entry& e) const noexcept { return e.rsts; }
+  uint64_t idle_ns() const noexcept { return std::max(policy_.hold_down_ns, same_port_window_); }
+
+  void fill(ShardCtx& ctx, Alert* a, const Entry& e) const noexcept {
+    const PortSlot* same = e.same_slot >= 0 ? &e.ports[e.same_slot] : nullptr;
+    a->proto = 6;  // the latest RST's sender is the alert's source, the victim its destination
+    a->src = e.last_src, a->dst = e.key.first();
+    a->sport = same ? same->port : e.last_sport, a->dport = e.first_dport;
+    a->score = ctx.score(a->dst, 6, e.first_dport, cfg_.lethality);
+    Detail d{};
+    d.rsts = e.rsts;
+    d.same_port_sources = same ? same->n_sources : 0;
+    d.flood_rsts = flood_count(e, e.inc.last_ts);
+    d.spread_sources = spread_count(e, e.inc.last_ts);
+    d.distinct_sources = e.sources.total;
+    d.first_ack = e.first_ack;
+    d.rules = e.rules;
+    for (const PortSlot& p : e.ports)
+      if (p.n_sources) d.ports[d.n_ports++] = p.port;
+    std::sort(d.ports, d.ports + d.n_ports);
+    a->detail.put(d);
+    a->ttl = e.first_ttl, a->ip_id = e.first_ip_id;
+    // targets: the sources that reset us (same-port ones first when that rule fired).
+    if (same) {
+      const uint32_t n = std::min<uint32_t>(same->n_sources, kSources);
+      for (uint32_t i = 0; i < n; ++i)
+        a->targets[i] = same->sources[i];
+      a->n_targets = same->n_sources;
+      a->target_order = TargetOrder::kSingle;
+    } else {
+      e.sources.fill(*a);
+    }
   }
 
  private:
@@ -211,41 +241,6 @@ class RstBackscatter final : public Detector {
     return n;
   }
 
-  void emit(ShardCtx& ctx, const Entry& e, const HostEvent& ev, const PortSlot* same, bool flood,
-            bool spread) const noexcept {
-    Alert* a = ctx.alerts->next();
-    if (!a) return;
-    const uint16_t sport = same ? same->port : ev.sport;
-    alert_header(*a, cfg_.index, ev.ts, ev.order, 6, ev.src, ev.dst, sport, e.first_dport);
-    a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
-    a->update = policy_.update_number(e.inc);
-    set_incident_key(*a, e.key, e.inc.first_ts);
-    a->score = ctx.score(ev.dst, 6, e.first_dport, cfg_.lethality);
-    a->count[0] = e.rsts;
-    a->count[1] = same ? same->n_sources : 0;
-    a->count[2] = flood_count(e, ev.ts);
-    a->count[3] = (same ? 1u : 0u) | (flood ? 2u : 0u) | (spread ? 4u : 0u);
-    Detail d{};
-    d.spread_sources = spread_count(e, ev.ts);
-    for (const PortSlot& p : e.ports)
-      if (p.n_sources) d.ports[d.n_ports++] = p.port;
-    std::sort(d.ports, d.ports + d.n_ports);
-    a->put_detail(d);
-    a->ttl = e.first_ttl, a->ip_id = e.first_ip_id;
-    a->isn = e.first_ack;
-    // targets: the sources that reset us (same-port ones first when that rule fired).
-    if (same) {
-      const uint32_t n = std::min<uint32_t>(same->n_sources, kSources);
-      for (uint32_t i = 0; i < n; ++i)
-        a->targets[i] = same->sources[i];
-      a->n_targets = same->n_sources;
-      a->target_order = TargetOrder::kSingle;
-    } else {
-      e.sources.fill(*a);
-    }
-    a->extra = e.sources.total;
-  }
-
   uint32_t same_port_sources_;
   uint64_t same_port_window_;
   uint32_t same_port_min_;
@@ -254,17 +249,12 @@ class RstBackscatter final : public Detector {
   uint32_t spread_sources_;
   uint64_t spread_window_;
   uint64_t startup_grace_;
-  IncidentPolicy policy_;
-  uint32_t table_size_;
 };
 
-std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig& c) {
-  return std::make_unique<RstBackscatter>(d, c);
-}
-
 void render(const Alert& a, AlertText& t) {
-  const bool same = a.count[3] & 1, flood = a.count[3] & 2, spread = a.count[3] & 4;
-  const Detail d = a.get_detail<Detail>();
+  const Detail d = a.detail.get<Detail>();
+  const bool same = d.rules & rule::kSamePort, flood = d.rules & rule::kFlood,
+             spread = d.rules & rule::kSpread;
   std::string ports;
   auto port_list = nlohmann::ordered_json::array();
   for (uint32_t i = 0; i < d.n_ports && i < kPorts; ++i) {
@@ -274,20 +264,20 @@ void render(const Alert& a, AlertText& t) {
   const double span = span_seconds(a.first_ts, a.last_ts);
   std::string why;
   if (same)
-    why = format_count(a.count[1]) + " sources reset it from the same source port " +
+    why = format_count(d.same_port_sources) + " sources reset it from the same source port " +
           std::to_string(a.sport);
   if (flood)
-    why += (why.empty() ? "" : "; ") + format_count(a.count[2]) +
+    why += (why.empty() ? "" : "; ") + format_count(d.flood_rsts) +
            " unsolicited RSTs in the flood window";
   if (spread)
     why += (why.empty() ? "" : "; ") + format_count(d.spread_sources) +
            " sources within the spread window, from source ports " + ports;
   t.signature = "RST backscatter: " + ip_to_string(a.dst) + " received " +
-                format_count(a.count[0]) + " resets for connections it never opened over " +
+                format_count(d.rsts) + " resets for connections it never opened over " +
                 (span >= 3600 ? format_count(uint64_t(span / 3600)) + " h" : format_seconds(span)) +
                 "; " + why + (a.update ? " (update " + std::to_string(a.update) + ")" : "");
   auto& e = t.evidence;
-  e["rsts"] = a.count[0];
+  e["rsts"] = d.rsts;
   std::string rule;
   for (const auto& [on, name] :
        {std::pair{same, "same_port"}, {flood, "flood"}, {spread, "spread"}})
@@ -297,11 +287,11 @@ void render(const Alert& a, AlertText& t) {
   e["source_ports"] = port_list;
   if (same) {
     e["source_port"] = a.sport;
-    e["sources_on_that_port"] = a.count[1];
+    e["sources_on_that_port"] = d.same_port_sources;
   }
-  e["rsts_in_flood_window"] = a.count[2];
-  e["distinct_sources"] = a.extra;
-  e["first_ack"] = a.isn;
+  e["rsts_in_flood_window"] = d.flood_rsts;
+  e["distinct_sources"] = d.distinct_sources;
+  e["first_ack"] = d.first_ack;
   e["first_ttl"] = a.ttl;
   e["first_ip_id"] = a.ip_id;
   e["matching_flow"] = false;
@@ -321,7 +311,7 @@ extern const DetectorDescriptor kRstBackscatter = {
     "TCP resets to a home host for connections it never opened (its address was spoofed)",
     2,
     kParams,
-    make,
+    make_detector<RstBackscatter>,
     render,
     {"Someone sent SYNs to third parties with the home host's address forged as their source "
      "(a decoy scan, or a SYN flood hiding its origin). The third parties answered the apparent "

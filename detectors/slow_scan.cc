@@ -26,9 +26,7 @@
 
 #include <rte_hash_crc.h>
 
-#include "dataplane/bounded_table.h"
-#include "detectors/detector.h"
-#include "detectors/evidence.h"
+#include "detectors/incident_detector.h"
 
 namespace harrier {
 namespace {
@@ -39,83 +37,106 @@ constexpr ParamSpec kParams[] = {
     {"window", ParamType::kSeconds, 60, 2592000, 86400, "seconds of memory"},
     {"max_rate", ParamType::kScore, 0.001, 1000, 1.67,
      "targets per second above which the scan is a fast one (vertical/horizontal-scan's)"},
-    {"max_updates", ParamType::kCount, 0, 64, 4,
-     "update alerts per incident (when the target count doubles)"},
-    {"hold_down", ParamType::kSeconds, 1, 2592000, 86400,
-     "seconds of silence after which the same key starts a new incident"},
-    {"table_size", ParamType::kCount, 1024, 1 << 24, 32768,
-     "(source, host) and (source, port) keys remembered, all shards together"},
+    max_updates_param(4, "update alerts per incident (when the target count doubles)"),
+    hold_down_param(86400, 2592000,
+                    "seconds of silence after which the same key starts a new incident"),
+    table_size_param(32768, "(source, host) and (source, port) keys remembered, all shards together"),
 };
 
 constexpr uint32_t kBits = 1024;
 constexpr uint32_t kWords = kBits / 64;
 enum Leg : uint8_t { kPortsOfHost = 1, kHostsOnPort = 2 };
 
-struct Entry : IncidentEntry {
+struct Entry : KitEntry {
   uint64_t bits[2][kWords];  // targets tried: [cur] this half-window, [cur ^ 1] the one before
   uint8_t cur;
   uint64_t half_start;       // when bits[cur] began
   uint64_t window_first_ts;  // first counted attempt still inside the window
   uint32_t attempts;
+  uint32_t estimated;  // distinct targets in the window, as of the latest attempt
   uint16_t first_sport;
   bool one_sport;
   uint16_t min_dport;
   uint16_t tcp_flags;
+  IpAddr last_dst;  // the latest attempt's target (an alert names it)
+  uint16_t last_dport;
   uint8_t n_ports;
   uint16_t ports[16];   // port leg: the first ports tried
   TargetList<8> hosts;  // host leg: the first hosts tried
 };
-using Table = BoundedTable<PairKey, Entry>;
 
-using State = TableState<Entry>;
-
-// One attempt, as the two legs count it.
-struct Attempt {
-  IpAddr src, dst;
-  uint64_t ts, order;
-  uint16_t sport, dport, tcp_flags;
-  uint8_t proto;
+// The alert's own evidence.
+struct Detail {
+  uint32_t targets;  // ports (of one host) or hosts (on one port)
+  uint32_t attempts;
+  uint32_t span_s;
+  Leg leg;
+  bool looks_like_replies;  // one privileged source port toward high ports only
+  uint8_t n_ports;
+  uint16_t ports[16];  // port leg: the first ports tried
 };
 
-class SlowScan final : public Detector {
+class SlowScan final : public IncidentDetector<SlowScan, Entry> {
  public:
   SlowScan(const DetectorDescriptor& d, const DetectorConfig& c)
-      : Detector(d, c),
+      : IncidentDetector(d, c, "slow", /*closing_update=*/false),
         min_ports_(uint32_t(c.get("min_ports"))),
         min_hosts_(uint32_t(c.get("min_hosts"))),
         half_ns_(uint64_t(c.get("window") * 1e9) / 2),
-        max_rate_(c.get("max_rate")),
-        table_size_(uint32_t(c.get("table_size"))) {
-    policy_ = IncidentPolicy::from_config(c, /*reserve_closing=*/false);  // no closing update
-  }
-
-  std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
-                                            std::string* error) const override {
-    return state_with_table<State, Entry>(desc_.id, "slow", table_size_, shard, n_shards, socket,
-                                          error);
-  }
+        max_rate_(c.get("max_rate")) {}
 
   // Lives on connection outcomes, not packets.
   PacketInterest packet_interest() const override { return PacketInterest::none(); }
-  EventInterest event_interest() const override {
-    return {EventInterest::bit(HostEventKind::kRefused) |
-                EventInterest::bit(HostEventKind::kUnanswered),
-            false};
-  }
+  EventInterest event_interest() const override { return {EventInterest::kFailedAttempts, false}; }
 
   void on_events(ShardCtx& ctx, EventSelection events, DetectorState* st) const noexcept override {
-    State& s = *static_cast<State*>(st);
+    State& s = state(st);
     for (const HostEvent& ev : events) {
       if (ev.proto != 6 && ev.proto != 17) continue;
       if (!(ev.flags & host_event_flag::kUnexpected)) continue;
-      commit(ctx, s,
-             Attempt{ev.src, ev.dst, ev.ts, ev.order, ev.sport, ev.dport, ev.tcp_flags, ev.proto});
+      // Ports of one host.
+      if (Entry* e = attempt(ctx, s, PairKey::make(ev.src, &ev.dst, ev.proto, 0, kPortsOfHost),
+                             ev, bit_of(ev.dport))) {
+        bool listed = false;
+        for (uint32_t i = 0; i < e->n_ports; ++i)
+          listed = listed || e->ports[i] == ev.dport;
+        if (!listed && e->n_ports < 16) e->ports[e->n_ports++] = ev.dport;
+        decide(ctx, s, *e, ev, min_ports_);
+      }
+      // Hosts on one port.
+      if (Entry* e = attempt(ctx, s, PairKey::make(ev.src, nullptr, ev.proto, ev.dport,
+                                                   kHostsOnPort),
+                             ev, bit_of(ev.dst))) {
+        e->hosts.add(ev.dst, ev.ts);
+        decide(ctx, s, *e, ev, min_hosts_);
+      }
     }
   }
 
-  void on_tick(ShardCtx&, uint64_t now, DetectorState* st) const noexcept override {
-    if (now != UINT64_MAX)
-      static_cast<State*>(st)->table->expire(now, std::max(2 * half_ns_, policy_.hold_down_ns), 64);
+  // Called by the kit.
+  uint32_t amount(const Entry& e) const noexcept { return e.estimated; }
+  uint64_t idle_ns() const noexcept { return std::max(2 * half_ns_, policy_.hold_down_ns); }
+
+  void fill(ShardCtx& ctx, Alert* a, const Entry& e) const noexcept {
+    a->proto = e.key.proto;
+    a->dst = e.last_dst;
+    a->sport = e.first_sport, a->dport = e.last_dport;
+    a->first_ts = e.window_first_ts;
+    a->score = ctx.score(a->dst, a->proto, a->dport, cfg_.lethality);
+    a->tcp_flags = e.tcp_flags;
+    const double span = std::max(1.0, double(e.inc.last_ts - e.window_first_ts) / 1e9);
+    Detail d{e.estimated, e.attempts, uint32_t(span), Leg(e.key.kind),
+             e.one_sport && e.first_sport < 1024 && e.min_dport >= 1024, 0, {}};
+    if (d.leg == kPortsOfHost) {
+      a->targets[0] = e.last_dst;
+      a->n_targets = 1;
+      d.n_ports = e.n_ports;
+      std::copy(e.ports, e.ports + e.n_ports, d.ports);
+    } else {
+      e.hosts.fill(*a);
+      a->n_targets = e.estimated;
+    }
+    a->detail.put(d);
   }
 
  private:
@@ -153,101 +174,48 @@ class SlowScan final : public Detector {
     e.window_first_ts = both ? ts : std::max(e.window_first_ts, window_start);
   }
 
-  // Sets one target's bit; returns the estimated distinct targets.
-  uint32_t add(Entry& e, uint32_t bit, uint64_t ts) const noexcept {
-    slide(e, ts);
-    e.bits[e.cur][bit / 64] |= uint64_t(1) << (bit % 64);
-    return estimate(e.bits);
-  }
-
-  Entry* entry(State& s, const PairKey& k, const Attempt& p) const noexcept {
-    bool created;
-    Entry* e = s.table->find_or_insert(k, p.ts, &created);
+  // Counts one attempt into the incident of `k`, its target being `bit`.
+  Entry* attempt(ShardCtx& ctx, State& s, const PairKey& k, const HostEvent& ev,
+                 uint32_t bit) const noexcept {
+    bool fresh;
+    Entry* e = incident(ctx, s, k, ev.ts, ev.order, &fresh);
     if (!e) return nullptr;
-    if (!created && policy_.starts_new(e->inc, p.ts)) restart_entry(*e), created = true;
     if (e->attempts == 0) {
-      e->inc.first_ts = e->window_first_ts = e->half_start = p.ts;
-      e->first_sport = p.sport;
+      e->window_first_ts = e->half_start = ev.ts;
+      e->first_sport = ev.sport;
       e->one_sport = true;
-      e->min_dport = p.dport;
+      e->min_dport = ev.dport;
     }
-    e->inc.last_ts = p.ts;
+    e->inc.last_ts = ev.ts;
     ++e->attempts;
-    e->one_sport = e->one_sport && p.sport == e->first_sport;
-    e->min_dport = std::min(e->min_dport, p.dport);
-    e->tcp_flags |= p.tcp_flags;
+    e->one_sport = e->one_sport && ev.sport == e->first_sport;
+    e->min_dport = std::min(e->min_dport, ev.dport);
+    e->tcp_flags |= ev.tcp_flags;
+    e->last_dst = ev.dst, e->last_dport = ev.dport;
+    slide(*e, ev.ts);
+    e->bits[e->cur][bit / 64] |= uint64_t(1) << (bit % 64);
+    e->estimated = estimate(e->bits);
     return e;
   }
 
-  void commit(ShardCtx& ctx, State& s, const Attempt& p) const noexcept {
-    // Ports of one host.
-    if (Entry* e = entry(s, PairKey::make(p.src, &p.dst, p.proto, 0, kPortsOfHost), p)) {
-      const uint32_t n = add(*e, bit_of(p.dport), p.ts);
-      bool listed = false;
-      for (uint32_t i = 0; i < e->n_ports; ++i)
-        listed = listed || e->ports[i] == p.dport;
-      if (!listed && e->n_ports < 16) e->ports[e->n_ports++] = p.dport;
-      decide(ctx, *e, p, n, min_ports_);
-    }
-    // Hosts on one port.
-    if (Entry* e = entry(s, PairKey::make(p.src, nullptr, p.proto, p.dport, kHostsOnPort), p)) {
-      const uint32_t n = add(*e, bit_of(p.dst), p.ts);
-      e->hosts.add(p.dst, p.ts);
-      decide(ctx, *e, p, n, min_hosts_);
-    }
-  }
-
-  void decide(ShardCtx& ctx, Entry& e, const Attempt& p, uint32_t n,
+  void decide(ShardCtx& ctx, State& s, Entry& e, const HostEvent& ev,
               uint32_t threshold) const noexcept {
-    const double span = std::max(1.0, double(p.ts - e.window_first_ts) / 1e9);
-    const bool slow = double(n) / span <= max_rate_;
-    if (policy_.decide(e.inc, n, n >= threshold && slow, p.ts)) emit(ctx, e, p, n, span);
-  }
-
-  void emit(ShardCtx& ctx, const Entry& e, const Attempt& p, uint32_t n,
-            double span) const noexcept {
-    Alert* a = ctx.alerts->next();
-    if (!a) return;
-    alert_header(*a, cfg_.index, p.ts, p.order, p.proto, p.src, p.dst, e.first_sport, p.dport);
-    a->first_ts = e.window_first_ts, a->last_ts = e.inc.last_ts;
-    a->update = policy_.update_number(e.inc);
-    set_incident_key(*a, e.key, e.inc.first_ts);
-    a->score = ctx.score(p.dst, p.proto, p.dport, cfg_.lethality);
-    a->extra = e.key.kind;
-    a->count[0] = n;
-    a->count[1] = e.attempts;
-    a->count[2] = uint32_t(span);
-    // Looks like replies: one privileged source port toward high ports only.
-    a->count[3] = e.one_sport && e.first_sport < 1024 && e.min_dport >= 1024;
-    a->tcp_flags = e.tcp_flags;
-    if (e.key.kind == kPortsOfHost) {
-      a->targets[0] = p.dst;
-      a->n_targets = 1;
-      a->n_series = e.n_ports;
-      for (uint32_t i = 0; i < e.n_ports; ++i)
-        a->series[i] = e.ports[i];
-    } else {
-      e.hosts.fill(*a);
-      a->n_targets = n;
-    }
+    const double span = std::max(1.0, double(ev.ts - e.window_first_ts) / 1e9);
+    const bool slow = double(e.estimated) / span <= max_rate_;
+    grew(ctx, s, e, e.estimated >= threshold && slow, ev.ts, ev.order);
   }
 
   uint32_t min_ports_, min_hosts_;
   uint64_t half_ns_;
   double max_rate_;
-  IncidentPolicy policy_;
-  uint32_t table_size_;
 };
 
-std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig& c) {
-  return std::make_unique<SlowScan>(d, c);
-}
-
 void render(const Alert& a, AlertText& t) {
-  const bool ports_leg = a.extra == kPortsOfHost;
-  const uint32_t n = a.count[0];
-  const double span = a.count[2], rate_per_hour = span > 0 ? n / span * 3600 : 0;
-  const bool replies = a.count[3];
+  const Detail d = a.detail.get<Detail>();
+  const bool ports_leg = d.leg == kPortsOfHost;
+  const uint32_t n = d.targets;
+  const double span = d.span_s, rate_per_hour = span > 0 ? n / span * 3600 : 0;
+  const bool replies = d.looks_like_replies;
   const std::string what =
       ports_leg
           ? format_count(n) + " " + proto_name(a.proto) + " ports of " + ip_to_string(a.dst)
@@ -264,7 +232,7 @@ void render(const Alert& a, AlertText& t) {
   e["leg"] = ports_leg ? "ports_of_host" : "hosts_on_port";
   e[ports_leg ? "ports" : "hosts"] = n;
   e["estimate"] = "linear counting over a 1024-bit map";
-  e["attempts"] = a.count[1];
+  e["attempts"] = d.attempts;
   e["span_s"] = span;
   e["per_hour"] = rate_per_hour;
   e["first_seen"] = eve_timestamp(a.first_ts);
@@ -274,8 +242,8 @@ void render(const Alert& a, AlertText& t) {
   if (a.proto == 6) e["flags"] = format_tcp_flags(a.tcp_flags);
   if (ports_leg) {
     auto ports = nlohmann::ordered_json::array();
-    for (uint32_t i = 0; i < a.n_series; ++i)
-      ports.push_back(a.series[i]);
+    for (uint32_t i = 0; i < d.n_ports; ++i)
+      ports.push_back(d.ports[i]);
     e["first_ports"] = ports;
   } else {
     auto hosts = nlohmann::ordered_json::array();
@@ -297,7 +265,7 @@ extern const DetectorDescriptor kSlowScan = {
     "Ports of one host or hosts on one port gathered slowly (>= 50 or >= 30 within 24 h)",
     3,
     kParams,
-    make,
+    make_detector<SlowScan>,
     render,
     {"A patient scanner sends a few probes at a time, minutes or hours apart, so no short "
      "window ever holds enough of them to trip a threshold; over a day the targets add up. "

@@ -68,15 +68,39 @@ constexpr uint16_t kStreamBuf = 96;
 constexpr int kSampleLen = 40;  // bytes of the first trick address carried to the alert
 constexpr int kSlots = 16;      // recent sessions per (client, server): min_sessions <= kSlots
 
-// Flow stage -> host stage event codes (HostEvent::code).
+// Flow stage -> host stage event codes (HostEvent::code); each carries the
+// struct below in HostEvent::detail.
 enum Code : uint8_t {
-  kOpen = 1,     // first payload byte of a session
-  kCommand = 2,  // aux[0] tricks, aux[1] verb: every RCPT, and MAIL/HELO with tricks
-  kReply = 3,    // aux[0] reply code, aux[1] verb | tricks << 8: a MAIL/RCPT answered
-  kSample = 4,   // ttl: chunk index, ip_id: total length; text in peer.bytes + aux
-  kEnd = 5,      // aux[0] duration ms, aux[1] command lines
+  kOpen = 1,     // first payload byte of a session (no detail)
+  kCommand = 2,  // CommandEvent: every RCPT, and MAIL/HELO with tricks
+  kReply = 3,    // ReplyEvent: a MAIL/RCPT answered
+  kSample = 4,   // SampleEvent: a chunk of the session's first trick line (see below)
+  kEnd = 5,      // EndEvent: the session ended
 };
-constexpr int kSampleChunk = 24;  // peer.bytes (16) + aux (8)
+
+// kCommand: a command line and the tricks in it.
+struct CommandEvent {
+  uint16_t tricks;
+  Verb verb;
+};
+// kReply: a server reply and the command it answers.
+struct ReplyEvent {
+  uint16_t code;
+  uint16_t tricks;  // of the command answered
+  Verb verb;
+};
+// kSample: one chunk of the sample text.
+constexpr int kSampleChunk = 24;
+struct SampleEvent {
+  uint8_t chunk;  // kSampleChunk bytes each
+  uint8_t len;    // of the whole sample
+  char text[kSampleChunk];
+};
+// kEnd: how long the session lasted and how many command lines it had.
+struct EndEvent {
+  uint32_t dur_ms;
+  uint16_t commands;
+};
 
 // ------------------------------------------------------------ flow stage
 
@@ -121,24 +145,36 @@ struct Session {
 };
 using SessionTable = BoundedTable<FlowKey, Session>;
 
-// Named counters of one flow shard (no generic detector-counter export exists
-// yet; they are kept for a debugger and for the day one does).
+// The flow stage's rows of its counter table (pegs), then the host stage's
+// (its incident table and waiting list).
+constexpr PegInfo kFlowPegs[] = {
+    {"sessions", PegKind::kSum, "SMTP sessions followed"},
+    {"segments_scanned", PegKind::kSum, "client segments scanned for commands"},
+    {"retransmits", PegKind::kSum, "segments wholly seen before, skipped"},
+    {"stream_gaps", PegKind::kSum, "missing bytes: the stream restarted at the next line"},
+    {"hyperscan_errors", PegKind::kSum, "Hyperscan refused a scan or a stream restore"},
+    {"stream_no_space", PegKind::kSum, "Hyperscan stream state larger than a session holds"},
+    {"match_overflow", PegKind::kSum, "segments with more matches than the buffer holds"},
+    {"untracked_commands", PegKind::kSum, "commands not paired with their replies"},
+    {"session_table_full", PegKind::kSum, "sessions evicted or not stored (session_table_size)"},
+};
+
 struct FlowCounters {
-  uint64_t sessions = 0;
-  uint64_t segments_scanned = 0;
-  uint64_t retransmits = 0;      // segments wholly seen before, skipped
-  uint64_t gaps = 0;             // missing bytes: stream restarted at the next line
-  uint64_t hs_errors = 0;        // Hyperscan refused a scan or a restore
-  uint64_t stream_no_space = 0;  // compressed state larger than kStreamBuf
-  uint64_t match_overflow = 0;   // more matches in a segment than the buffer holds
-  uint64_t untracked_commands = 0;
-  uint64_t table_full = 0;  // session could not be stored
+  Peg sessions, segments_scanned, retransmits, gaps, hs_errors, stream_no_space, match_overflow,
+      untracked_commands, table_full;
 };
 
 struct FlowState final : DetectorState {
   std::unique_ptr<smtp::Scanner> scanner;
   std::unique_ptr<SessionTable> sessions;
   FlowCounters counters;
+  void add_pegs(uint64_t* out) const noexcept override {
+    const FlowCounters& c = counters;
+    for (const Peg* p : {&c.sessions, &c.segments_scanned, &c.retransmits, &c.gaps, &c.hs_errors,
+                         &c.stream_no_space, &c.match_overflow, &c.untracked_commands,
+                         &c.table_full})
+      *out++ += p->get();
+  }
 };
 
 // ------------------------------------------------------------ host stage
@@ -200,12 +236,35 @@ struct Entry : IncidentEntry {
 };
 using Table = BoundedTable<PairKey, Entry>;
 
+// A reply code to trick commands and how many times it came.
+struct CodeCount {
+  uint16_t code, n;
+};
+
+// What an alert carries beyond the shared fields (targets[0] is the server).
+struct Detail {
+  uint32_t sessions, trick_sessions;  // sessions, and those with a strong trick
+  uint32_t rcpts;                     // RCPT commands
+  uint32_t trick_cmds;                // relay attempts: trick recipients and crafted senders
+  uint32_t accepted;                  // trick recipients answered 2xx
+  uint32_t r2, r4, r5;                // replies to all MAIL/RCPT by class
+  uint32_t dur_ms;                    // summed duration of the ended sessions
+  uint16_t ended;                     // sessions ended
+  uint16_t tricks;                    // trick bits
+  CodeCount codes[6];  // replies to trick recipients and refused trick senders, most first
+  uint8_t sample_len;
+  char sample[kSampleLen];  // the first trick address
+};
+
 struct HostState final : DetectorState {
   std::unique_ptr<Table> table;
   // Entries with an alert waiting (pending_since != 0), by when it is due.
   // Records stay until their time even when the alert went early: room
   // for every incident of a busy mail relay within one settle period.
   SettleList waiting{4096};
+  void add_pegs(uint64_t* out) const noexcept override {
+    add_incident_table_pegs(*table, waiting, out + std::size(kFlowPegs));
+  }
 };
 
 uint16_t sat16(uint32_t v) {
@@ -223,6 +282,9 @@ class SmtpRelayProbe final : public Detector {
         table_size_(uint32_t(c.get("table_size"))),
         session_table_size_(uint32_t(c.get("session_table_size"))) {
     policy_ = IncidentPolicy::from_config(c, /*reserve_closing=*/false);  // no closing update
+    pegs_.assign(std::begin(kFlowPegs), std::end(kFlowPegs));
+    for (const PegInfo& p : incident_table_pegs())
+      pegs_.push_back(p);
     // Compiled once, here on the main thread; every shard shares it read-only.
     matcher_ = smtp::Matcher::compile(&matcher_error_);
     if (matcher_ && matcher_->stream_size() > kStreamBuf) {
@@ -232,6 +294,8 @@ class SmtpRelayProbe final : public Detector {
       matcher_.reset();
     }
   }
+
+  std::span<const PegInfo> pegs() const override { return pegs_; }
 
   std::unique_ptr<DetectorState> make_flow_state(int socket, uint32_t shard,
                                                  std::string* error) const override {
@@ -309,20 +373,21 @@ class SmtpRelayProbe final : public Detector {
 
   // An event of this session, client -> server, for the client's host shard.
   HostEvent session_event(const Session& s, const PacketCtx& p, uint8_t code) const noexcept {
-    HostEvent e;
-    e.kind = HostEventKind::kDetector;
-    e.detector = cfg_.index;
-    e.ts = p.ts, e.order = p.order;
+    HostEvent e = own_event(p);
     e.src = s.client, e.dst = s.server, e.sport = s.cport, e.dport = s.sport;
-    e.proto = 6;
     e.code = code;
     return e;
   }
 
-  void emit(ShardCtx& ctx, const Session& s, const PacketCtx& p, uint8_t code, uint32_t a0,
-            uint32_t a1) const noexcept {
+  void emit(ShardCtx& ctx, const Session& s, const PacketCtx& p, uint8_t code) const noexcept {
     HostEvent e = session_event(s, p, code);
-    e.aux[0] = a0, e.aux[1] = a1;
+    ctx.events->emit(e, e.src);
+  }
+  template <typename D>
+  void emit(ShardCtx& ctx, const Session& s, const PacketCtx& p, uint8_t code,
+            const D& d) const noexcept {
+    HostEvent e = session_event(s, p, code);
+    e.detail.put(d);
     ctx.events->emit(e, e.src);
   }
 
@@ -343,7 +408,7 @@ class SmtpRelayProbe final : public Detector {
       bool created;
       const uint64_t evictions = fs.sessions->evictions();
       s = fs.sessions->find_or_insert(k, p.ts, &created);
-      fs.counters.table_full += fs.sessions->evictions() - evictions;
+      fs.counters.table_full.add(fs.sessions->evictions() - evictions);
       if (!s) {
         ++fs.counters.table_full;
         return;
@@ -395,7 +460,7 @@ class SmtpRelayProbe final : public Detector {
       if (!(s->flags & sflag::kOpened)) {
         s->flags |= sflag::kOpened;
         s->open_ts = p.ts;
-        emit(ctx, *s, p, kOpen, 0, 0);
+        emit(ctx, *s, p, kOpen);
       }
       if (to_server)
         client_bytes(ctx, fs, *s, p, data, len);
@@ -407,7 +472,7 @@ class SmtpRelayProbe final : public Detector {
       if ((s->flags & sflag::kOpened) && !(s->flags & sflag::kEnded)) {
         s->flags |= sflag::kEnded;
         const uint64_t ms = p.ts > s->open_ts ? (p.ts - s->open_ts) / 1'000'000ull : 0;
-        emit(ctx, *s, p, kEnd, uint32_t(std::min<uint64_t>(ms, UINT32_MAX)), s->commands);
+        emit(ctx, *s, p, kEnd, EndEvent{uint32_t(std::min<uint64_t>(ms, UINT32_MAX)), s->commands});
       }
       s->flags |= (fl & tcp_flag::kRst) ? (sflag::kFinClient | sflag::kFinServer)
                   : to_server           ? sflag::kFinClient
@@ -444,7 +509,7 @@ class SmtpRelayProbe final : public Detector {
       switch (cmd.verb) {
         case Verb::kMail:
         case Verb::kRcpt:
-          emit(ctx, s, p, kReply, code, uint32_t(cmd.verb) | uint32_t(cmd.tricks) << 8);
+          emit(ctx, s, p, kReply, ReplyEvent{code, cmd.tricks, cmd.verb});
           break;
         case Verb::kData:
           if (code == 354) s.mode = Mode::kBody, s.body = smtp::BodyEnd{};
@@ -553,7 +618,7 @@ class SmtpRelayProbe final : public Detector {
     if (!(s.flags & sflag::kUnpaired) && !s.pending.push({vb, tricks}))
       ++fs.counters.untracked_commands;
     if (vb == Verb::kRcpt || ((vb == Verb::kMail || vb == Verb::kHelo) && tricks))
-      emit(ctx, s, p, kCommand, tricks, uint32_t(vb));
+      emit(ctx, s, p, kCommand, CommandEvent{tricks, vb});
     if ((tricks & trick::kStrong) && !(s.flags & sflag::kSampled)) {
       s.flags |= sflag::kSampled;
       send_sample(ctx, s, p);
@@ -569,12 +634,9 @@ class SmtpRelayProbe final : public Detector {
   void send_sample(ShardCtx& ctx, const Session& s, const PacketCtx& p) const noexcept {
     for (int off = 0, chunk = 0; off < s.arg_len; off += kSampleChunk, ++chunk) {
       HostEvent e = session_event(s, p, kSample);
-      e.ttl = uint8_t(chunk);
-      e.ip_id = s.arg_len;
-      char buf[kSampleChunk]{};
-      std::memcpy(buf, s.arg + off, std::min<int>(kSampleChunk, s.arg_len - off));
-      std::memcpy(e.peer.bytes, buf, 16);
-      std::memcpy(e.aux, buf + 16, 8);
+      SampleEvent d{uint8_t(chunk), s.arg_len, {}};
+      std::memcpy(d.text, s.arg + off, std::min<int>(kSampleChunk, s.arg_len - off));
+      e.detail.put(d);
       ctx.events->emit(e, e.src);
     }
   }
@@ -648,8 +710,9 @@ class SmtpRelayProbe final : public Detector {
         break;
       }
       case kCommand: {
-        const uint16_t tricks = uint16_t(ev.aux[0]);
-        const Verb vb = Verb(ev.aux[1]);
+        const CommandEvent c = ev.detail.get<CommandEvent>();
+        const uint16_t tricks = c.tricks;
+        const Verb vb = c.verb;
         const bool rcpt = vb == Verb::kRcpt;
         // A relay attempt is an address: any trick in a recipient, a crafted
         // sender. A relay-test name in HELO or in an otherwise plain sender
@@ -669,9 +732,9 @@ class SmtpRelayProbe final : public Detector {
         break;
       }
       case kReply: {
-        const uint16_t code = uint16_t(ev.aux[0]);
-        const uint16_t tricks = uint16_t(ev.aux[1] >> 8);
-        const bool rcpt = Verb(ev.aux[1] & 0xFF) == Verb::kRcpt;
+        const ReplyEvent r = ev.detail.get<ReplyEvent>();
+        const uint16_t code = r.code, tricks = r.tricks;
+        const bool rcpt = r.verb == Verb::kRcpt;
         const int cls = code / 100;
         // Relaying hinges on the recipient: a trick RCPT answered 2xx is an
         // accepted relay; a trick sender only matters when it is refused
@@ -688,26 +751,26 @@ class SmtpRelayProbe final : public Detector {
       }
       case kSample: {
         // The incident's first sample, chunks from that session only.
-        if (ev.ttl == 0 ? e->sample_len != 0 : ev.sport != e->sample_cport) break;
-        if (ev.ttl == 0) e->sample_cport = ev.sport;
-        const int off = ev.ttl * kSampleChunk;
-        const int total = std::min<int>(ev.ip_id, kSampleLen);
+        const SampleEvent d = ev.detail.get<SampleEvent>();
+        if (d.chunk == 0 ? e->sample_len != 0 : ev.sport != e->sample_cport) break;
+        if (d.chunk == 0) e->sample_cport = ev.sport;
+        const int off = d.chunk * kSampleChunk;
+        const int total = std::min<int>(d.len, kSampleLen);
         if (off >= total) break;
-        char buf[kSampleChunk];
-        std::memcpy(buf, ev.peer.bytes, 16);
-        std::memcpy(buf + 16, ev.aux, 8);
-        std::memcpy(e->sample + off, buf, std::min<int>(kSampleChunk, total - off));
+        std::memcpy(e->sample + off, d.text, std::min<int>(kSampleChunk, total - off));
         e->sample_len = uint8_t(std::max<int>(e->sample_len, std::min(total, off + kSampleChunk)));
         break;
       }
-      case kEnd:
+      case kEnd: {
+        const uint32_t dur_ms = ev.detail.get<EndEvent>().dur_ms;
         if (s && !s->ended) {
           s->ended = 1;
-          s->dur_ms = ev.aux[0];
+          s->dur_ms = dur_ms;
         }
         ++e->tot.ended;
-        e->tot.dur_ms += ev.aux[0];
+        e->tot.dur_ms += dur_ms;
         break;
+      }
       default:
         return;
     }
@@ -746,15 +809,6 @@ class SmtpRelayProbe final : public Detector {
     if (policy_.decide(e.inc, e.tot.sessions, true) == 1) send(ctx, e, ts, order);
   }
 
-  // What goes where (see render): count[0] sessions, [1] sessions with a
-  // strong trick, [2] RCPT commands, [3] relay attempts (trick recipients
-  // and crafted senders);
-  // isn: trick recipients answered 2xx; tcp_flags: trick bits; series[0..9]:
-  // first trick address (n_series bytes); series[10..15]: replies to trick
-  // recipients and refused trick senders as code << 16 | count (0 = none);
-  // ip_id: sessions ended, extra: their summed duration (ms); replies to all
-  // MAIL/RCPT by class (2xx, 4xx, 5xx) in targets[1..3].bytes as host-order
-  // u32 (Alert has no other room; targets[0] is the server, n_targets 1).
   void send(ShardCtx& ctx, Entry& e, uint64_t ts, uint64_t order) const noexcept {
     if (e.tot.trick_ok) e.accepted_reported = 1;
     Alert* a = ctx.alerts->next();
@@ -767,26 +821,23 @@ class SmtpRelayProbe final : public Detector {
     const int lethality = std::min(5, cfg_.lethality + (e.tot.trick_ok ? 1 : 0));
     a->score = ctx.score(server, 6, e.key.port, lethality);
     const Totals& t = e.tot;
-    a->count[0] = t.sessions, a->count[1] = t.trick_sessions;
-    a->count[2] = t.rcpts, a->count[3] = t.trick_cmds;
-    a->isn = t.trick_ok;
-    a->tcp_flags = t.tricks;
-    a->n_series = e.sample_len;
-    std::memcpy(a->series, e.sample, e.sample_len);
+    Detail d{};
+    d.sessions = t.sessions, d.trick_sessions = t.trick_sessions;
+    d.rcpts = t.rcpts, d.trick_cmds = t.trick_cmds;
+    d.accepted = t.trick_ok;
+    d.r2 = t.r2, d.r4 = t.r4, d.r5 = t.r5;
+    d.dur_ms = uint32_t(std::min<uint64_t>(t.dur_ms, UINT32_MAX));
+    d.ended = sat16(t.ended);
+    d.tricks = t.tricks;
     // Codes by count, most frequent first.
-    uint32_t packed[6]{};
     for (int i = 0; i < 6; ++i)
-      packed[i] = t.codes[i] ? uint32_t(t.codes[i]) << 16 | t.code_n[i] : 0;
-    std::sort(packed, packed + 6,
-              [](uint32_t x, uint32_t y) { return (x & 0xFFFF) > (y & 0xFFFF); });
-    std::copy(packed, packed + 6, a->series + 10);
-    a->ip_id = sat16(t.ended);
-    a->extra = uint32_t(std::min<uint64_t>(t.dur_ms, UINT32_MAX));
+      if (t.codes[i]) d.codes[i] = CodeCount{t.codes[i], t.code_n[i]};
+    std::sort(d.codes, d.codes + 6, [](CodeCount x, CodeCount y) { return x.n > y.n; });
+    d.sample_len = e.sample_len;
+    std::memcpy(d.sample, e.sample, e.sample_len);
+    a->detail.put(d);
     a->n_targets = 1;
     a->targets[0] = server;
-    const uint32_t classes[3] = {t.r2, t.r4, t.r5};
-    for (int i = 0; i < 3; ++i)
-      std::memcpy(a->targets[1 + i].bytes, &classes[i], 4);
   }
 
   uint32_t min_sessions_, min_trick_sessions_;
@@ -794,13 +845,10 @@ class SmtpRelayProbe final : public Detector {
   uint16_t port_;
   uint32_t table_size_, session_table_size_;
   IncidentPolicy policy_;
+  std::vector<PegInfo> pegs_;
   std::unique_ptr<smtp::Matcher> matcher_;
   std::string matcher_error_;
 };
-
-std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig& c) {
-  return std::make_unique<SmtpRelayProbe>(d, c);
-}
 
 std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
   std::string s;
@@ -810,30 +858,27 @@ std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
 }
 
 void render(const Alert& a, AlertText& t) {
-  const uint32_t sessions = a.count[0], trick_sessions = a.count[1], rcpts = a.count[2],
-                 trick_cmds = a.count[3], accepted = a.isn;
+  const Detail d = a.detail.get<Detail>();
+  const uint32_t sessions = d.sessions, trick_sessions = d.trick_sessions, rcpts = d.rcpts,
+                 trick_cmds = d.trick_cmds, accepted = d.accepted;
   std::vector<std::string> names;
   auto tricks = nlohmann::ordered_json::array();
   for (int b = 0; b < trick::kCount; ++b)
-    if (a.tcp_flags & (1u << b)) {
+    if (d.tricks & (1u << b)) {
       names.push_back(smtp::trick_name(b));
       tricks.push_back(smtp::trick_id(b));
     }
   std::vector<std::string> refused_codes;
   auto codes = nlohmann::ordered_json::object();
   uint32_t answered = 0, refused = 0;
-  for (int i = 10; i < 16; ++i) {
-    const uint32_t code = a.series[i] >> 16, n = a.series[i] & 0xFFFF;
+  for (const CodeCount& c : d.codes) {
+    const uint32_t code = c.code, n = c.n;
     if (!code) continue;
     codes[std::to_string(code)] = n;
     answered += n;
     if (code >= 500) refused += n, refused_codes.push_back(std::to_string(code));
   }
-  uint32_t classes[3];
-  for (int i = 0; i < 3; ++i)
-    std::memcpy(&classes[i], a.targets[1 + i].bytes, 4);
-  const std::string sample(reinterpret_cast<const char*>(a.series),
-                           std::min<uint32_t>(a.n_series, kSampleLen));
+  const std::string sample(d.sample, std::min<uint32_t>(d.sample_len, kSampleLen));
   const double span = span_seconds(a.first_ts, a.last_ts);
 
   std::string outcome;
@@ -861,9 +906,9 @@ void render(const Alert& a, AlertText& t) {
   e["recipients"] = rcpts;
   e["trick_replies"] = codes;
   e["accepted"] = accepted;
-  e["replies"] = {{"2xx", classes[0]}, {"4xx", classes[1]}, {"5xx", classes[2]}};
+  e["replies"] = {{"2xx", d.r2}, {"4xx", d.r4}, {"5xx", d.r5}};
   if (!sample.empty()) e["sample"] = sample;
-  if (a.ip_id) e["mean_session_s"] = double(a.extra) / 1000.0 / a.ip_id;
+  if (d.ended) e["mean_session_s"] = double(d.dur_ms) / 1000.0 / d.ended;
   e["first_seen"] = eve_timestamp(a.first_ts);
   e["last_seen"] = eve_timestamp(a.last_ts);
   e["update"] = a.update;
@@ -880,7 +925,7 @@ extern const DetectorDescriptor kSmtpRelayProbe = {
     "hack, bang path, address literal, source route, quoted local part, relay-test markers)",
     4,
     kParams,
-    make,
+    make_detector<SmtpRelayProbe>,
     render,
     {"Relay testers (ORBS and its successors, spammers looking for open relays) connect to a "
      "mail server again and again, each time offering a recipient the server should refuse "

@@ -48,6 +48,21 @@ struct Entry : KitEntry {
   uint16_t ip_id;
 };
 
+// What an event carries from the flow stage: the parsed message.
+struct EventDetail {
+  uint8_t pdu;
+  uint8_t community;  // index into kDefaults
+  uint8_t version;    // 0: v1, 1: v2c
+};
+
+// What an alert carries beyond the shared fields.
+struct Detail {
+  uint32_t requests, answers;
+  uint32_t agents_answered;  // distinct agents that answered (estimate)
+  uint16_t pdu_mask;
+  uint8_t versions, communities;
+};
+
 class SnmpPublic final : public IncidentDetector<SnmpPublic, Entry> {
  public:
   SnmpPublic(const DetectorDescriptor& d, const DetectorConfig& c)
@@ -74,19 +89,14 @@ class SnmpPublic final : public IncidentDetector<SnmpPublic, Entry> {
       if (community < 0) continue;
       const bool response = m.pdu == uint8_t(snmp::Pdu::kResponse);
       if (to_agent == response) continue;  // requests go to the agent, responses come back
-      HostEvent e;
-      e.kind = HostEventKind::kDetector;
-      e.detector = cfg_.index;
-      e.ts = p.ts, e.order = p.order;
-      e.proto = 17, e.ttl = v.ttl, e.ip_id = v.ip_id;
+      HostEvent e = own_event(p);
       e.code = response ? kAnswer : kRequest;
       // Always requester -> agent, so both directions meet on one entry.
       e.src = response ? v.dst : v.src;
       e.dst = response ? v.src : v.dst;
       e.sport = response ? v.dport : v.sport;
       e.dport = response ? v.sport : v.dport;
-      e.aux[0] = m.pdu;
-      e.aux[1] = uint32_t(community) << 8 | uint32_t(m.version);
+      e.detail.put(EventDetail{m.pdu, uint8_t(community), uint8_t(m.version)});
       ctx.events->emit(e, e.src);
     }
   }
@@ -95,7 +105,7 @@ class SnmpPublic final : public IncidentDetector<SnmpPublic, Entry> {
     State& s = state(st);
     Table& tab = *s.table;
     for (const HostEvent& ev : events) {
-      const uint8_t community = uint8_t(ev.aux[1] >> 8);
+      const EventDetail d = ev.detail.get<EventDetail>();
       const PairKey k = PairKey::make(ev.src, nullptr, 17, 0);
       if (ev.code == kAnswer) {
         if (Entry* e = tab.find(k)) {
@@ -114,10 +124,10 @@ class SnmpPublic final : public IncidentDetector<SnmpPublic, Entry> {
       }
       ++e->requests;
       e->agents.add(ev.dst, ev.ts);
-      e->versions |= uint8_t(1u << (ev.aux[1] & 1));
-      e->communities |= uint8_t(1u << community);
-      const uint16_t bit = uint16_t(1u << ((ev.aux[0] - 0xA0) & 0x0F));
-      const bool new_set = (ev.aux[0] == uint8_t(snmp::Pdu::kSet)) && !(e->pdu_mask & bit);
+      e->versions |= uint8_t(1u << (d.version & 1));
+      e->communities |= uint8_t(1u << d.community);
+      const uint16_t bit = uint16_t(1u << ((d.pdu - 0xA0u) & 0x0F));
+      const bool new_set = (d.pdu == uint8_t(snmp::Pdu::kSet)) && !(e->pdu_mask & bit);
       e->pdu_mask |= bit;
       // A first Set within an incident is news worth an update of its own.
       grew(ctx, s, *e, true, ev.ts, ev.order, /*news=*/new_set);
@@ -134,51 +144,43 @@ class SnmpPublic final : public IncidentDetector<SnmpPublic, Entry> {
     const bool set = e.pdu_mask & (1u << (uint8_t(snmp::Pdu::kSet) - 0xA0));
     a->score =
         ctx.score(e.agents.addr[0], 17, e.dport, std::min(5, cfg_.lethality + (set ? 1 : 0)));
-    a->count[0] = e.requests;
-    a->count[1] = e.answers;
-    a->count[2] = e.pdu_mask;
-    a->count[3] = e.versions;
-    a->extra = e.communities;
+    a->detail.put(Detail{e.requests, e.answers, e.answered.estimate(), e.pdu_mask, e.versions,
+                         e.communities});
     e.agents.fill(*a);
-    a->n_series = 1;
-    a->series[0] = e.answered.estimate();  // agents that answered
     a->ttl = e.ttl, a->ip_id = e.ip_id;
   }
 };
 
-std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig& c) {
-  return std::make_unique<SnmpPublic>(d, c);
-}
-
 void render(const Alert& a, AlertText& t) {
+  const Detail d = a.detail.get<Detail>();
   std::string communities;
   auto community_list = nlohmann::ordered_json::array();
   for (size_t i = 0; i < std::size(kDefaults); ++i)
-    if (a.extra >> i & 1) {
+    if (d.communities >> i & 1) {
       communities += (communities.empty() ? "\"" : ", \"") + std::string(kDefaults[i]) + "\"";
       community_list.push_back(kDefaults[i]);
     }
   std::string pdus;
   auto list = nlohmann::ordered_json::array();
   for (uint32_t b = 0; b < 9; ++b)
-    if (a.count[2] & (1u << b)) {
+    if (d.pdu_mask & (1u << b)) {
       const char* name = snmp::pdu_name(uint8_t(0xA0 + b));
       pdus += (pdus.empty() ? "" : ", ") + std::string(name);
       list.push_back(name);
     }
-  const bool set = a.count[2] & (1u << (uint8_t(snmp::Pdu::kSet) - 0xA0));
-  const std::string version = a.count[3] == 3 ? "v1 and v2c" : a.count[3] == 2 ? "v2c" : "v1";
-  const uint32_t agents = std::max<uint32_t>(1, a.n_targets), answered = a.series[0];
+  const bool set = d.pdu_mask & (1u << (uint8_t(snmp::Pdu::kSet) - 0xA0));
+  const std::string version = d.versions == 3 ? "v1 and v2c" : d.versions == 2 ? "v2c" : "v1";
+  const uint32_t agents = std::max<uint32_t>(1, a.n_targets), answered = d.agents_answered;
   const std::string where = agents == 1 ? ip_to_string(a.dst) + ":" + std::to_string(a.dport)
                                         : format_count(agents) + " agents on udp/" +
                                               std::to_string(a.dport) + " (" +
                                               target_order_name(a.target_order) + ")";
-  const std::string answers = a.count[1] == 0 ? ""
-                              : agents == 1   ? ", agent answered"
-                                              : ", " + format_count(answered) + " agents answered";
+  const std::string answers = d.answers == 0 ? ""
+                              : agents == 1  ? ", agent answered"
+                                             : ", " + format_count(answered) + " agents answered";
   t.signature = "SNMP " + version + " with default communit" +
                 (community_list.size() > 1 ? "ies " : "y ") + communities + ": " +
-                format_count(a.count[0]) + (a.count[0] == 1 ? " request" : " requests") + " (" +
+                format_count(d.requests) + (d.requests == 1 ? " request" : " requests") + " (" +
                 pdus + ") to " + where + answers +
                 (set ? "; a Set can reconfigure " + std::string(agents == 1 ? "it" : "them") : "") +
                 (a.update ? " (update " + std::to_string(a.update) + ")" : "");
@@ -188,12 +190,12 @@ void render(const Alert& a, AlertText& t) {
   e["communities"] = community_list;
   e["pdu_types"] = list;
   e["set_request"] = set;
-  e["requests"] = a.count[0];
-  e["agent_answered"] = a.count[1] > 0;
-  e["answers"] = a.count[1];
+  e["requests"] = d.requests;
+  e["agent_answered"] = d.answers > 0;
+  e["answers"] = d.answers;
   e["agents"] = listed_targets(a);
   e["agents_total"] = agents;
-  e["agents_answered"] = agents == 1 ? uint32_t(a.count[1] > 0) : answered;
+  e["agents_answered"] = agents == 1 ? uint32_t(d.answers > 0) : answered;
   e["order"] = target_order_name(a.target_order);
   e["first_seen"] = eve_timestamp(a.first_ts);
   e["last_seen"] = eve_timestamp(a.last_ts);
@@ -210,7 +212,7 @@ extern const DetectorDescriptor kSnmpPublic = {
     "SNMP v1/v2c requests using a default community string (public, private)",
     3,
     kParams,
-    make,
+    make_detector<SnmpPublic>,
     render,
     {"SNMP v1 and v2c authenticate with a community string sent in clear text; 'public' "
      "(read) and 'private' (write) are the factory defaults. An agent that accepts them gives "

@@ -21,6 +21,17 @@ constexpr ParamSpec kParams[] = {
      "seconds of SYN retries beyond any stack's give-up time"},
 };
 
+constexpr int kMaxGaps = FlowEntry::kMaxSynGaps;
+
+// What an alert carries beyond the shared fields.
+struct Detail {
+  uint32_t syns;               // SYNs with the ISN, this one included
+  uint32_t span_ms;            // first SYN to this one
+  uint32_t isn_changes;        // earlier attempts on the tuple with another ISN
+  uint32_t gaps_ms[kMaxGaps];  // gaps between the SYNs, oldest first
+  uint8_t n_gaps;
+};
+
 class SynRetryAnomaly final : public Detector {
  public:
   SynRetryAnomaly(const DetectorDescriptor& d, const DetectorConfig& c)
@@ -56,19 +67,20 @@ class SynRetryAnomaly final : public Detector {
       a->proto = 6;
       a->src = v.src, a->dst = v.dst, a->sport = v.sport, a->dport = v.dport;
       a->score = ctx.score(v.dst, 6, v.dport, cfg_.lethality);
-      a->count[0] = p.syn_index;
-      a->count[1] = uint32_t(span / 1'000'000ull);
       a->isn = f.syn_isn;
       a->tcp_flags = v.tcp_flags;
       a->ttl = v.ttl;
       a->ip_id = v.ip_id;
+      Detail d{};
+      d.syns = p.syn_index;
+      d.span_ms = uint32_t(span / 1'000'000ull);
+      d.isn_changes = f.syn_isn_changes;
       // The gaps up to this SYN: later SYNs of the same burst are not evidence yet.
-      const uint32_t gaps = std::min<uint32_t>(
-          {uint32_t(f.syn_gap_count), uint32_t(p.syn_index - 1), uint32_t(Alert::kMaxSeries)});
-      a->n_series = gaps;
-      for (uint32_t i = 0; i < gaps; ++i)
-        a->series[i] = f.syn_gaps_ms[i];
-      a->extra = f.syn_isn_changes;
+      d.n_gaps = uint8_t(std::min<uint32_t>(
+          {uint32_t(f.syn_gap_count), uint32_t(p.syn_index - 1), uint32_t(kMaxGaps)}));
+      for (uint32_t i = 0; i < d.n_gaps; ++i)
+        d.gaps_ms[i] = f.syn_gaps_ms[i];
+      a->detail.put(d);
       a->n_targets = 1;
       a->targets[0] = v.dst;
     }
@@ -109,35 +121,33 @@ std::string retry_shape(const uint32_t* gaps, uint32_t n, uint32_t* cap_ms) {
 }
 
 void render(const Alert& a, AlertText& t) {
+  const Detail d = a.detail.get<Detail>();
+  const uint32_t n = std::min<uint32_t>(d.n_gaps, kMaxGaps);
   uint32_t cap_ms = 0;
-  const std::string shape = retry_shape(a.series, a.n_series, &cap_ms);
+  const std::string shape = retry_shape(d.gaps_ms, n, &cap_ms);
   std::string series;
   nlohmann::ordered_json gaps = nlohmann::ordered_json::array();
-  for (uint32_t i = 0; i < a.n_series; ++i) {
+  for (uint32_t i = 0; i < n; ++i) {
     char buf[32];
-    std::snprintf(buf, sizeof(buf), "%g", a.series[i] / 1000.0);
+    std::snprintf(buf, sizeof(buf), "%g", d.gaps_ms[i] / 1000.0);
     series += (i ? "," : "") + std::string(buf);
-    gaps.push_back(a.series[i] / 1000.0);
+    gaps.push_back(d.gaps_ms[i] / 1000.0);
   }
-  t.signature = "SYN retried beyond any TCP stack: " + std::to_string(a.count[0]) +
+  t.signature = "SYN retried beyond any TCP stack: " + std::to_string(d.syns) +
                 " SYNs with one ISN to port " + std::to_string(a.dport) + " over " +
-                format_seconds(a.count[1] / 1000.0) + ", unanswered; intervals " + series + " s (" +
+                format_seconds(d.span_ms / 1000.0) + ", unanswered; intervals " + series + " s (" +
                 shape + (cap_ms ? " at " + format_seconds(cap_ms / 1000.0) : std::string()) + ")";
   auto& e = t.evidence;
-  e["syns"] = a.count[0];
-  e["span_s"] = a.count[1] / 1000.0;
+  e["syns"] = d.syns;
+  e["span_s"] = d.span_ms / 1000.0;
   e["isn"] = a.isn;
   e["intervals_s"] = gaps;
   e["shape"] = shape;
   if (cap_ms) e["cap_s"] = cap_ms / 1000.0;
   e["answered"] = false;
-  e["earlier_attempts_with_other_isn"] = a.extra;
+  e["earlier_attempts_with_other_isn"] = d.isn_changes;
   e["ttl"] = a.ttl;
   e["ip_id"] = a.ip_id;
-}
-
-std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig& c) {
-  return std::make_unique<SynRetryAnomaly>(d, c);
 }
 
 }  // namespace
@@ -150,7 +160,7 @@ extern const DetectorDescriptor kSynRetryAnomaly = {
     "Unanswered SYN resent with the same ISN more often or longer than real stacks do",
     1,
     kParams,
-    make,
+    make_detector<SynRetryAnomaly>,
     render,
     {"A real stack resends an unanswered SYN a few times with growing gaps (RFC 6298) and "
      "gives up within a minute or two. Resending the same ISN many more times, faster or for "

@@ -34,9 +34,9 @@ struct Trojan {
   const char* name;
 };
 
-// The name travels in the alert (series[], 64 bytes) so the renderer needs no
-// access to the configured list.
-constexpr size_t kNameBytes = sizeof(Alert::series) - 1;
+// The name travels in the alert (Detail::name, truncated to this many bytes)
+// so the renderer needs no access to the configured list.
+constexpr size_t kNameBytes = 63;
 
 // Well-documented backdoor ports (SANS/CERT lists of the era; still scanned).
 constexpr Trojan kTrojans[] = {
@@ -70,6 +70,19 @@ struct Entry : KitEntry {
   uint32_t payload_len;
   TargetList<16> targets;
   uint8_t trojan;  // index into the detector's list
+};
+
+// What an event carries from the flow stage.
+struct EventDetail {
+  uint32_t payload_len;
+};
+
+// What an alert carries beyond the shared fields.
+struct Detail {
+  uint32_t packets;
+  uint32_t payload_len;  // of the first probe
+  uint8_t trojan_proto;  // the protocol the trojan really uses
+  char name[kNameBytes + 1];
 };
 
 class TrojanPortProbe final : public IncidentDetector<TrojanPortProbe, Entry> {
@@ -112,14 +125,9 @@ class TrojanPortProbe final : public IncidentDetector<TrojanPortProbe, Entry> {
         continue;
       const int t = int(by_port_[v.dport]) - 1;
       if (t < 0 || ctx.rt.inventory->serves(v.dst, v.ip_proto, v.dport)) continue;
-      HostEvent e;
-      e.kind = HostEventKind::kDetector;
-      e.detector = cfg_.index;
-      e.ts = p.ts, e.order = p.order;
-      e.src = v.src, e.dst = v.dst, e.sport = v.sport, e.dport = v.dport;
-      e.proto = v.ip_proto, e.tcp_flags = v.tcp_flags, e.ttl = v.ttl, e.ip_id = v.ip_id;
+      HostEvent e = own_event(p);
       e.code = uint8_t(t);
-      e.aux[0] = v.payload_len;
+      e.detail.put(EventDetail{v.payload_len});
       ctx.events->emit(e, e.src);
     }
   }
@@ -134,7 +142,7 @@ class TrojanPortProbe final : public IncidentDetector<TrojanPortProbe, Entry> {
       if (fresh) {
         e->first_sport = ev.sport;
         e->tcp_flags = ev.tcp_flags, e->ttl = ev.ttl, e->ip_id = ev.ip_id;
-        e->payload_len = ev.aux[0];
+        e->payload_len = ev.detail.get<EventDetail>().payload_len;
         e->trojan = ev.code;
       }
       ++e->packets;
@@ -151,10 +159,9 @@ class TrojanPortProbe final : public IncidentDetector<TrojanPortProbe, Entry> {
     a->sport = e.first_sport, a->dport = e.key.port;
     a->score = ctx.score(a->dst, e.key.proto, e.key.port, cfg_.lethality);
     const Listed& tr = trojans_[e.trojan];
-    a->extra = tr.proto;
-    a->count[0] = e.packets;
-    a->count[1] = e.payload_len;
-    std::memcpy(a->series, tr.name.data(), std::min(tr.name.size(), kNameBytes));
+    Detail d{e.packets, e.payload_len, tr.proto, {}};
+    std::memcpy(d.name, tr.name.data(), std::min(tr.name.size(), kNameBytes));
+    a->detail.put(d);
     a->tcp_flags = e.tcp_flags, a->ttl = e.ttl, a->ip_id = e.ip_id;
     e.targets.fill(*a);
     // One empty probe of one host is a scan's touch when its source is
@@ -173,15 +180,10 @@ class TrojanPortProbe final : public IncidentDetector<TrojanPortProbe, Entry> {
   std::vector<uint8_t> by_port_;
 };
 
-std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig& c) {
-  return std::make_unique<TrojanPortProbe>(d, c);
-}
-
 void render(const Alert& a, AlertText& t) {
-  char name_buf[kNameBytes + 1] = {};
-  std::memcpy(name_buf, a.series, kNameBytes);
-  const std::string name = name_buf;
-  const uint8_t trojan_proto = uint8_t(a.extra);
+  const Detail d = a.detail.get<Detail>();
+  const std::string name(d.name, strnlen(d.name, kNameBytes));
+  const uint8_t trojan_proto = d.trojan_proto;
   const bool mismatch = trojan_proto != a.proto;
   t.signature =
       "Trojan port probe: " + proto_name(a.proto) + "/" + std::to_string(a.dport) + " (" + name +
@@ -195,8 +197,8 @@ void render(const Alert& a, AlertText& t) {
   e["trojan_proto"] = proto_name(trojan_proto);
   e["proto"] = proto_name(a.proto);
   e["protocol_matches_trojan"] = !mismatch;
-  e["packets"] = a.count[0];
-  e["first_payload_bytes"] = a.count[1];
+  e["packets"] = d.packets;
+  e["first_payload_bytes"] = d.payload_len;
   if (a.proto == 6) e["tcp_flags"] = format_tcp_flags(a.tcp_flags);
   e["ttl"] = a.ttl;
   e["ip_id"] = a.ip_id;
@@ -217,7 +219,7 @@ extern const DetectorDescriptor kTrojanPortProbe = {
     "Inbound attempts on ports where known backdoors and trojans listen",
     5,
     kParams,
-    make,
+    make_detector<TrojanPortProbe>,
     render,
     {"A prober looks for hosts already compromised: a backdoor listening on its known port "
      "answers, and the attacker walks in without exploiting anything. A protocol that does not "

@@ -78,6 +78,18 @@ struct Entry : KitEntry {
   uint8_t why;  // the threshold that raised the incident: 1 fast, 2 slow
 };
 
+constexpr int kRecent = 16;  // ports listed in an alert
+
+// What an alert carries beyond the shared fields.
+struct Detail {
+  uint32_t counted, refused, answered;
+  uint16_t port_lo, port_hi;
+  uint8_t probe_type;  // the ProbeType most probes share
+  uint8_t why;         // the threshold that raised the incident: 1 fast, 2 slow
+  uint8_t n_recent;
+  uint16_t recent[kRecent];  // the most recent ports, newest first
+};
+
 class VerticalScan final : public IncidentDetector<VerticalScan, Entry> {
  public:
   VerticalScan(const DetectorDescriptor& d, const DetectorConfig& c)
@@ -180,16 +192,12 @@ class VerticalScan final : public IncidentDetector<VerticalScan, Entry> {
     a->sport = e.first_sport;
     a->dport = e.port[(e.head + kRing - 1) % kRing];
     a->score = ctx.score(a->dst, a->proto, a->dport, cfg_.lethality);
-    a->count[0] = e.counted;
-    a->count[1] = e.refused;
-    a->count[2] = uint32_t(e.port_lo) << 16 | e.port_hi;
-    a->count[3] = e.answered;
-    uint32_t best = 0;
+    Detail d{};
+    d.counted = e.counted, d.refused = e.refused, d.answered = e.answered;
+    d.port_lo = e.port_lo, d.port_hi = e.port_hi;
     for (uint32_t i = 1; i < kTypes; ++i)
-      if (e.types[i] > e.types[best]) best = i;
-    a->extra = best | uint32_t(e.why) << 8;
-    a->isn = e.sequential;
-    a->n_series = e.probes;
+      if (e.types[i] > e.types[d.probe_type]) d.probe_type = uint8_t(i);
+    d.why = e.why;
     a->target_order = e.probes < 2 ? TargetOrder::kSingle
                       // Mostly port+1 steps: a sequential sweep (nmap -r, a loop).
                       : e.sequential * 10 >= (e.probes - 1) * 9 ? TargetOrder::kAscending
@@ -197,10 +205,10 @@ class VerticalScan final : public IncidentDetector<VerticalScan, Entry> {
     a->targets[0] = a->dst;
     a->n_targets = 1;
     a->ttl = e.ttl, a->ip_id = e.ip_id;
-    // The most recent ports, newest first.
-    const uint32_t n = std::min<uint32_t>(std::min(e.probes, kRing), Alert::kMaxSeries);
-    for (uint32_t i = 0; i < n; ++i)
-      a->series[i] = e.port[(e.head + kRing - 1 - i) % kRing];
+    d.n_recent = uint8_t(std::min<uint32_t>(e.probes, kRecent));
+    for (uint32_t i = 0; i < d.n_recent; ++i)
+      d.recent[i] = e.port[(e.head + kRing - 1 - i) % kRing];
+    a->detail.put(d);
   }
 
  private:
@@ -210,14 +218,11 @@ class VerticalScan final : public IncidentDetector<VerticalScan, Entry> {
   uint32_t slow_window_ms_;
 };
 
-std::unique_ptr<Detector> make(const DetectorDescriptor& d, const DetectorConfig& c) {
-  return std::make_unique<VerticalScan>(d, c);
-}
-
 void render(const Alert& a, AlertText& t) {
-  const uint32_t ports = a.count[0], refused = a.count[1], answered = a.count[3];
-  const uint16_t lo = uint16_t(a.count[2] >> 16), hi = uint16_t(a.count[2]);
-  const uint32_t type = std::min<uint32_t>(a.extra & 0xFF, kTypes - 1);
+  const Detail d = a.detail.get<Detail>();
+  const uint32_t ports = d.counted, refused = d.refused, answered = d.answered;
+  const uint16_t lo = d.port_lo, hi = d.port_hi;
+  const uint32_t type = std::min<uint32_t>(d.probe_type, kTypes - 1);
   const double span = span_seconds(a.first_ts, a.last_ts);
   const bool sequential = a.target_order == TargetOrder::kAscending;
   const uint32_t total = ports + answered, unanswered = ports - refused;
@@ -242,11 +247,10 @@ void render(const Alert& a, AlertText& t) {
   e["span_s"] = span;
   e["first_seen"] = eve_timestamp(a.first_ts);
   e["last_seen"] = eve_timestamp(a.last_ts);
-  const uint8_t why = uint8_t(a.extra >> 8);
-  e["threshold"] = why == 1 ? "fast" : why == 2 ? "slow" : "none";  // what raised the incident
+  e["threshold"] = d.why == 1 ? "fast" : d.why == 2 ? "slow" : "none";  // what raised the incident
   auto recent = nlohmann::ordered_json::array();
-  for (uint32_t i = 0; i < std::min<uint32_t>(a.n_series, Alert::kMaxSeries); ++i)
-    recent.push_back(a.series[i]);
+  for (uint32_t i = 0; i < std::min<uint32_t>(d.n_recent, kRecent); ++i)
+    recent.push_back(d.recent[i]);
   e["recent_ports"] = recent;
   e["ttl"] = a.ttl;
   e["ip_id"] = a.ip_id;
@@ -263,7 +267,7 @@ extern const DetectorDescriptor kVerticalScan = {
     "One source probing many ports of one home host (>= 20 within 5 s or >= 100 within 60 s)",
     4,
     kParams,
-    make,
+    make_detector<VerticalScan>,
     render,
     {"A port scanner sends one probe to each port of a host and reads the answers: a SYN-ACK "
      "(open), a RST (closed), silence (filtered); NULL, FIN and XMAS probes pass filters that "

@@ -186,6 +186,12 @@ std::unique_ptr<Pipeline> Pipeline::create(const PipelineConfig& cfg_in,
   // per packet are capped (kMaxDetectorEventsPerPacket), so only a batch where most packets speak
   // to many detectors at once can overflow, and that is counted.
   const uint32_t event_cap = cfg.batch_size * (2 + kMaxDetectorEventsPerPacket);
+  p->pegs_.resize(initial->detectors.size());
+  for (size_t i = 0; i < initial->detectors.size(); ++i)
+    if (const Detector* d = initial->detectors[i]) {
+      const auto rows = d->pegs();
+      p->pegs_[i] = {std::string(d->descriptor().id), {rows.begin(), rows.end()}};
+    }
   for (uint32_t i = 0; i < n; ++i) {
     p->flow_.push_back(std::make_unique<FlowShard>(i, n, cfg.socket, cfg.batch_size));
     if (!p->flow_.back()->init(per_shard_flows, cfg.timeouts, *initial, error)) return nullptr;
@@ -497,6 +503,27 @@ PipelineCounters Pipeline::live_counters() const {
   c.timelines_refused = counters_.timelines_refused.load(std::memory_order_relaxed);
   c.capture_kept = counters_.capture_kept.load(std::memory_order_relaxed);
   return c;
+}
+
+std::vector<PegValues> Pipeline::detector_pegs() const {
+  std::vector<PegValues> out;
+  std::vector<int> at(pegs_.size(), -1);
+  for (size_t i = 0; i < pegs_.size(); ++i) {
+    if (pegs_[i].second.empty()) continue;
+    at[i] = int(out.size());
+    out.push_back({pegs_[i].first, pegs_[i].second,
+                   std::vector<uint64_t>(pegs_[i].second.size(), 0)});
+  }
+  auto add = [&](const std::vector<AttachedDetector>& attached) {
+    for (const AttachedDetector& a : attached)
+      if (a.state && a.index < at.size() && at[a.index] >= 0)
+        a.state->add_pegs(out[size_t(at[a.index])].values.data());
+  };
+  for (const auto& f : flow_)
+    add(f->attached());
+  for (const auto& h : host_)
+    add(h->attached());
+  return out;
 }
 
 EngineTotals Pipeline::totals() const {

@@ -132,6 +132,9 @@ class Pipeline {
                ? counters_.by_detector[detector].load(std::memory_order_relaxed)
                : 0;
   }
+  // Any thread: each detector's counter table (pegs), summed over the
+  // shards, for the detectors that keep counters.
+  std::vector<PegValues> detector_pegs() const;
   const std::vector<std::unique_ptr<FlowShard>>& flow_shards() const { return flow_; }
   const std::vector<std::unique_ptr<HostShard>>& host_shards() const { return host_; }
 
@@ -148,6 +151,9 @@ class Pipeline {
   AlertQueue* alerts_ = nullptr;
   std::vector<std::unique_ptr<FlowShard>> flow_;
   std::vector<std::unique_ptr<HostShard>> host_;
+  // Each built detector's counter rows, by registry index (set at create;
+  // the rows are static text, a later snapshot's detector has the same).
+  std::vector<std::pair<std::string, std::vector<PegInfo>>> pegs_;
   std::vector<Batch*> batches_;
   std::vector<std::unique_ptr<std::deque<Alert>[]>> spills_;  // each batch's spill lists
   std::vector<std::unique_ptr<std::vector<HostEvent>[]>> outcome_lists_;  // each batch's outcomes

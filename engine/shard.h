@@ -118,6 +118,8 @@ class FlowShard {
   // Any thread, while running: as of the end of the last batch.
   FlowShardSnapshot snapshot() const { return published_.read(); }
   const FlowTable& flows() const { return *flows_; }
+  // Attached at init and never changed: any thread may read their pegs.
+  const std::vector<AttachedDetector>& attached() const { return detectors_; }
 
  private:
   // Once per packet, from one place: inlined into process().
@@ -163,6 +165,7 @@ class HostShard {
   void process(Batch& b) noexcept;
   const HostShardCounters& counters() const { return counters_; }
   HostShardCounters snapshot() const { return published_.read(); }  // any thread
+  const std::vector<AttachedDetector>& attached() const { return detectors_; }
 
  private:
   void merge(HostEvent* const* lists, const uint32_t* counts);

@@ -79,6 +79,18 @@ def run(h, check, by, cat):
               analysed == stats["analysed"]["packets"] == sent["sent"]
               and by_det == {k: float(v) for k, v in stats["alerts"]["by_detector"].items()},
               f"{analysed} {by_det} {stats.get('alerts')}")
+        # Each detector's counter table: the same rows in stats and Prometheus.
+        det_stats = stats.get("detectors", {})
+        hscan = det_stats.get("horizontal-scan", {})
+        prom = {k.split('"')[1]: v for k, v in values.items()
+                if k.startswith('harrier_detector_table_entries{detector="')}
+        check("metrics: detectors' own counters (table fill, evictions, settle overflow) in stats and Prometheus alike",
+              hscan.get("table_entries", 0) > 0 and hscan.get("table_capacity", 0) >= hscan["table_entries"]
+              and "settle_overflow" in hscan
+              and "hyperscan_errors" in det_stats.get("smtp-relay-probe", {})
+              and prom == {d: float(c["table_entries"]) for d, c in det_stats.items() if "table_entries" in c}
+              and values.get('harrier_detector_table_evictions_total{detector="horizontal-scan"}') == hscan["table_evictions"],
+              f"{json.dumps(det_stats)[:600]} {prom}")
         check("metrics: received per port and queue, NIC drops by cause",
               any(k.startswith("harrier_received_packets_total{") and 'queue="0"' in k for k in values)
               and sum(v for k, v in values.items() if k.startswith("harrier_received_packets_total")) == sent["sent"]

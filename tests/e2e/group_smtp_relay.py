@@ -4,6 +4,7 @@ run(h, check, by, cat): h.pcap(pkts) writes a capture, h.alerts(files, *args)
 runs harrier and returns its EVE alerts, check(name, cond, detail) records a
 result, by(alerts, id) filters, cat is scripts/pcapgen/catalog.py.
 """
+import subprocess
 from scapy.packet import Raw
 
 T0 = 1700000000.0
@@ -92,8 +93,18 @@ def run(h, check, by, cat):
             seen.add(key)
             continue
         gappy.append(p)
-    a = by(h.alerts(h.pcap(gappy), "--home-net", "10.77.0.0/16"), ID)
+    gappy_pcap = h.pcap(gappy)
+    a = by(h.alerts(gappy_pcap, "--home-net", "10.77.0.0/16"), ID)
     check("smtp: sessions with a lost segment still alert", len(a) >= 1, str(a[:1]))
+    # The detector's own counters reach the end-of-run report (stderr): the
+    # lost segments are named there, not only inferred from the alert.
+    r = subprocess.run([h.binary, "read", gappy_pcap, "--home-net", "10.77.0.0/16"],
+                       capture_output=True, text=True, timeout=300)
+    line = next((l for l in r.stderr.splitlines() if l.startswith("harrier: counters: smtp-relay-probe:")), "")
+    counts = dict(kv.rsplit(" ", 1) for kv in line.split(": ", 3)[-1].split(", ")) if line else {}
+    check("smtp: the end-of-run report names its counters (sessions followed, stream gaps)",
+          r.returncode == 0 and int(counts.get("sessions", 0)) >= 1 and int(counts.get("stream_gaps", 0)) >= 1,
+          line or r.stderr[-600:])
 
     # Negatives.
     # N1. One legitimate relay delivering 30 mails in 10 minutes.

@@ -172,6 +172,20 @@ class DetectorHarness {
   void end() { tick_at(UINT64_MAX); }
 
   const std::vector<Alert>& alerts() const { return alerts_; }
+  // The detector's counter table as its states count it.
+  PegValues pegs() const {
+    PegValues v{std::string(detector_->descriptor().id), detector_->pegs(), {}};
+    v.values.assign(v.info.size(), 0);
+    if (flow_state_) flow_state_->add_pegs(v.values.data());
+    if (state_) state_->add_pegs(v.values.data());
+    return v;
+  }
+  // An alert's evidence as its detector's renderer writes it.
+  nlohmann::ordered_json evidence(const Alert& a) const {
+    AlertText t;
+    detector_registry()[size_t(index_)]->render(a, t);
+    return t.evidence;
+  }
   uint16_t index() const { return uint16_t(index_); }
   Config& config() { return cfg_; }
 

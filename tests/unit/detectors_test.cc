@@ -26,8 +26,9 @@ TEST(HorizontalScan, ThreeHostsWithinTwoSecondsAlertTwoDoNot) {
                 outcome(kUnanswered, "192.0.2.1", "10.0.0.3", 6, 445, 1.9)});
   three.end();
   ASSERT_EQ(three.alerts().size(), 1u);
-  EXPECT_EQ(three.alerts()[0].count[0], 3u);  // hosts
-  EXPECT_EQ(three.alerts()[0].count[1], 1u);  // refused
+  EXPECT_EQ(three.evidence(three.alerts()[0])["hosts"], 3u);
+  EXPECT_EQ(three.evidence(three.alerts()[0])["refused"], 1u);
+  EXPECT_EQ(three.evidence(three.alerts()[0])["threshold"], "fast");
   EXPECT_NE(three.alerts()[0].incident_key, 0u);
 }
 
@@ -52,7 +53,8 @@ TEST(HorizontalScan, ASweepEndsWithItsWholeCountWhateverItsUpdates) {
   h.end();
   ASSERT_FALSE(h.alerts().empty());
   EXPECT_LE(h.alerts().size(), 3u);  // first + max_updates
-  EXPECT_EQ(h.alerts().back().count[0], 500u);
+  EXPECT_EQ(h.evidence(h.alerts().back())["hosts"], 500u);
+  EXPECT_EQ(h.evidence(h.alerts().back())["threshold"], "fast");  // what raised it, on every update
 }
 
 TEST(VerticalScan, TwentyClosedPortsInFiveSecondsAlertOpenOnesDoNotCount) {
@@ -92,7 +94,7 @@ TEST(RstBackscatter, FourServersServicePortsWithinMinutesAreTheSpreadRule) {
   EXPECT_TRUE(h.alerts().empty());
   h.packet(rst_from(servers[3], ports[3], "10.0.0.9"), 700);
   ASSERT_EQ(h.alerts().size(), 1u);
-  EXPECT_EQ(h.alerts()[0].count[3], 4u);  // the spread rule alone
+  EXPECT_EQ(h.evidence(h.alerts()[0])["rule"], "spread");
   EXPECT_EQ(h.alerts()[0].dst, ip("10.0.0.9"));
 }
 

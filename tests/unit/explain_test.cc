@@ -26,7 +26,6 @@ nlohmann::ordered_json record(const char* detector, uint32_t hosts) {
   for (uint32_t i = 0; i < hosts && i < uint32_t(Alert::kMaxTargets); ++i)
     a.targets[i] = *parse_ip(("172.16.14." + std::to_string(40 + i)).c_str());
   a.target_order = hosts > 1 ? TargetOrder::kAscending : TargetOrder::kSingle;
-  a.count[0] = 3 * hosts, a.count[1] = 3, a.count[2] = 3;
   AlertText t;
   detector_registry()[a.detector]->render(a, t);
   return AlertOutput::eve_record(a, t);

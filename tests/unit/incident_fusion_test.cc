@@ -135,12 +135,12 @@ TEST(IncidentFusion, WithinTheLookaheadTheSpecificDetectorNamesItFromTheStart) {
 TEST(IncidentFusion, TheLeadsOwnUpdatesDuringTheLookaheadMakeOneRicherFirstAlert) {
   Fixture x;
   Alert first = x.alert("vertical-scan", kScanner, 0, 11);
-  first.count[0] = 20;
+  first.n_targets = 20;
   x.add(first);
   Alert grown = x.alert("vertical-scan", kScanner, 2, 11);
   grown.first_ts = first.first_ts;
   grown.update = 1;
-  grown.count[0] = 1141;
+  grown.n_targets = 1141;
   x.add(grown);
   x.at(30);
   Alert later = x.alert("vertical-scan", kScanner, 31, 11);
@@ -149,7 +149,7 @@ TEST(IncidentFusion, TheLeadsOwnUpdatesDuringTheLookaheadMakeOneRicherFirstAlert
   const auto alerts = x.take(AlertDisposition::kAlert);
   ASSERT_EQ(alerts.size(), 2u);
   EXPECT_EQ(alerts[0].update, 0);
-  EXPECT_EQ(alerts[0].count[0], 1141u);
+  EXPECT_EQ(alerts[0].n_targets, 1141u);
   EXPECT_EQ(alerts[1].update, 1);
 }
 
