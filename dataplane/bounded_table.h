@@ -259,8 +259,8 @@ class BoundedTable final : public TableStatsSource {
   }
   TableStats stats() const override {
     const uint64_t bytes = keyed_table_bytes(capacity_, sizeof(Entry), sizeof(Key));
-    return {owner_,      param_,           name_,           size_, capacity_,
-            evictions(), insert_failures(), kept_evictions(), bytes};
+    return {owner_,           param_, name_, size_, capacity_, evictions(), insert_failures(),
+            kept_evictions(), bytes};
   }
 
  private:

@@ -56,6 +56,10 @@ nlohmann::ordered_json listed_targets(const Alert& a) {
   return out;
 }
 
+std::string update_suffix(const Alert& a) {
+  return a.update ? " (update " + std::to_string(a.update) + ")" : "";
+}
+
 std::string format_count(uint64_t n) {
   std::string s = std::to_string(n);
   for (int i = int(s.size()) - 3; i > 0; i -= 3)

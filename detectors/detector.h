@@ -343,6 +343,7 @@ std::unique_ptr<Detector> make_detector(const DetectorDescriptor& d, const Detec
 
 // Formatting helpers shared by renderers.
 std::string format_count(uint64_t n);          // 1,141
+std::string update_suffix(const Alert& a);     // " (update 2)" on an update, "" on a first alert
 std::string format_seconds(double s);          // 0.08 s, 5.0 s, 429 s, 30 min, 4.8 h, 2.5 days
 std::string proto_name(uint8_t proto);         // tcp, udp, icmp, or the number
 std::string format_tcp_flags(uint16_t flags);  // SYN, SYN|FIN|PSH|URG, NULL

@@ -40,6 +40,18 @@ struct Incident {
   uint64_t settle_due = 0;      // ... to be looked at then (packet time)
 };
 
+// The parameter rows every incident detector has, with its own defaults
+// and words for what it remembers and what makes an update.
+constexpr ParamSpec max_updates_param(double def, std::string_view help) {
+  return {"max_updates", ParamType::kCount, 0, 64, def, help};
+}
+constexpr ParamSpec hold_down_param(double def, double max, std::string_view help) {
+  return {"hold_down", ParamType::kSeconds, 1, max, def, help};
+}
+constexpr ParamSpec table_size_param(double def, std::string_view help) {
+  return {"table_size", ParamType::kCount, 1024, 1 << 24, def, help};
+}
+
 struct IncidentPolicy {
   uint32_t max_updates = 4;
   // The detector sends a closing update (SettleList): growth keeps the last

@@ -170,7 +170,7 @@ void render(const Alert& a, AlertText& t) {
                 (ports == 1 ? " port " + std::to_string(a.dport)
                             : ", " + format_count(ports) + " ports " + std::to_string(d.port_lo) +
                                   "-" + std::to_string(d.port_hi)) +
-                (a.update ? " (update " + std::to_string(a.update) + ")" : "");
+                update_suffix(a);
   auto& e = t.evidence;
   e["anomaly"] = kKindIds[first];  // the first kind seen
   e["anomalies"] = kind_list;

@@ -182,8 +182,7 @@ void render(const Alert& a, AlertText& t) {
                                  : format_count(refused) + " refused, the rest unanswered";
   t.signature = "Horizontal scan: " + format_count(hosts) + " hosts on " + proto_name(a.proto) +
                 "/" + std::to_string(a.dport) + " in " + format_seconds(span) + ", " +
-                target_order_name(a.target_order) + ", " + probe + ", " + answer +
-                (a.update ? " (update " + std::to_string(a.update) + ")" : "");
+                target_order_name(a.target_order) + ", " + probe + ", " + answer + update_suffix(a);
   auto& e = t.evidence;
   e["hosts"] = hosts;
   e["refused"] = refused;

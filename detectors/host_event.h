@@ -52,7 +52,7 @@ struct HostEvent {
   uint16_t host_shard = 0;  // which host shard owns this event's key
   uint16_t detector = 0;    // kDetector: registry index of the detector it is for
   uint16_t ip_id = 0;
-  uint32_t seq = 0;   // emission number within the batch: ties on `order` keep it
+  uint32_t seq = 0;        // emission number within the batch: ties on `order` keep it
   TypedDetail<32> detail;  // kDetector: what the detector's flow-stage half parsed, its own struct
 };
 

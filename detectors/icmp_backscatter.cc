@@ -13,7 +13,7 @@ void render(const Alert& a, AlertText& t, const char* what) {
       ip_to_string(a.dst) + (a.sport ? ":" + std::to_string(a.sport) : "") + " > " +
       ip_to_string(quoted_dst) + (a.dport ? ":" + std::to_string(a.dport) : "") +
       (a.n_targets > 1 ? " and " + format_count(a.n_targets - 1) + " more destinations" : "") +
-      " that it never sent" + (a.update ? " (update " + std::to_string(a.update) + ")" : "");
+      " that it never sent" + update_suffix(a);
   auto& e = t.evidence;
   e["icmp_type"] = d.icmp_type;
   e["icmp_code"] = d.icmp_code;

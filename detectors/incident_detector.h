@@ -31,18 +31,6 @@
 
 namespace harrier {
 
-// The parameter rows every incident detector has, with its own defaults
-// and words for what it remembers and what makes an update.
-constexpr ParamSpec max_updates_param(double def, std::string_view help) {
-  return {"max_updates", ParamType::kCount, 0, 64, def, help};
-}
-constexpr ParamSpec hold_down_param(double def, double max, std::string_view help) {
-  return {"hold_down", ParamType::kSeconds, 1, max, def, help};
-}
-constexpr ParamSpec table_size_param(double def, std::string_view help) {
-  return {"table_size", ParamType::kCount, 1024, 1 << 24, def, help};
-}
-
 // An incident entry with what the kit needs besides IncidentEntry's: the
 // packet number of its latest event (an update sent from a tick carries it).
 struct KitEntry : IncidentEntry {
@@ -141,8 +129,8 @@ class IncidentDetector : public Detector {
   Entry* incident(ShardCtx& ctx, State& s, const PairKey& key, uint64_t ts, uint64_t order,
                   bool* fresh, bool activity = true) const noexcept {
     bool created;
-    Entry* e = s.table->find_or_insert(key, ts, &created,
-                                       [&](Entry& old) { report_owed(ctx, old); });
+    Entry* e =
+        s.table->find_or_insert(key, ts, &created, [&](Entry& old) { report_owed(ctx, old); });
     if (!e) return nullptr;
     if (!created && self().starts_new(*e, ts)) {
       report_owed(ctx, *e);  // the earlier incident is over
@@ -170,7 +158,8 @@ class IncidentDetector : public Detector {
       send = true;
     }
     if (send) emit(ctx, e, ts, order);
-    if (policy_.reserve_closing) s.settle.note_growth(s.table->index_of(&e), e.inc, policy_, amount);
+    if (policy_.reserve_closing)
+      s.settle.note_growth(s.table->index_of(&e), e.inc, policy_, amount);
   }
 
   // An incident that ends (restarted, or evicted by a full table) first

@@ -177,7 +177,7 @@ void render(const Alert& a, AlertText& t) {
                 " sweep: " + format_count(hosts) + " hosts in " + format_seconds(span) + ", " +
                 target_order_name(a.target_order) + ", " + each +
                 (answered ? ", " + format_count(answered) + " answered" : ", none answered") +
-                (a.update ? " (update " + std::to_string(a.update) + ")" : "");
+                update_suffix(a);
   auto& e = t.evidence;
   e["hosts"] = hosts;
   e["queries"] = queries;

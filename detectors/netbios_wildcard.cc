@@ -185,14 +185,12 @@ void render(const Alert& a, AlertText& t) {
   if (answered == 0)
     outcome = hosts == 1 ? "no answer" : "none answered";
   else if (hosts == 1)
-    outcome = tables
-                  ? "answered with its name table" +
-                        (d.names ? " (" + std::to_string(d.names) + " names)" : std::string())
-                  : std::string("answered");
+    outcome = tables ? "answered with its name table" +
+                           (d.names ? " (" + std::to_string(d.names) + " names)" : std::string())
+                     : std::string("answered");
   else
     outcome = format_count(answered) + " answered" + (tables ? " with their name tables" : "");
-  t.signature = what + " to " + who + ": " + outcome +
-                (a.update ? " (update " + std::to_string(a.update) + ")" : "");
+  t.signature = what + " to " + who + ": " + outcome + update_suffix(a);
   auto& e = t.evidence;
   e["hosts"] = hosts;
   e["queries"] = queries;

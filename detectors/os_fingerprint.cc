@@ -50,11 +50,10 @@ constexpr ParamSpec kParams[] = {
     {"isn_window", ParamType::kSeconds, 0.1, 60, 3, "seconds within which those resets must fall"},
     {"settle", ParamType::kSeconds, 0.1, 600, 2,
      "seconds without a new probe type before an update reports the completed set"},
-    {"max_updates", ParamType::kCount, 0, 64, 4, "update alerts per incident"},
-    {"hold_down", ParamType::kSeconds, 1, 604800, 3600,
-     "seconds of silence after which the same pair starts a new incident"},
-    {"table_size", ParamType::kCount, 1024, 1 << 24, 16384,
-     "(source, target) pairs remembered, all shards together"},
+    max_updates_param(4, "update alerts per incident"),
+    hold_down_param(3600, 604800,
+                    "seconds of silence after which the same pair starts a new incident"),
+    table_size_param(16384, "(source, target) pairs remembered, all shards together"),
 };
 
 enum Type : uint8_t {
@@ -646,7 +645,7 @@ void render(const Alert& a, AlertText& t) {
   const double span = span_seconds(a.first_ts, a.last_ts);
   t.signature = std::string(label) + ": " + std::to_string(n_types) + " probe types against " +
                 ip_to_string(a.dst) + " in " + format_seconds(span) + ": " + list +
-                (a.update ? " (update " + std::to_string(a.update) + ")" : "");
+                update_suffix(a);
 
   auto& e = t.evidence;
   e["generation"] = gen == 2 ? "nmap-2nd" : gen == 1 ? "nmap-1st" : "unknown";

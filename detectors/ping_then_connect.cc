@@ -157,8 +157,14 @@ class PingThenConnect final : public IncidentDetector<PingThenConnect, Entry> {
         ++n;
       }
     a->n_targets = n;
-    Detail d{e.pinged.total, answered, silent_count(e, e.inc.last_ts), e.connects,
-             e.min_delay_ms, e.max_delay_ms, e.n_ports, {}};
+    Detail d{e.pinged.total,
+             answered,
+             silent_count(e, e.inc.last_ts),
+             e.connects,
+             e.min_delay_ms,
+             e.max_delay_ms,
+             e.n_ports,
+             {}};
     std::copy(e.ports, e.ports + e.n_ports, d.ports);
     a->detail.put(d);
     a->tcp_flags = e.tcp_flags;
@@ -249,8 +255,7 @@ void render(const Alert& a, AlertText& t) {
       format_tcp_flags(a.tcp_flags) + (connects == 1 ? " attempt" : " attempts") + " to tcp/" +
       ports + " on " +
       (a.n_targets == 1 ? "the answering host " : format_count(a.n_targets) + " answering hosts ") +
-      "only, " + format_seconds(lo) + " after the reply" +
-      (a.update ? " (update " + std::to_string(a.update) + ")" : "");
+      "only, " + format_seconds(lo) + " after the reply" + update_suffix(a);
   auto& e = t.evidence;
   e["pinged"] = pinged;
   e["answered"] = answered;

@@ -26,7 +26,8 @@ constexpr ParamSpec kParams[] = {
     max_updates_param(4, "update alerts per incident (when the number of hosts probed doubles)"),
     hold_down_param(3600, 604800,
                     "seconds of silence after which the same source starts a new incident"),
-    table_size_param(16384, "source networks (and probing sources) remembered, all shards together"),
+    table_size_param(16384,
+                     "source networks (and probing sources) remembered, all shards together"),
 };
 
 constexpr uint64_t kDayNs = 86400'000'000'000ull;
@@ -137,8 +138,8 @@ class PortmapProbe final : public IncidentDetector<PortmapProbe, Entry, Networks
       NetEntry* net =
           s.nets->find_or_insert(PairKey::make(network_of(ev.src), nullptr, 0, 0), ev.ts, &created);
       bool fresh;
-      if (Entry* e = incident(ctx, s, PairKey::make(ev.src, nullptr, 0, 0), ev.ts, ev.order,
-                              &fresh)) {
+      if (Entry* e =
+              incident(ctx, s, PairKey::make(ev.src, nullptr, 0, 0), ev.ts, ev.order, &fresh)) {
         const EventDetail d = ev.detail.get<EventDetail>();
         if (fresh) {
           e->first_sport = ev.sport;
@@ -232,7 +233,7 @@ void render(const Alert& a, AlertText& t) {
       (d.src_home ? "inside (not a listed RPC client)" : "outside") + ": " + where +
       (procs.empty() ? "" : " (" + procs + (proc_list.size() > 1 ? " calls)" : " call)")) +
       (a.sport < 1024 ? ", privileged source port " + std::to_string(a.sport) : "") + again +
-      (a.update ? " (update " + std::to_string(a.update) + ")" : "");
+      update_suffix(a);
   t.touched = std::to_string(a.dport) + "/" + proto_name(a.proto) + " portmapper";
   auto& e = t.evidence;
   if (repeat)

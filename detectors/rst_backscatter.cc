@@ -272,10 +272,10 @@ void render(const Alert& a, AlertText& t) {
   if (spread)
     why += (why.empty() ? "" : "; ") + format_count(d.spread_sources) +
            " sources within the spread window, from source ports " + ports;
-  t.signature = "RST backscatter: " + ip_to_string(a.dst) + " received " +
-                format_count(d.rsts) + " resets for connections it never opened over " +
+  t.signature = "RST backscatter: " + ip_to_string(a.dst) + " received " + format_count(d.rsts) +
+                " resets for connections it never opened over " +
                 (span >= 3600 ? format_count(uint64_t(span / 3600)) + " h" : format_seconds(span)) +
-                "; " + why + (a.update ? " (update " + std::to_string(a.update) + ")" : "");
+                "; " + why + update_suffix(a);
   auto& e = t.evidence;
   e["rsts"] = d.rsts;
   std::string rule;

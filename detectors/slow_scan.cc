@@ -40,7 +40,8 @@ constexpr ParamSpec kParams[] = {
     max_updates_param(4, "update alerts per incident (when the target count doubles)"),
     hold_down_param(86400, 2592000,
                     "seconds of silence after which the same key starts a new incident"),
-    table_size_param(32768, "(source, host) and (source, port) keys remembered, all shards together"),
+    table_size_param(32768,
+                     "(source, host) and (source, port) keys remembered, all shards together"),
 };
 
 constexpr uint32_t kBits = 1024;
@@ -95,8 +96,8 @@ class SlowScan final : public IncidentDetector<SlowScan, Entry> {
       if (ev.proto != 6 && ev.proto != 17) continue;
       if (!(ev.flags & host_event_flag::kUnexpected)) continue;
       // Ports of one host.
-      if (Entry* e = attempt(ctx, s, PairKey::make(ev.src, &ev.dst, ev.proto, 0, kPortsOfHost),
-                             ev, bit_of(ev.dport))) {
+      if (Entry* e = attempt(ctx, s, PairKey::make(ev.src, &ev.dst, ev.proto, 0, kPortsOfHost), ev,
+                             bit_of(ev.dport))) {
         bool listed = false;
         for (uint32_t i = 0; i < e->n_ports; ++i)
           listed = listed || e->ports[i] == ev.dport;
@@ -104,9 +105,9 @@ class SlowScan final : public IncidentDetector<SlowScan, Entry> {
         decide(ctx, s, *e, ev, min_ports_);
       }
       // Hosts on one port.
-      if (Entry* e = attempt(ctx, s, PairKey::make(ev.src, nullptr, ev.proto, ev.dport,
-                                                   kHostsOnPort),
-                             ev, bit_of(ev.dst))) {
+      if (Entry* e =
+              attempt(ctx, s, PairKey::make(ev.src, nullptr, ev.proto, ev.dport, kHostsOnPort), ev,
+                      bit_of(ev.dst))) {
         e->hosts.add(ev.dst, ev.ts);
         decide(ctx, s, *e, ev, min_hosts_);
       }
@@ -125,8 +126,13 @@ class SlowScan final : public IncidentDetector<SlowScan, Entry> {
     a->score = ctx.score(a->dst, a->proto, a->dport, cfg_.lethality);
     a->tcp_flags = e.tcp_flags;
     const double span = std::max(1.0, double(e.inc.last_ts - e.window_first_ts) / 1e9);
-    Detail d{e.estimated, e.attempts, uint32_t(span), Leg(e.key.kind),
-             e.one_sport && e.first_sport < 1024 && e.min_dport >= 1024, 0, {}};
+    Detail d{e.estimated,
+             e.attempts,
+             uint32_t(span),
+             Leg(e.key.kind),
+             e.one_sport && e.first_sport < 1024 && e.min_dport >= 1024,
+             0,
+             {}};
     if (d.leg == kPortsOfHost) {
       a->targets[0] = e.last_dst;
       a->n_targets = 1;
@@ -227,7 +233,7 @@ void render(const Alert& a, AlertText& t) {
                 (replies ? ", all from source port " + std::to_string(a.sport) +
                                ": looks like replies to requests the sensor did not see"
                          : "") +
-                (a.update ? " (update " + std::to_string(a.update) + ")" : "");
+                update_suffix(a);
   auto& e = t.evidence;
   e["leg"] = ports_leg ? "ports_of_host" : "hosts_on_port";
   e[ports_leg ? "ports" : "hosts"] = n;

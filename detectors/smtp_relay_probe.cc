@@ -44,12 +44,11 @@ constexpr ParamSpec kParams[] = {
     {"min_trick_sessions", ParamType::kCount, 1, 16, 1,
      "sessions in the window that tried a relay trick"},
     {"port", ParamType::kCount, 1, 65535, 25, "TCP port of the home mail servers"},
-    {"max_updates", ParamType::kCount, 0, 64, 4,
-     "update alerts per incident (when the session count doubles)"},
-    {"hold_down", ParamType::kSeconds, 1, 2592000, 3600,
-     "seconds of silence after which the same client and server start a new incident"},
-    {"table_size", ParamType::kCount, 1024, 1 << 24, 8192,
-     "(client, server) pairs remembered, all host shards together"},
+    max_updates_param(4, "update alerts per incident (when the session count doubles)"),
+    hold_down_param(
+        3600, 2592000,
+        "seconds of silence after which the same client and server start a new incident"),
+    table_size_param(8192, "(client, server) pairs remembered, all host shards together"),
     {"session_table_size", ParamType::kCount, 256, 1 << 22, 8192,
      "concurrent SMTP sessions followed per flow shard"},
 };
@@ -170,9 +169,9 @@ struct FlowState final : DetectorState {
   FlowCounters counters;
   void add_pegs(uint64_t* out) const noexcept override {
     const FlowCounters& c = counters;
-    for (const Peg* p : {&c.sessions, &c.segments_scanned, &c.retransmits, &c.gaps, &c.hs_errors,
-                         &c.stream_no_space, &c.match_overflow, &c.untracked_commands,
-                         &c.table_full})
+    for (const Peg* p :
+         {&c.sessions, &c.segments_scanned, &c.retransmits, &c.gaps, &c.hs_errors,
+          &c.stream_no_space, &c.match_overflow, &c.untracked_commands, &c.table_full})
       *out++ += p->get();
   }
 };
@@ -896,8 +895,7 @@ void render(const Alert& a, AlertText& t) {
                 (sessions == 1 ? " session" : " sessions") + " to " + ip_to_string(a.dst) + ":" +
                 std::to_string(a.dport) + " in " + format_seconds(span) + ", " +
                 format_count(trick_cmds) + (trick_cmds == 1 ? " relay trick" : " relay tricks") +
-                " tried (" + join(names) + ")" + outcome +
-                (a.update ? " (update " + std::to_string(a.update) + ")" : "");
+                " tried (" + join(names) + ")" + outcome + update_suffix(a);
   auto& e = t.evidence;
   e["sessions"] = sessions;
   e["trick_sessions"] = trick_sessions;

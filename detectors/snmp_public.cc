@@ -183,7 +183,7 @@ void render(const Alert& a, AlertText& t) {
                 format_count(d.requests) + (d.requests == 1 ? " request" : " requests") + " (" +
                 pdus + ") to " + where + answers +
                 (set ? "; a Set can reconfigure " + std::string(agents == 1 ? "it" : "them") : "") +
-                (a.update ? " (update " + std::to_string(a.update) + ")" : "");
+                update_suffix(a);
   auto& e = t.evidence;
   e["version"] = version;
   e["community"] = community_list.empty() ? "" : community_list[0];

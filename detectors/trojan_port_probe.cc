@@ -190,7 +190,7 @@ void render(const Alert& a, AlertText& t) {
       ") on " + (a.n_targets == 1 ? ip_to_string(a.dst) : format_count(a.n_targets) + " hosts") +
       (mismatch ? "; " + name + " uses " + proto_name(trojan_proto) + ", not " + proto_name(a.proto)
                 : "") +
-      (a.update ? " (update " + std::to_string(a.update) + ")" : "");
+      update_suffix(a);
   t.touched = std::to_string(a.dport) + "/" + proto_name(a.proto) + " " + name;
   auto& e = t.evidence;
   e["trojan"] = name;

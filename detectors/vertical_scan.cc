@@ -234,7 +234,7 @@ void render(const Alert& a, AlertText& t) {
                 ip_to_string(a.dst) + " in " + format_seconds(span) + ", " +
                 (sequential ? "sequential" : "random order") + ", " + kTypeNames[type] +
                 ", ports " + std::to_string(lo) + "-" + std::to_string(hi) + outcome +
-                (a.update ? " (update " + std::to_string(a.update) + ")" : "");
+                update_suffix(a);
   auto& e = t.evidence;
   e["ports"] = total;
   e["probes_counted"] = ports;

@@ -511,8 +511,8 @@ std::vector<PegValues> Pipeline::detector_pegs() const {
   for (size_t i = 0; i < pegs_.size(); ++i) {
     if (pegs_[i].second.empty()) continue;
     at[i] = int(out.size());
-    out.push_back({pegs_[i].first, pegs_[i].second,
-                   std::vector<uint64_t>(pegs_[i].second.size(), 0)});
+    out.push_back(
+        {pegs_[i].first, pegs_[i].second, std::vector<uint64_t>(pegs_[i].second.size(), 0)});
   }
   auto add = [&](const std::vector<AttachedDetector>& attached) {
     for (const AttachedDetector& a : attached)

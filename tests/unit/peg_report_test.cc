@@ -14,10 +14,10 @@ TEST(Pegs, AKitDetectorCountsItsTableAndEvictions) {
   DetectorHarness h("horizontal-scan", "{table_size: 1024}");  // 1,024 over one shard
   std::vector<HostEvent> evs;
   for (int i = 0; i < 1100; ++i)  // one port per source: 1,100 keys
-    evs.push_back(outcome(HostEventKind::kUnanswered,
-                          ("192.0." + std::to_string(2 + i / 250) + "." + std::to_string(i % 250 + 1))
-                              .c_str(),
-                          "10.0.0.1", 6, 445, 0.001 * i));
+    evs.push_back(outcome(
+        HostEventKind::kUnanswered,
+        ("192.0." + std::to_string(2 + i / 250) + "." + std::to_string(i % 250 + 1)).c_str(),
+        "10.0.0.1", 6, 445, 0.001 * i));
   h.events(evs);
   const PegValues v = h.pegs();
   auto at = [&](std::string_view name) {
