@@ -390,12 +390,6 @@ struct IncidentEntry {
   bool kept() const noexcept { return inc.alerts_sent > 0; }
 };
 
-// The per-shard state of a detector that keeps one table of incidents.
-template <typename Entry>
-struct TableState final : DetectorState {
-  std::unique_ptr<BoundedTable<PairKey, Entry>> table;
-};
-
 // Starts an entry over in place (a new incident for the same key), keeping
 // what the table owns: key, LRU links and time.
 template <typename Entry>
@@ -429,19 +423,6 @@ std::unique_ptr<BoundedTable<Key, Entry>> make_table(std::string_view detector, 
     *error = std::string(detector) + ": " + *error + "; lower detectors." + std::string(detector) +
              "." + std::string(param) + " or give DPDK more memory";
   return t;
-}
-
-// The per-shard state of a detector whose state is one table of
-// PairKey -> Entry (State::table), sized as make_table sizes it.
-template <typename State, typename Entry>
-std::unique_ptr<DetectorState> state_with_table(std::string_view detector, const char* tag,
-                                                uint32_t total, uint32_t shard, uint32_t n_shards,
-                                                int socket, std::string* error) {
-  auto s = std::make_unique<State>();
-  s->table =
-      make_table<PairKey, Entry>(detector, tag, total, shard, n_shards, socket, s.get(), error);
-  if (!s->table) return nullptr;
-  return s;
 }
 
 }  // namespace harrier

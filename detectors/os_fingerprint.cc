@@ -34,9 +34,7 @@
 #include <cstdio>
 #include <initializer_list>
 
-#include "dataplane/bounded_table.h"
-#include "detectors/detector.h"
-#include "detectors/evidence.h"
+#include "detectors/incident_detector.h"
 
 namespace harrier {
 namespace {
@@ -223,8 +221,7 @@ constexpr int kMaxPorts = 6;
 constexpr int kMaxWindows = 8;
 constexpr int kMaxIsn = 8;
 
-struct Entry : IncidentEntry {
-  uint64_t last_order;
+struct Entry : KitEntry {
   uint64_t last_seen;  // last event of any kind, counted or not
   uint64_t type_first[kTypes];
   uint64_t type_last[kTypes];
@@ -257,9 +254,8 @@ struct Entry : IncidentEntry {
   uint8_t echo_code;
   uint8_t udp_fill;
   uint16_t udp_len;
-  uint64_t update_due;  // 0: no update pending (else on State::waiting)
+  uint64_t update_due;  // 0: no update pending (else on the SettleList)
 };
-using Table = BoundedTable<PairKey, Entry>;
 
 constexpr uint32_t kPortUdp = 1u << 16, kPortOpen = 1u << 17, kPortClosed = 1u << 18,
                    kPortSynProbed = 1u << 19;
@@ -282,15 +278,6 @@ struct Detail {
   uint32_t opts_packed;  // ... and its options (pack_options)
 };
 
-struct State final : DetectorState {
-  std::unique_ptr<Table> table;
-  // Incidents with an update waiting for the prober to settle, by due time.
-  SettleList waiting{4096};
-  void add_pegs(uint64_t* out) const noexcept override {
-    add_incident_table_pegs(*table, waiting, out);
-  }
-};
-
 // Time since `then`; zero when packet time went backwards (merged captures).
 uint64_t age(uint64_t now, uint64_t then) noexcept {
   return now > then ? now - then : 0;
@@ -300,32 +287,23 @@ PairKey pair_key(const IpAddr& src, const IpAddr& dst) noexcept {
   return PairKey::make(src, &dst, 0, 0, 0);
 }
 
-class OsFingerprint final : public Detector {
+// The kit's SettleList holds the incidents whose update waits for the
+// prober to settle (a probe set still growing), by due time.
+class OsFingerprint final : public IncidentDetector<OsFingerprint, Entry> {
  public:
   OsFingerprint(const DetectorDescriptor& d, const DetectorConfig& c)
-      : Detector(d, c),
+      : IncidentDetector(d, c, "osfp", /*closing_update=*/false),
         window_ns_(uint64_t(c.get("window") * 1e9)),
         min_types_(uint32_t(c.get("min_types"))),
         isn_samples_(uint32_t(c.get("isn_samples"))),
         isn_window_ns_(uint64_t(c.get("isn_window") * 1e9)),
-        settle_ns_(uint64_t(c.get("settle") * 1e9)),
-        table_size_(uint32_t(c.get("table_size"))) {
-    policy_ = IncidentPolicy::from_config(c, /*reserve_closing=*/false);  // no closing update
-  }
-
-  std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
-                                            std::string* error) const override {
-    return state_with_table<State, Entry>(desc_.id, "osfp", table_size_, shard, n_shards, socket,
-                                          error);
-  }
+        settle_ns_(uint64_t(c.get("settle") * 1e9)) {}
 
   // Its own probe events, and how the target answered (open, refused).
   EventInterest event_interest() const override {
     return {EventInterest::bit(HostEventKind::kOpen) | EventInterest::bit(HostEventKind::kRefused),
             true};
   }
-
-  std::span<const PegInfo> pegs() const override { return pegs_; }
 
   PacketInterest packet_interest() const override {
     PacketInterest in;  // probes toward home hosts: odd TCP, filled UDP, echo with a code
@@ -377,25 +355,20 @@ class OsFingerprint final : public Detector {
   }
 
   void on_events(ShardCtx& ctx, EventSelection events, DetectorState* st) const noexcept override {
-    State& s = *static_cast<State*>(st);
-    Table& tab = *s.table;
+    State& s = state(st);
     for (const HostEvent& ev : events) {
       if (ev.kind == HostEventKind::kOpen || ev.kind == HostEventKind::kRefused) {
         // How the target answered: open / closed evidence for ports probed.
-        if (Entry* e = tab.find(pair_key(ev.src, ev.dst)))
+        if (Entry* e = s.table->find(pair_key(ev.src, ev.dst)))
           mark_port(*e, ev.proto, ev.dport, ev.kind == HostEventKind::kOpen);
         continue;
       }
       const Type type = Type(ev.code & 0x0F);
       if (type >= kTypes) continue;
-      bool created;
-      Entry* e = tab.find_or_insert(pair_key(ev.src, ev.dst), ev.ts, &created);
+      bool fresh;
+      Entry* e = incident(ctx, s, pair_key(ev.src, ev.dst), ev.ts, ev.order, &fresh,
+                          /*activity=*/false);
       if (!e) continue;
-      // A new incident after the hold-down; before any alert, evidence older
-      // than the window can no longer complete a set, so it starts over too.
-      const bool stale =
-          e->inc.alerts_sent == 0 && e->last_seen != 0 && age(ev.ts, e->last_seen) > window_ns_;
-      if (!created && (policy_.starts_new(e->inc, ev.ts) || stale)) restart_entry(*e);
       e->last_seen = ev.ts;
 
       // A bare reset is one ISN sample; only a series of them, fast and on
@@ -447,30 +420,32 @@ class OsFingerprint final : public Detector {
         for (int t = 0; t < kTypes; ++t)
           active += (e->mask >> t & 1) && age(ev.ts, e->type_last[t]) <= window_ns_;
         if (policy_.decide(e->inc, uint32_t(std::popcount(e->mask)), active >= min_types_)) {
-          emit(ctx, *e);
+          emit(ctx, *e, e->inc.last_ts, e->last_order);
           e->reported_mask = e->mask;
         }
       } else if (new_type && e->inc.alerts_sent <= policy_.max_updates) {
         // The set is still growing: report it whole once the prober settles.
         e->update_due = ev.ts + settle_ns_;
-        if (!s.waiting.add(tab.index_of(e), e->inc, e->update_due))
+        if (!s.settle.add(s.table->index_of(e), e->inc, e->update_due))
           send_update(ctx, *e);  // no room to wait: report now
       }
     }
   }
 
-  void on_tick(ShardCtx& ctx, uint64_t now, DetectorState* st) const noexcept override {
-    State& s = *static_cast<State*>(st);
-    s.waiting.sweep(
-        now, [&](uint32_t i) -> Incident& { return s.table->at(i)->inc; },
-        [&](uint32_t i) -> uint64_t {
-          Entry& e = *s.table->at(i);
-          if (e.update_due == 0) return 0;
-          if (now < e.update_due) return e.update_due;
-          send_update(ctx, e);
-          return 0;
-        });
-    if (now != UINT64_MAX) s.table->expire(now, policy_.hold_down_ns, 64);
+  // Called by the kit.
+  uint32_t amount(const Entry& e) const noexcept { return uint32_t(std::popcount(e.mask)); }
+  // A new incident after the hold-down; before any alert, evidence older
+  // than the window can no longer complete a set, so it starts over too.
+  bool starts_new(const Entry& e, uint64_t ts) const noexcept {
+    return policy_.starts_new(e.inc, ts) ||
+           (e.inc.alerts_sent == 0 && e.last_seen != 0 && age(ts, e.last_seen) > window_ns_);
+  }
+  // A probe set's update whose settle time came.
+  uint64_t settle(ShardCtx& ctx, uint64_t now, Entry& e) const noexcept {
+    if (e.update_due == 0) return 0;
+    if (now < e.update_due) return e.update_due;
+    send_update(ctx, e);
+    return 0;
   }
 
  private:
@@ -530,21 +505,18 @@ class OsFingerprint final : public Detector {
     e.update_due = 0;
     if (e.mask == e.reported_mask || e.inc.alerts_sent > policy_.max_updates) return;
     ++e.inc.alerts_sent;
-    emit(ctx, e);
+    emit(ctx, e, e.inc.last_ts, e.last_order);
     e.reported_mask = e.mask;
   }
 
+ public:  // called by the kit
   // Beside the Detail: ttl the first probe's TTL; tcp_flags all TCP flags
   // the probes used; sport/dport the first probe's ports.
-  void emit(ShardCtx& ctx, const Entry& e) const noexcept {
-    Alert* a = ctx.alerts->next();
-    if (!a) return;
-    const IpAddr src = e.key.first(), dst = e.key.second();
-    alert_header(*a, cfg_.index, e.inc.last_ts, e.last_order, e.first_proto, src, dst,
-                 e.first_sport, e.first_dport);
-    a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
-    a->update = policy_.update_number(e.inc);
-    set_incident_key(*a, e.key, e.inc.first_ts);
+  void fill(ShardCtx& ctx, Alert* a, const Entry& e) const noexcept {
+    const IpAddr dst = e.key.second();
+    a->proto = e.first_proto;
+    a->dst = dst;
+    a->sport = e.first_sport, a->dport = e.first_dport;
     const uint8_t proto = e.first_proto == 17 ? 17 : 6;
     a->score = ctx.score(dst, proto, e.first_dport, cfg_.lethality);
     Detail d{};
@@ -577,14 +549,12 @@ class OsFingerprint final : public Detector {
     a->target_order = TargetOrder::kSingle;
   }
 
-  IncidentPolicy policy_;
+ private:
   uint64_t window_ns_;
   uint32_t min_types_;
   uint32_t isn_samples_;
   uint64_t isn_window_ns_;
   uint64_t settle_ns_;
-  uint32_t table_size_;
-  std::vector<PegInfo> pegs_ = incident_table_pegs();
 };
 
 std::string options_text(uint32_t packed, uint16_t mss) {

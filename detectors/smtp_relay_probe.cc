@@ -25,10 +25,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "dataplane/bounded_table.h"
 #include "dataplane/flow_key.h"
-#include "detectors/detector.h"
-#include "detectors/evidence.h"
+#include "detectors/incident_detector.h"
 #include "detectors/protocols/smtp.h"
 
 namespace harrier {
@@ -144,8 +142,8 @@ struct Session {
 };
 using SessionTable = BoundedTable<FlowKey, Session>;
 
-// The flow stage's rows of its counter table (pegs), then the host stage's
-// (its incident table and waiting list).
+// The flow stage's rows of its counter table (pegs), after the kit's rows
+// for the host stage's incident table and waiting list.
 constexpr PegInfo kFlowPegs[] = {
     {"sessions", PegKind::kSum, "SMTP sessions followed"},
     {"segments_scanned", PegKind::kSum, "client segments scanned for commands"},
@@ -168,6 +166,7 @@ struct FlowState final : DetectorState {
   std::unique_ptr<SessionTable> sessions;
   FlowCounters counters;
   void add_pegs(uint64_t* out) const noexcept override {
+    out += kIncidentTablePegs;
     const FlowCounters& c = counters;
     for (const Peg* p :
          {&c.sessions, &c.segments_scanned, &c.retransmits, &c.gaps, &c.hs_errors,
@@ -221,8 +220,7 @@ struct Totals {
   }
 };
 
-struct Entry : IncidentEntry {
-  uint64_t last_order;
+struct Entry : KitEntry {
   uint64_t pending_since;  // threshold met, alert not yet sent (0: none)
   uint16_t first_cport;
   uint32_t n_slots;  // sessions ever recorded: the newest is slots[(n_slots - 1) % kSlots]
@@ -233,7 +231,6 @@ struct Entry : IncidentEntry {
   char sample[kSampleLen];
   uint8_t accepted_reported;
 };
-using Table = BoundedTable<PairKey, Entry>;
 
 // A reply code to trick commands and how many times it came.
 struct CodeCount {
@@ -255,35 +252,29 @@ struct Detail {
   char sample[kSampleLen];  // the first trick address
 };
 
-struct HostState final : DetectorState {
-  std::unique_ptr<Table> table;
-  // Entries with an alert waiting (pending_since != 0), by when it is due.
-  // Records stay until their time even when the alert went early: room
-  // for every incident of a busy mail relay within one settle period.
-  SettleList waiting{4096};
-  void add_pegs(uint64_t* out) const noexcept override {
-    add_incident_table_pegs(*table, waiting, out + std::size(kFlowPegs));
-  }
+// The counter rows of the flow stage, named with the kit's (the host stage
+// keeps nothing beside its incidents).
+struct FlowRows : NoStateExtra {
+  static std::span<const PegInfo> extra_pegs() { return kFlowPegs; }
 };
 
 uint16_t sat16(uint32_t v) {
   return uint16_t(std::min<uint32_t>(v, UINT16_MAX));
 }
 
-class SmtpRelayProbe final : public Detector {
+// The kit's SettleList holds the entries whose first alert waits
+// (pending_since != 0), by when it is due. Records stay until their time
+// even when the alert went early: room for every incident of a busy mail
+// relay within one settle period.
+class SmtpRelayProbe final : public IncidentDetector<SmtpRelayProbe, Entry, FlowRows> {
  public:
   SmtpRelayProbe(const DetectorDescriptor& d, const DetectorConfig& c)
-      : Detector(d, c),
+      : IncidentDetector(d, c, "smtph", /*closing_update=*/false),
         min_sessions_(uint32_t(c.get("min_sessions"))),
         min_trick_sessions_(uint32_t(c.get("min_trick_sessions"))),
         window_ns_(uint64_t(c.get("window") * 1e9)),
         port_(uint16_t(c.get("port"))),
-        table_size_(uint32_t(c.get("table_size"))),
         session_table_size_(uint32_t(c.get("session_table_size"))) {
-    policy_ = IncidentPolicy::from_config(c, /*reserve_closing=*/false);  // no closing update
-    pegs_.assign(std::begin(kFlowPegs), std::end(kFlowPegs));
-    for (const PegInfo& p : incident_table_pegs())
-      pegs_.push_back(p);
     // Compiled once, here on the main thread; every shard shares it read-only.
     matcher_ = smtp::Matcher::compile(&matcher_error_);
     if (matcher_ && matcher_->stream_size() > kStreamBuf) {
@@ -293,8 +284,6 @@ class SmtpRelayProbe final : public Detector {
       matcher_.reset();
     }
   }
-
-  std::span<const PegInfo> pegs() const override { return pegs_; }
 
   std::unique_ptr<DetectorState> make_flow_state(int socket, uint32_t shard,
                                                  std::string* error) const override {
@@ -310,16 +299,10 @@ class SmtpRelayProbe final : public Detector {
     return s->sessions ? std::move(s) : nullptr;
   }
 
-  std::unique_ptr<DetectorState> make_state(int socket, uint32_t shard, uint32_t n_shards,
-                                            std::string* error) const override {
-    if (!matcher_) {
-      *error = matcher_error_;
-      return nullptr;
-    }
-    auto s = std::make_unique<HostState>();
-    s->table = make_table<PairKey, Entry>(desc_.id, "smtph", table_size_, shard, n_shards, socket,
-                                          s.get(), error);
-    return s->table ? std::move(s) : nullptr;
+  // The host stage, too, needs the matcher to have compiled.
+  bool make_extra(State&, int, uint32_t, uint32_t, std::string* error) const {
+    if (!matcher_) *error = matcher_error_;
+    return matcher_ != nullptr;
   }
 
   PacketInterest packet_interest() const override {
@@ -346,25 +329,21 @@ class SmtpRelayProbe final : public Detector {
   }
 
   void on_events(ShardCtx& ctx, EventSelection events, DetectorState* st) const noexcept override {
-    HostState& hs = *static_cast<HostState*>(st);
+    State& hs = state(st);
     for (const HostEvent& ev : events) {
       on_event(ctx, hs, ev);
     }
   }
 
-  void on_tick(ShardCtx& ctx, uint64_t now, DetectorState* st) const noexcept override {
-    HostState& hs = *static_cast<HostState*>(st);
-    hs.waiting.sweep(
-        now, [&](uint32_t i) -> Incident& { return hs.table->at(i)->inc; },
-        [&](uint32_t i) -> uint64_t {
-          Entry& e = *hs.table->at(i);
-          if (e.pending_since == 0) return 0;  // sent already (the evidence completed)
-          if (now != UINT64_MAX && now < e.pending_since + kSettleNs)
-            return e.pending_since + kSettleNs;
-          send_first(ctx, e, e.last_ts, e.last_order);
-          return 0;
-        });
-    if (now != UINT64_MAX) hs.table->expire(now, std::max(policy_.hold_down_ns, window_ns_), 64);
+  // Called by the kit.
+  uint32_t amount(const Entry& e) const noexcept { return e.tot.sessions; }
+  uint64_t idle_ns() const noexcept { return std::max(policy_.hold_down_ns, window_ns_); }
+  // A first alert whose settle time came.
+  uint64_t settle(ShardCtx& ctx, uint64_t now, Entry& e) const noexcept {
+    if (e.pending_since == 0) return 0;  // sent already (the evidence completed)
+    if (now != UINT64_MAX && now < e.pending_since + kSettleNs) return e.pending_since + kSettleNs;
+    send_first(ctx, e, e.inc.last_ts, e.last_order);
+    return 0;
   }
 
  private:
@@ -378,13 +357,14 @@ class SmtpRelayProbe final : public Detector {
     return e;
   }
 
-  void emit(ShardCtx& ctx, const Session& s, const PacketCtx& p, uint8_t code) const noexcept {
+  void raise_event(ShardCtx& ctx, const Session& s, const PacketCtx& p,
+                   uint8_t code) const noexcept {
     HostEvent e = session_event(s, p, code);
     ctx.events->emit(e, e.src);
   }
   template <typename D>
-  void emit(ShardCtx& ctx, const Session& s, const PacketCtx& p, uint8_t code,
-            const D& d) const noexcept {
+  void raise_event(ShardCtx& ctx, const Session& s, const PacketCtx& p, uint8_t code,
+                   const D& d) const noexcept {
     HostEvent e = session_event(s, p, code);
     e.detail.put(d);
     ctx.events->emit(e, e.src);
@@ -459,7 +439,7 @@ class SmtpRelayProbe final : public Detector {
       if (!(s->flags & sflag::kOpened)) {
         s->flags |= sflag::kOpened;
         s->open_ts = p.ts;
-        emit(ctx, *s, p, kOpen);
+        raise_event(ctx, *s, p, kOpen);
       }
       if (to_server)
         client_bytes(ctx, fs, *s, p, data, len);
@@ -471,7 +451,8 @@ class SmtpRelayProbe final : public Detector {
       if ((s->flags & sflag::kOpened) && !(s->flags & sflag::kEnded)) {
         s->flags |= sflag::kEnded;
         const uint64_t ms = p.ts > s->open_ts ? (p.ts - s->open_ts) / 1'000'000ull : 0;
-        emit(ctx, *s, p, kEnd, EndEvent{uint32_t(std::min<uint64_t>(ms, UINT32_MAX)), s->commands});
+        raise_event(ctx, *s, p, kEnd,
+                    EndEvent{uint32_t(std::min<uint64_t>(ms, UINT32_MAX)), s->commands});
       }
       s->flags |= (fl & tcp_flag::kRst) ? (sflag::kFinClient | sflag::kFinServer)
                   : to_server           ? sflag::kFinClient
@@ -508,7 +489,7 @@ class SmtpRelayProbe final : public Detector {
       switch (cmd.verb) {
         case Verb::kMail:
         case Verb::kRcpt:
-          emit(ctx, s, p, kReply, ReplyEvent{code, cmd.tricks, cmd.verb});
+          raise_event(ctx, s, p, kReply, ReplyEvent{code, cmd.tricks, cmd.verb});
           break;
         case Verb::kData:
           if (code == 354) s.mode = Mode::kBody, s.body = smtp::BodyEnd{};
@@ -617,7 +598,7 @@ class SmtpRelayProbe final : public Detector {
     if (!(s.flags & sflag::kUnpaired) && !s.pending.push({vb, tricks}))
       ++fs.counters.untracked_commands;
     if (vb == Verb::kRcpt || ((vb == Verb::kMail || vb == Verb::kHelo) && tricks))
-      emit(ctx, s, p, kCommand, CommandEvent{tricks, vb});
+      raise_event(ctx, s, p, kCommand, CommandEvent{tricks, vb});
     if ((tricks & trick::kStrong) && !(s.flags & sflag::kSampled)) {
       s.flags |= sflag::kSampled;
       send_sample(ctx, s, p);
@@ -663,22 +644,20 @@ class SmtpRelayProbe final : public Detector {
     }
   }
 
-  void on_event(ShardCtx& ctx, HostState& hs, const HostEvent& ev) const noexcept {
-    Table& t = *hs.table;
+  void on_event(ShardCtx& ctx, State& hs, const HostEvent& ev) const noexcept {
     const PairKey k = PairKey::make(ev.src, &ev.dst, 6, ev.dport);
     Entry* e;
     if (ev.code == kOpen) {
-      bool created;
-      e = t.find_or_insert(k, ev.ts, &created);
+      bool fresh;
+      e = incident(ctx, hs, k, ev.ts, ev.order, &fresh);
       if (!e) return;
-      if (!created && policy_.starts_new(e->inc, ev.ts)) restart_entry(*e);
     } else {
-      e = t.find(k);
+      e = hs.table->find(k);
       if (!e) return;
-      t.touch(e, ev.ts);
+      hs.table->touch(e, ev.ts);
+      e->last_order = ev.order;
+      e->inc.last_ts = std::max(e->inc.last_ts, ev.ts);
     }
-    e->last_order = ev.order;
-    e->inc.last_ts = std::max(e->inc.last_ts, ev.ts);
     Slot* s = ev.code == kOpen ? nullptr : find_slot(*e, ev.sport);
     const bool counting = e->inc.alerts_sent > 0 || e->pending_since;
 
@@ -776,14 +755,14 @@ class SmtpRelayProbe final : public Detector {
     decide(ctx, hs, *e, ev);
   }
 
-  void decide(ShardCtx& ctx, HostState& hs, Entry& e, const HostEvent& ev) const noexcept {
+  void decide(ShardCtx& ctx, State& hs, Entry& e, const HostEvent& ev) const noexcept {
     if (e.inc.alerts_sent == 0) {
       if (!e.pending_since) {
         uint32_t sessions, tricky;
         window_counts(e, ev.ts, &sessions, &tricky);
         if (sessions < min_sessions_ || tricky < min_trick_sessions_) return;
         e.pending_since = std::max<uint64_t>(ev.ts, 1);
-        if (!hs.waiting.add(hs.table->index_of(&e), e.inc, e.pending_since + kSettleNs)) {
+        if (!hs.settle.add(hs.table->index_of(&e), e.inc, e.pending_since + kSettleNs)) {
           send_first(ctx, e, ev.ts, ev.order);  // no room to wait: send what we have
           return;
         }
@@ -810,13 +789,15 @@ class SmtpRelayProbe final : public Detector {
 
   void send(ShardCtx& ctx, Entry& e, uint64_t ts, uint64_t order) const noexcept {
     if (e.tot.trick_ok) e.accepted_reported = 1;
-    Alert* a = ctx.alerts->next();
-    if (!a) return;
-    const IpAddr client = e.key.first(), server = e.key.second();
-    alert_header(*a, cfg_.index, ts, order, 6, client, server, e.first_cport, e.key.port);
-    a->first_ts = e.inc.first_ts, a->last_ts = e.inc.last_ts;
-    a->update = policy_.update_number(e.inc);
-    set_incident_key(*a, e.key, e.inc.first_ts);
+    emit(ctx, e, ts, order);
+  }
+
+ public:  // called by the kit
+  void fill(ShardCtx& ctx, Alert* a, const Entry& e) const noexcept {
+    const IpAddr server = e.key.second();
+    a->proto = 6;
+    a->dst = server;
+    a->sport = e.first_cport, a->dport = e.key.port;
     const int lethality = std::min(5, cfg_.lethality + (e.tot.trick_ok ? 1 : 0));
     a->score = ctx.score(server, 6, e.key.port, lethality);
     const Totals& t = e.tot;
@@ -839,12 +820,11 @@ class SmtpRelayProbe final : public Detector {
     a->targets[0] = server;
   }
 
+ private:
   uint32_t min_sessions_, min_trick_sessions_;
   uint64_t window_ns_;
   uint16_t port_;
-  uint32_t table_size_, session_table_size_;
-  IncidentPolicy policy_;
-  std::vector<PegInfo> pegs_;
+  uint32_t session_table_size_;
   std::unique_ptr<smtp::Matcher> matcher_;
   std::string matcher_error_;
 };
