@@ -30,6 +30,7 @@
 #include "control/telemetry.h"
 #include "control/output.h"
 #include "control/peg_report.h"
+#include "control/redis_output.h"
 #include "dataplane/bounded_table.h"
 #include "engine/alert_queue.h"
 #include "engine/eal.h"
@@ -297,6 +298,34 @@ static std::string option_conflict(const Config& cfg, const RunOptions& opts) {
   return "";
 }
 
+// Waits for Redis to take what is buffered (up to drain_timeout), then
+// says what it got; false when records were lost, each named by count.
+static bool report_redis(RedisOutput& redis, bool verbose) {
+  const RedisOutputConfig& rc = redis.config();
+  const uint64_t left = redis.finish(rc.drain_timeout);
+  const uint64_t lost = left + redis.dropped();
+  const std::string where =
+      rc.where() + " (" + RedisOutputConfig::mode_name(rc.mode) + " " + rc.key + ")";
+  if (verbose || lost)
+    std::fprintf(stderr, "harrier: redis %s: %s EVE records delivered\n", where.c_str(),
+                 format_count(redis.delivered()).c_str());
+  if (verbose)
+    for (const std::string& line : pegs_lines({redis.pegs()}))
+      std::fprintf(stderr, "harrier: counters: %s\n", line.c_str());
+  if (redis.dropped())
+    spdlog::warn(
+        "redis {}: {} records dropped while the buffer ({}) was full; raise "
+        "outputs.redis.buffer or give Redis more room",
+        where, format_count(redis.dropped()), format_count(rc.buffer));
+  if (left)
+    spdlog::error(
+        "redis {}: {} records not delivered ({}); they are in the EVE file if "
+        "outputs.eve is set",
+        where, format_count(left),
+        redis.last_error().empty() ? "Redis did not take them in time" : redis.last_error());
+  return lost == 0;
+}
+
 int run_engine(Config& cfg, const RunOptions& opts) {
   // 0. SIGINT/SIGTERM from the start: scanning a large file takes a while,
   //    and a stop then still ends with a word on how far it got.
@@ -460,11 +489,19 @@ int run_engine(Config& cfg, const RunOptions& opts) {
       return s;
     });
   }
+  // EVE to Redis: its own sender thread behind a bounded buffer (offline,
+  // the output waits for it instead of dropping).
+  std::unique_ptr<RedisOutput> redis;
+  if (cfg.redis.enabled) {
+    redis = std::make_unique<RedisOutput>(cfg.redis, !opts.live);
+    redis->start();
+  }
   std::unique_ptr<AlertOutput> output;
   try {
     OutputConfig oc{cfg.eve,      cfg.fast,        cfg.summary && !opts.quiet,
                     opts.explain, incidents.get(), opts.live ? 1000u : 0u};
     oc.status_line = progress.get();
+    oc.redis = redis.get();
     output = std::make_unique<AlertOutput>(oc, queue.get());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "harrier: %s\n", e.what());
@@ -540,8 +577,8 @@ int run_engine(Config& cfg, const RunOptions& opts) {
     // A peer that goes away mid-reply (harrierctl, a scraper) is an error
     // on that connection, never the end of harrier.
     signal(SIGPIPE, SIG_IGN);
-    live_stats = std::make_unique<LiveStats>(
-        LiveStatsSources{pipeline.get(), &source, capture.get(), capture_filter.get()});
+    live_stats = std::make_unique<LiveStats>(LiveStatsSources{
+        pipeline.get(), &source, capture.get(), capture_filter.get(), redis.get()});
     if (!cfg.metrics.empty()) {
       metrics = MetricsServer::start(
           cfg.metrics, [s = live_stats.get()] { return s->prometheus(); }, &err);
@@ -607,6 +644,8 @@ int run_engine(Config& cfg, const RunOptions& opts) {
     capture->finish();
     report_capture(*capture, *capture_filter, opts.stats && !opts.quiet);
   }
+  bool redis_lost = false;
+  if (redis) redis_lost = !report_redis(*redis, opts.stats && !opts.quiet);
 
   const EngineTotals totals = pipeline->totals();
   if (opts.stats && !opts.quiet) report_analysis(totals, source, *output, cfg.workers, secs);
@@ -639,7 +678,9 @@ int run_engine(Config& cfg, const RunOptions& opts) {
 #endif
   queue.reset();
   if (pdump) rte_pdump_uninit();
-  return 0;
+  // Offline nothing found may be lost silently: records Redis never took
+  // make the run fail (live, they are counters like every other drop).
+  return redis_lost && !opts.live ? 1 : 0;
 }
 
 }  // namespace harrier

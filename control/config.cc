@@ -327,6 +327,35 @@ void parse_detectors(const Ctx& c, const YAML::Node& dets, Config& cfg) {
 
 constexpr uint64_t kMaxBytes = 1ull << 50;
 
+// outputs.redis: where EVE records go in Redis, and how they are sent.
+void parse_redis(const Ctx& c, const YAML::Node& r, RedisOutputConfig& out) {
+  c.only_keys(r, "outputs.redis",
+              {"server", "port", "socket", "mode", "key", "maxlen", "buffer", "drain_timeout"});
+  out.enabled = true;
+  if (r["server"]) out.server = c.string(r["server"], "outputs.redis.server");
+  if (r["port"]) out.port = uint16_t(c.integer(r["port"], "outputs.redis.port", 1, 65535));
+  if (r["socket"]) out.socket = c.string(r["socket"], "outputs.redis.socket");
+  if (r["mode"]) {
+    const std::string m = c.string(r["mode"], "outputs.redis.mode");
+    if (m == "list")
+      out.mode = RedisOutputConfig::Mode::kList;
+    else if (m == "channel")
+      out.mode = RedisOutputConfig::Mode::kChannel;
+    else if (m == "stream")
+      out.mode = RedisOutputConfig::Mode::kStream;
+    else
+      c.fail(r["mode"], "outputs.redis.mode", "'" + m + "' is not list, channel or stream");
+  }
+  if (r["key"]) out.key = c.string(r["key"], "outputs.redis.key");
+  if (out.key.empty()) c.fail(r, "outputs.redis.key", "must not be empty");
+  if (r["maxlen"]) out.maxlen = c.integer(r["maxlen"], "outputs.redis.maxlen", 0, 4e9);
+  if (out.maxlen && out.mode != RedisOutputConfig::Mode::kStream)
+    c.fail(r["maxlen"], "outputs.redis.maxlen", "applies to mode: stream only");
+  if (r["buffer"]) out.buffer = c.integer(r["buffer"], "outputs.redis.buffer", 1, 1 << 24);
+  if (r["drain_timeout"])
+    out.drain_timeout = c.number(r["drain_timeout"], "outputs.redis.drain_timeout", 0, 3600);
+}
+
 void parse_capture(const Ctx& c, const YAML::Node& cap, CaptureConfig& out) {
   c.only_keys(cap, "capture", {"write", "filter", "snaplen", "rotate", "keep", "incidents"});
   if (cap["write"]) out.write = c.string(cap["write"], "capture.write");
@@ -458,10 +487,11 @@ void parse_root(const Ctx& c, const YAML::Node& root, Config& cfg) {
       f.max_fold_updates = c.integer(inc["max_fold_updates"], "incidents.max_fold_updates", 0, 64);
   }
   if (const auto out = root["outputs"]) {
-    c.only_keys(out, "outputs", {"eve", "fast", "summary"});
+    c.only_keys(out, "outputs", {"eve", "fast", "summary", "redis"});
     if (out["eve"]) cfg.eve = c.string(out["eve"], "outputs.eve");
     if (out["fast"]) cfg.fast = c.string(out["fast"], "outputs.fast");
     if (out["summary"]) cfg.summary = c.boolean(out["summary"], "outputs.summary");
+    if (const auto r = out["redis"]) parse_redis(c, r, cfg.redis);
   }
   if (const auto cap = root["capture"]) parse_capture(c, cap, cfg.capture);
   if (const auto ctl = root["control"]) {
@@ -596,6 +626,7 @@ std::vector<std::string> restart_only_changes(const Config& a, const Config& b) 
   text("outputs.eve", a.eve, b.eve);
   text("outputs.fast", a.fast, b.fast);
   same("outputs.summary", a.summary == b.summary);
+  same("outputs.redis", a.redis == b.redis);
   same("capture", a.capture == b.capture);
   text("control.socket", a.control_socket, b.control_socket);
   text("control.group", a.control_group, b.control_group);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "capture/capture_config.h"
+#include "control/redis_output.h"
 #include "engine/port.h"
 #include "dataplane/flow_table.h"
 #include "dataplane/prefix.h"
@@ -48,6 +49,7 @@ struct Config {
   std::string eve;   // path, "-" for stdout, "" for none
   std::string fast;  // same
   bool summary = true;
+  RedisOutputConfig redis;  // outputs.redis (enabled when present)
 
   CaptureConfig capture;
 

@@ -197,7 +197,8 @@ json LiveStats::collect_locked() {
       {"ports", ports},
       {"workers", workers},
       // Each detector's own counters (its counter table: tables, lists, parsers).
-      {"detectors", pegs_json(s_.pipeline->detector_pegs())}};
+      {"detectors", pegs_json(s_.pipeline->detector_pegs())},
+      {"outputs", s_.redis ? pegs_json({s_.redis->pegs()}) : json::object()}};
 }
 
 namespace {
@@ -320,7 +321,10 @@ std::string LiveStats::prometheus() {
     e.value("harrier_capture_dropped_packets_total", "cause=\"write_error\"",
             j["drops"]["capture_write_errors"].get<double>());
   }
-  return e.take() + pegs_prometheus(s_.pipeline->detector_pegs(), "harrier_detector", "detector");
+  std::string text = e.take();
+  text += pegs_prometheus(s_.pipeline->detector_pegs(), "harrier_detector", "detector");
+  if (s_.redis) text += pegs_prometheus({s_.redis->pegs()}, "harrier_output", "output");
+  return text;
 }
 
 }  // namespace harrier

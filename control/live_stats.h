@@ -15,6 +15,7 @@
 #include "capture/incident_recorder.h"
 #include "capture/packet_filter.h"
 #include "capture/pcapng_writer.h"
+#include "control/redis_output.h"
 #include "engine/pipeline.h"
 #include "engine/source.h"
 
@@ -25,6 +26,7 @@ struct LiveStatsSources {
   const PacketSource* source = nullptr;
   const PcapngWriter* capture = nullptr;  // null: no recording
   const PacketFilter* capture_filter = nullptr;
+  const RedisOutput* redis = nullptr;  // null: no outputs.redis
 };
 
 class LiveStats {

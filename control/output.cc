@@ -114,16 +114,21 @@ void AlertOutput::write(const Alert& a) {
     // Evidence for its incident's next alert; on EVE as a record of its
     // own kind, so the detector's finding stays on file.
     notes_.fold(a, t);
-    if (eve_) std::fputs((eve_line(a, t, std::string()) + "\n").c_str(), eve_);
+    if (eve_ || cfg_.redis) {
+      std::string line = eve_line(a, t, std::string());
+      if (eve_) std::fputs((line + "\n").c_str(), eve_);
+      if (cfg_.redis) cfg_.redis->push(std::move(line));
+    }
     ++folded_;
     return;
   }
   notes_.annotate(a, t);
   const std::string capture =
       a.capture_id && cfg_.incidents ? cfg_.incidents->file_for(a.capture_id) : std::string();
-  if (eve_ || cfg_.keep_recent) {
+  if (eve_ || cfg_.keep_recent || cfg_.redis) {
     std::string line = eve_line(a, t, capture);
     if (eve_) std::fputs((line + "\n").c_str(), eve_);
+    if (cfg_.redis) cfg_.redis->push(line);
     if (cfg_.keep_recent) {
       std::lock_guard lock(recent_mu_);
       recent_.push_back(std::move(line));

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "capture/incident_recorder.h"
+#include "control/redis_output.h"
 #include "engine/alert_queue.h"
 #include "detectors/detector.h"
 #include "detectors/incident_fusion.h"
@@ -37,6 +38,7 @@ struct OutputConfig {
   const IncidentRecorder* incidents = nullptr;  // names each alert's incident capture
   uint32_t keep_recent = 0;  // EVE lines of the latest alerts kept for `harrierctl alerts tail`
   TerminalLine* status_line = nullptr;  // erased before summary lines (see TerminalLine)
+  RedisOutput* redis = nullptr;         // every EVE record also goes here (outputs.redis)
 };
 
 class AlertOutput {

@@ -20,7 +20,7 @@ import threading
 import time
 
 
-def _config(h, name, socks, extra="", telemetry=False):
+def _config(h, name, socks, extra="", telemetry=False, outputs=""):
     path = os.path.join(h.tmp, name + ".yaml")
     ports = "".join(f'    - device: "net_memif{i},role=server,socket={s},socket-abstract=no"\n'
                     for i, s in enumerate(socks))
@@ -35,7 +35,7 @@ home_networks: [10.1.0.0/24]
 outputs:
   summary: false
   eve: {os.path.join(h.tmp, name + ".eve")}
-control:
+{outputs}control:
   socket: {os.path.join(h.tmp, name + ".ctl")}
 {extra}""")
     return path
@@ -47,11 +47,11 @@ class Live:
     unmaps the shared memory on a disconnect without waiting for the
     receiver's polling thread, so the receiver ends every session."""
 
-    def __init__(self, h, name, extra="", telemetry=False, ports=1, start=True):
+    def __init__(self, h, name, extra="", telemetry=False, ports=1, start=True, outputs=""):
         self.h, self.name = h, name
         self.prefix = f"harrier-{name}-{os.getpid()}"
         self.memifs = [os.path.join(h.tmp, f"{name}{i}.memif") for i in range(ports)]
-        self.cfg = _config(h, name, self.memifs, extra, telemetry)
+        self.cfg = _config(h, name, self.memifs, extra, telemetry, outputs)
         self.ctl = os.path.join(h.tmp, name + ".ctl")
         self.eve = os.path.join(h.tmp, name + ".eve")
         self.replays = []

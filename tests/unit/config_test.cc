@@ -130,3 +130,27 @@ TEST(Config, AnswerGraceIsAFlowTableSettingShorterThanEveryTimeout) {
                 .find("moved to dataplane.flow_table.answer_grace"),
             std::string::npos);
 }
+
+TEST(Config, RedisOutputIsOffUntilItsSectionAndEachMistakeIsNamed) {
+  EXPECT_FALSE(load_config("").redis.enabled);
+  Config c = load_config("");
+  apply_config_yaml(c, "outputs:\n  redis: {socket: /run/r.sock, mode: stream, maxlen: 1000}\n",
+                    "test.yaml");
+  EXPECT_TRUE(c.redis.enabled);
+  EXPECT_EQ(c.redis.mode, RedisOutputConfig::Mode::kStream);
+  EXPECT_EQ(c.redis.maxlen, 1000u);
+  EXPECT_EQ(c.redis.key, "harrier");
+  EXPECT_EQ(c.redis.where(), "unix:/run/r.sock");
+  EXPECT_EQ(error_of("outputs:\n  redis: {mode: queue}\n"),
+            "test.yaml:2: outputs.redis.mode: 'queue' is not list, channel or stream");
+  EXPECT_EQ(error_of("outputs:\n  redis: {maxlen: 10}\n"),
+            "test.yaml:2: outputs.redis.maxlen: applies to mode: stream only");
+  EXPECT_NE(error_of("outputs:\n  redis: {host: x}\n").find("unknown key (allowed: server, port"),
+            std::string::npos);
+  EXPECT_NE(error_of("outputs:\n  redis: {port: 70000}\n").find("out of range 1..65535"),
+            std::string::npos);
+  // Restart-only: a reload that changes it is refused and named.
+  Config b = c;
+  b.redis.key = "other";
+  EXPECT_EQ(restart_only_changes(c, b), std::vector<std::string>{"outputs.redis"});
+}
