@@ -23,22 +23,27 @@ std::string field(const Json& j, const char* key) {
   return it == j.end() ? std::string() : it->is_string() ? it->get<std::string>() : it->dump();
 }
 
-// Alerts of one incident share detector, source and first packet time (the
+// Alerts of one incident carry its id (harrier.incident.id: every detector
+// that saw the activity). Without one (fusion off, older files), alerts of
+// one detector's incident share detector, source and first packet time (the
 // evidence's first_seen); detectors without it fall back to one alert each.
 std::string incident_key(const Json& a) {
   std::string first;
-  if (const auto hr = a.find("harrier"); hr != a.end() && hr->is_object())
+  if (const auto hr = a.find("harrier"); hr != a.end() && hr->is_object()) {
+    if (const auto inc = hr->find("incident"); inc != hr->end() && inc->is_object())
+      if (const std::string id = field(*inc, "id"); !id.empty()) return "incident|" + id;
     if (const auto ev = hr->find("evidence"); ev != hr->end() && ev->is_object())
       first = field(*ev, "first_seen");
+  }
   return field(a, "detector") + "|" + field(a, "src_ip") + "|" +
          (first.empty() ? field(a, "dest_ip") + "|" + field(a, "timestamp") : first);
 }
 
 }  // namespace
 
-int run_explain(const ExplainOptions& opts) {
+int read_eve_alerts(const ExplainOptions& opts, std::vector<Json>* out, uint64_t* folded) {
   int status = 0;
-  std::vector<Json> chosen;
+  std::vector<Json>& chosen = *out;
   std::map<std::string, size_t> latest;  // incident -> index in chosen
   for (const std::string& path : opts.files) {
     std::ifstream file;
@@ -63,6 +68,7 @@ int run_explain(const ExplainOptions& opts) {
         status = 1;
         continue;
       }
+      if (folded && a.is_object() && field(a, "event_type") == "folded") ++*folded;
       if (!a.is_object() || field(a, "event_type") != "alert") continue;  // stats and the like
       if (!opts.detector.empty() && field(a, "detector") != opts.detector) continue;
       if (opts.all) {
@@ -76,6 +82,13 @@ int run_explain(const ExplainOptions& opts) {
         chosen[it->second] = std::move(a);  // a later update knows more
     }
   }
+  return status;
+}
+
+int run_explain(const ExplainOptions& opts) {
+  std::vector<Json> chosen;
+  int status = read_eve_alerts(opts, &chosen);
+  if (status == 2) return status;
   for (size_t i = 0; i < chosen.size(); ++i) {
     try {
       std::fputs((i ? "\n" + std::string(78, '-') + "\n\n" : std::string()).c_str(), stdout);

@@ -3,8 +3,11 @@
 // incident; --all for every alert).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 namespace harrier {
 
@@ -17,5 +20,12 @@ struct ExplainOptions {
 // Returns the exit status: 0 ok, 1 some lines could not be read (each named
 // on stderr with file and line), 2 a file could not be opened.
 int run_explain(const ExplainOptions& opts);
+
+// The alerts of EVE files as `explain` picks them (the last of each
+// incident, or every one with opts.all; only opts.detector's when set), in
+// order of first appearance; `folded` counts the folded records seen. The
+// status as run_explain's (what could not be read is named on stderr).
+int read_eve_alerts(const ExplainOptions& opts, std::vector<nlohmann::ordered_json>* out,
+                    uint64_t* folded = nullptr);
 
 }  // namespace harrier

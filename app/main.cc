@@ -16,6 +16,7 @@
 
 #include "control/config.h"
 #include "app/explain_command.h"
+#include "app/report_command.h"
 #include "app/read_command.h"
 #include "app/replay_command.h"
 
@@ -117,6 +118,14 @@ int main(int argc, char** argv) {
                         "every alert, not only the last (fullest) of each incident");
   explain_cmd->add_option("--detector", explain.detector, "only this detector's incidents");
 
+  ReportOptions report;
+  CLI::App* report_cmd = app.add_subcommand(
+      "report", "one self-contained HTML page of the incidents in EVE files, with charts");
+  report_cmd->add_option("FILE", report.files, "EVE JSON files written by harrier (- = stdin)")
+      ->required();
+  report_cmd->add_option("-o,--output", report.out, "the HTML page to write")->required();
+  report_cmd->add_option("--title", report.title, "the page's title");
+
   ReplayOptions replay;
   CLI::App* replay_cmd = app.add_subcommand(
       "replay", "transmit a capture on a DPDK port (lab traffic), e.g. to a harrier on net_memif");
@@ -153,6 +162,7 @@ int main(int argc, char** argv) {
   }
 
   if (explain_cmd->parsed()) return run_explain(explain);
+  if (report_cmd->parsed()) return run_report(report);
   if (replay_cmd->parsed()) {
     replay.pace = topspeed           ? ReplayPace::kTopSpeed
                   : pps_opt->count() ? ReplayPace::kPps

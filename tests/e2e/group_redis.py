@@ -160,9 +160,9 @@ def run(h, check, by, cat):
     redis = Redis(h, "r2").start()
     live = Live(h, "redis", ports=2, outputs=f"  redis: {{socket: {redis.sock}, key: eve}}\n")
     try:
-        a = h.pcap(cat.lab_mix(start=1700000000.0), "redis_a.pcap")
-        live.replay(a, "--lossless", port=0)
-        live.settle()
+        pa = cat.lab_mix(start=1700000000.0)
+        live.replay(h.pcap(pa, "redis_a.pcap"), "--lossless", port=0)
+        live.settle(len(pa))
         # Before the restart: Redis holds every record written so far, and
         # no closing update is still on its way (the counts stay put).
         delivered_a = _wait(lambda: _steady(lambda: (len(redis.lrange("eve")), len(_lines(live.eve))))
@@ -170,9 +170,9 @@ def run(h, check, by, cat):
         first = len(_lines(live.eve))
         redis.stop()
         redis.start()
-        b = h.pcap(cat.lab_mix(start=1700500000.0, seed=11), "redis_b.pcap")
-        live.replay(b, "--lossless", port=1)
-        live.settle()
+        pb = cat.lab_mix(start=1700500000.0, seed=11)
+        live.replay(h.pcap(pb, "redis_b.pcap"), "--lossless", port=1)
+        live.settle(len(pa) + len(pb))
         # Everything since the restart is on the new server.
         _wait(lambda: len(redis.lrange("eve")) == len(_lines(live.eve)) - first)
         stats = live.ask("stats")
@@ -192,10 +192,13 @@ def run(h, check, by, cat):
     # dropped and counted; analysis and the EVE file lose nothing.
     live = Live(h, "redisfull", outputs=f"  redis: {{socket: {gone}, buffer: 2, drain_timeout: 1}}\n")
     try:
-        live.replay(h.pcap(cat.lab_mix(start=1700000000.0), "redis_c.pcap"), "--lossless")
-        stats = live.settle()
-        rs = stats.get("outputs", {}).get("redis", {})
-        records = len(_lines(live.eve))
+        pc = cat.lab_mix(start=1700000000.0)
+        live.replay(h.pcap(pc, "redis_c.pcap"), "--lossless")
+        live.settle(len(pc))
+        # The output thread may still be writing: read both once they hold still.
+        counts = lambda: (len(_lines(live.eve)), live.ask("stats").get("outputs", {}).get("redis", {}))
+        _wait(lambda: _steady(counts, 1.0))
+        records, rs = counts()
         check("redis: a full buffer (Redis down) drops the newest records, counted, and nothing else",
               records > 2 and rs.get("buffered") == 2 and rs.get("dropped") == records - 2
               and rs.get("delivered") == 0 and rs.get("connect_failures", 0) >= 1,
