@@ -14,13 +14,18 @@
 #include "detectors/explain.h"
 
 namespace harrier {
+
+std::string eve_text(const nlohmann::ordered_json& j, const char* key) {
+  const auto it = j.find(key);
+  return it == j.end() ? std::string() : it->is_string() ? it->get<std::string>() : it->dump();
+}
+
 namespace {
 
 using Json = nlohmann::ordered_json;
 
 std::string field(const Json& j, const char* key) {
-  const auto it = j.find(key);
-  return it == j.end() ? std::string() : it->is_string() ? it->get<std::string>() : it->dump();
+  return eve_text(j, key);
 }
 
 // Alerts of one incident carry its id (harrier.incident.id: every detector

@@ -21,6 +21,10 @@ struct ExplainOptions {
 // on stderr with file and line), 2 a file could not be opened.
 int run_explain(const ExplainOptions& opts);
 
+// A member of an EVE record as text: a string as it is, anything else as
+// JSON; "" when absent.
+std::string eve_text(const nlohmann::ordered_json& j, const char* key);
+
 // The alerts of EVE files as `explain` picks them (the last of each
 // incident, or every one with opts.all; only opts.detector's when set), in
 // order of first appearance; `folded` counts the folded records seen. The

@@ -18,11 +18,6 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-std::string text_of(const Json& j, const char* key) {
-  const auto it = j.find(key);
-  return it == j.end() ? std::string() : it->is_string() ? it->get<std::string>() : it->dump();
-}
-
 const Json& member(const Json& j, const char* key) {
   static const Json kNull;
   const auto it = j.is_object() ? j.find(key) : j.end();
@@ -67,14 +62,14 @@ Json page_data(const std::vector<Json>& incidents, uint64_t folded, const std::s
   std::map<std::string, uint64_t> per_detector, sources, targets;
   Json timeline = Json::array(), rows = Json::array();
   for (const Json& a : incidents) {
-    const std::string detector = text_of(a, "detector");
+    const std::string detector = eve_text(a, "detector");
     ++per_detector[detector];
-    ++sources[text_of(a, "src_ip")];
-    ++targets[text_of(a, "dest_ip")];
+    ++sources[eve_text(a, "src_ip")];
+    ++targets[eve_text(a, "dest_ip")];
     const Json& hr = member(a, "harrier");
     const Json& ev = member(hr, "evidence");
     const std::string first =
-        ev.contains("first_seen") ? text_of(ev, "first_seen") : text_of(a, "timestamp");
+        ev.contains("first_seen") ? eve_text(ev, "first_seen") : eve_text(a, "timestamp");
     const int severity = member(a, "alert").value("severity", 3);
     const Json& score = member(hr, "score");
     timeline.push_back({{"t", first}, {"detector", detector}, {"severity", severity}});
@@ -88,10 +83,10 @@ Json page_data(const std::vector<Json>& incidents, uint64_t folded, const std::s
                     {"detector", detector},
                     {"severity", severity},
                     {"score", score.is_object() ? score.value("value", 0) : 0},
-                    {"src", text_of(a, "src_ip")},
-                    {"dst", text_of(a, "dest_ip")},
-                    {"signature", text_of(member(a, "alert"), "signature")},
-                    {"capture", text_of(hr, "capture_file")},
+                    {"src", eve_text(a, "src_ip")},
+                    {"dst", eve_text(a, "dest_ip")},
+                    {"signature", eve_text(member(a, "alert"), "signature")},
+                    {"capture", eve_text(hr, "capture_file")},
                     {"explanation", write_up}});
   }
   auto top = [](const std::map<std::string, uint64_t>& m, size_t n) {
