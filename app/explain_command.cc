@@ -24,10 +24,6 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-std::string field(const Json& j, const char* key) {
-  return eve_text(j, key);
-}
-
 // Alerts of one incident carry its id (harrier.incident.id: every detector
 // that saw the activity). Without one (fusion off, older files), alerts of
 // one detector's incident share detector, source and first packet time (the
@@ -36,12 +32,12 @@ std::string incident_key(const Json& a) {
   std::string first;
   if (const auto hr = a.find("harrier"); hr != a.end() && hr->is_object()) {
     if (const auto inc = hr->find("incident"); inc != hr->end() && inc->is_object())
-      if (const std::string id = field(*inc, "id"); !id.empty()) return "incident|" + id;
+      if (const std::string id = eve_text(*inc, "id"); !id.empty()) return "incident|" + id;
     if (const auto ev = hr->find("evidence"); ev != hr->end() && ev->is_object())
-      first = field(*ev, "first_seen");
+      first = eve_text(*ev, "first_seen");
   }
-  return field(a, "detector") + "|" + field(a, "src_ip") + "|" +
-         (first.empty() ? field(a, "dest_ip") + "|" + field(a, "timestamp") : first);
+  return eve_text(a, "detector") + "|" + eve_text(a, "src_ip") + "|" +
+         (first.empty() ? eve_text(a, "dest_ip") + "|" + eve_text(a, "timestamp") : first);
 }
 
 }  // namespace
@@ -73,9 +69,9 @@ int read_eve_alerts(const ExplainOptions& opts, std::vector<Json>* out, uint64_t
         status = 1;
         continue;
       }
-      if (folded && a.is_object() && field(a, "event_type") == "folded") ++*folded;
-      if (!a.is_object() || field(a, "event_type") != "alert") continue;  // stats and the like
-      if (!opts.detector.empty() && field(a, "detector") != opts.detector) continue;
+      if (folded && a.is_object() && eve_text(a, "event_type") == "folded") ++*folded;
+      if (!a.is_object() || eve_text(a, "event_type") != "alert") continue;  // stats and the like
+      if (!opts.detector.empty() && eve_text(a, "detector") != opts.detector) continue;
       if (opts.all) {
         chosen.push_back(std::move(a));
         continue;
@@ -100,7 +96,7 @@ int run_explain(const ExplainOptions& opts) {
       std::fputs(explain_alert(chosen[i]).c_str(), stdout);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "harrier: alert %zu (%s): %s\n", i + 1,
-                   field(chosen[i], "timestamp").c_str(), e.what());
+                   eve_text(chosen[i], "timestamp").c_str(), e.what());
       status = 1;
     }
   }

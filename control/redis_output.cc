@@ -13,19 +13,6 @@ constexpr auto kFirstBackoff = std::chrono::milliseconds(100);
 constexpr auto kMaxBackoff = std::chrono::milliseconds(5000);
 }  // namespace
 
-const PegInfo RedisOutput::kPegs[] = {
-    {"delivered", PegKind::kSum, "EVE records Redis accepted"},
-    {"dropped", PegKind::kSum, "records refused because the buffer was full (run only)"},
-    {"rejected", PegKind::kSum, "records Redis answered with an error (e.g. WRONGTYPE at the key)"},
-    {"undelivered", PegKind::kSum,
-     "records Redis never took: still buffered when the run ended, or given up on by read"},
-    {"connects", PegKind::kSum, "connections made to Redis"},
-    {"connect_failures", PegKind::kSum, "connection attempts that failed (retried with back-off)"},
-    {"buffered", PegKind::kNow, "records waiting for Redis"},
-    {"connected", PegKind::kNow, "1 while connected to Redis"},
-};
-const size_t RedisOutput::kPegCount = std::size(RedisOutput::kPegs);
-
 const char* RedisOutputConfig::mode_name(Mode m) {
   switch (m) {
     case Mode::kList:
@@ -208,7 +195,7 @@ std::string RedisOutput::last_error() const {
 
 PegValues RedisOutput::pegs() const {
   return {"redis",
-          std::span<const PegInfo>(kPegs, kPegCount),
+          kPegs,
           {delivered_.get(), dropped_.get(), rejected_.get(), undelivered_.get(), connects_.get(),
            failures_.get(), buffered_.get(), connected_.get()}};
 }

@@ -65,11 +65,22 @@ class RedisOutput {
   std::string last_error() const;
   uint64_t delivered() const { return delivered_.get(); }
   uint64_t dropped() const { return dropped_.get(); }
-  uint64_t undelivered() const { return undelivered_.get(); }
   const RedisOutputConfig& config() const { return cfg_; }
 
-  static const PegInfo kPegs[];
-  static const size_t kPegCount;
+  // Its counter table (pegs): the rows of stats outputs.redis.
+  static constexpr PegInfo kPegs[] = {
+      {"delivered", PegKind::kSum, "EVE records Redis accepted"},
+      {"dropped", PegKind::kSum, "records refused because the buffer was full (run only)"},
+      {"rejected", PegKind::kSum,
+       "records Redis answered with an error (e.g. WRONGTYPE at the key)"},
+      {"undelivered", PegKind::kSum,
+       "records Redis never took: still buffered when the run ended, or given up on by read"},
+      {"connects", PegKind::kSum, "connections made to Redis"},
+      {"connect_failures", PegKind::kSum,
+       "connection attempts that failed (retried with back-off)"},
+      {"buffered", PegKind::kNow, "records waiting for Redis"},
+      {"connected", PegKind::kNow, "1 while connected to Redis"},
+  };
 
  private:
   void run();

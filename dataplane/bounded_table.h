@@ -153,7 +153,7 @@ class BoundedTable final : public TableStatsSource {
       touch(e, now);
       return e;
     }
-    if (size_ >= capacity_ && lru_.head != kNil) {
+    if (size_.get() >= capacity_ && lru_.head != kNil) {
       uint32_t victim = lru_.head;
       for (uint32_t tries = 0; tries < kSecondChances && keep(entries_[victim]); ++tries) {
         unlink(victim);  // its turn again after everything behind it
@@ -183,7 +183,7 @@ class BoundedTable final : public TableStatsSource {
     e->last_ts = now;
     e->lru_prev = e->lru_next = kNil;
     push_tail(pos);
-    used_.set(++size_);
+    size_.add();
     *created = true;
     return e;
   }
@@ -219,7 +219,7 @@ class BoundedTable final : public TableStatsSource {
     unlink(i);
     rte_hash_del_key(hash_, &e->key);
     free_.push_back(i);
-    used_.set(--size_);
+    size_.sub();
   }
 
   // Drops entries idle for more than `idle_ns`, oldest first, at most `budget`.
@@ -237,7 +237,7 @@ class BoundedTable final : public TableStatsSource {
   Entry* oldest() noexcept { return lru_.head == kNil ? nullptr : &entries_[lru_.head]; }
   Entry* at(uint32_t i) noexcept { return &entries_[i]; }
   uint32_t index_of(const Entry* e) const noexcept { return uint32_t(e - entries_); }
-  uint32_t size() const { return size_; }
+  uint32_t size() const { return uint32_t(size_.get()); }
   uint32_t capacity() const { return capacity_; }
   uint64_t evictions() const { return evictions_.get(); }
   uint64_t insert_failures() const { return insert_failures_.get(); }
@@ -247,7 +247,7 @@ class BoundedTable final : public TableStatsSource {
   // Its counters, at its rows of a component's counter table
   // (kBoundedTablePegs), any thread.
   void add_pegs(uint64_t* out) const noexcept {
-    out[0] += used_.get(), out[1] += capacity_, out[2] += evictions_.get();
+    out[0] += size_.get(), out[1] += capacity_, out[2] += evictions_.get();
     out[3] += kept_evictions_.get(), out[4] += insert_failures_.get();
   }
 
@@ -259,7 +259,7 @@ class BoundedTable final : public TableStatsSource {
   }
   TableStats stats() const override {
     const uint64_t bytes = keyed_table_bytes(capacity_, sizeof(Entry), sizeof(Key));
-    return {owner_,           param_, name_, size_, capacity_, evictions(), insert_failures(),
+    return {owner_,           param_, name_, size(), capacity_, evictions(), insert_failures(),
             kept_evictions(), bytes};
   }
 
@@ -272,9 +272,9 @@ class BoundedTable final : public TableStatsSource {
   std::vector<uint32_t> free_;  // entry slots not in use (capacity reserved at create)
   rte_hash* hash_ = nullptr;
   Entry* entries_ = nullptr;
-  uint32_t capacity_ = 0, size_ = 0;
+  uint32_t capacity_ = 0;
   LruList lru_;
-  Peg used_;  // size_, for readers on other threads
+  Peg size_;  // entries in use; other threads read it as a counter (add_pegs)
   Peg evictions_, insert_failures_, kept_evictions_;
 };
 

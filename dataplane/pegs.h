@@ -32,6 +32,9 @@ class Peg {
   void add(uint64_t n = 1) noexcept {
     v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
+  void sub(uint64_t n = 1) noexcept {
+    v_.store(v_.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
+  }
   void set(uint64_t n) noexcept { v_.store(n, std::memory_order_relaxed); }
   uint64_t get() const noexcept { return v_.load(std::memory_order_relaxed); }
   Peg& operator++() noexcept { return add(1), *this; }

@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "detectors/detector.h"
+#include "detectors/evidence.h"
 
 namespace harrier {
 namespace {
@@ -60,12 +61,8 @@ class SynRetryAnomaly final : public Detector {
       Alert* a = ctx.alerts->next();
       if (!a) continue;
       const PacketView& v = *p.v;
-      a->ts = a->last_ts = p.ts;
-      a->first_ts = f.first_syn_ts;
-      a->order = p.order;
-      a->detector = cfg_.index;
-      a->proto = 6;
-      a->src = v.src, a->dst = v.dst, a->sport = v.sport, a->dport = v.dport;
+      alert_header(*a, cfg_.index, p.ts, p.order, 6, v.src, v.dst, v.sport, v.dport);
+      a->first_ts = f.first_syn_ts, a->last_ts = p.ts;
       a->score = ctx.score(v.dst, 6, v.dport, cfg_.lethality);
       a->isn = f.syn_isn;
       a->tcp_flags = v.tcp_flags;
