@@ -47,10 +47,10 @@ void LiveStats::sample() {
 
 json LiveStats::collect() {
   std::lock_guard lock(mu_);
-  return collect_locked();
+  return collect_locked(s_.pipeline->detector_pegs());
 }
 
-json LiveStats::collect_locked() {
+json LiveStats::collect_locked(const std::vector<PegValues>& detectors) {
   const Point now = take(false);
   const double dt = have_rates_ ? std::chrono::duration<double>(last_.at - prev_.at).count() : 0.0;
   // Per second over the last whole sampling interval (0 until there is one).
@@ -197,7 +197,7 @@ json LiveStats::collect_locked() {
       {"ports", ports},
       {"workers", workers},
       // Each detector's own counters (its counter table: tables, lists, parsers).
-      {"detectors", pegs_json(s_.pipeline->detector_pegs())},
+      {"detectors", pegs_json(detectors)},
       {"outputs", s_.redis ? pegs_json({s_.redis->pegs()}) : json::object()}};
 }
 
@@ -237,10 +237,12 @@ class Exposition {
 }  // namespace
 
 std::string LiveStats::prometheus() {
+  // Read once: the JSON and the exposition below show the same values.
+  const std::vector<PegValues> detectors = s_.pipeline->detector_pegs();
   json j;
   {
     std::lock_guard lock(mu_);
-    j = collect_locked();
+    j = collect_locked(detectors);
   }
   Exposition e;
   e.family("harrier_uptime_seconds", "gauge", "Seconds since harrier run started.");
@@ -322,7 +324,7 @@ std::string LiveStats::prometheus() {
             j["drops"]["capture_write_errors"].get<double>());
   }
   std::string text = e.take();
-  text += pegs_prometheus(s_.pipeline->detector_pegs(), "harrier_detector", "detector");
+  text += pegs_prometheus(detectors, "harrier_detector", "detector");
   if (s_.redis) text += pegs_prometheus({s_.redis->pegs()}, "harrier_output", "output");
   return text;
 }

@@ -49,7 +49,8 @@ class LiveStats {
   };
   // `workers`: the shards' counts too (for the rates; collect reads them itself).
   Point take(bool workers = true) const;
-  nlohmann::ordered_json collect_locked();
+  // `detectors`: the detectors' counter tables, read once by the caller.
+  nlohmann::ordered_json collect_locked(const std::vector<PegValues>& detectors);
 
   LiveStatsSources s_;
   std::chrono::steady_clock::time_point started_;
