@@ -49,7 +49,7 @@ struct HostEvent {
   uint8_t flags = 0;
   uint8_t code = 0;  // kDetector: what happened, in the detector's own terms
   uint8_t ttl = 0;
-  uint16_t host_shard = 0;  // which host shard owns this event's key
+  uint16_t key_slot = 0;  // hash slot of the event's key: its owner is slot_owner(key_slot, n)
   uint16_t detector = 0;    // kDetector: registry index of the detector it is for
   uint16_t ip_id = 0;
   uint32_t seq = 0;        // emission number within the batch: ties on `order` keep it
@@ -64,14 +64,22 @@ inline constexpr uint32_t kMaxDetectorEventsPerPacket = 8;
 // Which host shard owns events keyed by `key`.
 uint16_t host_shard_of(const IpAddr& key, uint32_t n_host_shards) noexcept;
 
+// Events are owned through a 16-bit slot of their key's hash, so one rule
+// picks both a sensor's host shard and a correlation partition
+// (slot_owner(slot, P)): with as many host shards as partitions, each
+// partition holds exactly what one host shard counts.
+inline uint16_t key_slot_of(const IpAddr& key) noexcept { return host_shard_of(key, 65536); }
+inline uint32_t slot_owner(uint16_t slot, uint32_t n) noexcept {
+  return (uint32_t(slot) * n) >> 16;
+}
+
 // Where a flow shard's events for the current batch go. Fixed capacity: what
 // does not fit is counted, never allocated. (Connection outcomes go to a
 // list of their own: see Batch::outcomes.)
 class EventSink {
  public:
-  EventSink(HostEvent* slots, uint32_t* n, uint32_t cap, uint32_t n_host_shards)
-      : slots_(slots), n_(n), cap_(cap), n_host_shards_(n_host_shards) {}
-  // Sends `e` to the host shard owning `key` (normally e.src or e.dst).
+  EventSink(HostEvent* slots, uint32_t* n, uint32_t cap) : slots_(slots), n_(n), cap_(cap) {}
+  // Sends `e` to whoever owns `key` (its key_slot) (normally e.src or e.dst).
   void emit(HostEvent& e, const IpAddr& key) noexcept {
     // One packet may say a few things to one detector, never a flood: a
     // segment of 100 pipelined SMTP commands must not crowd out the batch's
@@ -90,7 +98,7 @@ class EventSink {
       ++dropped_;
       return;
     }
-    e.host_shard = host_shard_of(key, n_host_shards_);
+    e.key_slot = key_slot_of(key);
     e.seq = *n_;
     slots_[(*n_)++] = e;
     ++emitted_;
@@ -107,7 +115,6 @@ class EventSink {
   HostEvent* slots_;
   uint32_t* n_;
   uint32_t cap_;
-  uint32_t n_host_shards_;
   uint64_t emitted_ = 0;
   uint64_t dropped_ = 0;
 };

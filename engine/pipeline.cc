@@ -193,7 +193,7 @@ std::unique_ptr<Pipeline> Pipeline::create(const PipelineConfig& cfg_in,
       p->pegs_[i] = {std::string(d->descriptor().id), {rows.begin(), rows.end()}};
     }
   for (uint32_t i = 0; i < n; ++i) {
-    p->flow_.push_back(std::make_unique<FlowShard>(i, n, cfg.socket, cfg.batch_size));
+    p->flow_.push_back(std::make_unique<FlowShard>(i, cfg.socket, cfg.batch_size));
     if (!p->flow_.back()->init(per_shard_flows, cfg.timeouts, *initial, error)) return nullptr;
   }
   for (uint32_t i = 0; i < n; ++i) {
@@ -456,6 +456,13 @@ void Pipeline::emit(Batch* b) noexcept {
   // has a single producer).
   if (b->n_captured) counters_.capture_kept.fetch_add(b->n_captured, std::memory_order_relaxed);
   if (cfg_.capture && cfg_.capture->records_packets()) cfg_.capture->record(tap_view(*b));
+  if (cfg_.events) {
+    const HostEvent* lists[64];
+    for (size_t s = 0; s < flow_.size(); ++s)
+      lists[s] = b->events[s];
+    cfg_.events->on_batch({lists, b->n_events, b->outcomes, uint32_t(flow_.size()), b->max_ts,
+                           b->end_of_input});
+  }
   if (b->n) rte_pktmbuf_free_bulk(b->mbufs, b->n);
   counters_.batches.fetch_add(1, std::memory_order_relaxed);
   counters_.packets.fetch_add(b->n, std::memory_order_relaxed);

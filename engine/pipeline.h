@@ -19,6 +19,7 @@
 
 #include "capture/capture_tap.h"
 #include "engine/alert_queue.h"
+#include "engine/event_tap.h"
 #include "engine/runtime_snapshot.h"
 #include "engine/shard.h"
 #include "engine/source.h"
@@ -53,6 +54,8 @@ struct PipelineConfig {
   bool register_lcores = true;
   // Recording, --print and incident captures (capture/capture_tap.h); none: off.
   CaptureTap* capture = nullptr;
+  // Host events out to other processes (engine/event_tap.h); none: off.
+  EventTap* events = nullptr;
   // One activity, one incident: the emit stage's fusion of alerts.
   FusionConfig fusion;
 };

@@ -7,33 +7,12 @@
 
 namespace harrier {
 
-namespace {
-bool attach(const RuntimeSnapshot& snap, bool host_stage, int socket, uint32_t shard,
-            uint32_t n_shards, std::vector<AttachedDetector>& out, std::string* error) {
-  for (size_t i = 0; i < snap.detectors.size(); ++i) {
-    const Detector* d = snap.detectors[i];
-    if (!d) continue;
-    // Host-behaviour detectors have a half on each stage: on_packets on the
-    // flow shards (raising their events), on_events/on_tick on the host shards.
-    const bool is_host = d->descriptor().kind == DetectorKind::kHostBehaviour;
-    if (host_stage && !is_host) continue;
-    AttachedDetector a;
-    a.index = uint16_t(i);
-    error->clear();
-    a.state = host_stage || !is_host ? d->make_state(socket, shard, n_shards, error)
-                                     : d->make_flow_state(socket, shard, error);
-    if (!error->empty()) return false;
-    out.push_back(std::move(a));
-  }
-  return true;
-}
-}  // namespace
 
 bool FlowShard::init(uint32_t flow_capacity, const FlowTimeouts& timeouts,
                      const RuntimeSnapshot& snap, std::string* error) {
   flows_ = FlowTable::create(flow_capacity, socket_, timeouts, error);
   if (!flows_) return false;
-  if (!attach(snap, false, socket_, id_, 0, detectors_, error)) return false;
+  if (!attach_detectors(snap, false, socket_, id_, 0, detectors_, error)) return false;
   // A snapshot's dispatch names detectors by registry index; the ones
   // attached here are the only ones a later snapshot can run.
   for (size_t k = 0; k < detectors_.size(); ++k) {
@@ -51,43 +30,7 @@ bool FlowShard::init(uint32_t flow_capacity, const FlowTimeouts& timeouts,
 }
 
 bool HostShard::init(const RuntimeSnapshot& snap, std::string* error) {
-  if (!attach(snap, true, socket_, id_, n_flow_shards_, detectors_, error)) return false;
-  std::fill(std::begin(slot_of_), std::end(slot_of_), int16_t(-1));
-  picked_.resize(detectors_.size());
-  for (size_t j = 0; j < detectors_.size(); ++j) {
-    if (detectors_[j].index < 64) slot_of_[detectors_[j].index] = int16_t(j);
-    picked_[j].reserve(merged_.capacity());
-  }
-  return true;
-}
-
-// Sorts the batch's events out to the detectors that asked for them, once:
-// a detector event to the detector it is for, an outcome to each detector
-// that reads outcomes of its kind.
-void HostShard::dispatch(const RuntimeSnapshot& snap) noexcept {
-  uint8_t outcomes[64];
-  bool own[64];
-  uint32_t readers[64], n_readers = 0;
-  for (size_t j = 0; j < detectors_.size(); ++j) {
-    picked_[j].clear();
-    const bool runs = snap.runs(detectors_[j].index);
-    const EventInterest in =
-        runs ? snap.detectors[detectors_[j].index]->event_interest() : EventInterest{0, false};
-    outcomes[j] = in.outcomes;
-    own[j] = in.own;
-    if (in.outcomes) readers[n_readers++] = uint32_t(j);
-  }
-  for (uint32_t i = 0; i < uint32_t(merged_.size()); ++i) {
-    const HostEvent& e = merged_[i];
-    if (e.kind == HostEventKind::kDetector) {
-      const int j = e.detector < 64 ? slot_of_[e.detector] : -1;
-      if (j >= 0 && own[j]) picked_[size_t(j)].push_back(i);
-      continue;
-    }
-    const uint8_t bit = EventInterest::bit(e.kind);
-    for (uint32_t r = 0; r < n_readers; ++r)
-      if (outcomes[readers[r]] & bit) picked_[readers[r]].push_back(i);
-  }
+  return stage_.init(snap, socket_, id_, n_flow_shards_, uint32_t(merged_.capacity()), error);
 }
 
 // The TCP/UDP state machine: who opened the flow, how far the handshake got,
@@ -200,7 +143,7 @@ void FlowShard::report_outcome(std::vector<HostEvent>& out, const FlowEntry& f) 
   e.ip_id = f.probe_ip_id;
   if (f.probe_unexpected) e.flags |= host_event_flag::kUnexpected;
   if (lo ? f.lo_home : f.hi_home) e.flags |= host_event_flag::kSrcHome;
-  e.host_shard = host_shard_of(e.src, n_host_shards_);
+  e.key_slot = key_slot_of(e.src);
   out.push_back(e);
   ++counters_.outcomes;
 }
@@ -209,7 +152,7 @@ void FlowShard::process(Batch& b) noexcept {
   rt_ = b.snap->rt;
   b.n_events[id_] = 0;
   AlertSink sink(b.alerts[id_], b.alert_cap, &b.spill[id_], b.spill_limit);
-  EventSink events(b.events[id_], &b.n_events[id_], b.event_cap, n_host_shards_);
+  EventSink events(b.events[id_], &b.n_events[id_], b.event_cap);
   ShardCtx ctx{id_, socket_, rt_, &sink, &events};
   std::vector<HostEvent>& outcomes = b.outcomes[id_];
   outcomes.clear();
@@ -384,8 +327,6 @@ void HostShard::process(Batch& b) noexcept {
   const uint32_t slot = n_flow_shards_ + id_;
   AlertSink sink(b.alerts[slot], b.alert_cap, &b.spill[slot], b.spill_limit);
   ShardCtx ctx{id_, socket_, b.snap->rt, &sink};
-  const std::span<const HostEvent> span(merged_.data(), k);
-  if (k) dispatch(*b.snap);
   ctx.answer_grace_ns = answer_grace_ns_;
   if (input_start_ns_ == 0 && b.n > 0) {
     input_start_ns_ = b.ts[0];
@@ -393,14 +334,7 @@ void HostShard::process(Batch& b) noexcept {
       input_start_ns_ = std::min(input_start_ns_, b.ts[i]);
   }
   ctx.input_start_ns = input_start_ns_;
-  const uint64_t now = b.end_of_input ? UINT64_MAX : b.max_ts;
-  for (size_t j = 0; j < detectors_.size(); ++j) {
-    AttachedDetector& d = detectors_[j];
-    if (!b.snap->runs(d.index)) continue;
-    const Detector* det = b.snap->detectors[d.index];
-    if (k && !picked_[j].empty()) det->on_events(ctx, {span, picked_[j]}, d.state.get());
-    if (now) det->on_tick(ctx, now, d.state.get());
-  }
+  stage_.run(*b.snap, ctx, {merged_.data(), k}, b.end_of_input ? UINT64_MAX : b.max_ts);
   b.n_alerts[slot] = sink.in_slots();
   counters_.alerts_spilled += sink.spilled();
   counters_.alerts += sink.size();
@@ -409,7 +343,7 @@ void HostShard::process(Batch& b) noexcept {
 }
 
 // A k-way merge, on packet order, of the flow shards' lists of the events
-// this shard owns. Ties keep flow shard order, which is deterministic:
+// this shard owns (there are as many host shards as flow shards). Ties keep flow shard order, which is deterministic:
 // events of one packet all come from one flow shard.
 void HostShard::merge(HostEvent* const* lists, const uint32_t* counts) {
   uint32_t head[64] = {};
@@ -417,7 +351,7 @@ void HostShard::merge(HostEvent* const* lists, const uint32_t* counts) {
     int best = -1;
     uint64_t best_key = UINT64_MAX;
     for (uint32_t s = 0; s < n_flow_shards_; ++s) {
-      while (head[s] < counts[s] && lists[s][head[s]].host_shard != id_)
+      while (head[s] < counts[s] && slot_owner(lists[s][head[s]].key_slot, n_flow_shards_) != id_)
         ++head[s];
       if (head[s] < counts[s] && (best < 0 || lists[s][head[s]].order < best_key)) {
         best = int(s);

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "engine/batch.h"
+#include "engine/host_stage.h"
 #include "engine/published.h"
 #include "engine/runtime_snapshot.h"
 #include "dataplane/flow_table.h"
@@ -83,18 +84,10 @@ struct alignas(64) HostShardCounters {
   }
 };
 
-// One detector's state on one shard. Which Detector object (settings) runs
-// on it, and whether it runs at all, comes from each batch's snapshot.
-struct AttachedDetector {
-  uint16_t index = 0;  // registry index
-  std::unique_ptr<DetectorState> state;
-};
-
 class FlowShard {
  public:
-  FlowShard(uint32_t id, uint32_t n_host_shards, int socket, uint32_t batch_cap)
+  FlowShard(uint32_t id, int socket, uint32_t batch_cap)
       : id_(id),
-        n_host_shards_(n_host_shards),
         socket_(socket),
         pkts_(batch_cap),
         clock_(batch_cap),
@@ -129,7 +122,6 @@ class FlowShard {
   void report_outcome(std::vector<HostEvent>& out, const FlowEntry& f) noexcept;
 
   uint32_t id_;
-  uint32_t n_host_shards_;
   int socket_;
   RuntimeView rt_;  // the current batch's
   std::unique_ptr<FlowTable> flows_;
@@ -165,23 +157,18 @@ class HostShard {
   void process(Batch& b) noexcept;
   const HostShardCounters& counters() const { return counters_; }
   HostShardCounters snapshot() const { return published_.read(); }  // any thread
-  const std::vector<AttachedDetector>& attached() const { return detectors_; }
+  const std::vector<AttachedDetector>& attached() const { return stage_.attached(); }
 
  private:
   void merge(HostEvent* const* lists, const uint32_t* counts);
-  void dispatch(const RuntimeSnapshot& snap) noexcept;
 
   uint32_t id_;
   uint32_t n_flow_shards_;
   int socket_;
   uint64_t answer_grace_ns_;
   uint64_t input_start_ns_ = 0;  // the first packet's time (ShardCtx::input_start_ns)
-  std::vector<AttachedDetector> detectors_;
+  HostStage stage_;
   std::vector<HostEvent> merged_;  // one batch's events, then its outcomes
-  // Each attached detector's events of the batch (indexes into merged_),
-  // sorted out once (EventInterest).
-  std::vector<std::vector<uint32_t>> picked_;
-  int16_t slot_of_[64];  // registry index -> attached detector (-1: none)
   HostShardCounters counters_;
   Published<HostShardCounters> published_;
 };

@@ -114,6 +114,26 @@ def main():
                  b'{"command":"status","n":1e999999}', b"\xff", b"[1,2]", b'{"command":5}'):
         put("fuzz_control", line)
 
+    # Host event blobs (detectors/host_event_wire.h): a version byte, then
+    # packed little-endian records. Detector 0 is in every build's registry.
+    def event(src, dst, kind, detector=0, code=0, detail=b""):
+        def addr(a):  # family (0 unset, 4, 6), then 0, 4 or 16 bytes
+            return bytes([{0: 0, 4: 4, 16: 6}[len(a)]]) + a
+        ts, order = 1700000000123456789, 77
+        sport, dport, tcp_flags, ip_id, key_slot = 40000, 445, 0x02, 0x1234, 0xBEEF
+        proto, flags, ttl = 6 if kind < 3 else 17, 0x01, 64
+        return (struct.pack("<QQ", ts, order) + addr(src) + addr(dst)
+                + struct.pack("<HHHHHH", sport, dport, tcp_flags, ip_id, detector, key_slot)
+                + struct.pack("<BBBBB", proto, kind, flags, code, ttl)
+                + bytes([len(detail)]) + detail)
+    v6a = bytes.fromhex("20010db8000000000000000000000001")
+    v6b = bytes.fromhex("fe800000000000000000000000000002")
+    outcome = event(bytes([10, 0, 0, 1]), bytes([192, 168, 100, 1]), 0)  # kUnanswered
+    detector = event(v6a, v6b, 3, detector=0, code=2, detail=bytes(range(1, 33)))  # kDetector
+    refused = event(bytes([10, 0, 0, 2]), b"", 1)  # kRefused, no destination
+    for blob in (outcome, detector, outcome + detector, refused + detector + outcome):
+        put("fuzz_event_wire", bytes([1]) + blob)  # format version 1
+
     eve = os.path.join(out, "sample.eve")
     subprocess.run([harrier, "read", caps[0], "--eve", eve, "--quiet"], check=False,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -139,7 +139,7 @@ class DetectorHarness {
     c.flow = v.quoted.present ? nullptr : &flows_[{std::min(a, b), std::max(a, b), v.ip_proto}];
     HostEvent raised[64];
     uint32_t n = 0;
-    EventSink sink(raised, &n, 64, 1);
+    EventSink sink(raised, &n, 64);
     ShardCtx ctx = context();
     ctx.events = &sink;
     const uint16_t picked = 0;

@@ -33,7 +33,7 @@ std::vector<Alert> flow_shard_alerts(
   for (size_t i = 0; i < cfg.detectors.size(); ++i)
     cfg.detectors[i].enabled = int(i) == index;
   RuntimeStore store(cfg, /*all_detectors=*/false);
-  FlowShard shard(0, 1, 0, 1);
+  FlowShard shard(0, 0, 1);
   std::string err;
   if (!shard.init(1024, cfg.timeouts, *store.current(), &err)) {
     ADD_FAILURE() << err;
