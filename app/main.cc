@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "control/config.h"
+#include "app/correlate_command.h"
 #include "app/explain_command.h"
 #include "app/report_command.h"
 #include "app/read_command.h"
@@ -109,6 +110,12 @@ int main(int argc, char** argv) {
     sub->add_flag("-x", print_hex, "with --print: the packet's bytes in hex too");
     sub->add_flag("-n", print_numeric, "with --print: port numbers, not service names");
   }
+  CLI::App* correlate = app.add_subcommand(
+      "correlate", "the host-behaviour detectors over the host events sensors publish to Redis");
+  add_common(correlate);
+  bool drain = false;
+  correlate->add_flag("--drain", drain,
+                      "stop once every sensor has ended and its events are read (offline)");
   ExplainOptions explain;
   CLI::App* explain_cmd =
       app.add_subcommand("explain", "explain the incidents of EVE files, as an analyst's detect");
@@ -219,6 +226,16 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  if (correlate->parsed()) {
+    if (cfg.correlation.redis.socket.empty() && cfg.correlation.redis.server.empty()) {
+      std::fprintf(stderr, "harrier: correlate: no Redis (correlation.server or .socket)\n");
+      return 2;
+    }
+    CorrelateOptions co;
+    co.drain = drain;
+    co.quiet = quiet;
+    return run_correlate(cfg, co);
+  }
   RunOptions opts;
   opts.files = files;
   opts.live = run->parsed();

@@ -30,6 +30,7 @@
 #include "control/telemetry.h"
 #include "control/output.h"
 #include "control/peg_report.h"
+#include "control/event_publisher.h"
 #include "control/redis_output.h"
 #include "dataplane/bounded_table.h"
 #include "engine/alert_queue.h"
@@ -326,6 +327,32 @@ static bool report_redis(RedisOutput& redis, bool verbose) {
   return lost == 0;
 }
 
+// The same for the host events a sensor publishes (correlation.sensor).
+static bool report_events(EventPublisher& events, bool verbose) {
+  const CorrelationConfig& cc = events.config();
+  const uint64_t left = events.finish(cc.drain_timeout);
+  const PegValues pegs = events.pegs();
+  const std::string where = cc.redis.where() + " (" + cc.key + ", " +
+                            std::to_string(cc.partitions) + " partitions, sensor " + cc.sensor +
+                            ")";
+  if (verbose || left)
+    std::fprintf(stderr, "harrier: correlation %s: %s host events published\n", where.c_str(),
+                 format_count(pegs.values[0]).c_str());
+  if (verbose)
+    for (const std::string& line : pegs_lines({pegs}))
+      std::fprintf(stderr, "harrier: counters: %s\n", line.c_str());
+  if (pegs.values[2])
+    spdlog::warn(
+        "correlation {}: {} host events dropped while the buffer ({}) was full; raise "
+        "correlation.buffer or give Redis more room",
+        where, format_count(pegs.values[2]), format_count(cc.buffer));
+  if (left)
+    spdlog::error("correlation {}: {} host events not published ({})", where, format_count(left),
+                  events.last_error().empty() ? "Redis did not take them in time"
+                                              : events.last_error());
+  return left == 0;
+}
+
 int run_engine(Config& cfg, const RunOptions& opts) {
   // 0. SIGINT/SIGTERM from the start: scanning a large file takes a while,
   //    and a stop then still ends with a word on how far it got.
@@ -496,6 +523,13 @@ int run_engine(Config& cfg, const RunOptions& opts) {
     redis = std::make_unique<RedisOutput>(cfg.redis, !opts.live);
     redis->start();
   }
+  // Host events to Redis Streams for correlators (correlation.sensor).
+  std::unique_ptr<EventPublisher> events;
+  if (cfg.correlation.publishes()) {
+    events = std::make_unique<EventPublisher>(
+        cfg.correlation, uint64_t(cfg.timeouts.answer_grace_ms) * 1'000'000ull, !opts.live);
+    events->start();
+  }
   std::unique_ptr<AlertOutput> output;
   try {
     OutputConfig oc{cfg.eve,      cfg.fast,        cfg.summary && !opts.quiet,
@@ -551,6 +585,7 @@ int run_engine(Config& cfg, const RunOptions& opts) {
   }
   CaptureSet capture_set(parts);
   if (parts.writer || parts.printer || parts.incidents) pc.capture = &capture_set;
+  pc.events = events.get();
   auto pipeline = Pipeline::create(pc, store.current(), &source, queue.get(), &err);
   if (!pipeline) {
     std::fprintf(stderr, "harrier: %s\n", err.c_str());
@@ -578,7 +613,7 @@ int run_engine(Config& cfg, const RunOptions& opts) {
     // on that connection, never the end of harrier.
     signal(SIGPIPE, SIG_IGN);
     live_stats = std::make_unique<LiveStats>(LiveStatsSources{
-        pipeline.get(), &source, capture.get(), capture_filter.get(), redis.get()});
+        pipeline.get(), &source, capture.get(), capture_filter.get(), redis.get(), events.get()});
     if (!cfg.metrics.empty()) {
       metrics = MetricsServer::start(
           cfg.metrics, [s = live_stats.get()] { return s->prometheus(); }, &err);
@@ -646,6 +681,7 @@ int run_engine(Config& cfg, const RunOptions& opts) {
   }
   bool redis_lost = false;
   if (redis) redis_lost = !report_redis(*redis, opts.stats && !opts.quiet);
+  if (events && !report_events(*events, opts.stats && !opts.quiet)) redis_lost = true;
 
   const EngineTotals totals = pipeline->totals();
   if (opts.stats && !opts.quiet) report_analysis(totals, source, *output, cfg.workers, secs);
@@ -678,8 +714,8 @@ int run_engine(Config& cfg, const RunOptions& opts) {
 #endif
   queue.reset();
   if (pdump) rte_pdump_uninit();
-  // Offline nothing found may be lost silently: records Redis never took
-  // make the run fail (live, they are counters like every other drop).
+  // Offline nothing found may be lost silently: records (or host events)
+  // Redis never took make the run fail (live, they are counters like every other drop).
   return redis_lost && !opts.live ? 1 : 0;
 }
 

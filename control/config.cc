@@ -356,6 +356,50 @@ void parse_redis(const Ctx& c, const YAML::Node& r, RedisOutputConfig& out) {
     out.drain_timeout = c.number(r["drain_timeout"], "outputs.redis.drain_timeout", 0, 3600);
 }
 
+// correlation: host events to Redis Streams (sensors) and back (correlators).
+void parse_correlation(const Ctx& c, const YAML::Node& r, CorrelationConfig& out) {
+  const std::string k = "correlation.";
+  c.only_keys(r, "correlation",
+              {"server", "port", "socket", "key", "partitions", "sensor", "maxlen", "buffer",
+               "drain_timeout", "group", "consumer", "sensors", "lateness", "hold",
+               "sensor_timeout", "lease", "trim"});
+  if (r["server"]) out.redis.server = c.string(r["server"], k + "server");
+  if (r["port"]) out.redis.port = uint16_t(c.integer(r["port"], k + "port", 1, 65535));
+  if (r["socket"]) out.redis.socket = c.string(r["socket"], k + "socket");
+  if (r["key"]) out.key = c.string(r["key"], k + "key");
+  if (out.key.empty() || out.key.find_first_of("{}") != std::string::npos)
+    c.fail(r["key"] ? r["key"] : r, k + "key",
+           "must be a non-empty name without braces (the partition is the hash tag)");
+  if (r["partitions"]) out.partitions = c.integer(r["partitions"], k + "partitions", 1, 1024);
+  if (r["sensor"]) {
+    out.sensor = c.string(r["sensor"], k + "sensor");
+    if (out.sensor.empty()) c.fail(r["sensor"], k + "sensor", "must not be empty");
+  }
+  if (r["maxlen"]) out.maxlen = c.integer(r["maxlen"], k + "maxlen", 0, 4e9);
+  if (r["buffer"]) out.buffer = c.integer(r["buffer"], k + "buffer", 1024, 1 << 26);
+  if (r["drain_timeout"])
+    out.drain_timeout = c.number(r["drain_timeout"], k + "drain_timeout", 0, 3600);
+  if (r["group"]) out.group = c.string(r["group"], k + "group");
+  if (out.group.empty()) c.fail(r, k + "group", "must not be empty");
+  if (r["consumer"]) out.consumer = c.string(r["consumer"], k + "consumer");
+  if (const auto ss = r["sensors"]) {
+    if (!ss.IsSequence()) c.fail(ss, k + "sensors", "must be a list of sensor names");
+    out.sensors.clear();
+    for (const auto& n : ss) {
+      out.sensors.push_back(c.string(n, k + "sensors"));
+      if (out.sensors.back().empty()) c.fail(n, k + "sensors", "a sensor name must not be empty");
+    }
+  }
+  auto secs = [&](const char* name, double lo, double hi) {
+    return uint64_t(c.number(r[name], k + name, lo, hi) * 1e9);
+  };
+  if (r["lateness"]) out.lateness_ns = secs("lateness", 0, 30 * 86400.0);
+  if (r["hold"]) out.hold_ns = secs("hold", 0, 30 * 86400.0);
+  if (r["sensor_timeout"]) out.sensor_timeout_ms = secs("sensor_timeout", 1, 86400) / 1'000'000;
+  if (r["lease"]) out.lease_ms = uint32_t(secs("lease", 1, 600) / 1'000'000);
+  if (r["trim"]) out.trim = c.boolean(r["trim"], k + "trim");
+}
+
 void parse_capture(const Ctx& c, const YAML::Node& cap, CaptureConfig& out) {
   c.only_keys(cap, "capture", {"write", "filter", "snaplen", "rotate", "keep", "incidents"});
   if (cap["write"]) out.write = c.string(cap["write"], "capture.write");
@@ -399,7 +443,7 @@ void parse_root(const Ctx& c, const YAML::Node& root, Config& cfg) {
   if (root.IsNull()) return;
   c.only_keys(root, "",
               {"dataplane", "home_networks", "inventory", "detectors", "incidents", "outputs",
-               "capture", "control"});
+               "capture", "control", "correlation"});
   if (const auto dp = root["dataplane"]) {
     c.only_keys(dp, "dataplane",
                 {"eal_args", "ports", "workers", "batch_size", "mbufs", "flow_table", "pdump"});
@@ -494,6 +538,7 @@ void parse_root(const Ctx& c, const YAML::Node& root, Config& cfg) {
     if (const auto r = out["redis"]) parse_redis(c, r, cfg.redis);
   }
   if (const auto cap = root["capture"]) parse_capture(c, cap, cfg.capture);
+  if (const auto cor = root["correlation"]) parse_correlation(c, cor, cfg.correlation);
   if (const auto ctl = root["control"]) {
     c.only_keys(ctl, "control", {"socket", "group", "metrics", "idle_timeout"});
     if (ctl["socket"]) cfg.control_socket = c.string(ctl["socket"], "control.socket");
@@ -628,6 +673,7 @@ std::vector<std::string> restart_only_changes(const Config& a, const Config& b) 
   same("outputs.summary", a.summary == b.summary);
   same("outputs.redis", a.redis == b.redis);
   same("capture", a.capture == b.capture);
+  same("correlation", a.correlation == b.correlation);
   text("control.socket", a.control_socket, b.control_socket);
   text("control.group", a.control_group, b.control_group);
   number("control.idle_timeout", uint64_t(a.control_idle_timeout_s),

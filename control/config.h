@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "capture/capture_config.h"
+#include "control/correlation_config.h"
 #include "control/redis_output.h"
 #include "engine/port.h"
 #include "dataplane/flow_table.h"
@@ -52,6 +53,7 @@ struct Config {
   RedisOutputConfig redis;  // outputs.redis (enabled when present)
 
   CaptureConfig capture;
+  CorrelationConfig correlation;  // correlation: (sensors publish when .sensor is set)
 
   // run: the control socket harrierctl talks to, and the group that may
   std::string control_socket = "/run/harrier/harrier.sock";

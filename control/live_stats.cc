@@ -45,6 +45,13 @@ void LiveStats::sample() {
   have_rates_ = true;
 }
 
+std::vector<PegValues> LiveStats::output_pegs() const {
+  std::vector<PegValues> out;
+  if (s_.redis) out.push_back(s_.redis->pegs());
+  if (s_.events) out.push_back(s_.events->pegs());
+  return out;
+}
+
 json LiveStats::collect() {
   std::lock_guard lock(mu_);
   return collect_locked(s_.pipeline->detector_pegs());
@@ -198,7 +205,7 @@ json LiveStats::collect_locked(const std::vector<PegValues>& detectors) {
       {"workers", workers},
       // Each detector's own counters (its counter table: tables, lists, parsers).
       {"detectors", pegs_json(detectors)},
-      {"outputs", s_.redis ? pegs_json({s_.redis->pegs()}) : json::object()}};
+      {"outputs", pegs_json(output_pegs())}};
 }
 
 namespace {
@@ -325,7 +332,7 @@ std::string LiveStats::prometheus() {
   }
   std::string text = e.take();
   text += pegs_prometheus(detectors, "harrier_detector", "detector");
-  if (s_.redis) text += pegs_prometheus({s_.redis->pegs()}, "harrier_output", "output");
+  text += pegs_prometheus(output_pegs(), "harrier_output", "output");
   return text;
 }
 

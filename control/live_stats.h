@@ -15,6 +15,7 @@
 #include "capture/incident_recorder.h"
 #include "capture/packet_filter.h"
 #include "capture/pcapng_writer.h"
+#include "control/event_publisher.h"
 #include "control/redis_output.h"
 #include "engine/pipeline.h"
 #include "engine/source.h"
@@ -27,6 +28,7 @@ struct LiveStatsSources {
   const PcapngWriter* capture = nullptr;  // null: no recording
   const PacketFilter* capture_filter = nullptr;
   const RedisOutput* redis = nullptr;  // null: no outputs.redis
+  const EventPublisher* events = nullptr;  // null: not publishing (correlation.sensor)
 };
 
 class LiveStats {
@@ -41,6 +43,7 @@ class LiveStats {
   std::string prometheus();
 
  private:
+  std::vector<PegValues> output_pegs() const;
   struct Point {
     std::chrono::steady_clock::time_point at;
     std::vector<std::vector<uint64_t>> queue_packets, queue_bytes;  // [port][queue]

@@ -59,6 +59,10 @@ void AlertOutput::finish() {
   if (thread_.joinable()) thread_.join();
   while (drain()) {
   }
+  flush();
+}
+
+void AlertOutput::flush() {
   if (eve_) std::fflush(eve_);
   if (fast_) std::fflush(fast_);
   if (summary_) std::fflush(summary_);
@@ -115,7 +119,7 @@ void AlertOutput::write(const Alert& a) {
     // own kind, so the detector's finding stays on file.
     notes_.fold(a, t);
     if (eve_ || cfg_.redis) {
-      std::string line = eve_line(a, t, std::string());
+      std::string line = annotated_line(a, t, std::string());
       if (eve_) std::fputs((line + "\n").c_str(), eve_);
       if (cfg_.redis) cfg_.redis->push(std::move(line));
     }
@@ -126,7 +130,7 @@ void AlertOutput::write(const Alert& a) {
   const std::string capture =
       a.capture_id && cfg_.incidents ? cfg_.incidents->file_for(a.capture_id) : std::string();
   if (eve_ || cfg_.keep_recent || cfg_.redis) {
-    std::string line = eve_line(a, t, capture);
+    std::string line = annotated_line(a, t, capture);
     if (eve_) std::fputs((line + "\n").c_str(), eve_);
     if (cfg_.redis) cfg_.redis->push(line);
     if (cfg_.keep_recent) {
@@ -149,6 +153,14 @@ void AlertOutput::write(const Alert& a) {
   }
   ++written_;
   ++per_detector_[std::string(d.id)];
+}
+
+std::string AlertOutput::annotated_line(const Alert& a, const AlertText& t,
+                                        const std::string& capture_file) {
+  if (!cfg_.annotator) return eve_line(a, t, capture_file);
+  nlohmann::ordered_json j = eve_record(a, t, capture_file);
+  cfg_.annotator->annotate(a, j["harrier"]);
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 std::vector<std::string> AlertOutput::recent(uint64_t after, size_t max, uint64_t* last) const {

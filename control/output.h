@@ -30,6 +30,15 @@ class TerminalLine {
   virtual std::unique_lock<std::mutex> erase() = 0;
 };
 
+// Adds members to the "harrier" object of an alert's EVE record before it
+// is written (the correlator names the sensors that saw each part). Called
+// on the thread that writes.
+class RecordAnnotator {
+ public:
+  virtual ~RecordAnnotator() = default;
+  virtual void annotate(const Alert& a, nlohmann::ordered_json& harrier) = 0;
+};
+
 struct OutputConfig {
   std::string eve;       // path, "-" = stdout, "" = none
   std::string fast;      // same
@@ -39,6 +48,7 @@ struct OutputConfig {
   uint32_t keep_recent = 0;  // EVE lines of the latest alerts kept for `harrierctl alerts tail`
   TerminalLine* status_line = nullptr;  // erased before summary lines (see TerminalLine)
   RedisOutput* redis = nullptr;         // every EVE record also goes here (outputs.redis)
+  RecordAnnotator* annotator = nullptr;
 };
 
 class AlertOutput {
@@ -51,6 +61,13 @@ class AlertOutput {
   // Drains whatever is still queued, flushes and closes. Call after the
   // pipeline stopped producing.
   void finish();
+
+  // Without start(): the caller's thread writes one record now (the
+  // correlator, which must know an alert is written before it says so in
+  // Redis); flush() makes what was written visible.
+  void write_now(const Alert& a) { write(a); }
+  void set_annotator(RecordAnnotator* a) { cfg_.annotator = a; }
+  void flush();
 
   // Async-signal-safe: the output thread reopens the EVE and fast files
   // before its next write (logrotate moved them away).
@@ -79,6 +96,7 @@ class AlertOutput {
   void loop();
   uint32_t drain();
   void write(const Alert& a);
+  std::string annotated_line(const Alert& a, const AlertText& t, const std::string& capture_file);
 
   OutputConfig cfg_;
   AlertQueue* queue_;

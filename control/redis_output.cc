@@ -2,6 +2,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "control/redis_link.h"
+
 #include <algorithm>
 #include <chrono>
 
@@ -26,7 +28,7 @@ const char* RedisOutputConfig::mode_name(Mode m) {
 }
 
 std::string RedisOutputConfig::where() const {
-  return socket.empty() ? server + ":" + std::to_string(port) : "unix:" + socket;
+  return RedisEndpoint{server, port, socket}.where();
 }
 
 RedisOutput::RedisOutput(const RedisOutputConfig& cfg, bool lossless)
@@ -114,19 +116,14 @@ void RedisOutput::run() {
 }
 
 bool RedisOutput::connect() {
-  const timeval connect_timeout{1, 0};
-  ctx_ = cfg_.socket.empty()
-             ? redisConnectWithTimeout(cfg_.server.c_str(), cfg_.port, connect_timeout)
-             : redisConnectUnixWithTimeout(cfg_.socket.c_str(), connect_timeout);
-  if (!ctx_ || ctx_->err) {
-    set_error(ctx_ ? ctx_->errstr : "cannot allocate a connection");
-    disconnect();
+  std::string error;
+  ctx_ = redis_connect({cfg_.server, cfg_.port, cfg_.socket}, &error);
+  if (!ctx_) {
+    set_error(error);
     failures_.add();
+    connected_.set(0);
     return false;
   }
-  // A Redis that stops answering counts as down after this long.
-  const timeval reply_timeout{5, 0};
-  redisSetTimeout(ctx_, reply_timeout);
   connects_.add();
   connected_.set(1);
   return true;

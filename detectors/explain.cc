@@ -147,6 +147,20 @@ std::string explain_alert(const Json& eve) {
         if (t.is_string()) out += para("- " + t.get<std::string>() + ".");
   }
 
+  // A correlator's alert: which sensor saw which part of the activity.
+  const auto sensors = hr->find("sensors");
+  if (sensors != hr->end() && sensors->is_array() && !sensors->empty()) {
+    out += "\nSeen by " + std::to_string(sensors->size()) + " sensor" +
+           (sensors->size() == 1 ? "" : "s") + " (harrier correlate)\n";
+    for (const Json& p : *sensors) {
+      if (!p.is_object()) continue;
+      out += para("- " + str(p, "sensor") + ": " + std::to_string(num(p, "events")) +
+                  " events, " + std::to_string(num(p, "hosts")) + " hosts, " +
+                  std::to_string(num(p, "ports")) + " ports, from " + str(p, "first") + " to " +
+                  str(p, "last") + ".");
+    }
+  }
+
   const int c = int(num(score, "criticality")), l = int(num(score, "lethality"));
   const int n = int(num(score, "network_cm")), s = int(num(score, "system_cm"));
   const int v = c + l - n - s;

@@ -3,12 +3,15 @@
 many flows (TCP handshakes and data, UDP request/response), a sprinkle of
 scans. Raw pcap writing, no scapy: a million packets in seconds.
 
-    scripts/gen_bench.py OUT.pcap [PACKETS] [FLOWS] [--churn]
+    scripts/gen_bench.py OUT.pcap [PACKETS] [FLOWS] [--churn | --storm]
 
 The steady mix (default) repeats FLOWS conversations. --churn makes every
 conversation new (a fresh client port each round: about PACKETS/4 flows)
 and adds one scanner sweeping 254 hosts x 1,024 ports as 5% of the packets:
-the load of a busy link under a scan storm.
+the load of a busy link under a scan storm. --storm is the host stage's
+worst case: every packet an unanswered SYN from one of FLOWS scanners to a
+random home host and port, so every packet becomes a host event (the load
+scripts/bench-correlate puts on Redis and a correlator).
 """
 import random
 import struct
@@ -37,6 +40,7 @@ def udp(sp, dp, payload):
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     churn = "--churn" in sys.argv
+    storm = "--storm" in sys.argv
     out = args[0]
     n = int(args[1]) if len(args) > 1 else 1_000_000
     flows = int(args[2]) if len(args) > 2 else 100_000
@@ -48,6 +52,15 @@ def main():
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
         written = 0
         rounds = 0
+        while storm and written < n:
+            i = r.randrange(flows)
+            src = bytes([198, 18 + (i >> 16 & 1), i >> 8 & 0xFF, i & 0xFF])
+            dst = bytes([172, 16, r.randrange(256), r.randrange(1, 255)])
+            p = frame(src, dst, 6, tcp(1024 + written % 60000, r.randrange(1, 65535), written, 0, 0x02), written)
+            t += 0.000001
+            f.write(struct.pack("<IIII", int(t), int((t % 1) * 1e6), len(p), len(p)))
+            f.write(p)
+            written += 1
         while written < n:
             i = r.randrange(flows)
             rounds += 1
@@ -80,7 +93,8 @@ def main():
                 f.write(struct.pack("<IIII", int(t), int((t % 1) * 1e6), len(p), len(p)))
                 f.write(p)
                 written += 1
-    print(f"wrote {written} packets ({'churn' if churn else f'{flows} repeating flows'}) to {out}")
+    kind = "storm" if storm else "churn" if churn else f"{flows} repeating flows"
+    print(f"wrote {written} packets ({kind}) to {out}")
 
 
 if __name__ == "__main__":
