@@ -52,6 +52,19 @@ uint64_t id_ms(std::string_view id) {
   return ms;
 }
 
+bool parse_u64(std::string_view s, uint64_t* v);
+
+// The id right after "ms-seq" ("" when it is not one).
+std::string next_id(std::string_view id) {
+  const size_t dash = id.find('-');
+  uint64_t ms = 0, seq = 0;
+  if (dash == std::string_view::npos || !parse_u64(id.substr(0, dash), &ms) ||
+      !parse_u64(id.substr(dash + 1), &seq))
+    return {};
+  return seq == UINT64_MAX ? std::to_string(ms + 1) + "-0"
+                           : std::to_string(ms) + "-" + std::to_string(seq + 1);
+}
+
 bool parse_u64(std::string_view s, uint64_t* v) {
   if (s.empty() || s.size() > 20) return false;
   uint64_t x = 0;
@@ -71,8 +84,22 @@ std::string_view str(const redisReply* r) {
              : std::string_view();
 }
 
-std::string addr_key(const IpAddr& a) {
-  return std::string(reinterpret_cast<const char*>(a.bytes), 16) + char(a.family);
+struct AddrKey {
+  uint64_t hi, lo;
+  uint8_t family;
+  bool operator==(const AddrKey&) const = default;
+};
+struct AddrKeyHash {
+  size_t operator()(const AddrKey& k) const noexcept {
+    return size_t((k.hi * 0x9E3779B97F4A7C15ull) ^ (k.lo + k.family) * 0xC2B2AE3D27D4EB4Full);
+  }
+};
+AddrKey addr_key(const IpAddr& a) {
+  AddrKey k{};
+  std::memcpy(&k.hi, a.bytes, 8);
+  std::memcpy(&k.lo, a.bytes + 8, 8);
+  k.family = a.family;
+  return k;
 }
 
 // Whose activity an event is: the victim's for the detectors whose incidents
@@ -138,10 +165,11 @@ struct Correlator::Partition {
   uint64_t max_ts = 0;              // latest event time seen
   uint64_t first_ms = 0, latest_ms = 0;  // stream time of the first and latest entry
   uint64_t input_start = 0;
+  std::string last_id;      // of the latest entry read
   bool quiet_read = false;  // the latest read found nothing new in this stream
   bool finished = false;    // draining: the end of input was run
   std::unordered_set<std::string> written;  // alerts an earlier owner wrote (replay)
-  std::unordered_map<std::string, Subject> subjects;
+  std::unordered_map<AddrKey, Subject, AddrKeyHash> subjects;
   uint64_t subjects_pruned_at = 0;
   std::vector<HostEvent> chunk;
   std::vector<Alert> slots = std::vector<Alert>(kAlertSlots);
@@ -335,6 +363,7 @@ void Correlator::take_entry(Partition& part, const redisReply* entry, bool claim
   if (claimed) c_.claimed.add();
   EntryRef ref;
   ref.id = id;
+  part.last_id = id;
   ref.seq = part.next_entry++;
   const uint64_t ms = id_ms(id);
   if (!part.first_ms) part.first_ms = ms;
@@ -491,7 +520,10 @@ void Correlator::advance(Partition& part, bool final) {
     line = heard ? part.max_ts : 0;  // every sensor ended (or went quiet): all of it
   else
     line = hi > cc_.lateness_ns && hi - cc_.lateness_ns > lo ? hi - cc_.lateness_ns : lo;
-  if (line <= part.released && !final) return;
+  if (!final) line = std::max(line, part.released);  // ticks never step back
+  // Nothing new to hand on: the line stood still and no late event waits below it.
+  if (!final && line <= part.released && (part.heap.empty() || part.heap.front().e.ts > line))
+    return;
 
   const auto later = [](const Held& a, const Held& b) {
     return std::tie(a.e.ts, a.name_hash, a.e.order) > std::tie(b.e.ts, b.name_hash, b.e.order);
@@ -640,8 +672,11 @@ void Correlator::acknowledge(Partition& part, bool all) {
     part.entries.pop_front();
   if (cc_.trim && ids.size() > head) {
     std::string e;
-    const std::string min = part.entries.empty() ? std::string() : part.entries.front().id;
-    if (!min.empty()) link_.command(part.stream, {"XTRIM", part.stream, "MINID", "~", min}, &e);
+    // Everything below the oldest entry still pending (or, none pending,
+    // up to the last one read) is acknowledged. Exact, not "~": entries are
+    // few and large (a round of events each), and "~" keeps whole nodes.
+    const std::string min = part.entries.empty() ? next_id(part.last_id) : part.entries.front().id;
+    if (!min.empty()) link_.command(part.stream, {"XTRIM", part.stream, "MINID", min}, &e);
   }
   // The written-alert record needs only what a replay could raise again.
   if (part.released > cc_.hold_ns + 3'600'000'000'000ull && !all) {
