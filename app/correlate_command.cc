@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "control/correlator.h"
+#include "control/metrics_server.h"
 #include "control/output.h"
 #include "control/peg_report.h"
 #include "control/runtime_store.h"
@@ -70,10 +71,24 @@ int run_correlate(const Config& cfg, const CorrelateOptions& opts) {
   // The output asks the correlator which sensors saw each alert's parts.
   output->set_annotator(correlator.get());
 
+  // Prometheus (control.metrics): the correlator's own counters, which any
+  // thread may read while it runs.
+  std::unique_ptr<MetricsServer> metrics;
+  if (!cfg.metrics.empty()) {
+    const Correlator* c = correlator.get();
+    metrics = MetricsServer::start(
+        cfg.metrics, [c] { return pegs_prometheus({c->pegs()}, "harrier_correlator", "component"); }, &err);
+    if (!metrics) {
+      std::fprintf(stderr, "harrier: %s\n", err.c_str());
+      return 1;
+    }
+  }
+
   const auto t0 = std::chrono::steady_clock::now();
   const bool ok = correlator->run(g_stop, &err);
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  metrics.reset();
   output->finish();
   bool lost = false;
   if (redis) {

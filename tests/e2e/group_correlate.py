@@ -15,7 +15,10 @@ horizontal-scan's 20). Ordinary web sessions run beside them.
   entries pending; the next one claims them (XAUTOCLAIM), rebuilds the
   incidents in progress (hold), does not write again what was written, and
   raises the rest: across both, each incident once, nothing pending;
-- entries that are not harrier's are refused and counted, not fatal;
+- entries that are not harrier's are refused and counted, not fatal; a
+  sensor whose Redis is absent writes its own alerts and exits 1 naming the
+  host events it could not publish; a running correlator's counters are on
+  its Prometheus endpoint;
 - the same sensors and correlator on a Redis Cluster of three nodes (three
   redis-server --cluster-enabled yes on loopback ports, joined with
   redis-cli --cluster create): the partitions' streams spread over the
@@ -24,11 +27,13 @@ horizontal-scan's 20). Ordinary web sessions run beside them.
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import time
+import urllib.request
 
 import scenarios as sc
 from scapy.utils import wrpcap
@@ -212,6 +217,7 @@ def run(h, check, by, cat):
         _split_activities(h, check, cat, redis)
         _takeover(h, check, cat, redis)
         _hostile_entries(h, check, redis)
+        _redis_absent(h, check)
     finally:
         redis.stop()
     cluster = Cluster(h)
@@ -334,7 +340,11 @@ def _takeover(h, check, cat, redis):
     cut = t0 + 4200
     first = [[p for p in ps if float(p.time) < cut] for ps in parts]
     second = [[p for p in ps if float(p.time) >= cut] for ps in parts]
-    cfg_a = _correlator_config(h, "takeover-a", redis, key, "  consumer: correlator-a\n")
+    with socket.socket() as sk:
+        sk.bind(("127.0.0.1", 0))
+        metrics_port = sk.getsockname()[1]
+    cfg_a = _correlator_config(h, "takeover-a", redis, key, "  consumer: correlator-a\n"
+                               f"control:\n  metrics: 127.0.0.1:{metrics_port}\n")
     eve_a = os.path.join(h.tmp, "takeover-a.eve")
     for s, ps in zip(SENSORS, first):
         p, _ = _sensor(h, redis, f"first-{s}", s, _write(h, f"first-{s}", ps), key)
@@ -348,6 +358,15 @@ def _takeover(h, check, cat, redis):
                                       not _first(_alerts(eve_a), "horizontal-scan", SWEEPER)):
         time.sleep(0.1)
     pending_at_kill = _pending(redis, key)
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as resp:
+            metrics = resp.read().decode()
+    except OSError as ex:
+        metrics = str(ex)
+    m = re.search(r'^harrier_correlator_entries_total\{component="correlate"\} (\d+)', metrics, re.M)
+    check("correlate: a running correlator's counters are on its Prometheus endpoint (control.metrics)",
+          m is not None and int(m.group(1)) >= 12 and "harrier_correlator_partitions" in metrics,
+          metrics[:600])
     a.send_signal(signal.SIGKILL)
     a.wait(timeout=30)
     for s, ps in zip(SENSORS, second):
@@ -374,6 +393,23 @@ def _takeover(h, check, cat, redis):
           str([(x["detector"], x["src_ip"], x["harrier"]["update"]) for x in both]))
     check("correlate: after the takeover nothing is pending and nothing was lost",
           _pending(redis, key) == 0 and _counter(r.stderr, "claimed_gone") == 0, r.stderr[-400:])
+
+
+def _redis_absent(h, check):
+    pcap = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pcaps", "sample.pcap")
+    cfg = _config(h, "absent", f"""correlation:
+  socket: {os.path.join(h.tmp, "nobody-here.sock")}
+  sensor: lonely
+  drain_timeout: 1
+""")
+    eve = os.path.join(h.tmp, "absent.eve")
+    r = subprocess.run([h.binary, "read", pcap, "--config", cfg, "--eve", eve], capture_output=True,
+                       text=True, timeout=120)
+    m = re.search(r"correlation .*: ([0-9,]+) host events not published", r.stderr)
+    check("correlate: a sensor whose Redis is not there still writes its own alerts, then exits 1 "
+          "naming the host events it could not publish",
+          r.returncode == 1 and m is not None and int(m.group(1).replace(",", "")) > 0 and
+          len(_alerts(eve)) > 10, f"rc={r.returncode} {r.stderr[-600:]}")
 
 
 def _hostile_entries(h, check, redis):
