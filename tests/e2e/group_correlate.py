@@ -19,6 +19,8 @@ horizontal-scan's 20). Ordinary web sessions run beside them.
   sensor whose Redis is absent writes its own alerts and exits 1 naming the
   host events it could not publish; a running correlator's counters are on
   its Prometheus endpoint;
+- two correlators alive share the partitions (two each) and raise each
+  incident once between them;
 - the same sensors and correlator on a Redis Cluster of three nodes (three
   redis-server --cluster-enabled yes on loopback ports, joined with
   redis-cli --cluster create): the partitions' streams spread over the
@@ -216,6 +218,7 @@ def run(h, check, by, cat):
     try:
         _split_activities(h, check, cat, redis)
         _takeover(h, check, cat, redis)
+        _two_correlators(h, check, cat, redis)
         _hostile_entries(h, check, redis)
         _redis_absent(h, check)
     finally:
@@ -410,6 +413,53 @@ def _redis_absent(h, check):
           "naming the host events it could not publish",
           r.returncode == 1 and m is not None and int(m.group(1).replace(",", "")) > 0 and
           len(_alerts(eve)) > 10, f"rc={r.returncode} {r.stderr[-600:]}")
+
+
+def _two_correlators(h, check, cat, redis):
+    """Scale-out: two correlators alive share the partitions (two each, by
+    lease); the sensors' activities are split between them by source, and
+    each incident is raised once, by the one that holds its partition."""
+    key = "shared:events"
+    procs, eves = [], []
+    for name in ("one", "two"):
+        eve = os.path.join(h.tmp, f"shared-{name}.eve")
+        cfg = _correlator_config(h, f"shared-{name}", redis, key, f"  consumer: correlator-{name}\n")
+        procs.append(subprocess.Popen([h.binary, "correlate", "--config", cfg, "--eve", eve],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+        eves.append(eve)
+    owners = []
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        owners = [redis.cli("GET", f"{key}:{{{p}}}:owner").strip() for p in range(4)]
+        if sorted(owners) == ["correlator-one"] * 2 + ["correlator-two"] * 2:
+            break
+        time.sleep(0.2)
+    parts = _activities(cat, T0 + 86400 * 30, list(range(7000, 7060)),
+                        [f"172.16.24.{i + 1}" for i in range(24)])
+    for s, ps in zip(SENSORS, parts):
+        p, _ = _sensor(h, redis, f"shared-{s}", s, _write(h, f"shared-{s}", ps), key)
+        p.communicate(timeout=300)
+    deadline = time.time() + 60
+    both = []
+    while time.time() < deadline:
+        both = _alerts(eves[0]) + _alerts(eves[1])
+        if _first(both, "slow-scan", SCANNER) and _first(both, "horizontal-scan", SWEEPER):
+            break
+        time.sleep(0.2)
+    time.sleep(1.0)
+    errs = []
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+        errs.append(p.communicate(timeout=60)[1])
+    both = _alerts(eves[0]) + _alerts(eves[1])
+    check("correlate: two correlators alive hold two partitions each, and between them raise "
+          "each incident once",
+          sorted(owners) == ["correlator-one"] * 2 + ["correlator-two"] * 2 and
+          len(_first(both, "slow-scan", SCANNER)) == 1 and
+          len(_first(both, "horizontal-scan", SWEEPER)) == 1 and
+          all(p.returncode == 0 for p in procs),
+          f"owners={owners} " + str([(a["detector"], a["src_ip"]) for a in both]) +
+          " ".join(e[-300:] for e in errs))
 
 
 def _hostile_entries(h, check, redis):
