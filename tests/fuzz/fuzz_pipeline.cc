@@ -67,7 +67,7 @@ Rig* rig() {
     // Small tables: they fill, evict and expire within a fuzzing session.
     apply_config_yaml(x->cfg, "dataplane: {flow_table: {answer_grace: 0.05}}\n", "fuzz");
     x->store = std::make_unique<RuntimeStore>(x->cfg, false);
-    x->flow = std::make_unique<FlowShard>(0, 1, 0, kBurst);
+    x->flow = std::make_unique<FlowShard>(0, 0, kBurst);
     x->host = std::make_unique<HostShard>(0, 1, 0, x->event_cap, 50'000'000ull);
     FlowTimeouts t = x->cfg.timeouts;
     if (!x->flow->init(4096, t, *x->store->current(), &err) ||

@@ -133,6 +133,14 @@ def main():
     refused = event(bytes([10, 0, 0, 2]), b"", 1)  # kRefused, no destination
     for blob in (outcome, detector, outcome + detector, refused + detector + outcome):
         put("fuzz_event_wire", bytes([1]) + blob)  # format version 1
+        put("fuzz_correlate", bytes([1]) + blob)
+    # Every detector's own event, with a detail of each shape: a correlator
+    # hands them to the detector named, which reads the detail as its own.
+    for d in range(16):
+        for detail in (bytes(32), bytes(range(32)), bytes([0xFF] * 32)):
+            burst = b"".join(event(bytes([10, 0, 0, 3]), bytes([172, 16, 0, 1 + k]), 3, detector=d, code=k,
+                                   detail=detail) for k in range(4))
+            put("fuzz_correlate", bytes([1]) + burst + outcome * 3)
 
     eve = os.path.join(out, "sample.eve")
     subprocess.run([harrier, "read", caps[0], "--eve", eve, "--quiet"], check=False,
