@@ -373,7 +373,8 @@ void parse_correlation(const Ctx& c, const YAML::Node& r, CorrelationConfig& out
   if (r["partitions"]) out.partitions = c.integer(r["partitions"], k + "partitions", 1, 1024);
   if (r["sensor"]) {
     out.sensor = c.string(r["sensor"], k + "sensor");
-    if (out.sensor.empty()) c.fail(r["sensor"], k + "sensor", "must not be empty");
+    if (out.sensor.empty() || out.sensor.size() > 256)
+      c.fail(r["sensor"], k + "sensor", "a sensor name is 1 to 256 characters");
   }
   if (r["maxlen"]) out.maxlen = c.integer(r["maxlen"], k + "maxlen", 0, 4e9);
   if (r["buffer"]) out.buffer = c.integer(r["buffer"], k + "buffer", 1024, 1 << 26);
@@ -387,7 +388,9 @@ void parse_correlation(const Ctx& c, const YAML::Node& r, CorrelationConfig& out
     out.sensors.clear();
     for (const auto& n : ss) {
       out.sensors.push_back(c.string(n, k + "sensors"));
-      if (out.sensors.back().empty()) c.fail(n, k + "sensors", "a sensor name must not be empty");
+      if (out.sensors.back().empty() || out.sensors.back().size() > 256)
+        c.fail(n, k + "sensors", "a sensor name is 1 to 256 characters");
+      if (out.sensors.size() > 4096) c.fail(ss, k + "sensors", "at most 4096 sensors");
     }
   }
   auto secs = [&](const char* name, double lo, double hi) {

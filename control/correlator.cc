@@ -26,6 +26,8 @@ constexpr uint32_t kReadCount = 256;      // entries per stream per XREADGROUP
 constexpr uint32_t kChunk = 4096;         // events per run of the detectors
 constexpr uint32_t kTargetsPerPart = 64;  // distinct targets kept per sensor and subject
 constexpr uint32_t kAlertSlots = 64;
+constexpr size_t kMaxSensors = 4096;     // names a correlator learns (hostile streams: bounded)
+constexpr size_t kMaxSensorName = 256;
 
 // Renews a lease only while this correlator still holds it.
 constexpr const char* kRenewScript =
@@ -384,11 +386,20 @@ void Correlator::take_entry(Partition& part, const redisReply* entry, bool claim
   uint64_t n = 0, w = 0, pc = cc_.partitions;
   auto refuse = [&](const std::string& why) {
     c_.bad.add();
-    spdlog::warn("correlate: {} entry {}: {} (acknowledged, not used)", part.stream, id, why);
+    // Named, but a stream full of junk must not flood the log: the first
+    // ten, then one in a thousand (the counter has them all).
+    if (c_.bad.get() <= 10 || c_.bad.get() % 1000 == 0)
+      spdlog::warn("correlate: {} entry {}: {} (acknowledged, not used; {} refused so far)",
+                   part.stream, id, why, c_.bad.get());
     part.entries.push_back(std::move(ref));
   };
   if (sensor.empty() || !parse_u64(number, &n) || !parse_u64(watermark, &w))
     return refuse("missing or malformed s, n or w");
+  if (sensor.size() > kMaxSensorName)
+    return refuse("a sensor name of " + std::to_string(sensor.size()) + " bytes (at most " +
+                  std::to_string(kMaxSensorName) + ")");
+  if (!sensor_ids_.count(std::string(sensor)) && sensor_names_.size() >= kMaxSensors)
+    return refuse("a sensor beyond the " + std::to_string(kMaxSensors) + " this correlator tracks");
   if (!partitions.empty() && (!parse_u64(partitions, &pc) || pc != cc_.partitions))
     return refuse("sensor '" + std::string(sensor) + "' publishes " + std::string(partitions) +
                   " partitions, this correlator reads " + std::to_string(cc_.partitions));
