@@ -330,11 +330,16 @@ constexpr uint64_t kMaxBytes = 1ull << 50;
 // outputs.redis: where EVE records go in Redis, and how they are sent.
 void parse_redis(const Ctx& c, const YAML::Node& r, RedisOutputConfig& out) {
   c.only_keys(r, "outputs.redis",
-              {"server", "port", "socket", "mode", "key", "maxlen", "buffer", "drain_timeout"});
+              {"server", "port", "socket", "user", "password", "mode", "key", "maxlen", "buffer",
+               "drain_timeout"});
   out.enabled = true;
   if (r["server"]) out.server = c.string(r["server"], "outputs.redis.server");
   if (r["port"]) out.port = uint16_t(c.integer(r["port"], "outputs.redis.port", 1, 65535));
   if (r["socket"]) out.socket = c.string(r["socket"], "outputs.redis.socket");
+  if (r["user"]) out.user = c.string(r["user"], "outputs.redis.user");
+  if (r["password"]) out.password = c.string(r["password"], "outputs.redis.password");
+  if (!out.user.empty() && out.password.empty())
+    c.fail(r["user"], "outputs.redis.user", "needs a password too");
   if (r["mode"]) {
     const std::string m = c.string(r["mode"], "outputs.redis.mode");
     if (m == "list")
@@ -360,12 +365,17 @@ void parse_redis(const Ctx& c, const YAML::Node& r, RedisOutputConfig& out) {
 void parse_correlation(const Ctx& c, const YAML::Node& r, CorrelationConfig& out) {
   const std::string k = "correlation.";
   c.only_keys(r, "correlation",
-              {"server", "port", "socket", "key", "partitions", "sensor", "maxlen", "buffer",
+              {"server", "port", "socket", "user", "password", "key", "partitions", "sensor",
+               "maxlen", "buffer",
                "drain_timeout", "group", "consumer", "sensors", "lateness", "hold",
                "sensor_timeout", "lease", "trim"});
   if (r["server"]) out.redis.server = c.string(r["server"], k + "server");
   if (r["port"]) out.redis.port = uint16_t(c.integer(r["port"], k + "port", 1, 65535));
   if (r["socket"]) out.redis.socket = c.string(r["socket"], k + "socket");
+  if (r["user"]) out.redis.user = c.string(r["user"], k + "user");
+  if (r["password"]) out.redis.password = c.string(r["password"], k + "password");
+  if (!out.redis.user.empty() && out.redis.password.empty())
+    c.fail(r["user"], k + "user", "needs a password too");
   if (r["key"]) out.key = c.string(r["key"], k + "key");
   if (out.key.empty() || out.key.find_first_of("{}") != std::string::npos)
     c.fail(r["key"] ? r["key"] : r, k + "key",

@@ -23,6 +23,21 @@ redisContext* redis_connect(const RedisEndpoint& at, std::string* error, double 
   const auto whole = long(reply_timeout_s);
   const timeval reply_timeout{whole, long((reply_timeout_s - double(whole)) * 1e6)};
   redisSetTimeout(c, reply_timeout);
+  if (!at.password.empty()) {
+    auto* r = static_cast<redisReply*>(
+        at.user.empty() ? redisCommand(c, "AUTH %b", at.password.data(), at.password.size())
+                        : redisCommand(c, "AUTH %b %b", at.user.data(), at.user.size(),
+                                       at.password.data(), at.password.size()));
+    const bool ok = r && r->type != REDIS_REPLY_ERROR;
+    *error = !r ? std::string("AUTH: ") + (c->errstr[0] ? c->errstr : "no reply")
+                : ok ? std::string()
+                     : "AUTH refused: " + std::string(r->str, r->len);
+    if (r) freeReplyObject(r);
+    if (!ok) {
+      redisFree(c);
+      return nullptr;
+    }
+  }
   return c;
 }
 

@@ -18,6 +18,8 @@ struct RedisEndpoint {
   std::string server = "127.0.0.1";
   uint16_t port = 6379;
   std::string socket;  // a UNIX socket path: used instead of server:port
+  std::string user;      // AUTH [user] password when a password is set (Redis 6 ACL user)
+  std::string password;  // never printed
   bool operator==(const RedisEndpoint&) const = default;
   // "unix:/run/redis.sock" or "127.0.0.1:6379", for messages.
   std::string where() const;
@@ -28,7 +30,8 @@ struct RedisReplyFree {
 };
 using RedisReplyPtr = std::unique_ptr<redisReply, RedisReplyFree>;
 
-// Opens a connection; nullptr with *error set when Redis is not there.
+// Opens a connection (and authenticates, when the endpoint has a
+// password); nullptr with *error set when Redis is not there or refuses.
 redisContext* redis_connect(const RedisEndpoint& at, std::string* error,
                             double reply_timeout_s = 5.0);
 

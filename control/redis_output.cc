@@ -28,7 +28,7 @@ const char* RedisOutputConfig::mode_name(Mode m) {
 }
 
 std::string RedisOutputConfig::where() const {
-  return RedisEndpoint{server, port, socket}.where();
+  return RedisEndpoint{server, port, socket, {}, {}}.where();
 }
 
 RedisOutput::RedisOutput(const RedisOutputConfig& cfg, bool lossless)
@@ -117,7 +117,7 @@ void RedisOutput::run() {
 
 bool RedisOutput::connect() {
   std::string error;
-  ctx_ = redis_connect({cfg_.server, cfg_.port, cfg_.socket}, &error);
+  ctx_ = redis_connect({cfg_.server, cfg_.port, cfg_.socket, cfg_.user, cfg_.password}, &error);
   if (!ctx_) {
     set_error(error);
     failures_.add();

@@ -123,7 +123,8 @@ size_t RedisRouter::node_at(const std::string& host, uint16_t port, std::string*
   auto n = std::make_unique<Node>();
   n->host = host;
   n->port = port;
-  RedisEndpoint at;
+  RedisEndpoint at = seed_;  // the same credentials on every node
+  at.socket.clear();
   at.server = host;
   at.port = port;
   std::string e;

@@ -18,7 +18,8 @@ horizontal-scan's 20). Ordinary web sessions run beside them.
 - entries that are not harrier's are refused and counted, not fatal; a
   sensor whose Redis is absent writes its own alerts and exits 1 naming the
   host events it could not publish; a running correlator's counters are on
-  its Prometheus endpoint;
+  its Prometheus endpoint; with requirepass, everyone authenticates and a
+  wrong password is named;
 - two correlators alive share the partitions (two each) and raise each
   incident once between them;
 - the same sensors and correlator on a Redis Cluster of three nodes (three
@@ -221,6 +222,7 @@ def run(h, check, by, cat):
         _two_correlators(h, check, cat, redis)
         _hostile_entries(h, check, redis)
         _redis_absent(h, check)
+        _with_password(h, check, cat)
     finally:
         redis.stop()
     cluster = Cluster(h)
@@ -460,6 +462,60 @@ def _two_correlators(h, check, cat, redis):
           all(p.returncode == 0 for p in procs),
           f"owners={owners} " + str([(a["detector"], a["src_ip"]) for a in both]) +
           " ".join(e[-300:] for e in errs))
+
+
+def _with_password(h, check, cat):
+    """A Redis that wants a password (requirepass): sensors and correlators
+    authenticate; a wrong password is named, not retried into silence."""
+    sock = os.path.join(h.tmp, "auth.redis.sock")
+    proc = subprocess.Popen(["redis-server", "--port", "0", "--unixsocket", sock, "--unixsocketperm", "700",
+                             "--save", "", "--appendonly", "no", "--requirepass", "s3cret-pass"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 10
+        while time.time() < deadline and not os.path.exists(sock):
+            time.sleep(0.05)
+        parts = _activities(cat, T0 + 86400 * 40, list(range(8000, 8060)),
+                            [f"172.16.25.{i + 1}" for i in range(24)])
+        rcs = []
+        for s, ps in zip(SENSORS, parts):
+            cfg = _config(h, f"auth-{s}", f"""correlation:
+  socket: {sock}
+  password: s3cret-pass
+  partitions: 4
+  sensor: {s}
+""")
+            r = subprocess.run([h.binary, "read", _write(h, f"auth-{s}", ps), "--config", cfg, "--quiet"],
+                               capture_output=True, text=True, timeout=300)
+            rcs.append(r.returncode)
+        eve = os.path.join(h.tmp, "auth.eve")
+        cfg = _config(h, "auth-correlate", f"""correlation:
+  socket: {sock}
+  password: s3cret-pass
+  partitions: 4
+  sensors: [{", ".join(SENSORS)}]
+  lateness: 86400
+""")
+        r = subprocess.run([h.binary, "correlate", "--drain", "--config", cfg, "--eve", eve],
+                           capture_output=True, text=True, timeout=300)
+        alerts = _alerts(eve)
+        check("correlate: with requirepass, sensors and the correlator authenticate (correlation.password)",
+              rcs == [0, 0, 0] and r.returncode == 0 and len(_first(alerts, "slow-scan", SCANNER)) == 1,
+              f"{rcs} rc={r.returncode} {r.stderr[-400:]}")
+        cfg = _config(h, "auth-wrong", f"""correlation:
+  socket: {sock}
+  password: not-it
+  sensor: wrong
+  drain_timeout: 1
+""")
+        r = subprocess.run([h.binary, "read", os.path.join(h.tmp, "auth-edge-a.pcap"), "--config", cfg],
+                           capture_output=True, text=True, timeout=120)
+        check("correlate: a wrong password is named (AUTH refused), and read exits 1",
+              r.returncode == 1 and "AUTH refused" in r.stderr and "not-it" not in r.stderr,
+              f"rc={r.returncode} {r.stderr[-500:]}")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def _hostile_entries(h, check, redis):

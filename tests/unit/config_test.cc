@@ -154,3 +154,34 @@ TEST(Config, RedisOutputIsOffUntilItsSectionAndEachMistakeIsNamed) {
   b.redis.key = "other";
   EXPECT_EQ(restart_only_changes(c, b), std::vector<std::string>{"outputs.redis"});
 }
+
+TEST(Config, CorrelationPublishesOnlyWithASensorNameAndEachMistakeIsNamed) {
+  EXPECT_FALSE(load_config("").correlation.publishes());
+  Config c = load_config("");
+  apply_config_yaml(c,
+                    "correlation:\n  socket: /run/r.sock\n  password: pw\n  partitions: 8\n"
+                    "  sensor: uplink-1\n  sensors: [a, b]\n  lateness: 2.5\n  hold: 60\n",
+                    "test.yaml");
+  const CorrelationConfig& k = c.correlation;
+  EXPECT_TRUE(k.publishes());
+  EXPECT_EQ(k.partitions, 8u);
+  EXPECT_EQ(k.redis.where(), "unix:/run/r.sock");
+  EXPECT_EQ(k.lateness_ns, 2'500'000'000ull);
+  EXPECT_EQ(k.hold_ns, 60'000'000'000ull);
+  EXPECT_EQ(k.sensors, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(k.stream(3), "harrier:events:{3}");
+  EXPECT_EQ(k.lease(3), "harrier:events:{3}:owner");
+  EXPECT_EQ(error_of("correlation: {partitions: 0}\n"),
+            "test.yaml:1: correlation.partitions: value 0 out of range 1..1024");
+  EXPECT_NE(error_of("correlation: {key: 'a{b}'}\n").find("without braces"), std::string::npos);
+  EXPECT_NE(error_of("correlation: {user: u}\n").find("correlation.user: needs a password too"),
+            std::string::npos);
+  EXPECT_NE(error_of("correlation: {sensors: x}\n").find("must be a list of sensor names"),
+            std::string::npos);
+  EXPECT_NE(error_of("correlation: {lateness: -1}\n").find("correlation.lateness"),
+            std::string::npos);
+  EXPECT_NE(error_of("correlation: {partition: 4}\n").find("unknown key"), std::string::npos);
+  Config b = c;
+  b.correlation.hold_ns = 1;
+  EXPECT_EQ(restart_only_changes(c, b), std::vector<std::string>{"correlation"});
+}
