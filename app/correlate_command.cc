@@ -22,7 +22,12 @@ namespace harrier {
 
 namespace {
 std::atomic<bool> g_stop{false};
+AlertOutput* g_output = nullptr;
 void on_signal(int) { g_stop.store(true, std::memory_order_relaxed); }
+// logrotate moved the EVE and fast files away: reopen before the next write.
+void on_hup(int) {
+  if (g_output) g_output->request_reopen();
+}
 }  // namespace
 
 int run_correlate(const Config& cfg, const CorrelateOptions& opts) {
@@ -70,6 +75,8 @@ int run_correlate(const Config& cfg, const CorrelateOptions& opts) {
   correlator = std::make_unique<Correlator>(cfg, *store.current(), *output, co);
   // The output asks the correlator which sensors saw each alert's parts.
   output->set_annotator(correlator.get());
+  g_output = output.get();
+  std::signal(SIGHUP, on_hup);
 
   // Prometheus (control.metrics): the correlator's own counters, which any
   // thread may read while it runs.
@@ -89,6 +96,8 @@ int run_correlate(const Config& cfg, const CorrelateOptions& opts) {
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   metrics.reset();
+  std::signal(SIGHUP, SIG_IGN);
+  g_output = nullptr;
   output->finish();
   bool lost = false;
   if (redis) {

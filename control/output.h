@@ -65,7 +65,10 @@ class AlertOutput {
   // Without start(): the caller's thread writes one record now (the
   // correlator, which must know an alert is written before it says so in
   // Redis); flush() makes what was written visible.
-  void write_now(const Alert& a) { write(a); }
+  void write_now(const Alert& a) {
+    if (reopen_.exchange(false, std::memory_order_relaxed)) reopen();
+    write(a);
+  }
   void set_annotator(RecordAnnotator* a) { cfg_.annotator = a; }
   void flush();
 
