@@ -106,6 +106,9 @@ class SnmpPublic final : public IncidentDetector<SnmpPublic, Entry> {
     Table& tab = *s.table;
     for (const HostEvent& ev : events) {
       const EventDetail d = ev.detail.get<EventDetail>();
+      // Events may come from another process (a correlator's streams): a
+      // community index past the bitmask is not one of ours.
+      if (d.community >= 8) continue;
       const PairKey k = PairKey::make(ev.src, nullptr, 17, 0);
       if (ev.code == kAnswer) {
         if (Entry* e = tab.find(k)) {
