@@ -151,7 +151,7 @@ class PortmapProbe final : public IncidentDetector<PortmapProbe, Entry, Networks
         }
         ++e->probes;
         e->hosts.add(ev.dst, ev.ts);
-        if (d.proc) e->procs |= 1u << d.proc;
+        if (d.proc && d.proc < 32) e->procs |= 1u << d.proc;  // another process may say any proc
         e->protos |= ev.proto == 6 ? 2 : 1;
         grew(ctx, s, *e, true, ev.ts, ev.order);
       }
