@@ -135,6 +135,10 @@ class TrojanPortProbe final : public IncidentDetector<TrojanPortProbe, Entry> {
   void on_events(ShardCtx& ctx, EventSelection events, DetectorState* st) const noexcept override {
     State& s = state(st);
     for (const HostEvent& ev : events) {
+      // Which trojan, from this process's own list: the event may come from
+      // another process (a correlator's streams), whose index means nothing here.
+      const int t = int(by_port_[ev.dport]) - 1;
+      if (t < 0) continue;
       bool fresh;
       Entry* e = incident(ctx, s, PairKey::make(ev.src, nullptr, ev.proto, ev.dport), ev.ts,
                           ev.order, &fresh);
@@ -143,7 +147,7 @@ class TrojanPortProbe final : public IncidentDetector<TrojanPortProbe, Entry> {
         e->first_sport = ev.sport;
         e->tcp_flags = ev.tcp_flags, e->ttl = ev.ttl, e->ip_id = ev.ip_id;
         e->payload_len = ev.detail.get<EventDetail>().payload_len;
-        e->trojan = ev.code;
+        e->trojan = uint8_t(t);
       }
       ++e->packets;
       e->targets.add(ev.dst, ev.ts);
