@@ -151,6 +151,10 @@ bool decode_wire_events(std::string_view blob, uint16_t n_detectors, std::vector
       r.fail("event without a source address");
       break;
     }
+    if (e.dst.family == 0) {  // every event a sensor raises has one; detectors list it
+      r.fail("event without a target address");
+      break;
+    }
     if (detail != 0 && detail != e.detail.kBytes) {
       r.fail("detail of " + std::to_string(detail) + " bytes (want 0 or " +
              std::to_string(e.detail.kBytes) + ")");

@@ -130,7 +130,7 @@ def main():
     v6b = bytes.fromhex("fe800000000000000000000000000002")
     outcome = event(bytes([10, 0, 0, 1]), bytes([192, 168, 100, 1]), 0)  # kUnanswered
     detector = event(v6a, v6b, 3, detector=0, code=2, detail=bytes(range(1, 33)))  # kDetector
-    refused = event(bytes([10, 0, 0, 2]), b"", 1)  # kRefused, no destination
+    refused = event(bytes([10, 0, 0, 2]), bytes([172, 16, 9, 9]), 1)  # kRefused
     for blob in (outcome, detector, outcome + detector, refused + detector + outcome):
         put("fuzz_event_wire", bytes([1]) + blob)  # format version 1
         put("fuzz_correlate", bytes([1]) + blob)
