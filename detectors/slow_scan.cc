@@ -125,7 +125,9 @@ class SlowScan final : public IncidentDetector<SlowScan, Entry> {
     a->first_ts = e.window_first_ts;
     a->score = ctx.score(a->dst, a->proto, a->dport, cfg_.lethality);
     a->tcp_flags = e.tcp_flags;
-    const double span = std::max(1.0, double(e.inc.last_ts - e.window_first_ts) / 1e9);
+    // Seconds, saturated: events from another process may carry any times.
+    const uint64_t span_ns = e.inc.last_ts > e.window_first_ts ? e.inc.last_ts - e.window_first_ts : 0;
+    const double span = std::clamp(double(span_ns) / 1e9, 1.0, double(UINT32_MAX));
     Detail d{e.estimated,
              e.attempts,
              uint32_t(span),
