@@ -23,7 +23,9 @@ namespace harrier {
 namespace {
 std::atomic<bool> g_stop{false};
 AlertOutput* g_output = nullptr;
-void on_signal(int) { g_stop.store(true, std::memory_order_relaxed); }
+void on_signal(int) {
+  g_stop.store(true, std::memory_order_relaxed);
+}
 // logrotate moved the EVE and fast files away: reopen before the next write.
 void on_hup(int) {
   if (g_output) g_output->request_reopen();
@@ -39,10 +41,18 @@ int run_correlate(const Config& cfg, const CorrelateOptions& opts) {
   // The detectors' tables live in DPDK memory, as on a sensor: EAL without
   // hugepages, devices or shared state (several correlators may share a box).
   std::string err;
-  const std::vector<std::string> eal{"--no-huge", "--no-shconf", "--no-pci", "-l", "0", "-m",
-                                     "2048", "--file-prefix",
+  const std::vector<std::string> eal{"--no-huge",
+                                     "--no-shconf",
+                                     "--no-pci",
+                                     "-l",
+                                     "0",
+                                     "-m",
+                                     "2048",
+                                     "--file-prefix",
                                      "harrier-correlate-" + std::to_string(getpid()),
-                                     "--no-telemetry", "--log-level", "lib.eal:warning"};
+                                     "--no-telemetry",
+                                     "--log-level",
+                                     "lib.eal:warning"};
   if (!eal_start(eal, &err)) {
     std::fprintf(stderr, "harrier: %s\n", err.c_str());
     return 1;
@@ -84,7 +94,8 @@ int run_correlate(const Config& cfg, const CorrelateOptions& opts) {
   if (!cfg.metrics.empty()) {
     const Correlator* c = correlator.get();
     metrics = MetricsServer::start(
-        cfg.metrics, [c] { return pegs_prometheus({c->pegs()}, "harrier_correlator", "component"); }, &err);
+        cfg.metrics,
+        [c] { return pegs_prometheus({c->pegs()}, "harrier_correlator", "component"); }, &err);
     if (!metrics) {
       std::fprintf(stderr, "harrier: %s\n", err.c_str());
       return 1;
@@ -93,8 +104,7 @@ int run_correlate(const Config& cfg, const CorrelateOptions& opts) {
 
   const auto t0 = std::chrono::steady_clock::now();
   const bool ok = correlator->run(g_stop, &err);
-  const double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   metrics.reset();
   std::signal(SIGHUP, SIG_IGN);
   g_output = nullptr;

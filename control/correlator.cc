@@ -26,7 +26,7 @@ constexpr uint32_t kReadCount = 256;      // entries per stream per XREADGROUP
 constexpr uint32_t kChunk = 4096;         // events per run of the detectors
 constexpr uint32_t kTargetsPerPart = 64;  // distinct targets kept per sensor and subject
 constexpr uint32_t kAlertSlots = 64;
-constexpr size_t kMaxSensors = 4096;     // names a correlator learns (hostile streams: bounded)
+constexpr size_t kMaxSensors = 4096;  // names a correlator learns (hostile streams: bounded)
 constexpr size_t kMaxSensorName = 256;
 
 // Renews a lease only while this correlator still holds it.
@@ -159,17 +159,17 @@ struct Correlator::Partition {
   std::string stream;
   HostStage stage;
   std::unique_ptr<IncidentFusion> fusion;
-  std::vector<SensorClock> clocks;  // by sensor id
-  std::vector<Held> heap;           // min-heap on (ts, name_hash, order)
-  std::deque<EntryRef> entries;     // read, not yet acknowledged, in read order
-  uint64_t next_entry = 0;          // sequence number of the next entry read
-  uint64_t released = 0;            // the watermark handed to the detectors
-  uint64_t max_ts = 0;              // latest event time seen
+  std::vector<SensorClock> clocks;       // by sensor id
+  std::vector<Held> heap;                // min-heap on (ts, name_hash, order)
+  std::deque<EntryRef> entries;          // read, not yet acknowledged, in read order
+  uint64_t next_entry = 0;               // sequence number of the next entry read
+  uint64_t released = 0;                 // the watermark handed to the detectors
+  uint64_t max_ts = 0;                   // latest event time seen
   uint64_t first_ms = 0, latest_ms = 0;  // stream time of the first and latest entry
   uint64_t input_start = 0;
-  std::string last_id;      // of the latest entry read
-  bool quiet_read = false;  // the latest read found nothing new in this stream
-  bool finished = false;    // draining: the end of input was run
+  std::string last_id;                      // of the latest entry read
+  bool quiet_read = false;                  // the latest read found nothing new in this stream
+  bool finished = false;                    // draining: the end of input was run
   std::unordered_set<std::string> written;  // alerts an earlier owner wrote (replay)
   std::unordered_map<AddrKey, Subject, AddrKeyHash> subjects;
   uint64_t subjects_pruned_at = 0;
@@ -238,8 +238,8 @@ bool Correlator::setup_groups(std::string* error) {
       return false;
     }
     if (r->type == REDIS_REPLY_ERROR && reply_text(r.get()).rfind("BUSYGROUP", 0) != 0) {
-      *error = cc_.redis.where() + ": XGROUP CREATE " + s + " " + cc_.group + ": " +
-               reply_text(r.get());
+      *error =
+          cc_.redis.where() + ": XGROUP CREATE " + s + " " + cc_.group + ": " + reply_text(r.get());
       return false;
     }
   }
@@ -257,7 +257,8 @@ void Correlator::manage_leases() {
   const std::string lease = std::to_string(cc_.lease_ms);
   RedisReplyPtr r = link_.command(members, {"ZADD", members, std::to_string(now), consumer_}, &e);
   if (!r) return redis_failed(e);
-  link_.command(members, {"ZREMRANGEBYSCORE", members, "-inf", std::to_string(now - cc_.lease_ms)}, &e);
+  link_.command(members, {"ZREMRANGEBYSCORE", members, "-inf", std::to_string(now - cc_.lease_ms)},
+                &e);
   r = link_.command(members, {"ZCARD", members}, &e);
   if (!r) return redis_failed(e);
   const uint64_t alive = std::max<long long>(r->type == REDIS_REPLY_INTEGER ? r->integer : 1, 1);
@@ -266,7 +267,8 @@ void Correlator::manage_leases() {
   uint32_t held = 0;
   for (uint32_t p = 0; p < cc_.partitions; ++p) {
     if (!parts_[p]) continue;
-    r = link_.command(cc_.lease(p), {"EVAL", kRenewScript, "1", cc_.lease(p), consumer_, lease}, &e);
+    r = link_.command(cc_.lease(p), {"EVAL", kRenewScript, "1", cc_.lease(p), consumer_, lease},
+                      &e);
     if (!r) return redis_failed(e);
     if (r->type != REDIS_REPLY_INTEGER || r->integer != 1) {
       spdlog::warn("correlate: lost the lease of partition {} (another correlator holds it)", p);
@@ -325,7 +327,8 @@ void Correlator::release(uint32_t p, bool lost) {
     link_.command(cc_.lease(p), {"EVAL", kReleaseScript, "1", cc_.lease(p), consumer_}, &e);
   }
   // Its unacknowledged entries stay pending: the next owner claims them.
-  c_.buffered.set(c_.buffered.get() - std::min<uint64_t>(c_.buffered.get(), parts_[p]->heap.size()));
+  c_.buffered.set(c_.buffered.get() -
+                  std::min<uint64_t>(c_.buffered.get(), parts_[p]->heap.size()));
   parts_[p].reset();
 }
 
@@ -333,7 +336,8 @@ bool Correlator::claim_pending(Partition& part) {
   std::string cursor = "0-0";
   for (;;) {
     std::string e;
-    RedisReplyPtr r = link_.command(part.stream, {"XAUTOCLAIM", part.stream, cc_.group, consumer_, "0", cursor,
+    RedisReplyPtr r = link_.command(part.stream,
+                                    {"XAUTOCLAIM", part.stream, cc_.group, consumer_, "0", cursor,
                                      "COUNT", std::to_string(kReadCount)},
                                     &e);
     if (!r) {
@@ -375,13 +379,20 @@ void Correlator::take_entry(Partition& part, const redisReply* entry, bool claim
   bool end = false;
   for (size_t i = 0; f && f->type == REDIS_REPLY_ARRAY && i + 1 < f->elements; i += 2) {
     const std::string_view k = str(f->element[i]), v = str(f->element[i + 1]);
-    if (k == "s") sensor = v;
-    else if (k == "r") run = v;
-    else if (k == "n") number = v;
-    else if (k == "w") watermark = v;
-    else if (k == "e") blob = v;
-    else if (k == "P") partitions = v;
-    else if (k == "end") end = true;
+    if (k == "s")
+      sensor = v;
+    else if (k == "r")
+      run = v;
+    else if (k == "n")
+      number = v;
+    else if (k == "w")
+      watermark = v;
+    else if (k == "e")
+      blob = v;
+    else if (k == "P")
+      partitions = v;
+    else if (k == "end")
+      end = true;
   }
   uint64_t n = 0, w = 0, pc = cc_.partitions;
   auto refuse = [&](const std::string& why) {
@@ -473,8 +484,8 @@ void Correlator::read_new() {
   std::string e;
   if (!link_.cluster()) {
     // One server: one read of every stream held, blocking up to 100 ms.
-    std::vector<std::string_view> a{"XREADGROUP", "GROUP", cc_.group, consumer_, "COUNT", count,
-                                    "BLOCK",      "100",   "STREAMS"};
+    std::vector<std::string_view> a{"XREADGROUP", "GROUP", cc_.group, consumer_, "COUNT",
+                                    count,        "BLOCK", "100",     "STREAMS"};
     for (const std::string& k : keys)
       a.push_back(k);
     for (size_t i = 0; i < keys.size(); ++i)
@@ -487,8 +498,8 @@ void Correlator::read_new() {
   // A Cluster takes no read across slots: one read per stream, pipelined
   // to each stream's node, without blocking; a pause when all were empty.
   for (const std::string& k : keys)
-    link_.append(k, {"XREADGROUP", "GROUP", cc_.group, consumer_, "COUNT", count, "STREAMS", k,
-                     ">"});
+    link_.append(k,
+                 {"XREADGROUP", "GROUP", cc_.group, consumer_, "COUNT", count, "STREAMS", k, ">"});
   bool any = false;
   for (size_t i = 0; i < keys.size(); ++i) {
     RedisReplyPtr r = link_.reply(&e);
@@ -578,8 +589,8 @@ void Correlator::advance(Partition& part, bool final) {
       }
     }
     const bool last_chunk = part.heap.empty() || part.heap.front().e.ts > line;
-    const uint64_t now = final && last_chunk ? UINT64_MAX
-                         : last_chunk        ? line
+    const uint64_t now = final && last_chunk  ? UINT64_MAX
+                         : last_chunk         ? line
                          : part.chunk.empty() ? 0
                                               : part.chunk.back().ts;
     c_.events.add(part.chunk.size());
@@ -631,8 +642,8 @@ void Correlator::write_alerts(Partition& part, std::vector<Alert>& fused) {
     if (a.disposition != AlertDisposition::kClosed) {
       // The same incident, update and detector, replayed: an earlier owner
       // wrote it before it left.
-      const std::string name = incident_id_text(a.incident_id) + "/" +
-                               std::to_string(a.detector) + "/" + std::to_string(a.update) +
+      const std::string name = incident_id_text(a.incident_id) + "/" + std::to_string(a.detector) +
+                               "/" + std::to_string(a.update) +
                                (a.disposition == AlertDisposition::kFolded ? "f" : "a") + "/" +
                                std::to_string(a.ts);
       if (part.written.count(name)) {
@@ -693,9 +704,9 @@ void Correlator::acknowledge(Partition& part, bool all) {
   if (part.released > cc_.hold_ns + 3'600'000'000'000ull && !all) {
     std::string e;
     const uint64_t keep_ms = (part.released - cc_.hold_ns - 3'600'000'000'000ull) / 1'000'000ull;
-    link_.command(cc_.checkpoint(part.p), {"ZREMRANGEBYSCORE", cc_.checkpoint(part.p), "-inf",
-                   "(" + std::to_string(keep_ms)},
-                  &e);
+    link_.command(
+        cc_.checkpoint(part.p),
+        {"ZREMRANGEBYSCORE", cc_.checkpoint(part.p), "-inf", "(" + std::to_string(keep_ms)}, &e);
   }
 }
 
@@ -789,8 +800,9 @@ void Correlator::annotate(const Alert& a, nlohmann::ordered_json& harrier) {
     j["last"] = eve_timestamp(sp->last_ts);
     j["hosts"] = distinct(hosts);
     j["ports"] = distinct(ports);
-    j["targets"] = targets.size() > 16 ? std::vector<std::string>(targets.begin(), targets.begin() + 16)
-                                       : targets;
+    j["targets"] = targets.size() > 16
+                       ? std::vector<std::string>(targets.begin(), targets.begin() + 16)
+                       : targets;
     if (sp->more_targets) j["more_targets"] = true;
     list.push_back(std::move(j));
   }
@@ -802,8 +814,8 @@ PegValues Correlator::pegs() const {
           kPegs,
           {c_.entries.get(), c_.events.get(), c_.duplicates.get(), c_.late.get(), c_.bad.get(),
            c_.claimed.get(), c_.claimed_gone.get(), c_.acked.get(), c_.alerts.get(),
-           c_.suppressed.get(), c_.leases_lost.get(), c_.redis_errors.get(),
-           c_.partitions.get(), c_.buffered.get(), c_.sensors.get()}};
+           c_.suppressed.get(), c_.leases_lost.get(), c_.redis_errors.get(), c_.partitions.get(),
+           c_.buffered.get(), c_.sensors.get()}};
 }
 
 std::vector<PegValues> Correlator::detector_pegs() const {
@@ -815,9 +827,8 @@ std::vector<PegValues> Correlator::detector_pegs() const {
       const Detector* d = snap_.detectors[a.index];
       if (!d || !a.state) continue;
       const auto rows = d->pegs();
-      auto it = std::find_if(out.begin(), out.end(), [&](const PegValues& v) {
-        return v.component == reg[a.index]->id;
-      });
+      auto it = std::find_if(out.begin(), out.end(),
+                             [&](const PegValues& v) { return v.component == reg[a.index]->id; });
       if (it == out.end()) {
         out.push_back({std::string(reg[a.index]->id), rows, std::vector<uint64_t>(rows.size())});
         it = out.end() - 1;

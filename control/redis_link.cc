@@ -8,7 +8,9 @@ std::string RedisEndpoint::where() const {
   return socket.empty() ? server + ":" + std::to_string(port) : "unix:" + socket;
 }
 
-void RedisReplyFree::operator()(redisReply* r) const { freeReplyObject(r); }
+void RedisReplyFree::operator()(redisReply* r) const {
+  freeReplyObject(r);
+}
 
 redisContext* redis_connect(const RedisEndpoint& at, std::string* error, double reply_timeout_s) {
   const timeval connect_timeout{1, 0};
@@ -29,9 +31,9 @@ redisContext* redis_connect(const RedisEndpoint& at, std::string* error, double 
                         : redisCommand(c, "AUTH %b %b", at.user.data(), at.user.size(),
                                        at.password.data(), at.password.size()));
     const bool ok = r && r->type != REDIS_REPLY_ERROR;
-    *error = !r ? std::string("AUTH: ") + (c->errstr[0] ? c->errstr : "no reply")
-                : ok ? std::string()
-                     : "AUTH refused: " + std::string(r->str, r->len);
+    *error = !r   ? std::string("AUTH: ") + (c->errstr[0] ? c->errstr : "no reply")
+             : ok ? std::string()
+                  : "AUTH refused: " + std::string(r->str, r->len);
     if (r) freeReplyObject(r);
     if (!ok) {
       redisFree(c);

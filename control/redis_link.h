@@ -17,7 +17,7 @@ namespace harrier {
 struct RedisEndpoint {
   std::string server = "127.0.0.1";
   uint16_t port = 6379;
-  std::string socket;  // a UNIX socket path: used instead of server:port
+  std::string socket;    // a UNIX socket path: used instead of server:port
   std::string user;      // AUTH [user] password when a password is set (Redis 6 ACL user)
   std::string password;  // never printed
   bool operator==(const RedisEndpoint&) const = default;

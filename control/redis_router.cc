@@ -141,8 +141,7 @@ size_t RedisRouter::node_of(std::string_view key) const {
   return slot_node_[redis_key_slot(key)];
 }
 
-RedisReplyPtr RedisRouter::command(std::string_view key,
-                                   const std::vector<std::string_view>& args,
+RedisReplyPtr RedisRouter::command(std::string_view key, const std::vector<std::string_view>& args,
                                    std::string* error) {
   if (nodes_.empty()) {
     *error = "not connected";

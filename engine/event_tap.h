@@ -14,8 +14,8 @@ namespace harrier {
 // One batch's host events: each flow shard's detector and ICMP events
 // (packet order within a list), then its connection outcomes that came due.
 struct EventTapBatch {
-  const HostEvent* const* events = nullptr;  // [n_lists]
-  const uint32_t* n_events = nullptr;        // [n_lists]
+  const HostEvent* const* events = nullptr;          // [n_lists]
+  const uint32_t* n_events = nullptr;                // [n_lists]
   const std::vector<HostEvent>* outcomes = nullptr;  // [n_lists]
   uint32_t n_lists = 0;
   uint64_t max_ts = 0;  // the batch's latest packet time (or heartbeat time)
