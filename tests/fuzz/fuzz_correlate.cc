@@ -20,8 +20,8 @@
 #include "control/runtime_store.h"
 #include "detectors/host_event_wire.h"
 #include "detectors/registry.h"
-#include "engine/eal.h"
 #include "engine/host_stage.h"
+#include "fuzz_eal.h"
 
 namespace {
 using namespace harrier;
@@ -38,12 +38,8 @@ struct Rig {
 
 Rig* rig() {
   static Rig* r = [] {
+    fuzz_eal_start();
     std::string err;
-    if (!eal_start({"--no-huge", "--no-shconf", "--no-pci", "--no-telemetry", "-l", "0", "-m",
-                    "1024", "--file-prefix", "harrier-fuzz-" + std::to_string(getpid()),
-                    "--log-level", "lib.eal:error"},
-                   &err))
-      __builtin_trap();
     auto* x = new Rig();
     x->cfg = load_config("");
     x->store = std::make_unique<RuntimeStore>(x->cfg, false);

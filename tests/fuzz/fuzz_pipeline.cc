@@ -19,8 +19,8 @@
 #include "control/runtime_store.h"
 #include "dataplane/decode.h"
 #include "engine/batch.h"
-#include "engine/eal.h"
 #include "engine/shard.h"
+#include "fuzz_eal.h"
 
 namespace {
 using namespace harrier;
@@ -56,12 +56,8 @@ struct Rig {
 
 Rig* rig() {
   static Rig* r = [] {
+    fuzz_eal_start();
     std::string err;
-    if (!eal_start({"--no-huge", "--no-shconf", "--no-pci", "--no-telemetry", "-l", "0", "-m",
-                    "1024", "--file-prefix", "harrier-fuzz-" + std::to_string(getpid()),
-                    "--log-level", "lib.eal:error"},
-                   &err))
-      __builtin_trap();
     auto* x = new Rig();
     x->cfg = load_config("");
     // Small tables: they fill, evict and expire within a fuzzing session.
