@@ -28,11 +28,30 @@ constexpr uint32_t kTargetsPerPart = 64;  // distinct targets kept per sensor an
 constexpr uint32_t kAlertSlots = 64;
 constexpr size_t kMaxSensors = 4096;  // names a correlator learns (hostile streams: bounded)
 constexpr size_t kMaxSensorName = 256;
+constexpr size_t kMaxRunId = 64;
+constexpr size_t kMaxBlob = 16u << 20;  // a sensor's round: 65,536 events of at most 101 bytes
+constexpr uint64_t kMaxAheadMs = 86'400'000;  // a watermark ahead of Redis's clock
+// An event ahead of its entry's watermark by more than the longest answer
+// grace (60 s) and a batch: not a sensor's.
+constexpr uint64_t kMaxAheadOfWatermarkNs = 600'000'000'000ull;
 
 // Renews a lease only while this correlator still holds it.
 constexpr const char* kRenewScript =
     "if redis.call('get', KEYS[1]) == ARGV[1] then "
     "return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
+// Takes a lease that is free or already this correlator's (after a
+// reconnect, its own lease may still run).
+constexpr const char* kTakeScript =
+    "local v = redis.call('get', KEYS[1]) "
+    "if v == false or v == ARGV[1] then "
+    "redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end return 0";
+// Acknowledges only while the lease is still this correlator's: a stale
+// owner (its lease lapsed unseen) must not acknowledge what the next owner
+// claimed. The lease and the stream share a hash tag, so one node has both.
+constexpr const char* kAckScript =
+    "if redis.call('get', KEYS[1]) ~= ARGV[1] then return -1 end "
+    "return redis.call('xack', KEYS[2], ARGV[2], unpack(ARGV, 3))";
+constexpr size_t kAckBatch = 1000;  // ids per script call (Lua's unpack limit is ~8000)
 constexpr const char* kReleaseScript =
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) "
     "else return 0 end";
@@ -146,6 +165,16 @@ struct Held {  // an event waiting for the watermark
   uint16_t sensor;
 };
 
+// The heap's order: packet time, then the sensor (by name, so every
+// correlator agrees), its packet number, and within one packet the order the
+// sensor emitted its events in (entry, then place in it): a heap is not
+// stable, and one packet's events (an SMTP segment's sample chunks) must
+// keep their order.
+bool held_later(const Held& a, const Held& b) {
+  return std::tie(a.e.ts, a.name_hash, a.e.order, a.entry, a.e.seq) >
+         std::tie(b.e.ts, b.name_hash, b.e.order, b.entry, b.e.seq);
+}
+
 struct EntryRef {
   std::string id;
   uint64_t seq = 0;
@@ -225,6 +254,22 @@ bool Correlator::ensure_connected() {
     redis_failed("cannot connect: " + e);
     return false;
   }
+  if (!ever_connected_) {
+    ever_connected_ = true;
+    return true;
+  }
+  // Back after a broken connection: a read may have been delivered to this
+  // consumer without reaching it, so every partition is taken again from
+  // its pending entries (its own included), as a takeover would; and a
+  // Redis that restarted empty needs its consumer groups again.
+  for (uint32_t p = 0; p < cc_.partitions; ++p)
+    if (parts_[p]) release(p, true);
+  last_lease_ms_ = 0;
+  if (!setup_groups(&e)) {
+    redis_failed(e);
+    link_.close();
+    return false;
+  }
   return true;
 }
 
@@ -264,30 +309,50 @@ void Correlator::manage_leases() {
   const uint64_t alive = std::max<long long>(r->type == REDIS_REPLY_INTEGER ? r->integer : 1, 1);
   share_ = opts_.drain ? cc_.partitions : uint32_t((cc_.partitions + alive - 1) / alive);
 
+  if (!renew_leases()) return;
   uint32_t held = 0;
   for (uint32_t p = 0; p < cc_.partitions; ++p) {
     if (!parts_[p]) continue;
-    r = link_.command(cc_.lease(p), {"EVAL", kRenewScript, "1", cc_.lease(p), consumer_, lease},
-                      &e);
-    if (!r) return redis_failed(e);
-    if (r->type != REDIS_REPLY_INTEGER || r->integer != 1) {
-      spdlog::warn("correlate: lost the lease of partition {} (another correlator holds it)", p);
-      c_.leases_lost.add();
-      release(p, true);
-      continue;
-    }
-    if (++held > share_) release(p, false);
+    if (held < share_)
+      ++held;
+    else
+      release(p, false);
   }
   for (uint32_t p = 0; p < cc_.partitions && held < share_; ++p) {
     if (parts_[p]) continue;
-    r = link_.command(cc_.lease(p), {"SET", cc_.lease(p), consumer_, "NX", "PX", lease}, &e);
+    r = link_.command(cc_.lease(p), {"EVAL", kTakeScript, "1", cc_.lease(p), consumer_, lease}, &e);
     if (!r) return redis_failed(e);
-    if (r->type == REDIS_REPLY_STATUS) {
+    if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
       acquire(p);
       if (parts_[p]) ++held;
     }
   }
   c_.partitions.set(held);
+}
+
+// Renews every lease held; a partition whose lease another correlator took
+// is let go. Also called during a long replay, which must not outlast them.
+bool Correlator::renew_leases() {
+  last_renew_ms_ = now_ms();
+  const std::string lease = std::to_string(cc_.lease_ms);
+  for (uint32_t p = 0; p < cc_.partitions; ++p) {
+    if (!parts_[p]) continue;
+    std::string e;
+    RedisReplyPtr r = link_.command(
+        cc_.lease(p), {"EVAL", kRenewScript, "1", cc_.lease(p), consumer_, lease}, &e);
+    if (!r) {
+      redis_failed(e);
+      return false;
+    }
+    if (r->type != REDIS_REPLY_INTEGER || r->integer != 1) lost_lease(p);
+  }
+  return true;
+}
+
+void Correlator::lost_lease(uint32_t p) {
+  spdlog::warn("correlate: lost the lease of partition {} (another correlator holds it)", p);
+  c_.leases_lost.add();
+  release(p, true);
 }
 
 // A partition taken: fresh state, the alerts an earlier owner wrote, then
@@ -333,6 +398,7 @@ void Correlator::release(uint32_t p, bool lost) {
 }
 
 bool Correlator::claim_pending(Partition& part) {
+  const uint32_t p = part.p;
   std::string cursor = "0-0";
   for (;;) {
     std::string e;
@@ -348,11 +414,15 @@ bool Correlator::claim_pending(Partition& part) {
       redis_failed("XAUTOCLAIM " + part.stream + ": " + reply_text(r.get()));
       return false;
     }
+    // Every claimed entry is taken before any is used: the line then
+    // stands where the first run's did, whatever order the sensors'
+    // entries come back in.
     const redisReply* entries = r->element[1];
-    for (size_t i = 0; entries && i < entries->elements; ++i) {
+    for (size_t i = 0; entries && i < entries->elements; ++i)
       take_entry(part, entries->element[i], true);
-      advance(part, false);  // a long backlog is used as it comes
-    }
+    if (now_ms() - last_renew_ms_ > cc_.lease_ms / 3 &&
+        (!renew_leases() || parts_[p].get() != &part))
+      return false;  // Redis went away, or this very lease did
     if (r->elements >= 3 && r->element[2]->type == REDIS_REPLY_ARRAY)
       c_.claimed_gone.add(r->element[2]->elements);
     cursor = std::string(str(r->element[0]));
@@ -406,6 +476,16 @@ void Correlator::take_entry(Partition& part, const redisReply* entry, bool claim
   };
   if (sensor.empty() || !parse_u64(number, &n) || !parse_u64(watermark, &w))
     return refuse("missing or malformed s, n or w");
+  if (run.size() > kMaxRunId) return refuse("a run id of " + std::to_string(run.size()) + " bytes");
+  if (blob.size() > kMaxBlob)
+    return refuse("events of " + std::to_string(blob.size()) +
+                  " bytes (a sensor's round is at most " + std::to_string(kMaxBlob >> 20) +
+                  " MiB)");
+  // A watermark far ahead of the Redis server's clock is not a sensor's:
+  // taken, it would make every later event late.
+  if (ms && w / 1'000'000 > ms + kMaxAheadMs)
+    return refuse("a watermark " + std::to_string((w / 1'000'000 - ms) / 1000) +
+                  " s ahead of the Redis clock");
   if (sensor.size() > kMaxSensorName)
     return refuse("a sensor name of " + std::to_string(sensor.size()) + " bytes (at most " +
                   std::to_string(kMaxSensorName) + ")");
@@ -437,15 +517,19 @@ void Correlator::take_entry(Partition& part, const redisReply* entry, bool claim
     std::string why;
     if (!decode_wire_events(blob, uint16_t(detector_registry().size()), events, &why))
       return refuse(why);
+    // A sensor sends an event once its batch is out, so no event is far
+    // beyond the watermark it came with: one that is would wait forever.
+    for (const HostEvent& e : events)
+      if (e.ts > w && e.ts - w > kMaxAheadOfWatermarkNs)
+        return refuse("an event " + std::to_string((e.ts - w) / 1'000'000'000ull) +
+                      " s ahead of its sensor's watermark");
     for (HostEvent& e : events) {
       if (e.ts < part.released) c_.late.add();
       part.max_ts = std::max(part.max_ts, e.ts);
       if (!part.input_start || e.ts < part.input_start) part.input_start = e.ts;
       ref.max_ts = std::max(ref.max_ts, e.ts);
       part.heap.push_back({e, c.name_hash, ref.seq, sid});
-      std::push_heap(part.heap.begin(), part.heap.end(), [](const Held& a, const Held& b) {
-        return std::tie(a.e.ts, a.name_hash, a.e.order) > std::tie(b.e.ts, b.name_hash, b.e.order);
-      });
+      std::push_heap(part.heap.begin(), part.heap.end(), held_later);
     }
     ref.waiting = uint32_t(events.size());
     c_.buffered.set(c_.buffered.get() + events.size());
@@ -547,16 +631,13 @@ void Correlator::advance(Partition& part, bool final) {
   if (!final && line <= part.released && (part.heap.empty() || part.heap.front().e.ts > line))
     return;
 
-  const auto later = [](const Held& a, const Held& b) {
-    return std::tie(a.e.ts, a.name_hash, a.e.order) > std::tie(b.e.ts, b.name_hash, b.e.order);
-  };
   ShardCtx ctx{part.p, 0, snap_.rt, nullptr};
   ctx.answer_grace_ns = 0;  // outcomes are merged by packet time already
   ctx.input_start_ns = part.input_start;
   for (;;) {
     part.chunk.clear();
     while (!part.heap.empty() && part.heap.front().e.ts <= line && part.chunk.size() < kChunk) {
-      std::pop_heap(part.heap.begin(), part.heap.end(), later);
+      std::pop_heap(part.heap.begin(), part.heap.end(), held_later);
       Held h = part.heap.back();
       part.heap.pop_back();
       // An order every correlator derives alike from the event itself, so a
@@ -672,37 +753,48 @@ void Correlator::write_alerts(Partition& part, std::vector<Alert>& fused) {
 
 // XACK what was used and is older than `hold`; trim what every reader took.
 void Correlator::acknowledge(Partition& part, bool all) {
-  std::vector<std::string_view> ids{"XACK", part.stream, cc_.group};
-  const size_t head = ids.size();
+  std::vector<EntryRef*> due;
   for (EntryRef& r : part.entries) {
     if (r.acked || r.waiting) continue;
     if (!all && (r.max_ts + cc_.hold_ns >= part.released || part.released == 0)) continue;
-    ids.push_back(r.id);
-    r.acked = true;
+    due.push_back(&r);
   }
-  if (ids.size() > head) {
+  if (due.empty()) return;
+  const std::string lease = cc_.lease(part.p);
+  for (size_t at = 0; at < due.size(); at += kAckBatch) {
+    const size_t end = std::min(due.size(), at + kAckBatch);
+    std::vector<std::string_view> a{"EVAL",      kAckScript, "2",      lease,
+                                    part.stream, consumer_,  cc_.group};
+    for (size_t i = at; i < end; ++i)
+      a.push_back(due[i]->id);
     std::string e;
-    RedisReplyPtr r = link_.command(part.stream, ids, &e);
-    if (!r) {
-      for (EntryRef& x : part.entries)
-        x.acked = false;  // said again next time
-      return redis_failed(e);
-    }
-    c_.acked.add(ids.size() - head);
+    RedisReplyPtr r = link_.command(part.stream, a, &e);
+    if (!r) return redis_failed(e);  // said again next time
+    if (r->type == REDIS_REPLY_INTEGER && r->integer < 0) return lost_lease(part.p);
+    if (r->type == REDIS_REPLY_ERROR)
+      return redis_failed("XACK " + part.stream + ": " + reply_text(r.get()));
+    for (size_t i = at; i < end; ++i)
+      due[i]->acked = true;
+    c_.acked.add(end - at);
   }
   while (!part.entries.empty() && part.entries.front().acked)
     part.entries.pop_front();
-  if (cc_.trim && ids.size() > head) {
-    std::string e;
-    // Everything below the oldest entry still pending (or, none pending,
-    // up to the last one read) is acknowledged. Exact, not "~": entries are
-    // few and large (a round of events each), and "~" keeps whole nodes.
-    const std::string min = part.entries.empty() ? next_id(part.last_id) : part.entries.front().id;
+  std::string e;
+  if (cc_.trim) {
+    // Everything below the group's oldest pending entry (whoever holds
+    // it: a consumer that left may still) or, none pending, up to the last
+    // entry read is acknowledged. Exact, not "~": entries are few and large
+    // (a round of events each), and "~" keeps whole nodes of them.
+    RedisReplyPtr r = link_.command(part.stream, {"XPENDING", part.stream, cc_.group}, &e);
+    if (!r) return redis_failed(e);
+    std::string min;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2 &&
+        r->element[0]->type == REDIS_REPLY_INTEGER)
+      min = r->element[0]->integer > 0 ? std::string(str(r->element[1])) : next_id(part.last_id);
     if (!min.empty()) link_.command(part.stream, {"XTRIM", part.stream, "MINID", min}, &e);
   }
   // The written-alert record needs only what a replay could raise again.
   if (part.released > cc_.hold_ns + 3'600'000'000'000ull && !all) {
-    std::string e;
     const uint64_t keep_ms = (part.released - cc_.hold_ns - 3'600'000'000'000ull) / 1'000'000ull;
     link_.command(
         cc_.checkpoint(part.p),
@@ -752,8 +844,8 @@ bool Correlator::run(const std::atomic<bool>& stop, std::string* error) {
     }
     if (opts_.drain && drained()) {
       for (auto& p : parts_) {
-        advance(*p, true);
-        acknowledge(*p, true);
+        if (p) advance(*p, true);
+        if (p) acknowledge(*p, true);
       }
       break;
     }

@@ -95,6 +95,8 @@ class Correlator final : public RecordAnnotator {
   bool ensure_connected();
   bool setup_groups(std::string* error);
   void manage_leases();
+  bool renew_leases();
+  void lost_lease(uint32_t p);
   void acquire(uint32_t p);
   void release(uint32_t p, bool lost);
   bool claim_pending(Partition& part);
@@ -122,6 +124,8 @@ class Correlator final : public RecordAnnotator {
   std::vector<uint16_t> expected_;  // ids of correlation.sensors
   Partition* writing_ = nullptr;    // whose alerts annotate() is asked about
   uint64_t last_lease_ms_ = 0;
+  uint64_t last_renew_ms_ = 0;
+  bool ever_connected_ = false;
   uint32_t share_ = 0;  // partitions this correlator may hold
   std::string error_;
   Counters c_;

@@ -80,6 +80,12 @@ void EventPublisher::on_batch(const EventTapBatch& b) noexcept {
       n = 0;
     }
   }
+  if (n == 0 && !b.end_of_input && batches_.size() > taken_batches_) {
+    // Its events did not fit (counted above): only its time moves on, as
+    // for an empty batch, so an outage adds nothing per batch.
+    batches_.back().watermark = std::max(batches_.back().watermark, w);
+    return;
+  }
   uint64_t copied = 0;
   for (uint32_t s = 0; s < b.n_lists && copied < n; ++s) {
     auto put = [&](const HostEvent& e) { ring_[(head_ + size_ + copied++) % ring_.size()] = e; };
@@ -138,11 +144,17 @@ void EventPublisher::run() {
       connects_.add();
       connected_.set(1);
     }
-    backoff = kFirstBackoff;
     if (!send_round()) {
       connected_.set(0);
-      continue;  // reconnect and send what was not answered
+      // Reconnect and send what was not answered, after a pause: a Redis
+      // that accepts connections and breaks them must not make this spin.
+      std::unique_lock lock(mu_);
+      wake_.wait_for(lock, backoff, [&] { return stop_; });
+      if (stop_) break;
+      backoff = std::min(backoff * 2, kMaxBackoff);
+      continue;
     }
+    backoff = kFirstBackoff;
     round_.clear();
     release_taken();
   }
@@ -240,9 +252,17 @@ bool EventPublisher::send_round() {
       set_error(error);
       return false;
     }
+    if (RedisRouter::is_redirect(r.get())) {
+      // The slot moved (a Cluster reshard) under a pipeline: the router
+      // learnt where; this round goes again from a fresh connection.
+      set_error(reply_text(r.get()));
+      link_.close();
+      return false;
+    }
     if (r->type == REDIS_REPLY_ERROR) {
       set_error(reply_text(r.get()));
       rejected_.add();
+      std::lock_guard lock(mu_);
       undelivered_.add(e.n_events);
     } else {
       entries_.add();

@@ -35,6 +35,12 @@ bool parse_redirect(std::string_view text, bool* ask, std::string* host, uint16_
 }
 }  // namespace
 
+bool RedisRouter::is_redirect(const redisReply* r) {
+  if (!r || r->type != REDIS_REPLY_ERROR) return false;
+  const std::string_view t(r->str, r->len);
+  return t.rfind("MOVED ", 0) == 0 || t.rfind("ASK ", 0) == 0;
+}
+
 uint16_t redis_key_slot(std::string_view key) {
   const size_t open = key.find('{');
   if (open != std::string_view::npos) {
@@ -196,12 +202,13 @@ RedisReplyPtr RedisRouter::redirect(RedisReplyPtr r, std::string_view key,
     close();
     return nullptr;
   }
-  // Replies still due on that node's link would come first: only redirect
-  // with nothing queued there (else answer the redirection as an error).
-  for (const Queued& q : queued_)
-    if (q.node == node) return r;
   // The slot moved for good: the map learns it now, the rest at the next connect.
   if (!ask && !key.empty()) slot_node_[redis_key_slot(key)] = uint16_t(node);
+  // Replies still due on that node's link would come first: only redirect
+  // with nothing queued there (else answer the redirection, for the caller
+  // to send again: is_redirect()).
+  for (const Queued& q : queued_)
+    if (q.node == node) return r;
   RedisLink& link = nodes_[node]->link;
   if (ask) {
     RedisReplyPtr a = link.command({"ASKING"}, error);

@@ -44,6 +44,9 @@ class RedisRouter {
   // Pipelining: queue commands, then read their replies in the order queued.
   void append(std::string_view key, const std::vector<std::string_view>& args);
   RedisReplyPtr reply(std::string* error);
+  // A MOVED or ASK the router could not follow (a pipeline had replies due
+  // on that node): send the command again.
+  static bool is_redirect(const redisReply* r);
 
  private:
   struct Node {

@@ -34,6 +34,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import time
 import urllib.request
@@ -531,6 +532,12 @@ def _hostile_entries(h, check, redis):
     redis.cli("XADD", stream, "*", "s", "x", "r", "1", "n", "1", "w", "5", "e", "\x07garbage")
     redis.cli("XADD", stream, "*", "s", "x", "r", "1", "n", "2", "w", "zz")
     redis.cli("XADD", stream, "*", "hello", "world")
+    # An event a day ahead of the watermark it came with: it would wait for
+    # the line forever (and hold the stream's trimming back).
+    ahead = (struct.pack("<QQ", 86400 * 10**9 + 5, 1) + bytes([4, 10, 0, 0, 1, 4, 172, 16, 0, 1])
+             + struct.pack("<HHHHHH", 4000, 80, 2, 0, 0, 0) + bytes([6, 0, 0, 0, 64, 0]))
+    subprocess.run(["redis-cli", "-s", redis.sock, "-x", "XADD", stream, "*", "s", "x", "r", "1", "n", "3",
+                    "w", "5", "e"], input=b"\x01" + ahead, capture_output=True, timeout=30)
     for p in range(4):
         redis.cli("XADD", f"{key}:{{{p}}}", "*", "s", "x", "r", "1", "n", "9", "w", "10", "end", "1")
     eve = os.path.join(h.tmp, "hostile.eve")
@@ -542,6 +549,7 @@ def _hostile_entries(h, check, redis):
     r = subprocess.run([h.binary, "correlate", "--drain", "--config", cfg, "--eve", eve],
                        capture_output=True, text=True, timeout=120)
     check("correlate: entries that are not harrier's are refused, counted and named, not fatal",
-          r.returncode == 0 and _counter(r.stderr, "bad_entries") == 3 and
-          "format version 7" in r.stderr and not _alerts(eve),
+          r.returncode == 0 and _counter(r.stderr, "bad_entries") == 4 and
+          "format version 7" in r.stderr and "ahead of its sensor's watermark" in r.stderr and
+          not _alerts(eve),
           f"rc={r.returncode} {r.stderr[-800:]}")
