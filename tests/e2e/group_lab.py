@@ -14,6 +14,7 @@ import json
 import os
 import re
 import select
+import shutil
 import signal
 import subprocess
 import threading
@@ -114,7 +115,18 @@ class Live:
         """SIGTERM; the exit status and the alert count harrier reports last.
         The replays then see their links go down and report."""
         self.proc.send_signal(signal.SIGTERM)
-        out, err = self.proc.communicate(timeout=60)
+        try:
+            out, err = self.proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            # A hang on the way out: every thread's stack, for the report,
+            # then the process goes.
+            stacks = subprocess.run(["gdb", "-p", str(self.proc.pid), "-batch", "-ex",
+                                     "thread apply all bt 25"], capture_output=True, text=True,
+                                    timeout=120).stdout if shutil.which("gdb") else "(no gdb)"
+            self.proc.kill()
+            out, err = self.proc.communicate(timeout=60)
+            err += "\nHUNG on SIGTERM for 60 s; threads:\n" + stacks[-6000:]
+            return -999, -1, err
         m = re.findall(r"connection outcomes, (\d+) alerts", err)
         return self.proc.returncode, int(m[-1]) if m else -1, err
 
@@ -355,6 +367,8 @@ def sessions(h, check, by, cat, n=20):
         rc, _, err = live.stop()
         rep = live.reports()[0]
         if rc != 0 or "error" in rep or not report or rep.get("sent") != len(pkts):
-            failures.append(f"session {i}: run rc={rc} {err[-200:]!r} replay {str(rep)[:300]}")
+            failures.append(f"session {i}: run rc={rc} "
+                            f"{(err[err.find('HUNG'):] if 'HUNG' in err else err[-200:])!r} "
+                            f"replay {str(rep)[:300]}")
     check(f"lab: {n} memif sessions in a row end cleanly on both sides",
-          not failures, "; ".join(failures[:3]) + f" ({len(failures)} of {n} failed)")
+          not failures, "; ".join(failures[:3])[:8000] + f" ({len(failures)} of {n} failed)")
