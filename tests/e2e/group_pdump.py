@@ -89,11 +89,25 @@ capture:
             if "dpdk-dumpcap can attach" in line:
                 break
         out = os.path.join(h.tmp, "dumpcap.pcapng")
-        d = subprocess.Popen(["dpdk-dumpcap", f"--file-prefix={prefix}", "-i", "net_af_packet0",
-                              "-w", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.time() + 30
-        while time.time() < deadline and d.poll() is None and not os.path.exists(out):
-            time.sleep(0.1)
+        # A DPDK secondary must map the primary's memory at the primary's
+        # addresses; when its own layout (ASLR, ASan's shadow) already uses
+        # them, EAL fails before anything is captured ("... (got 0x...)").
+        # That is the secondary's start-up, not harrier: it starts again,
+        # up to three times. Anything else fails the check below.
+        tries = []
+        for _ in range(3):
+            d = subprocess.Popen(["dpdk-dumpcap", f"--file-prefix={prefix}", "-i", "net_af_packet0",
+                                  "-w", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            deadline = time.time() + 30
+            while time.time() < deadline and d.poll() is None and not os.path.exists(out):
+                time.sleep(0.1)
+            if d.poll() is None or os.path.exists(out):
+                break
+            d.wait()
+            early_err = d.stderr.read()
+            tries.append(early_err[-300:])
+            if "got 0x" not in early_err and "map" not in early_err.lower():
+                break
         time.sleep(1.0)  # its rx callback is in place once the file is open
         r = subprocess.run(["ip", "netns", "exec", ns, h.binary, "replay", sample, "--port",
                             "net_af_packet1,iface=pB", "--pps", "2000", "--lossless", "--json"],
@@ -116,6 +130,7 @@ capture:
               f"port ({len(inputs)} sent), then detaches",
               sent == len(inputs) and got == inputs and d.returncode == 0,
               f"sent={sent} {r.stderr[-300:]} dumpcap rc={d.returncode} {d_err[-400:]} "
+              f"earlier starts: {tries} "
               f"got={len(got)}, {len(set(got) - set(inputs))} not sent")
         proc.send_signal(signal.SIGTERM)
         o, e = proc.communicate(timeout=60)
