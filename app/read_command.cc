@@ -347,9 +347,9 @@ static bool report_events(EventPublisher& events, bool verbose) {
         "correlation.buffer or give Redis more room",
         where, format_count(pegs.values[2]), format_count(cc.buffer));
   if (left)
-    spdlog::error("correlation {}: {} host events not published ({})", where, format_count(left),
-                  events.last_error().empty() ? "Redis did not take them in time"
-                                              : events.last_error());
+    spdlog::error(
+        "correlation {}: {} host events not published ({})", where, format_count(left),
+        events.last_error().empty() ? "Redis did not take them in time" : events.last_error());
   return left == 0;
 }
 

@@ -366,9 +366,8 @@ void parse_correlation(const Ctx& c, const YAML::Node& r, CorrelationConfig& out
   const std::string k = "correlation.";
   c.only_keys(r, "correlation",
               {"server", "port", "socket", "user", "password", "key", "partitions", "sensor",
-               "maxlen", "buffer",
-               "drain_timeout", "group", "consumer", "sensors", "lateness", "hold",
-               "sensor_timeout", "lease", "trim"});
+               "maxlen", "buffer", "drain_timeout", "group", "consumer", "sensors", "lateness",
+               "hold", "sensor_timeout", "lease", "trim"});
   if (r["server"]) out.redis.server = c.string(r["server"], k + "server");
   if (r["port"]) out.redis.port = uint16_t(c.integer(r["port"], k + "port", 1, 65535));
   if (r["socket"]) out.redis.socket = c.string(r["socket"], k + "socket");

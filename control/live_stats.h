@@ -27,7 +27,7 @@ struct LiveStatsSources {
   const PacketSource* source = nullptr;
   const PcapngWriter* capture = nullptr;  // null: no recording
   const PacketFilter* capture_filter = nullptr;
-  const RedisOutput* redis = nullptr;  // null: no outputs.redis
+  const RedisOutput* redis = nullptr;      // null: no outputs.redis
   const EventPublisher* events = nullptr;  // null: not publishing (correlation.sensor)
 };
 

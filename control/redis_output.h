@@ -32,7 +32,7 @@ struct RedisOutputConfig {
   bool enabled = false;
   std::string server = "127.0.0.1";
   uint16_t port = 6379;
-  std::string socket;  // a UNIX socket path: used instead of server:port
+  std::string socket;          // a UNIX socket path: used instead of server:port
   std::string user, password;  // AUTH, when a password is set
   Mode mode = Mode::kList;
   std::string key = "harrier";

@@ -154,10 +154,9 @@ std::string explain_alert(const Json& eve) {
            (sensors->size() == 1 ? "" : "s") + " (harrier correlate)\n";
     for (const Json& p : *sensors) {
       if (!p.is_object()) continue;
-      out += para("- " + str(p, "sensor") + ": " + std::to_string(num(p, "events")) +
-                  " events, " + std::to_string(num(p, "hosts")) + " hosts, " +
-                  std::to_string(num(p, "ports")) + " ports, from " + str(p, "first") + " to " +
-                  str(p, "last") + ".");
+      out += para("- " + str(p, "sensor") + ": " + std::to_string(num(p, "events")) + " events, " +
+                  std::to_string(num(p, "hosts")) + " hosts, " + std::to_string(num(p, "ports")) +
+                  " ports, from " + str(p, "first") + " to " + str(p, "last") + ".");
     }
   }
 

@@ -50,7 +50,7 @@ struct HostEvent {
   uint8_t code = 0;  // kDetector: what happened, in the detector's own terms
   uint8_t ttl = 0;
   uint16_t key_slot = 0;  // hash slot of the event's key: its owner is slot_owner(key_slot, n)
-  uint16_t detector = 0;    // kDetector: registry index of the detector it is for
+  uint16_t detector = 0;  // kDetector: registry index of the detector it is for
   uint16_t ip_id = 0;
   uint32_t seq = 0;        // emission number within the batch: ties on `order` keep it
   TypedDetail<32> detail;  // kDetector: what the detector's flow-stage half parsed, its own struct
@@ -68,7 +68,9 @@ uint16_t host_shard_of(const IpAddr& key, uint32_t n_host_shards) noexcept;
 // picks both a sensor's host shard and a correlation partition
 // (slot_owner(slot, P)): with as many host shards as partitions, each
 // partition holds exactly what one host shard counts.
-inline uint16_t key_slot_of(const IpAddr& key) noexcept { return host_shard_of(key, 65536); }
+inline uint16_t key_slot_of(const IpAddr& key) noexcept {
+  return host_shard_of(key, 65536);
+}
 inline uint32_t slot_owner(uint16_t slot, uint32_t n) noexcept {
   return (uint32_t(slot) * n) >> 16;
 }

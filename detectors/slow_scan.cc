@@ -126,7 +126,8 @@ class SlowScan final : public IncidentDetector<SlowScan, Entry> {
     a->score = ctx.score(a->dst, a->proto, a->dport, cfg_.lethality);
     a->tcp_flags = e.tcp_flags;
     // Seconds, saturated: events from another process may carry any times.
-    const uint64_t span_ns = e.inc.last_ts > e.window_first_ts ? e.inc.last_ts - e.window_first_ts : 0;
+    const uint64_t span_ns =
+        e.inc.last_ts > e.window_first_ts ? e.inc.last_ts - e.window_first_ts : 0;
     const double span = std::clamp(double(span_ns) / 1e9, 1.0, double(UINT32_MAX));
     Detail d{e.estimated,
              e.attempts,

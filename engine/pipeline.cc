@@ -460,8 +460,8 @@ void Pipeline::emit(Batch* b) noexcept {
     const HostEvent* lists[64];
     for (size_t s = 0; s < flow_.size(); ++s)
       lists[s] = b->events[s];
-    cfg_.events->on_batch({lists, b->n_events, b->outcomes, uint32_t(flow_.size()), b->max_ts,
-                           b->end_of_input});
+    cfg_.events->on_batch(
+        {lists, b->n_events, b->outcomes, uint32_t(flow_.size()), b->max_ts, b->end_of_input});
   }
   if (b->n) rte_pktmbuf_free_bulk(b->mbufs, b->n);
   counters_.batches.fetch_add(1, std::memory_order_relaxed);
